@@ -1,0 +1,192 @@
+import { z } from 'zod';
+import { type Env, boolean, decimal, guid, integer, list, parseEnv, url } from './env.js';
+
+const rateHz = z
+  .enum(['8000', '16000', '24000'], { message: 'must be 8000, 16000 or 24000' })
+  .transform((value) => Number(value) as 8000 | 16000 | 24000);
+
+/**
+ * Every environment variable the media worker reads. Keys are the variable names (the infra tests
+ * check that Bicep provides each one). Cross-field rules are reported against the variables involved.
+ */
+export const workerConfigSchema = z
+  .object({
+    PORT: integer(1, 65535).default(8080),
+    HOST: z.string().default('0.0.0.0'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    VOICE_LIVE_ENDPOINT: url(['https', 'http']),
+    VOICE_LIVE_API_KEY: z.string().optional(),
+    VOICE_LIVE_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2026-07-15').default('2026-07-15'),
+    VOICE_LIVE_MODEL: z.string().optional(),
+    VOICE_LIVE_AGENT_NAME: z.string().optional(),
+    VOICE_LIVE_AGENT_PROJECT: z.string().optional(),
+    VOICE_LIVE_AGENT_VERSION: z.string().optional(),
+    VOICE_LIVE_AUDIO_RATE: rateHz.optional(),
+
+    VOICE_LIVE_INSTRUCTIONS: z
+      .string()
+      .default('You are a helpful phone assistant. Keep answers short and natural; this is a phone call.'),
+    VOICE_LIVE_VOICE_TYPE: z
+      .enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native'])
+      .default('azure-standard'),
+    VOICE_LIVE_VOICE_NAME: z.string().default('en-US-Ava:DragonHDLatestNeural'),
+    VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 2).optional(),
+    VOICE_LIVE_VOICE_ENDPOINT_ID: z.string().optional(),
+    VOICE_LIVE_TURN_DETECTION: z
+      .enum(['azure_semantic_vad', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
+      .default('azure_semantic_vad'),
+    VOICE_LIVE_VAD_THRESHOLD: decimal(0.01, 0.99).optional(),
+    VOICE_LIVE_VAD_PREFIX_PADDING_MS: integer(0, 5000).optional(),
+    VOICE_LIVE_VAD_SILENCE_DURATION_MS: integer(0, 10000).optional(),
+    VOICE_LIVE_REMOVE_FILLER_WORDS: boolean().default(true),
+    VOICE_LIVE_VAD_LANGUAGES: list().optional(),
+    VOICE_LIVE_NOISE_SUPPRESSION: boolean().default(true),
+    VOICE_LIVE_ECHO_CANCELLATION: boolean().default(true),
+    VOICE_LIVE_TRANSCRIPTION_MODEL: z.string().default('azure-speech'),
+    VOICE_LIVE_TRANSCRIPTION_LANGUAGE: z.string().optional(),
+    VOICE_LIVE_GREETING: z.string().optional(),
+    VOICE_LIVE_GREETING_INSTRUCTION: z.string().optional(),
+
+    MEDIA_AUTH: z.enum(['acs', 'none'], { message: 'must be acs or none' }).default('acs'),
+    ACS_RESOURCE_ID: guid().optional(),
+    ACS_TOKEN_ISSUER: url(['https', 'http']).optional(),
+    ACS_JWKS_URL: url(['https', 'http']).optional(),
+    MEDIA_MAX_MESSAGE_BYTES: integer(4096, 16 * 1024 * 1024).default(65536),
+    PLAYOUT_LEAD_MS: integer(40, 1000).default(160),
+    DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
+
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+    AZURE_CLIENT_ID: guid().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const agent = c.VOICE_LIVE_AGENT_NAME !== undefined || c.VOICE_LIVE_AGENT_PROJECT !== undefined;
+    if (c.VOICE_LIVE_MODEL && agent) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_MODEL'], message: 'set either VOICE_LIVE_MODEL (model mode) or VOICE_LIVE_AGENT_NAME and VOICE_LIVE_AGENT_PROJECT (agent mode), not both' });
+    } else if (!c.VOICE_LIVE_MODEL && !agent) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_MODEL'], message: 'required: set VOICE_LIVE_MODEL, or VOICE_LIVE_AGENT_NAME and VOICE_LIVE_AGENT_PROJECT for agent mode' });
+    } else if (agent && !c.VOICE_LIVE_AGENT_NAME) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_NAME'], message: 'required in agent mode (VOICE_LIVE_AGENT_PROJECT is set)' });
+    } else if (agent && !c.VOICE_LIVE_AGENT_PROJECT) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_PROJECT'], message: 'required in agent mode (VOICE_LIVE_AGENT_NAME is set)' });
+    }
+    if (c.MEDIA_AUTH === 'acs' && !c.ACS_RESOURCE_ID) {
+      ctx.addIssue({ code: 'custom', path: ['ACS_RESOURCE_ID'], message: 'required when MEDIA_AUTH=acs (the immutable resource id of the ACS resource, the token audience)' });
+    }
+    if (c.VOICE_LIVE_GREETING && c.VOICE_LIVE_GREETING_INSTRUCTION) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_GREETING'], message: 'set VOICE_LIVE_GREETING or VOICE_LIVE_GREETING_INSTRUCTION, not both' });
+    }
+    if (c.VOICE_LIVE_VOICE_TYPE === 'azure-custom' && !c.VOICE_LIVE_VOICE_ENDPOINT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_VOICE_ENDPOINT_ID'], message: 'required when VOICE_LIVE_VOICE_TYPE=azure-custom' });
+    }
+  });
+
+export type WorkerEnv = z.infer<typeof workerConfigSchema>;
+
+export type VoiceLiveTarget =
+  | { kind: 'model'; model: string }
+  | { kind: 'agent'; agentName: string; projectName: string; agentVersion?: string };
+
+export interface WorkerConfig {
+  port: number;
+  host: string;
+  logLevel: WorkerEnv['LOG_LEVEL'];
+  voiceLive: {
+    endpoint: string;
+    apiVersion: string;
+    target: VoiceLiveTarget;
+    apiKey?: string;
+    /** Forced Voice Live audio rate; undefined = use the call's own rate both ways (no resampling). */
+    audioRateHz?: 8000 | 16000 | 24000;
+    instructions: string;
+    voice: { type: WorkerEnv['VOICE_LIVE_VOICE_TYPE']; name: string; temperature?: number; endpointId?: string };
+    turnDetection: {
+      type: WorkerEnv['VOICE_LIVE_TURN_DETECTION'];
+      threshold?: number;
+      prefixPaddingMs?: number;
+      silenceDurationMs?: number;
+      removeFillerWords?: boolean;
+      languages?: string[];
+    };
+    noiseSuppression: boolean;
+    echoCancellation: boolean;
+    transcription?: { model: string; language?: string };
+    greeting?: { kind: 'text'; text: string } | { kind: 'generated'; instruction: string };
+  };
+  mediaAuth: { mode: 'none' } | { mode: 'acs'; audience: string; issuer?: string; jwksUrl?: string };
+  maxMessageBytes: number;
+  playoutLeadMs: number;
+  drainTimeoutMs: number;
+  applicationInsightsConnectionString?: string;
+  azureClientId?: string;
+}
+
+/** Parses and checks the worker's environment once; throws `ConfigError` naming every bad variable. */
+export function loadWorkerConfig(env: Env): WorkerConfig {
+  const e = parseEnv(workerConfigSchema, env);
+  const semanticVad = e.VOICE_LIVE_TURN_DETECTION.startsWith('azure_semantic');
+  const transcriptionOff = e.VOICE_LIVE_TRANSCRIPTION_MODEL.toLowerCase() === 'none';
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    voiceLive: {
+      endpoint: e.VOICE_LIVE_ENDPOINT,
+      apiVersion: e.VOICE_LIVE_API_VERSION,
+      target: e.VOICE_LIVE_MODEL
+        ? { kind: 'model', model: e.VOICE_LIVE_MODEL }
+        : {
+            kind: 'agent',
+            agentName: e.VOICE_LIVE_AGENT_NAME!,
+            projectName: e.VOICE_LIVE_AGENT_PROJECT!,
+            ...(e.VOICE_LIVE_AGENT_VERSION ? { agentVersion: e.VOICE_LIVE_AGENT_VERSION } : {}),
+          },
+      ...(e.VOICE_LIVE_API_KEY ? { apiKey: e.VOICE_LIVE_API_KEY } : {}),
+      ...(e.VOICE_LIVE_AUDIO_RATE ? { audioRateHz: e.VOICE_LIVE_AUDIO_RATE } : {}),
+      instructions: e.VOICE_LIVE_INSTRUCTIONS,
+      voice: {
+        type: e.VOICE_LIVE_VOICE_TYPE,
+        name: e.VOICE_LIVE_VOICE_NAME,
+        ...(e.VOICE_LIVE_VOICE_TEMPERATURE !== undefined ? { temperature: e.VOICE_LIVE_VOICE_TEMPERATURE } : {}),
+        ...(e.VOICE_LIVE_VOICE_ENDPOINT_ID ? { endpointId: e.VOICE_LIVE_VOICE_ENDPOINT_ID } : {}),
+      },
+      turnDetection: {
+        type: e.VOICE_LIVE_TURN_DETECTION,
+        ...(e.VOICE_LIVE_VAD_THRESHOLD !== undefined ? { threshold: e.VOICE_LIVE_VAD_THRESHOLD } : {}),
+        ...(e.VOICE_LIVE_VAD_PREFIX_PADDING_MS !== undefined ? { prefixPaddingMs: e.VOICE_LIVE_VAD_PREFIX_PADDING_MS } : {}),
+        ...(e.VOICE_LIVE_VAD_SILENCE_DURATION_MS !== undefined ? { silenceDurationMs: e.VOICE_LIVE_VAD_SILENCE_DURATION_MS } : {}),
+        ...(semanticVad ? { removeFillerWords: e.VOICE_LIVE_REMOVE_FILLER_WORDS } : {}),
+        ...(e.VOICE_LIVE_VAD_LANGUAGES?.length ? { languages: e.VOICE_LIVE_VAD_LANGUAGES } : {}),
+      },
+      noiseSuppression: e.VOICE_LIVE_NOISE_SUPPRESSION,
+      echoCancellation: e.VOICE_LIVE_ECHO_CANCELLATION,
+      ...(transcriptionOff
+        ? {}
+        : {
+            transcription: {
+              model: e.VOICE_LIVE_TRANSCRIPTION_MODEL,
+              ...(e.VOICE_LIVE_TRANSCRIPTION_LANGUAGE ? { language: e.VOICE_LIVE_TRANSCRIPTION_LANGUAGE } : {}),
+            },
+          }),
+      ...(e.VOICE_LIVE_GREETING
+        ? { greeting: { kind: 'text' as const, text: e.VOICE_LIVE_GREETING } }
+        : e.VOICE_LIVE_GREETING_INSTRUCTION
+          ? { greeting: { kind: 'generated' as const, instruction: e.VOICE_LIVE_GREETING_INSTRUCTION } }
+          : {}),
+    },
+    mediaAuth:
+      e.MEDIA_AUTH === 'none'
+        ? { mode: 'none' }
+        : {
+            mode: 'acs',
+            audience: e.ACS_RESOURCE_ID!,
+            ...(e.ACS_TOKEN_ISSUER ? { issuer: e.ACS_TOKEN_ISSUER } : {}),
+            ...(e.ACS_JWKS_URL ? { jwksUrl: e.ACS_JWKS_URL } : {}),
+          },
+    maxMessageBytes: e.MEDIA_MAX_MESSAGE_BYTES,
+    playoutLeadMs: e.PLAYOUT_LEAD_MS,
+    drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
+    ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
+    ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),
+  };
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { base64DecodedLength } from '../shared/audio/pcm.js';
+
+/**
+ * The ACS media-streaming wire format, both ways. Pure: knows nothing of calls, Voice Live or timing.
+ * Inbound casing varies between ACS, its SDKs and samples (`kind`/`Kind`, `audioData`/`AudioData`,
+ * `data`/`Data`), so keys are compared with their first letter lower-cased.
+ */
+
+export type AcsInbound =
+  | { kind: 'metadata'; sampleRateHz: number; channels: number; encoding: string; frameBytes?: number; subscriptionId?: string }
+  /** `base64` is absent only for a silent frame that carried no data. */
+  | { kind: 'audio'; base64: string | undefined; byteLength: number; silent: boolean; timestamp?: string; participantRawId?: string }
+  | { kind: 'dtmf'; tone: string };
+
+export type BadInputReason =
+  | 'not_json'
+  | 'binary_not_json'
+  | 'wrong_shape'
+  | 'unknown_kind'
+  | 'invalid_base64'
+  | 'odd_byte_count'
+  | 'empty_audio'
+  | 'audio_before_metadata'
+  | 'metadata_repeated';
+
+export type AcsParseResult = { ok: true; message: AcsInbound } | { ok: false; reason: BadInputReason; detail?: string };
+
+const metadataSchema = z.object({
+  sampleRate: z.number().int().positive(),
+  channels: z.number().int().positive().optional(),
+  encoding: z.string().optional(),
+  length: z.number().int().nonnegative().optional(),
+  subscriptionId: z.string().optional(),
+});
+
+const audioSchema = z.object({
+  data: z.string().optional(),
+  silent: z.boolean().optional(),
+  isSilent: z.boolean().optional(),
+  timestamp: z.string().optional(),
+  participantRawID: z.string().optional(),
+});
+
+const dtmfSchema = z.object({ data: z.string().min(1).max(16) });
+
+const envelopeSchema = z.object({ kind: z.string() }).loose();
+
+const bad = (reason: BadInputReason, detail?: string): AcsParseResult => (detail ? { ok: false, reason, detail } : { ok: false, reason });
+
+/** Parses one inbound WebSocket message (text, or bytes holding JSON text). */
+export function parseAcsMessage(text: string, isBinary = false): AcsParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return bad(isBinary ? 'binary_not_json' : 'not_json');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('wrong_shape', 'not a JSON object');
+
+  // Fast path for the 50-per-second message in ACS's own casing; same checks as the schema below.
+  const fast = raw as { kind?: unknown; audioData?: { data?: unknown; silent?: unknown } | null };
+  if (fast.kind === 'AudioData' && typeof fast.audioData === 'object' && fast.audioData !== null) {
+    const { data, silent } = fast.audioData;
+    if (typeof data === 'string' && (silent === undefined || typeof silent === 'boolean')) {
+      return audio(data, silent === true, fast.audioData as Record<string, unknown>);
+    }
+  }
+  return parseSlow(lowerFirstKeys(raw as Record<string, unknown>));
+}
+
+function parseSlow(message: Record<string, unknown>): AcsParseResult {
+  const envelope = envelopeSchema.safeParse(message);
+  if (!envelope.success) return bad('wrong_shape', 'no kind');
+  const kind = envelope.data.kind.toLowerCase();
+  if (kind === 'audiodata') {
+    const body = audioSchema.safeParse(lowerFirstKeys(message['audioData']));
+    if (!body.success) return bad('wrong_shape', `audioData: ${body.error.issues[0]?.message ?? 'invalid'}`);
+    const silent = body.data.silent ?? body.data.isSilent ?? false;
+    if (body.data.data === undefined || body.data.data === '') {
+      return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
+    }
+    return audio(body.data.data, silent, body.data);
+  }
+  if (kind === 'audiometadata') {
+    const body = metadataSchema.safeParse(lowerFirstKeys(message['audioMetadata']));
+    if (!body.success) return bad('wrong_shape', `audioMetadata: ${body.error.issues[0]?.message ?? 'invalid'}`);
+    const m = body.data;
+    return {
+      ok: true,
+      message: {
+        kind: 'metadata',
+        sampleRateHz: m.sampleRate,
+        channels: m.channels ?? 1,
+        encoding: m.encoding ?? 'PCM',
+        ...(m.length !== undefined ? { frameBytes: m.length } : {}),
+        ...(m.subscriptionId !== undefined ? { subscriptionId: m.subscriptionId } : {}),
+      },
+    };
+  }
+  if (kind === 'dtmfdata') {
+    const body = dtmfSchema.safeParse(lowerFirstKeys(message['dtmfData']));
+    if (!body.success) return bad('wrong_shape', 'dtmfData');
+    return { ok: true, message: { kind: 'dtmf', tone: body.data.data } };
+  }
+  return bad('unknown_kind', envelope.data.kind.slice(0, 40));
+}
+
+function audio(base64: string, silent: boolean, body: Record<string, unknown>): AcsParseResult {
+  const byteLength = base64DecodedLength(base64);
+  if (byteLength < 0) return bad('invalid_base64');
+  if (byteLength === 0) return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
+  if (byteLength % 2 !== 0) return bad('odd_byte_count', String(byteLength));
+  const timestamp = body['timestamp'];
+  const participant = body['participantRawID'];
+  return {
+    ok: true,
+    message: {
+      kind: 'audio',
+      base64,
+      byteLength,
+      silent,
+      ...(typeof timestamp === 'string' ? { timestamp } : {}),
+      ...(typeof participant === 'string' ? { participantRawId: participant } : {}),
+    },
+  };
+}
+
+function lowerFirstKeys(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const lowered = key.length > 0 ? key[0]!.toLowerCase() + key.slice(1) : key;
+    if (!(lowered in out) || lowered === key) out[lowered] = v;
+  }
+  return out;
+}
+
+/** Outbound: one frame of agent audio, in the JS SDK's casing. Built by concatenation (hot path). */
+export function encodeAudioFrame(base64: string): string {
+  return '{"kind":"audioData","audioData":{"data":"' + base64 + '"}}';
+}
+
+/** Outbound: tells ACS to drop the audio it has queued for playback (barge-in). */
+export const STOP_AUDIO_MESSAGE = '{"kind":"stopAudio","stopAudio":{}}';

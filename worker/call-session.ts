@@ -1,0 +1,380 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { WebSocket, RawData } from 'ws';
+import { StreamingResampler } from '../shared/audio/resampler.js';
+import { base64ToInt16, bytesToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
+import type { WorkerConfig } from '../shared/config/worker.js';
+import type { Logger } from '../shared/log.js';
+import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
+import { BadInputReporter } from './bad-input.js';
+import type { WorkerMetrics } from './metrics.js';
+import { Playout, type PlayoutTimers, systemTimers } from './playout.js';
+import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
+import type { ServerEvent } from './voice-live/events.js';
+import type { VoiceLiveSessionSettings } from './voice-live/session-config.js';
+
+export type CallState = 'awaiting-metadata' | 'live' | 'ended';
+
+/** What extensions (tools, DTMF, the bus: issue 5) may do with a live call. */
+export interface CallControl {
+  readonly callId: string;
+  readonly callConnectionId: string | undefined;
+  /** Undefined until AudioMetadata has arrived and the Voice Live session was created. */
+  readonly voiceLive: VoiceLiveClient | undefined;
+  /** Agent audio queued here or still playing at ACS. */
+  isAgentAudible(): boolean;
+  end(reason: string): void;
+}
+
+export interface CallSummary {
+  callId: string;
+  callConnectionId: string | undefined;
+  reason: string;
+  durationMs: number;
+  framesIn: number;
+  framesOut: number;
+  bargeIns: number;
+}
+
+/** Extension points, so call control can plug in without touching the relay. All optional, all synchronous. */
+export interface CallSessionHooks {
+  /** Extra session settings (tools, metadata) before the Voice Live session opens. */
+  sessionSettings?(settings: VoiceLiveSessionSettings, call: CallControl): VoiceLiveSessionSettings;
+  onStart?(call: CallControl): void;
+  onVoiceLiveEvent?(event: ServerEvent, call: CallControl): void;
+  onDtmf?(tone: string, call: CallControl): void;
+  onBargeIn?(info: { itemId: string; heardMs: number }, call: CallControl): void;
+  onEnd?(summary: CallSummary): void;
+}
+
+export interface CallSessionOptions {
+  callId: string;
+  callConnectionId?: string;
+  socket: WebSocket;
+  voiceLive: WorkerConfig['voiceLive'];
+  /** Used when no API key is configured. */
+  credential?: TokenCredential;
+  playoutLeadMs: number;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
+  hooks?: CallSessionHooks;
+  timers?: PlayoutTimers;
+  onEnded?: (session: CallSession) => void;
+}
+
+const ACS_CLOSE_TIMEOUT_MS = 1000;
+const KEPT_DISCARDED_RESPONSES = 16;
+
+/**
+ * One phone call: the ACS media socket, its Voice Live session, one resampler per direction (only when
+ * the rates differ), the playout clock, and barge-in. Codecs and clients do the rest.
+ */
+export class CallSession implements CallControl {
+  readonly callId: string;
+  readonly callConnectionId: string | undefined;
+  private state: CallState = 'awaiting-metadata';
+  private readonly socket: WebSocket;
+  private readonly log: Logger;
+  private readonly metrics: WorkerMetrics;
+  private readonly badInput: BadInputReporter;
+  private readonly abort = new AbortController();
+  private readonly startedAt = performance.now();
+  private client: VoiceLiveClient | undefined;
+  private playout: Playout | undefined;
+  private inboundResampler: StreamingResampler | undefined;
+  private outboundResampler: StreamingResampler | undefined;
+  private silentFrameBase64 = '';
+  private callRateHz = 0;
+
+  // Per-response state, reset when a new Voice Live session takes over.
+  private activeResponseId: string | undefined;
+  /** The item whose audio the caller is hearing (or was, last). */
+  private currentItem: { responseId: string; itemId: string } | undefined;
+  private readonly discardedResponses = new Set<string>();
+
+  private framesIn = 0;
+  private framesOut = 0;
+  private bargeIns = 0;
+  private endReason = '';
+
+  constructor(private readonly options: CallSessionOptions) {
+    this.callId = options.callId;
+    this.callConnectionId = options.callConnectionId;
+    this.socket = options.socket;
+    this.metrics = options.metrics;
+    this.log = options.logger;
+    this.badInput = new BadInputReporter(options.metrics, options.logger);
+    this.socket.on('message', this.onAcsMessage);
+    this.socket.on('close', (code, reason) => this.end(`ACS socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
+    this.socket.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.dropped('oversized');
+      this.log.warn({ err: { message: error.message, code: error.code } }, 'ACS socket error');
+    });
+    this.metrics.activeCalls.inc();
+    this.log.info({ callConnectionId: this.callConnectionId }, 'call started');
+  }
+
+  get voiceLive(): VoiceLiveClient | undefined {
+    return this.client;
+  }
+
+  get currentState(): CallState {
+    return this.state;
+  }
+
+  isAgentAudible(): boolean {
+    return this.playout?.isAudible() ?? false;
+  }
+
+  // ---- caller -> Voice Live ------------------------------------------------------------------
+
+  private readonly onAcsMessage = (data: RawData, isBinary: boolean): void => {
+    if (this.state === 'ended') return;
+    const receivedAt = performance.now();
+    const parsed = parseAcsMessage((data as Buffer).toString('utf8'), isBinary);
+    if (!parsed.ok) return this.badInput.report(parsed.reason, parsed.detail);
+    const message = parsed.message;
+    if (message.kind === 'audio') {
+      if (this.state !== 'live') return this.badInput.report('audio_before_metadata');
+      this.framesIn++;
+      this.metrics.framesIn.inc();
+      this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
+      this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
+    } else if (message.kind === 'metadata') {
+      if (this.state !== 'awaiting-metadata') return this.badInput.report('metadata_repeated');
+      this.start(message.sampleRateHz, message.channels, message.encoding);
+    } else {
+      this.options.hooks?.onDtmf?.(message.tone, this);
+    }
+  };
+
+  private forwardCallerAudio(base64: string): void {
+    const client = this.client!;
+    if (!this.inboundResampler) return client.appendAudio(base64);
+    const resampled = this.inboundResampler.process(base64ToInt16(base64));
+    if (resampled.length > 0) client.appendAudio(int16ToBase64(resampled));
+  }
+
+  private start(callRateHz: number, channels: number, encoding: string): void {
+    if ((callRateHz !== 16000 && callRateHz !== 24000) || channels !== 1 || encoding.toUpperCase() !== 'PCM') {
+      this.log.error({ callRateHz, channels, encoding }, 'unsupported ACS audio format (need PCM mono at 16000 or 24000 Hz)');
+      return this.end('unsupported audio format', 1003);
+    }
+    const config = this.options.voiceLive;
+    const voiceLiveRateHz = config.audioRateHz ?? callRateHz;
+    this.callRateHz = callRateHz;
+    this.silentFrameBase64 = Buffer.alloc(frameBytes(callRateHz)).toString('base64');
+    if (voiceLiveRateHz !== callRateHz) {
+      this.inboundResampler = new StreamingResampler(callRateHz, voiceLiveRateHz);
+      this.outboundResampler = new StreamingResampler(voiceLiveRateHz, callRateHz);
+    }
+    this.playout = new Playout({
+      frameBytes: frameBytes(callRateHz),
+      maxLeadMs: this.options.playoutLeadMs,
+      ...(this.options.timers ? { timers: this.options.timers } : {}),
+      send: this.sendAgentFrame,
+    });
+
+    let session: VoiceLiveSessionSettings = {
+      ...(config.target.kind === 'model' ? { instructions: config.instructions } : {}),
+      voice: config.voice,
+      turnDetection: config.turnDetection,
+      noiseSuppression: config.noiseSuppression,
+      echoCancellation: config.echoCancellation,
+      ...(config.transcription ? { transcription: config.transcription } : {}),
+      inputRateHz: voiceLiveRateHz,
+      outputRateHz: voiceLiveRateHz,
+      metadata: { callId: this.callId },
+    };
+    session = this.options.hooks?.sessionSettings?.(session, this) ?? session;
+    const auth = config.apiKey ? { apiKey: config.apiKey } : this.options.credential ? { credential: this.options.credential } : undefined;
+    if (!auth) return this.end('no Voice Live credential', 1011);
+
+    const client = this.options.createVoiceLiveClient({
+      endpoint: config.endpoint,
+      apiVersion: config.apiVersion,
+      target: config.target,
+      auth,
+      session,
+      ...(config.greeting ? { greeting: config.greeting } : {}),
+      callId: this.callId,
+      logger: this.log,
+    });
+    this.client = client;
+    this.state = 'live';
+    client.on('audio', this.onAgentAudio);
+    client.on('event', this.onVoiceLiveEvent);
+    client.on('session-replaced', ({ reason }) => {
+      this.metrics.voiceLiveReconnects.labels(reason).inc();
+      this.log.info({ reason }, 'Voice Live session replaced');
+      this.resetResponseState();
+    });
+    client.on('warning', (warning) => this.log.warn({ warning }, 'Voice Live warning'));
+    client.on('closed', ({ reason, code, fatal }) => {
+      if (this.state === 'ended') return;
+      this.log.error({ reason, code, fatal }, 'Voice Live session ended; ending the call');
+      this.end(`Voice Live closed: ${reason}`, 1011);
+    });
+    this.log.info({ callRateHz, voiceLiveRateHz, resampling: voiceLiveRateHz !== callRateHz }, 'connecting to Voice Live');
+    client.connect({ abortSignal: this.abort.signal }).then(
+      () => this.log.info('Voice Live session ready'),
+      (error: Error & { code?: string }) => {
+        if (this.state === 'ended') return;
+        this.log.error({ err: { message: error.message, code: error.code } }, 'could not connect to Voice Live; ending the call');
+        this.end('Voice Live connect failed', 1011);
+      },
+    );
+    this.options.hooks?.onStart?.(this);
+  }
+
+  // ---- Voice Live -> caller ------------------------------------------------------------------
+
+  private readonly onAgentAudio = (delta: { responseId: string; itemId: string; base64: string }): void => {
+    if (this.state !== 'live') return;
+    if (this.discardedResponses.has(delta.responseId)) return this.metrics.dropped('discarded_response');
+    const bytes = Buffer.from(delta.base64, 'base64');
+    if (bytes.length % 2 !== 0) return this.badInput.report('odd_byte_count', 'Voice Live audio delta');
+    if (this.currentItem?.itemId !== delta.itemId) this.currentItem = { responseId: delta.responseId, itemId: delta.itemId };
+    if (this.outboundResampler) {
+      const resampled = this.outboundResampler.process(bytesToInt16(bytes));
+      if (resampled.length > 0) this.playout!.enqueue(delta.itemId, int16ToBytes(resampled));
+    } else {
+      this.playout!.enqueue(delta.itemId, bytes);
+    }
+  };
+
+  private readonly sendAgentFrame = (frame: Buffer, _itemId: string, queuedAt: number): void => {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    this.socket.send(encodeAudioFrame(frame.toString('base64')));
+    this.framesOut++;
+    this.metrics.framesOut.inc();
+    this.metrics.outboundLatency.observe((performance.now() - queuedAt) / 1000);
+  };
+
+  private readonly onVoiceLiveEvent = (event: ServerEvent): void => {
+    if (this.state !== 'live') return;
+    switch (event.type) {
+      case 'input_audio_buffer.speech_started':
+        this.bargeIn();
+        break;
+      case 'response.created':
+        this.activeResponseId = event.response.id;
+        break;
+      case 'response.done':
+        if (this.activeResponseId === event.response.id) this.activeResponseId = undefined;
+        break;
+      case 'response.audio.done':
+        if (!this.discardedResponses.has(event.response_id)) this.finishItem(event.item_id);
+        break;
+      case 'error':
+        this.log.warn({ error: event.error }, 'Voice Live error event');
+        break;
+    }
+    this.options.hooks?.onVoiceLiveEvent?.(event, this);
+  };
+
+  private finishItem(itemId: string): void {
+    if (this.outboundResampler) {
+      const tail = this.outboundResampler.flush();
+      if (tail.length > 0) this.playout!.enqueue(itemId, int16ToBytes(tail));
+      this.outboundResampler.reset();
+    }
+    this.playout!.finishItem(itemId);
+  }
+
+  /**
+   * The caller spoke over the agent. The order matters: what was heard is read before anything is
+   * cleared, StopAudio goes out ahead of any further audio, and the model keeps only what was heard.
+   */
+  private bargeIn(): void {
+    const playout = this.playout!;
+    const client = this.client!;
+    const item = this.currentItem;
+    const audible = item !== undefined && playout.isAudible();
+    const active = this.activeResponseId;
+    if (!audible && active === undefined) return;
+
+    const heardMs = item ? Math.floor(playout.heardMs(item.itemId)) : 0;
+    const receivedMs = item ? Math.floor(playout.receivedMs(item.itemId)) : 0;
+    if (active !== undefined) this.discard(active);
+    if (item) this.discard(item.responseId);
+    if (audible) this.socket.send(STOP_AUDIO_MESSAGE);
+    playout.clear();
+    if (active !== undefined) client.cancelResponse(active);
+    if (audible) client.truncate(item.itemId, Math.min(heardMs, receivedMs));
+    this.outboundResampler?.reset();
+    this.activeResponseId = undefined;
+    this.currentItem = undefined;
+
+    if (!audible) return;
+    this.bargeIns++;
+    this.metrics.bargeIns.inc();
+    this.log.debug({ itemId: item.itemId, heardMs, receivedMs }, 'barge-in');
+    this.options.hooks?.onBargeIn?.({ itemId: item.itemId, heardMs: Math.min(heardMs, receivedMs) }, this);
+  }
+
+  private discard(responseId: string): void {
+    this.discardedResponses.add(responseId);
+    if (this.discardedResponses.size > KEPT_DISCARDED_RESPONSES) {
+      this.discardedResponses.delete(this.discardedResponses.values().next().value!);
+    }
+  }
+
+  private resetResponseState(): void {
+    this.activeResponseId = undefined;
+    this.currentItem = undefined;
+    this.discardedResponses.clear();
+    this.outboundResampler?.reset();
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Ends the call and frees everything it holds. Safe to call more than once; never throws. */
+  end(reason: string, closeCode = 1000): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.endReason = reason;
+    this.abort.abort();
+    this.playout?.dispose();
+    const client = this.client;
+    if (client) {
+      const dropped = client.stats.droppedAudioChunks;
+      if (dropped > 0) this.metrics.dropped('voice_live_not_ready', dropped);
+      client.close(reason).catch((error: Error) => this.log.warn({ err: { message: error.message } }, 'closing Voice Live failed'));
+    }
+    this.socket.off('message', this.onAcsMessage);
+    if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
+      try {
+        this.socket.close(closeCode, reason.slice(0, 120));
+      } catch {
+        this.socket.terminate();
+      }
+      const timer = setTimeout(() => this.socket.terminate(), ACS_CLOSE_TIMEOUT_MS);
+      timer.unref();
+      this.socket.once('close', () => clearTimeout(timer));
+    }
+    this.metrics.activeCalls.dec();
+    const outcome = reason.startsWith('ACS socket closed') ? 'hung_up' : closeCode === 1000 || closeCode === 1001 ? 'ended' : 'failed';
+    this.metrics.callsTotal.labels(outcome).inc();
+    const summary: CallSummary = {
+      callId: this.callId,
+      callConnectionId: this.callConnectionId,
+      reason,
+      durationMs: Math.round(performance.now() - this.startedAt),
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      bargeIns: this.bargeIns,
+    };
+    this.log.info({ ...summary, callRateHz: this.callRateHz }, 'call ended');
+    try {
+      this.options.hooks?.onEnd?.(summary);
+    } catch (error) {
+      this.log.error({ err: { message: (error as Error).message } }, 'onEnd hook failed');
+    }
+    this.options.onEnded?.(this);
+  }
+
+  get endedReason(): string {
+    return this.endReason;
+  }
+}

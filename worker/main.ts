@@ -1,0 +1,64 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { ConfigError } from '../shared/config/env.js';
+import { loadWorkerConfig } from '../shared/config/worker.js';
+import { createLogger } from '../shared/log.js';
+import { setupTelemetry } from '../shared/telemetry.js';
+import { WorkerServer } from './server.js';
+import { VoiceLiveClient } from './voice-live/client.js';
+
+/** The worker process: configuration once, telemetry, the server, and a graceful drain on SIGTERM. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadWorkerConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ component: 'worker', level: config.logLevel });
+  const stopTelemetry = await setupTelemetry({ connectionString: config.applicationInsightsConnectionString, roleName: 'worker', logger });
+  const credential = config.voiceLive.apiKey
+    ? undefined
+    : new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+
+  const server = new WorkerServer({
+    config,
+    logger,
+    ...(credential ? { credential } : {}),
+    createVoiceLiveClient: (options) => new VoiceLiveClient(options),
+  });
+  const address = await server.listen(config.port, config.host);
+  logger.info(
+    { address: `${address.address}:${address.port}`, mediaAuth: config.mediaAuth.mode, voiceLive: config.voiceLive.target.kind },
+    'worker listening',
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'shutting down after live calls end');
+    server
+      .drain(config.drainTimeoutMs)
+      .then(async ({ endedByTimeout }) => {
+        logger.info({ endedByTimeout }, 'drained; exiting');
+        await stopTelemetry();
+        logger.flush?.();
+        process.exit(0);
+      })
+      .catch((error: Error) => {
+        logger.error({ err: { message: error.message } }, 'drain failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`worker failed to start: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});

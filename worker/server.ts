@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TokenCredential } from '@azure/core-auth';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AcsAuthError, AcsTokenVerifier } from '../shared/acs-auth.js';
+import type { WorkerConfig } from '../shared/config/worker.js';
+import type { Logger } from '../shared/log.js';
+import { CallSession, type CallSessionHooks } from './call-session.js';
+import { CallRegistry } from './call-registry.js';
+import { WorkerMetrics } from './metrics.js';
+import type { PlayoutTimers } from './playout.js';
+import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
+
+export interface WorkerServerOptions {
+  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs'>;
+  logger: Logger;
+  createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
+  /** Microsoft Entra credential for Voice Live when no API key is configured. */
+  credential?: TokenCredential;
+  metrics?: WorkerMetrics;
+  /** Per-call extensions (issue 5: tools, DTMF, bus). */
+  hooksFor?: (callId: string) => CallSessionHooks | undefined;
+  timers?: PlayoutTimers;
+}
+
+const CALL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+const WS_PATH = /^\/ws(?:\/([^/?]*))?\/?$/;
+
+/**
+ * HTTP health/readiness/metrics and the `/ws` media endpoint. Each upgrade is authenticated before any
+ * Voice Live connection exists; each accepted socket becomes one `CallSession`.
+ */
+export class WorkerServer {
+  readonly metrics: WorkerMetrics;
+  readonly calls = new CallRegistry<CallSession>();
+  private readonly http: Server;
+  private readonly wss: WebSocketServer;
+  private readonly verifier: AcsTokenVerifier | undefined;
+  private readonly log: Logger;
+  private isDraining = false;
+
+  constructor(private readonly options: WorkerServerOptions) {
+    this.log = options.logger;
+    this.metrics = options.metrics ?? new WorkerMetrics();
+    const auth = options.config.mediaAuth;
+    if (auth.mode === 'acs') {
+      this.verifier = new AcsTokenVerifier({
+        audience: auth.audience,
+        ...(auth.issuer ? { issuer: auth.issuer } : {}),
+        ...(auth.jwksUrl ? { jwksUrl: auth.jwksUrl } : {}),
+      });
+    } else {
+      this.log.warn('MEDIA_AUTH=none: the media endpoint accepts ANY caller without authentication. For local use only, never in Azure.');
+    }
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.config.maxMessageBytes,
+      perMessageDeflate: false,
+      // Every message is parsed as JSON and its audio checked as base64, which rejects what UTF-8 checks would.
+      skipUTF8Validation: true,
+    });
+    this.http = createServer((req, res) => this.onRequest(req, res));
+    this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      this.onUpgrade(req, socket, head).catch((error: Error) => {
+        this.log.error({ err: { message: error.message } }, 'upgrade failed');
+        reject(socket, 500, 'Internal Server Error');
+      });
+    });
+  }
+
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    return this.http.address() as AddressInfo;
+  }
+
+  /** Stops taking calls: readiness fails and new upgrades get 503; live calls continue. */
+  startDrain(): void {
+    if (this.isDraining) return;
+    this.isDraining = true;
+    this.log.info({ activeCalls: this.calls.size }, 'draining: refusing new calls');
+  }
+
+  /** Drains, waits for live calls to end (at most `timeoutMs`), ends the rest, then closes the server. */
+  async drain(timeoutMs: number): Promise<{ endedByTimeout: number }> {
+    this.startDrain();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.calls.whenEmpty().then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    const endedByTimeout = timedOut ? this.calls.size : 0;
+    if (timedOut) {
+      this.log.warn({ activeCalls: endedByTimeout }, 'drain timeout: ending the remaining calls');
+      for (const call of this.calls.all()) call.end('server shutting down', 1001);
+    }
+    await this.close();
+    return { endedByTimeout };
+  }
+
+  async close(): Promise<void> {
+    for (const call of this.calls.all()) call.end('server closed', 1001);
+    this.wss.close();
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET' }).end();
+    if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    if (path === '/readyz') {
+      return void res
+        .writeHead(this.isDraining ? 503 : 200, { 'content-type': 'text/plain' })
+        .end(this.isDraining ? 'draining' : 'ready');
+    }
+    if (path === '/metrics') {
+      this.metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    if (path !== undefined && WS_PATH.test(path)) return void res.writeHead(426, { upgrade: 'websocket' }).end('WebSocket upgrade required');
+    res.writeHead(404).end();
+  }
+
+  private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const match = WS_PATH.exec(path);
+    if (!match) return this.refuse(socket, 404, 'Not Found', 'unknown_path');
+    if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
+    if (this.verifier) {
+      try {
+        await this.verifier.verifyAuthorizationHeader(req.headers.authorization);
+      } catch (error) {
+        const code = error instanceof AcsAuthError ? error.code : 'invalid_token';
+        this.log.warn({ code, remote: req.socket.remoteAddress }, `media upgrade refused: ${code}`);
+        if (code === 'keys_unavailable') return this.refuse(socket, 503, 'Service Unavailable', code);
+        return this.refuse(socket, 401, 'Unauthorized', code);
+      }
+      if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
+    }
+    if (socket.destroyed) return;
+    const callId = this.callIdFor(match[1], req);
+    const connectionHeader = req.headers['x-ms-call-connection-id'];
+    const callConnectionId = typeof connectionHeader === 'string' && CALL_ID_PATTERN.test(connectionHeader) ? connectionHeader : undefined;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId));
+  }
+
+  private callIdFor(pathId: string | undefined, req: IncomingMessage): string {
+    let fromPath: string | undefined;
+    try {
+      fromPath = pathId ? decodeURIComponent(pathId) : undefined;
+    } catch {
+      fromPath = undefined;
+    }
+    if (fromPath && CALL_ID_PATTERN.test(fromPath)) return fromPath;
+    const header = req.headers['x-ms-call-correlation-id'];
+    if (typeof header === 'string' && CALL_ID_PATTERN.test(header)) return header;
+    return randomUUID();
+  }
+
+  private accept(ws: WebSocket, callId: string, callConnectionId: string | undefined): void {
+    const existing = this.calls.get(callId);
+    if (existing) existing.end('replaced by a new media socket for the same call', 1000);
+    const hooks = this.options.hooksFor?.(callId);
+    const session = new CallSession({
+      callId,
+      ...(callConnectionId ? { callConnectionId } : {}),
+      socket: ws,
+      voiceLive: this.options.config.voiceLive,
+      ...(this.options.credential ? { credential: this.options.credential } : {}),
+      playoutLeadMs: this.options.config.playoutLeadMs,
+      metrics: this.metrics,
+      logger: this.log.child({ callId }),
+      createVoiceLiveClient: this.options.createVoiceLiveClient,
+      ...(hooks ? { hooks } : {}),
+      ...(this.options.timers ? { timers: this.options.timers } : {}),
+      onEnded: (ended) => this.calls.remove(ended),
+    });
+    if (session.currentState !== 'ended') this.calls.add(session);
+  }
+
+  private refuse(socket: Duplex, status: number, text: string, reason: string): void {
+    this.metrics.upgradesRejected.labels(reason).inc();
+    reject(socket, status, text);
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  (socket as Socket).destroySoon?.();
+}
