@@ -1,0 +1,595 @@
+import { randomUUID } from 'node:crypto';
+import type { TokenCredential } from '@azure/core-auth';
+import { z } from 'zod';
+import { silentLogger, type Logger } from '../../shared/log.js';
+import { VoiceLiveConnection, type ConnectionCallbacks } from './connection.js';
+import { ConversationLog, type ConversationEntry } from './conversation-log.js';
+import { VoiceLiveError, backoffDelayMs } from './errors.js';
+import { BENIGN_ERROR_CODES, type ServerEvent } from './events.js';
+import { buildSessionUpdate, voiceLiveSessionSettingsSchema, type VoiceLiveSessionSettings } from './session-config.js';
+import { buildVoiceLiveUrl, redactVoiceLiveUrl, type VoiceLiveTarget } from './url.js';
+
+export { VoiceLiveError } from './errors.js';
+export type { VoiceLiveTarget } from './url.js';
+
+/** Entra scope for Voice Live (the legacy cognitiveservices scope also works). */
+export const VOICE_LIVE_SCOPE = 'https://ai.azure.com/.default';
+
+export interface VoiceLiveClientOptions {
+  /** http(s) base URL of the resource; ws(s) is derived and any path is replaced by /voice-live/realtime. */
+  endpoint: string;
+  /** e.g. 2026-07-15 */
+  apiVersion: string;
+  target: VoiceLiveTarget;
+  /** `api-key` header, else `Authorization: Bearer` for VOICE_LIVE_SCOPE. Never put in the URL. */
+  auth: { apiKey: string } | { credential: TokenCredential };
+  session: VoiceLiveSessionSettings;
+  /** Spoken once, after the first `session.updated` (not again after a reconnect or renewal). */
+  greeting?: { kind: 'text'; text: string } | { kind: 'generated'; instruction: string };
+  callId: string;
+  logger?: Logger;
+  reconnect?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
+  /** How long before the session's expiry a replacement is prepared. Default 5 min. */
+  renewBeforeExpiryMs?: number;
+  connectTimeoutInMs?: number;
+  /** Largest server message accepted. Default 8 MiB. */
+  maxPayloadBytes?: number;
+  /** Socket ping interval; a socket silent for two intervals is treated as dropped. Default 15 s. */
+  heartbeatIntervalMs?: number;
+  /** How long close() waits for the closing handshake before terminating. Default 1 s. */
+  closeTimeoutInMs?: number;
+  /** Caller audio is dropped (and counted) while more than this is queued on the socket. Default 1 MiB. */
+  maxBufferedBytes?: number;
+}
+
+export interface VoiceLiveClientEvents {
+  event: (event: ServerEvent) => void;
+  audio: (delta: { responseId: string; itemId: string; base64: string }) => void;
+  'session-replaced': (info: { reason: 'reconnect' | 'renewal' }) => void;
+  closed: (info: { reason: string; code?: number; fatal: boolean }) => void;
+  warning: (warning: { code: string; message: string }) => void;
+}
+
+type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+const optionsSchema = z.object({
+  endpoint: z.string().refine((value) => {
+    try {
+      return ['http:', 'https:', 'ws:', 'wss:'].includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL'),
+  apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2026-07-15 or 2026-06-01-preview'),
+  target: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('model'), model: z.string().min(1) }),
+    z.object({
+      kind: z.literal('agent'),
+      agentName: z.string().min(1),
+      projectName: z.string().min(1),
+      agentVersion: z.string().min(1).optional(),
+      conversationId: z.string().min(1).optional(),
+    }),
+    z.object({ kind: z.literal('agent-classic'), agentId: z.string().min(1), projectName: z.string().min(1) }),
+  ]),
+  auth: z.union([
+    z.object({ apiKey: z.string().min(1, 'must not be empty') }),
+    z.object({ credential: z.custom<TokenCredential>((c) => typeof (c as TokenCredential | null)?.getToken === 'function', 'must have getToken()') }),
+  ]),
+  session: voiceLiveSessionSettingsSchema,
+  greeting: z
+    .discriminatedUnion('kind', [
+      z.object({ kind: z.literal('text'), text: z.string().min(1) }),
+      z.object({ kind: z.literal('generated'), instruction: z.string().min(1) }),
+    ])
+    .optional(),
+  callId: z.string().min(1),
+  reconnect: z
+    .object({
+      maxAttempts: z.number().int().min(0).max(100).optional(),
+      initialDelayMs: z.number().int().min(0).optional(),
+      maxDelayMs: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  renewBeforeExpiryMs: z.number().int().min(0).optional(),
+  connectTimeoutInMs: z.number().int().positive().optional(),
+  maxPayloadBytes: z.number().int().min(1024).optional(),
+  heartbeatIntervalMs: z.number().int().min(0).optional(),
+  closeTimeoutInMs: z.number().int().positive().optional(),
+  maxBufferedBytes: z.number().int().positive().optional(),
+});
+
+const WARNING_BURST = 5;
+const WARNING_WINDOW_MS = 10_000;
+/** After the quiet-moment search fails for this long past the planned time, switch anyway (before expiry). */
+const FORCE_SWITCH_BEFORE_EXPIRY_MS = 5_000;
+
+/**
+ * A Voice Live realtime session for one call, over `ws`: one connect loop, retryable vs fatal errors,
+ * reconnect with the conversation replayed, and renewal before the 60-minute limit, switched at a quiet
+ * moment. Events are dispatched synchronously in arrival order.
+ */
+export class VoiceLiveClient {
+  readonly stats = { reconnects: 0, renewals: 0, malformedEvents: 0, droppedAudioChunks: 0 };
+
+  private readonly options: VoiceLiveClientOptions;
+  private readonly log: Logger;
+  private readonly listeners: { [K in keyof VoiceLiveClientEvents]: VoiceLiveClientEvents[K][] } = {
+    event: [],
+    audio: [],
+    'session-replaced': [],
+    closed: [],
+    warning: [],
+  };
+  private readonly conversation: ConversationLog;
+  private readonly sessionUpdate: { type: 'session.update'; session: Record<string, unknown> };
+  private readonly maxAttempts: number;
+  private readonly initialDelayMs: number;
+  private readonly maxDelayMs: number;
+  private readonly renewBeforeExpiryMs: number;
+
+  private state: State = 'idle';
+  private primary: VoiceLiveConnection | undefined;
+  private standby: { connection: VoiceLiveConnection; replayed: Set<ConversationEntry>; ready: boolean } | undefined;
+  private connectPromise: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private closedEmitted = false;
+  private greeted = false;
+  private readonly lifetime = new AbortController();
+  private renewalTimer: NodeJS.Timeout | undefined;
+  private forceSwitchTimer: NodeJS.Timeout | undefined;
+  private readonly activeResponses = new Set<string>();
+  private callerSpeaking = false;
+  private readonly pendingCancelEventIds = new Set<string>();
+  private readonly warningCounts = new Map<string, { windowStart: number; count: number; suppressed: number }>();
+  private readonly callbacks: ConnectionCallbacks;
+
+  constructor(options: VoiceLiveClientOptions) {
+    const parsed = optionsSchema.safeParse(options);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = ['options', ...(issue?.path ?? [])].join('.');
+      throw new VoiceLiveError('INVALID_OPTIONS', `${path}: ${issue?.message ?? 'invalid'}`);
+    }
+    this.options = options;
+    this.log = (options.logger ?? silentLogger).child({ callId: options.callId, component: 'voice-live' });
+    this.conversation = new ConversationLog({ outputRateHz: options.session.outputRateHz });
+    this.sessionUpdate = buildSessionUpdate({
+      ...options.session,
+      metadata: { callId: options.callId, ...(options.session.metadata ?? {}) },
+    });
+    this.maxAttempts = options.reconnect?.maxAttempts ?? 5;
+    this.initialDelayMs = options.reconnect?.initialDelayMs ?? 250;
+    this.maxDelayMs = Math.max(this.initialDelayMs, options.reconnect?.maxDelayMs ?? 5_000);
+    this.renewBeforeExpiryMs = options.renewBeforeExpiryMs ?? 5 * 60_000;
+    this.callbacks = {
+      onEvent: (connection, event) => this.onConnectionEvent(connection, event),
+      onMalformed: (_connection, reason) => {
+        this.stats.malformedEvents++;
+        this.warn('malformed_event', `malformed Voice Live event dropped: ${reason}`);
+      },
+      onSetupWarning: (_connection, message) => this.warn('setup_error', message),
+      onDropped: (connection, info) => this.onConnectionDropped(connection, info),
+    };
+  }
+
+  on<K extends keyof VoiceLiveClientEvents>(name: K, listener: VoiceLiveClientEvents[K]): this {
+    this.listeners[name].push(listener);
+    return this;
+  }
+
+  off<K extends keyof VoiceLiveClientEvents>(name: K, listener: VoiceLiveClientEvents[K]): this {
+    const list = this.listeners[name] as VoiceLiveClientEvents[K][];
+    const index = list.indexOf(listener);
+    if (index >= 0) list.splice(index, 1);
+    return this;
+  }
+
+  /** The conversation so far, as it would be replayed into a new session. */
+  get conversationEntries(): ConversationEntry[] {
+    return this.conversation.snapshot();
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Resolves once `session.update` was sent and `session.updated` seen; rejects with a VoiceLiveError. */
+  connect(options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    if (this.connectPromise) return this.connectPromise;
+    if (this.state === 'closed') return Promise.reject(new VoiceLiveError('CLIENT_CLOSED', 'client is closed'));
+    const signal = options.abortSignal;
+    const onAbort = (): void => void this.close('connect aborted');
+    if (signal?.aborted) {
+      void this.close('connect aborted');
+      return Promise.reject(new VoiceLiveError('ABORTED', 'connect aborted'));
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.state = 'connecting';
+    this.connectPromise = this.connectLoop('initial').finally(() => signal?.removeEventListener('abort', onAbort));
+    return this.connectPromise;
+  }
+
+  /** `input_audio_buffer.append`. Never throws; audio is counted as dropped when no session can take it. */
+  appendAudio(base64Pcm16: string): void {
+    const connection = this.primary;
+    if (
+      this.state !== 'open' ||
+      !connection ||
+      connection.bufferedAmount > (this.options.maxBufferedBytes ?? 1 << 20) ||
+      // Caller audio can hold no JSON-special characters only if it is base64; anything else is not ours to send.
+      !connection.sendText('{"type":"input_audio_buffer.append","audio":"' + base64Pcm16 + '"}')
+    ) {
+      this.stats.droppedAudioChunks++;
+    }
+  }
+
+  createResponse(response?: Record<string, unknown>): void {
+    this.sendOrDrop(response ? { type: 'response.create', response } : { type: 'response.create' });
+  }
+
+  /** `response.cancel`; the "nothing to cancel" error it may provoke is expected and not reported. */
+  cancelResponse(responseId?: string): void {
+    const eventId = `cancel_${randomUUID().slice(0, 12)}`;
+    if (this.sendOrDrop({ type: 'response.cancel', ...(responseId ? { response_id: responseId } : {}), event_id: eventId })) {
+      this.pendingCancelEventIds.add(eventId);
+      if (this.pendingCancelEventIds.size > 32) this.pendingCancelEventIds.delete(this.pendingCancelEventIds.values().next().value!);
+    }
+  }
+
+  truncate(itemId: string, audioEndMs: number): void {
+    this.sendOrDrop({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: Math.max(0, Math.floor(audioEndMs)) });
+  }
+
+  /** Adds an item; it is also kept for replay, so a tool result survives a reconnect. */
+  createConversationItem(item: Record<string, unknown>, previousItemId?: string): void {
+    this.conversation.recordClientItem(item);
+    this.sendOrDrop({ type: 'conversation.item.create', item, ...(previousItemId ? { previous_item_id: previousItemId } : {}) });
+  }
+
+  send(event: { type: string } & Record<string, unknown>): void {
+    this.sendOrDrop(event);
+  }
+
+  /** Idempotent; the socket is closed within `closeTimeoutInMs`; never throws. */
+  close(reason = 'client closed'): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.state = 'closed';
+    this.lifetime.abort();
+    this.clearRenewalTimers();
+    const sockets = [this.primary, this.standby?.connection].filter((c): c is VoiceLiveConnection => c !== undefined);
+    this.standby = undefined;
+    this.closePromise = Promise.all(sockets.map((c) => c.close(reason)))
+      .catch(() => undefined)
+      .then(() => {
+        this.log.info({ reason }, 'Voice Live client closed');
+        this.emitClosed({ reason, code: 1000, fatal: false });
+      });
+    return this.closePromise;
+  }
+
+  // ---- connect loop --------------------------------------------------------------------------
+
+  private async connectLoop(kind: 'initial' | 'reconnect'): Promise<void> {
+    let lastError: VoiceLiveError | undefined;
+    for (let attempt = 0; attempt <= this.maxAttempts; attempt++) {
+      if (attempt > 0) {
+        const delayMs = backoffDelayMs(attempt, { initialDelayMs: this.initialDelayMs, maxDelayMs: this.maxDelayMs });
+        this.log.info({ attempt, delayMs, maxAttempts: this.maxAttempts }, 'retrying Voice Live connection');
+        await sleep(delayMs, this.lifetime.signal);
+      }
+      if (this.isClosed()) throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
+      try {
+        const connection = await this.openConnection(this.conversation.replayItems().items);
+        if (this.isClosed()) {
+          void connection.close('client closed');
+          throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
+        }
+        this.adopt(connection);
+        this.log.info({ attempt, sessionId: connection.sessionId, kind }, 'Voice Live session configured');
+        if (kind === 'initial') this.sendGreeting();
+        else {
+          this.stats.reconnects++;
+          this.emit('session-replaced', { reason: 'reconnect' });
+        }
+        return;
+      } catch (error) {
+        const failure = toVoiceLiveError(error);
+        lastError = failure;
+        if (this.isClosed() || failure.code === 'CLIENT_CLOSED' || failure.code === 'ABORTED') {
+          throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting', { cause: failure });
+        }
+        this.log.warn(
+          { attempt, code: failure.code, statusCode: failure.statusCode, closeCode: failure.closeCode, retryable: failure.retryable },
+          `Voice Live connection failed: ${failure.message}`,
+        );
+        if (!failure.retryable) break;
+      }
+    }
+    const fatal = lastError ?? new VoiceLiveError('CONNECTION_FAILED', 'no attempt made');
+    const reason = fatal.retryable
+      ? `Voice Live unreachable after ${this.maxAttempts + 1} attempts: ${fatal.message}`
+      : `Voice Live refused the session: ${fatal.message}`;
+    this.log.error({ code: fatal.code, statusCode: fatal.statusCode, closeCode: fatal.closeCode }, reason);
+    this.state = 'closed';
+    this.lifetime.abort();
+    this.clearRenewalTimers();
+    this.emitClosed({ reason, ...(fatal.statusCode ?? fatal.closeCode ? { code: fatal.statusCode ?? fatal.closeCode } : {}), fatal: true });
+    throw fatal;
+  }
+
+  private async openConnection(replay: Record<string, unknown>[]): Promise<VoiceLiveConnection> {
+    const headers: Record<string, string> = {
+      'x-ms-client-request-id': randomUUID(),
+      'user-agent': 'acs-voice-live-agent (node)',
+    };
+    let agentAccessToken: string | undefined;
+    const auth = this.options.auth;
+    if ('apiKey' in auth) {
+      headers['api-key'] = auth.apiKey;
+    } else {
+      let token: string | undefined;
+      try {
+        token = (await auth.credential.getToken(VOICE_LIVE_SCOPE, { abortSignal: this.lifetime.signal }))?.token;
+      } catch (error) {
+        throw new VoiceLiveError('AUTH_TOKEN_FAILED', `could not get an Entra token: ${(error as Error).message}`, { retryable: true, cause: error });
+      }
+      if (!token) throw new VoiceLiveError('AUTH_TOKEN_FAILED', 'credential returned no token', { retryable: true });
+      headers.authorization = `Bearer ${token}`;
+      if (this.options.target.kind === 'agent-classic') agentAccessToken = token;
+    }
+    const url = buildVoiceLiveUrl({
+      endpoint: this.options.endpoint,
+      apiVersion: this.options.apiVersion,
+      target: this.options.target,
+      ...(agentAccessToken ? { agentAccessToken } : {}),
+    });
+    this.log.debug({ url: redactVoiceLiveUrl(url), replayItems: replay.length }, 'opening Voice Live session');
+    const connection = new VoiceLiveConnection({
+      url,
+      headers,
+      maxPayloadBytes: this.options.maxPayloadBytes ?? 8 * 1024 * 1024,
+      connectTimeoutInMs: this.options.connectTimeoutInMs ?? 10_000,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs ?? 15_000,
+      closeTimeoutInMs: this.options.closeTimeoutInMs ?? 1_000,
+      sessionUpdate: this.sessionUpdate,
+      replay,
+      callbacks: this.callbacks,
+    });
+    await connection.open(this.lifetime.signal);
+    return connection;
+  }
+
+  /** Makes a configured connection the one that carries the call. */
+  private adopt(connection: VoiceLiveConnection): void {
+    this.primary = connection;
+    this.state = 'open';
+    this.activeResponses.clear();
+    this.callerSpeaking = false;
+    this.scheduleRenewal(connection);
+  }
+
+  private onConnectionDropped(connection: VoiceLiveConnection, info: { code: number; reason: string }): void {
+    if (this.isClosed()) return;
+    if (this.standby?.connection === connection) {
+      this.log.warn({ code: info.code }, 'standby Voice Live session dropped before the switch');
+      this.standby = undefined;
+      this.scheduleRenewalRetry();
+      return;
+    }
+    if (connection !== this.primary) return;
+    this.log.warn({ code: info.code, reason: info.reason, sessionId: connection.sessionId }, 'Voice Live session dropped');
+    if (this.standby?.ready) {
+      this.switchToStandby('renewal');
+      return;
+    }
+    if (this.standby) {
+      void this.standby.connection.close('abandoned');
+      this.standby = undefined;
+    }
+    this.clearRenewalTimers();
+    this.state = 'reconnecting';
+    this.primary = undefined;
+    this.connectLoop('reconnect').catch(() => undefined);
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  private onConnectionEvent(connection: VoiceLiveConnection, event: ServerEvent): void {
+    if (connection !== this.primary) {
+      if (event.type === 'error') this.warn('standby_error', `standby session: ${event.error.message ?? event.error.code ?? 'error'}`);
+      return;
+    }
+    switch (event.type) {
+      case 'response.audio.delta':
+        this.conversation.addAudio(event.item_id, event.delta.length);
+        this.emit('audio', { responseId: event.response_id, itemId: event.item_id, base64: event.delta });
+        break;
+      case 'response.created':
+        this.activeResponses.add(event.response.id);
+        break;
+      case 'response.done':
+        this.activeResponses.delete(event.response.id);
+        break;
+      case 'input_audio_buffer.speech_started':
+        this.callerSpeaking = true;
+        break;
+      case 'input_audio_buffer.speech_stopped':
+        this.callerSpeaking = false;
+        break;
+      case 'error': {
+        const eventId = event.error.event_id ?? undefined;
+        if (event.error.code && BENIGN_ERROR_CODES.has(event.error.code) && eventId && this.pendingCancelEventIds.delete(eventId)) {
+          this.log.debug({ code: event.error.code }, 'benign Voice Live error');
+          return;
+        }
+        this.log.warn({ error: { type: event.error.type, code: event.error.code, param: event.error.param } }, `Voice Live error: ${event.error.message ?? ''}`);
+        break;
+      }
+      default:
+        break;
+    }
+    this.conversation.onServerEvent(event);
+    this.emit('event', event);
+    if (this.standby?.ready && this.isQuiet()) this.switchToStandby('renewal');
+  }
+
+  // ---- renewal -----------------------------------------------------------------------------------
+
+  private scheduleRenewal(connection: VoiceLiveConnection): void {
+    this.clearRenewalTimers();
+    const expiresAtMs = connection.expiresAtMs ?? Date.now() + 60 * 60_000;
+    const delayMs = Math.max(0, expiresAtMs - this.renewBeforeExpiryMs - Date.now());
+    this.renewalTimer = setTimeout(() => void this.prepareStandby(connection), delayMs);
+    this.renewalTimer.unref();
+  }
+
+  private scheduleRenewalRetry(): void {
+    const primary = this.primary;
+    if (!primary || this.isClosed()) return;
+    const remainingMs = (primary.expiresAtMs ?? Infinity) - Date.now();
+    if (remainingMs < 1_000) return; // too late: the drop will be handled as a reconnect
+    this.renewalTimer = setTimeout(() => void this.prepareStandby(primary), Math.min(this.maxDelayMs, remainingMs / 4));
+    this.renewalTimer.unref();
+  }
+
+  private async prepareStandby(forPrimary: VoiceLiveConnection): Promise<void> {
+    if (this.isClosed() || this.primary !== forPrimary || this.standby) return;
+    const { items, entries } = this.conversation.replayItems();
+    this.log.info({ replayItems: items.length }, 'preparing a new Voice Live session before expiry');
+    let connection: VoiceLiveConnection;
+    try {
+      connection = await this.openConnection(items);
+    } catch (error) {
+      if (this.isClosed()) return;
+      this.warn('renewal_failed', `could not open the replacement session: ${toVoiceLiveError(error).message}`);
+      this.scheduleRenewalRetry();
+      return;
+    }
+    if (this.isClosed() || this.primary !== forPrimary) {
+      void connection.close('not needed');
+      return;
+    }
+    this.standby = { connection, replayed: entries, ready: true };
+    if (this.isQuiet()) {
+      this.switchToStandby('renewal');
+      return;
+    }
+    const forceInMs = Math.max(0, (forPrimary.expiresAtMs ?? Date.now()) - FORCE_SWITCH_BEFORE_EXPIRY_MS - Date.now());
+    this.forceSwitchTimer = setTimeout(() => {
+      if (this.standby?.ready && this.primary === forPrimary) {
+        this.log.warn('no quiet moment before expiry; switching Voice Live sessions now');
+        this.switchToStandby('renewal');
+      }
+    }, forceInMs);
+    this.forceSwitchTimer.unref();
+  }
+
+  private isQuiet(): boolean {
+    return this.activeResponses.size === 0 && !this.callerSpeaking;
+  }
+
+  private switchToStandby(reason: 'renewal'): void {
+    const standby = this.standby;
+    if (!standby) return;
+    this.standby = undefined;
+    // Whatever was said since the standby was seeded goes over before it takes the call.
+    standby.connection.sendReplay(this.conversation.replayItems(standby.replayed).items);
+    const previous = this.primary;
+    this.adopt(standby.connection);
+    this.stats.renewals++;
+    this.log.info({ sessionId: standby.connection.sessionId, previousSessionId: previous?.sessionId }, 'switched to the renewed Voice Live session');
+    if (previous) void previous.close('session renewed');
+    this.emit('session-replaced', { reason });
+  }
+
+  private clearRenewalTimers(): void {
+    if (this.renewalTimer) clearTimeout(this.renewalTimer);
+    if (this.forceSwitchTimer) clearTimeout(this.forceSwitchTimer);
+    this.renewalTimer = undefined;
+    this.forceSwitchTimer = undefined;
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------
+
+  private sendGreeting(): void {
+    const greeting = this.options.greeting;
+    if (!greeting || this.greeted) return;
+    this.greeted = true;
+    if (greeting.kind === 'text') {
+      this.createResponse({
+        pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: greeting.text }] },
+      });
+    } else {
+      this.sendOrDrop({
+        type: 'conversation.item.create',
+        item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: greeting.instruction }] },
+      });
+      this.createResponse();
+    }
+  }
+
+  private sendOrDrop(event: { type: string } & Record<string, unknown>): boolean {
+    if (this.state === 'open' && this.primary?.sendJson(event)) return true;
+    this.log.debug({ type: event.type, state: this.state }, 'Voice Live event not sent: no open session');
+    return false;
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Reports a problem; bursts are summarised so a misbehaving peer cannot flood the logs. */
+  private warn(code: string, message: string): void {
+    const now = Date.now();
+    let counter = this.warningCounts.get(code);
+    if (!counter || now - counter.windowStart > WARNING_WINDOW_MS) {
+      if (counter && counter.suppressed > 0) message = `${message} (${counter.suppressed} similar suppressed)`;
+      counter = { windowStart: now, count: 0, suppressed: 0 };
+      this.warningCounts.set(code, counter);
+    }
+    counter.count++;
+    if (counter.count > WARNING_BURST) {
+      counter.suppressed++;
+      return;
+    }
+    this.log.warn({ code }, message);
+    this.emit('warning', { code, message });
+  }
+
+  private emitClosed(info: { reason: string; code?: number; fatal: boolean }): void {
+    if (this.closedEmitted) return;
+    this.closedEmitted = true;
+    this.emit('closed', info);
+  }
+
+  private emit<K extends keyof VoiceLiveClientEvents>(name: K, ...args: Parameters<VoiceLiveClientEvents[K]>): void {
+    const list = this.listeners[name];
+    for (let i = 0; i < list.length; i++) {
+      try {
+        (list[i] as (...a: Parameters<VoiceLiveClientEvents[K]>) => void)(...args);
+      } catch (error) {
+        // A listener's bug must not break the socket's event loop or other listeners.
+        this.log.error({ err: { message: (error as Error).message }, listener: name }, 'Voice Live listener threw');
+      }
+    }
+  }
+}
+
+function toVoiceLiveError(error: unknown): VoiceLiveError {
+  if (error instanceof VoiceLiveError) return error;
+  return new VoiceLiveError('CONNECTION_FAILED', (error as Error)?.message ?? String(error), { retryable: true, cause: error });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

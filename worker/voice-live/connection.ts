@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
+import { VoiceLiveError, isFatalCloseCode, isRetryableStatus } from './errors.js';
+import { parseServerEvent, type ServerEvent } from './events.js';
+
+export interface ConnectionCallbacks {
+  /** Every parsed event, in order, once the session is configured. */
+  onEvent(connection: VoiceLiveConnection, event: ServerEvent): void;
+  /** A text frame that did not parse, or an event of the wrong shape. */
+  onMalformed(connection: VoiceLiveConnection, reason: string): void;
+  /** An `error` event during set-up that did not stop it. */
+  onSetupWarning(connection: VoiceLiveConnection, message: string): void;
+  /** The socket closed after set-up finished (not called for closes we asked for). */
+  onDropped(connection: VoiceLiveConnection, info: { code: number; reason: string }): void;
+}
+
+export interface ConnectionOptions {
+  url: URL;
+  headers: Record<string, string>;
+  maxPayloadBytes: number;
+  connectTimeoutInMs: number;
+  heartbeatIntervalMs: number;
+  closeTimeoutInMs: number;
+  sessionUpdate: { type: 'session.update'; session: Record<string, unknown> };
+  /** `conversation.item.create` items sent right after `session.updated`, to carry a conversation over. */
+  replay: Record<string, unknown>[];
+  callbacks: ConnectionCallbacks;
+}
+
+const SESSION_MS = 60 * 60 * 1000;
+const MAX_BODY_CHARS = 2048;
+
+/** One Voice Live session on one socket. Never reused after it closes. */
+export class VoiceLiveConnection {
+  readonly id = randomUUID();
+  /** When the service will end this session (ms since epoch). */
+  expiresAtMs: number | undefined;
+  sessionId: string | undefined;
+  private ws: WebSocket | undefined;
+  private ready = false;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private alive = true;
+  private replayAcksPending = 0;
+  private replaySeq = 0;
+  private readonly sessionUpdateEventId = `session_update_${randomUUID().slice(0, 8)}`;
+
+  constructor(private readonly options: ConnectionOptions) {}
+
+  get isReady(): boolean {
+    return this.ready && !this.closing && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  /** Opens the socket, sends `session.update`, waits for `session.updated`, then replays the conversation. */
+  open(abortSignal?: AbortSignal): Promise<void> {
+    const { options } = this;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: VoiceLiveError): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        this.terminate();
+        reject(error);
+      };
+      const succeed = (): void => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(
+        () => fail(new VoiceLiveError('CONNECTION_TIMEOUT', `no configured session within ${options.connectTimeoutInMs} ms`, { retryable: true })),
+        options.connectTimeoutInMs,
+      );
+      const onAbort = (): void => fail(new VoiceLiveError('ABORTED', 'connect aborted'));
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        abortSignal?.removeEventListener('abort', onAbort);
+      };
+      if (abortSignal?.aborted) return onAbort();
+      abortSignal?.addEventListener('abort', onAbort, { once: true });
+
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(options.url, {
+          headers: options.headers,
+          maxPayload: options.maxPayloadBytes,
+          handshakeTimeout: options.connectTimeoutInMs,
+          perMessageDeflate: false,
+          followRedirects: false,
+        });
+      } catch (error) {
+        return fail(new VoiceLiveError('CONNECTION_FAILED', `cannot open socket: ${String(error)}`, { retryable: false, cause: error }));
+      }
+      this.ws = ws;
+      this.setupFailure = fail;
+      this.setupSuccess = succeed;
+
+      ws.on('unexpected-response', (request, response: IncomingMessage) => {
+        const status = response.statusCode ?? 0;
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          if (body.length < MAX_BODY_CHARS) body += chunk;
+        });
+        const finish = (): void => {
+          fail(
+            new VoiceLiveError('UPGRADE_REJECTED', `upgrade refused with HTTP ${status}${body ? `: ${body.slice(0, 300)}` : ''}`, {
+              retryable: isRetryableStatus(status),
+              statusCode: status,
+              body: body.slice(0, MAX_BODY_CHARS),
+            }),
+          );
+          request.destroy();
+        };
+        response.on('end', finish);
+        response.on('error', finish);
+        response.on('close', finish);
+      });
+      ws.on('open', () => {
+        this.startHeartbeat();
+        this.sendJson({ ...options.sessionUpdate, event_id: this.sessionUpdateEventId });
+      });
+      ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+      ws.on('pong', () => {
+        this.alive = true;
+      });
+      ws.on('error', (error) => {
+        // Followed by 'close'; before open, it is the reason the connect failed.
+        if (!this.ready) fail(new VoiceLiveError('CONNECTION_FAILED', `socket error: ${error.message}`, { retryable: true, cause: error }));
+      });
+      ws.on('close', (code, reasonBuffer) => {
+        this.stopHeartbeat();
+        const reason = reasonBuffer.toString('utf8');
+        if (!this.ready) {
+          fail(
+            new VoiceLiveError('CONNECTION_CLOSED', `socket closed during set-up (${code}${reason ? ` ${reason}` : ''})`, {
+              retryable: !isFatalCloseCode(code),
+              closeCode: code,
+            }),
+          );
+        } else if (!this.closing) {
+          this.closing = true;
+          options.callbacks.onDropped(this, { code, reason });
+        }
+        this.resolveClosed?.();
+      });
+    });
+  }
+
+  private setupFailure: ((error: VoiceLiveError) => void) | undefined;
+  private setupSuccess: (() => void) | undefined;
+  private resolveClosed: (() => void) | undefined;
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    this.alive = true;
+    if (isBinary) {
+      this.options.callbacks.onMalformed(this, 'binary frame');
+      return;
+    }
+    const text = typeof data === 'string' ? data : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8');
+    const result = parseServerEvent(text);
+    if (!result.ok) {
+      this.options.callbacks.onMalformed(this, result.reason);
+      return;
+    }
+    const event = result.event;
+    if (this.ready) {
+      if (this.replayAcksPending > 0 && this.isReplayAck(event)) return;
+      this.options.callbacks.onEvent(this, event);
+      return;
+    }
+    this.onSetupEvent(event);
+  }
+
+  private isReplayAck(event: ServerEvent): boolean {
+    if (event.type === 'conversation.item.created' || (event.type === 'error' && event.error.event_id?.startsWith('replay_'))) {
+      this.replayAcksPending--;
+      if (event.type === 'error') this.options.callbacks.onSetupWarning(this, `replayed item refused: ${event.error.message ?? ''}`);
+      return true;
+    }
+    return false;
+  }
+
+  private onSetupEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'session.created':
+        this.noteSession(event.session);
+        return;
+      case 'session.updated': {
+        this.noteSession(event.session);
+        this.expiresAtMs ??= Date.now() + SESSION_MS;
+        this.ready = true;
+        this.sendReplay(this.options.replay);
+        this.setupSuccess?.();
+        return;
+      }
+      case 'error': {
+        const message = `${event.error.code ?? event.error.type ?? 'error'}: ${event.error.message ?? ''}`;
+        if (event.error.event_id === this.sessionUpdateEventId) {
+          this.setupFailure?.(new VoiceLiveError('SESSION_UPDATE_REJECTED', `session.update refused: ${message}`, { retryable: false }));
+        } else {
+          this.options.callbacks.onSetupWarning(this, message);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private noteSession(session: { id?: string | undefined; expires_at?: number | null | undefined }): void {
+    if (session.id) this.sessionId = session.id;
+    const expiresAt = session.expires_at;
+    if (typeof expiresAt === 'number' && expiresAt > 0) {
+      // Unix seconds on the wire; accept milliseconds too.
+      this.expiresAtMs = expiresAt > 1e12 ? expiresAt : Math.round(expiresAt * 1000);
+    }
+  }
+
+  /** Sends items that rebuild the conversation; their acks are not passed on. */
+  sendReplay(items: readonly Record<string, unknown>[]): void {
+    for (const item of items) {
+      this.replayAcksPending++;
+      this.sendJson({ type: 'conversation.item.create', item, event_id: `replay_${++this.replaySeq}` });
+    }
+  }
+
+  sendJson(event: object): boolean {
+    return this.sendText(JSON.stringify(event));
+  }
+
+  sendText(text: string): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || this.closing) return false;
+    ws.send(text);
+    return true;
+  }
+
+  /** Closes the socket (1000); terminates it if the peer does not answer in time. Never throws. */
+  close(reason: string, code = 1000): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closing = true;
+    this.stopHeartbeat();
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) {
+      this.closePromise = Promise.resolve();
+      return this.closePromise;
+    }
+    this.closePromise = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.terminate();
+        resolve();
+      }, this.options.closeTimeoutInMs);
+      this.resolveClosed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        else ws.close(code, reason.slice(0, 120));
+      } catch {
+        this.terminate();
+      }
+    });
+    return this.closePromise;
+  }
+
+  private terminate(): void {
+    this.closing = true;
+    this.stopHeartbeat();
+    try {
+      this.ws?.terminate();
+    } catch {
+      // already gone
+    }
+  }
+
+  private startHeartbeat(): void {
+    if (this.options.heartbeatIntervalMs <= 0) return;
+    this.heartbeat = setInterval(() => {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) return;
+      if (!this.alive) {
+        // No pong and no message for a whole interval: the path is dead; 1006 follows.
+        ws.terminate();
+        return;
+      }
+      this.alive = false;
+      ws.ping();
+    }, this.options.heartbeatIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+}
