@@ -1,0 +1,179 @@
+// Every role assignment of the deployment, least privilege, each scoped to the one resource (or queue) it needs.
+// Role ids come from the one table below; test/infra checks it against the built-in role list.
+param functionsPrincipalId string
+param workerPrincipalId string
+param appInsightsName string
+param storageAccountName string
+param registryName string
+param serviceBusNamespaceName string
+param communicationName string
+param aiAccountName string
+
+@description('Built-in Azure role definition ids (MicrosoftDocs built-in-roles). The only role ids in infra/.')
+var builtInRoles = {
+  // Azure AI User (renamed Foundry User): data actions Microsoft.CognitiveServices/*; Foundry agents in Voice Live.
+  azureAiUser: '53ca6127-db72-4b80-b1b0-d745d6d5456d'
+  // Pull the worker image with the worker's identity.
+  acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+  // Cognitive Services User. NOT 5e0bd9bd-7b93-4f28-af87-19fc36ad61bd, which is Cognitive Services OpenAI User
+  // (the official accelerator mislabels it).
+  cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87135dc908'
+  // Call Automation with Entra tokens: no narrower built-in role for ACS data-plane calls is documented, so
+  // Contributor, scoped to the single ACS resource.
+  contributor: 'b24988ac-6180-42a0-ab88-20f7382dd24c'
+  // Application Insights ingestion with DisableLocalAuth.
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+  serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+  // AzureWebJobsStorage (blob leases, host keys) and the Flex Consumption deployment container. An HTTP-only app
+  // uses no queues or tables, so no queue or table role.
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
+  name: storageAccountName
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: registryName
+}
+
+resource serviceBus 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
+  name: serviceBusNamespaceName
+}
+
+resource callEvents 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: 'call-events'
+}
+
+resource callRecords 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: 'call-records'
+}
+
+resource communication 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
+  name: communicationName
+}
+
+resource ai 'Microsoft.CognitiveServices/accounts@2025-06-01' existing = {
+  name: aiAccountName
+}
+
+// ---- Functions app ----
+
+resource functionsStorageBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, functionsPrincipalId, builtInRoles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataOwner)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionsAcs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, functionsPrincipalId, builtInRoles.contributor)
+  scope: communication
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.contributor)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionsCallEventsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(callEvents.id, functionsPrincipalId, builtInRoles.serviceBusDataSender)
+  scope: callEvents
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataSender)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionsMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, functionsPrincipalId, builtInRoles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.monitoringMetricsPublisher)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- Worker ----
+
+resource workerCognitiveServicesUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ai.id, workerPrincipalId, builtInRoles.cognitiveServicesUser)
+  scope: ai
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.cognitiveServicesUser)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerAzureAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(ai.id, workerPrincipalId, builtInRoles.azureAiUser)
+  scope: ai
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.azureAiUser)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerAcs 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(communication.id, workerPrincipalId, builtInRoles.contributor)
+  scope: communication
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.contributor)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerCallEventsReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(callEvents.id, workerPrincipalId, builtInRoles.serviceBusDataReceiver)
+  scope: callEvents
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataReceiver)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerCallRecordsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(callRecords.id, workerPrincipalId, builtInRoles.serviceBusDataSender)
+  scope: callRecords
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataSender)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, workerPrincipalId, builtInRoles.acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.acrPull)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource workerMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, workerPrincipalId, builtInRoles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.monitoringMetricsPublisher)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}

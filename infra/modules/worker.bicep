@@ -1,0 +1,183 @@
+// Container Apps environment and the media worker: the /ws endpoint ACS streams each call to.
+param location string
+param tags object
+param environmentName string
+param appName string
+param logAnalyticsName string
+param identityId string
+param identityClientId string
+param registryLoginServer string
+param appInsightsConnectionString string
+param voiceLiveEndpoint string
+param voiceLiveModel string
+param voiceLiveAgentName string
+param voiceLiveAgentProject string
+param voiceLiveApiVersion string
+param voiceLiveVoiceName string
+param voiceLiveInstructions string
+param voiceLiveGreeting string
+param acsImmutableResourceId string
+param acsEndpoint string
+param serviceBusFullyQualifiedNamespace string
+param callEventsQueueName string
+param callRecordsQueueName string
+param transferTarget string
+param drainTimeoutSeconds int
+param minReplicas int
+param maxReplicas int
+param concurrentCallsPerReplica int
+
+@description('True once the app exists (azd SERVICE_WORKER_RESOURCE_EXISTS): keep the image azd deployed.')
+param workerExists bool
+
+param cpu string = '0.5'
+param memory string = '1Gi'
+
+var port = 8080
+
+// SIGTERM starts the worker's drain (DRAIN_TIMEOUT_S); the platform kills the replica this many seconds later.
+var terminationGracePeriodSeconds = drainTimeoutSeconds + 30
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: logAnalyticsName
+}
+
+resource existingWorker 'Microsoft.App/containerApps@2025-07-01' existing = if (workerExists) {
+  name: appName
+}
+
+// On `azd provision` of an existing app, reuse the running image instead of resetting it to the placeholder
+// (the accelerator's bug). The placeholder only serves the very first provision, before `azd deploy`.
+var image = workerExists
+  ? existingWorker!.properties.template.containers[0].image
+  : 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+
+resource environment 'Microsoft.App/managedEnvironments@2025-07-01' = {
+  name: environmentName
+  location: location
+  tags: tags
+  properties: {
+    appLogsConfiguration: {
+      destination: 'log-analytics'
+      logAnalyticsConfiguration: {
+        customerId: logAnalytics.properties.customerId
+        sharedKey: logAnalytics.listKeys().primarySharedKey
+      }
+    }
+    workloadProfiles: [
+      { name: 'Consumption', workloadProfileType: 'Consumption' }
+    ]
+  }
+}
+
+// Env entries with a fixed or derived value. Names must be keys of workerConfigSchema (test/infra checks).
+var requiredEnv = [
+  { name: 'PORT', value: string(port) }
+  { name: 'VOICE_LIVE_ENDPOINT', value: voiceLiveEndpoint }
+  { name: 'MEDIA_AUTH', value: 'acs' }
+  { name: 'ACS_RESOURCE_ID', value: acsImmutableResourceId }
+  { name: 'DRAIN_TIMEOUT_S', value: string(drainTimeoutSeconds) }
+  { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'AZURE_CLIENT_ID', value: identityClientId }
+  { name: 'ACS_ENDPOINT', value: acsEndpoint }
+  { name: 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', value: serviceBusFullyQualifiedNamespace }
+  { name: 'CALL_EVENTS_QUEUE', value: callEventsQueueName }
+  { name: 'CALL_RECORDS_QUEUE', value: callRecordsQueueName }
+]
+
+// Env entries set only when their parameter is not empty, so the worker's own defaults apply otherwise.
+var optionalEnv = [
+  // Agent mode wins when an agent is named: the worker refuses both at once.
+  { name: 'VOICE_LIVE_MODEL', value: empty(voiceLiveAgentName) ? voiceLiveModel : '' }
+  { name: 'VOICE_LIVE_AGENT_NAME', value: voiceLiveAgentName }
+  { name: 'VOICE_LIVE_AGENT_PROJECT', value: voiceLiveAgentProject }
+  { name: 'VOICE_LIVE_API_VERSION', value: voiceLiveApiVersion }
+  { name: 'VOICE_LIVE_VOICE_NAME', value: voiceLiveVoiceName }
+  { name: 'VOICE_LIVE_INSTRUCTIONS', value: voiceLiveInstructions }
+  { name: 'VOICE_LIVE_GREETING', value: voiceLiveGreeting }
+  { name: 'TRANSFER_TARGET', value: transferTarget }
+]
+
+resource worker 'Microsoft.App/containerApps@2025-07-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'worker' })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: { '${identityId}': {} }
+  }
+  properties: {
+    environmentId: environment.id
+    workloadProfileName: 'Consumption'
+    configuration: {
+      // A deploy adds a revision and moves traffic to it; the old revision stays active so its live calls
+      // finish instead of being cut. Deactivate it once idle (README).
+      activeRevisionsMode: 'Multiple'
+      maxInactiveRevisions: 5
+      ingress: {
+        external: true
+        targetPort: port
+        // HTTP/1.1 upgrade to WebSocket; 'auto' also accepts HTTP/2 for the probes and /metrics.
+        transport: 'auto'
+        allowInsecure: false
+        traffic: [
+          { latestRevision: true, weight: 100 }
+        ]
+      }
+      registries: [
+        { server: registryLoginServer, identity: identityId }
+      ]
+    }
+    template: {
+      terminationGracePeriodSeconds: terminationGracePeriodSeconds
+      containers: [
+        {
+          name: 'worker'
+          image: image
+          resources: { cpu: json(cpu), memory: memory }
+          env: concat(requiredEnv, filter(optionalEnv, entry => !empty(entry.value)))
+          probes: [
+            {
+              type: 'Startup'
+              httpGet: { path: '/healthz', port: port }
+              periodSeconds: 2
+              failureThreshold: 30
+            }
+            {
+              // Cheap and independent of Voice Live: an upstream outage must not restart replicas holding calls.
+              type: 'Liveness'
+              httpGet: { path: '/healthz', port: port }
+              periodSeconds: 10
+              timeoutSeconds: 3
+              failureThreshold: 3
+            }
+            {
+              // 503 while draining: no new calls are routed to a replica that is shutting down.
+              type: 'Readiness'
+              httpGet: { path: '/readyz', port: port }
+              periodSeconds: 5
+              timeoutSeconds: 3
+              failureThreshold: 2
+            }
+          ]
+        }
+      ]
+      scale: {
+        minReplicas: minReplicas
+        maxReplicas: maxReplicas
+        // Scale-in cuts no calls by itself, but a removed replica drains: wait before shrinking.
+        cooldownPeriod: 600
+        rules: [
+          {
+            // One media WebSocket per call: open connections are the load.
+            name: 'concurrent-calls'
+            http: { metadata: { concurrentRequests: string(concurrentCallsPerReplica) } }
+          }
+        ]
+      }
+    }
+  }
+}
+
+output appName string = worker.name
+output fqdn string = worker.properties.configuration.ingress.fqdn
