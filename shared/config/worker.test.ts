@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './env.js';
+import { loadWorkerConfig, workerConfigSchema } from './worker.js';
+
+const base = { VOICE_LIVE_ENDPOINT: 'https://res.services.ai.azure.com', VOICE_LIVE_MODEL: 'gpt-realtime', ACS_RESOURCE_ID: '6d5a3b2c-1111-4222-8333-444455556666' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadWorkerConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+  }
+  return [];
+}
+
+describe('worker configuration', () => {
+  it('applies phone-friendly defaults in model mode', () => {
+    const config = loadWorkerConfig(base);
+    expect(config.port).toBe(8080);
+    expect(config.voiceLive.target).toEqual({ kind: 'model', model: 'gpt-realtime' });
+    expect(config.voiceLive.apiVersion).toBe('2026-07-15');
+    expect(config.voiceLive.audioRateHz).toBeUndefined();
+    expect(config.voiceLive.turnDetection).toEqual({ type: 'azure_semantic_vad', removeFillerWords: true });
+    expect(config.voiceLive.transcription).toEqual({ model: 'azure-speech' });
+    expect(config.mediaAuth).toEqual({ mode: 'acs', audience: base.ACS_RESOURCE_ID });
+    expect(config.drainTimeoutMs).toBe(300_000);
+    expect(config.playoutLeadMs).toBe(160);
+  });
+
+  it('reads agent mode, a forced Voice Live rate, a greeting and local auth', () => {
+    const config = loadWorkerConfig({
+      VOICE_LIVE_ENDPOINT: 'http://127.0.0.1:9000',
+      VOICE_LIVE_AGENT_NAME: 'receptionist',
+      VOICE_LIVE_AGENT_PROJECT: 'contoso',
+      VOICE_LIVE_AUDIO_RATE: '24000',
+      VOICE_LIVE_GREETING: 'Hello!',
+      VOICE_LIVE_TRANSCRIPTION_MODEL: 'none',
+      MEDIA_AUTH: 'none',
+    });
+    expect(config.voiceLive.target).toEqual({ kind: 'agent', agentName: 'receptionist', projectName: 'contoso' });
+    expect(config.voiceLive.audioRateHz).toBe(24000);
+    expect(config.voiceLive.greeting).toEqual({ kind: 'text', text: 'Hello!' });
+    expect(config.voiceLive.transcription).toBeUndefined();
+    expect(config.mediaAuth).toEqual({ mode: 'none' });
+  });
+
+  it('refuses model and agent mode together, naming the variables', () => {
+    expect(problems({ ...base, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p' }).join('\n')).toMatch(/VOICE_LIVE_MODEL: .*VOICE_LIVE_AGENT_NAME/);
+  });
+
+  it('requires a model or an agent', () => {
+    expect(problems({ VOICE_LIVE_ENDPOINT: base.VOICE_LIVE_ENDPOINT, MEDIA_AUTH: 'none' })[0]).toMatch(/^VOICE_LIVE_MODEL: required/);
+  });
+
+  it('requires both agent name and project', () => {
+    expect(problems({ ...base, VOICE_LIVE_MODEL: '', VOICE_LIVE_AGENT_NAME: 'a' })[0]).toMatch(/^VOICE_LIVE_AGENT_PROJECT: required/);
+  });
+
+  it('requires ACS_RESOURCE_ID when MEDIA_AUTH=acs', () => {
+    expect(problems({ ...base, ACS_RESOURCE_ID: '' })[0]).toMatch(/^ACS_RESOURCE_ID: required when MEDIA_AUTH=acs/);
+  });
+
+  it('names each wrong value', () => {
+    const found = problems({ ...base, PORT: 'x', VOICE_LIVE_AUDIO_RATE: '44100', MEDIA_AUTH: 'maybe', VOICE_LIVE_ENDPOINT: 'ftp://x' }).join('\n');
+    expect(found).toContain('PORT: must be a whole number');
+    expect(found).toContain('VOICE_LIVE_AUDIO_RATE: must be 8000, 16000 or 24000');
+    expect(found).toContain('MEDIA_AUTH: must be acs or none');
+    expect(found).toContain('VOICE_LIVE_ENDPOINT: must be a https or http URL');
+  });
+
+  it('lists every variable as a schema key', () => {
+    expect(Object.keys(workerConfigSchema.shape)).toEqual(
+      expect.arrayContaining(['PORT', 'VOICE_LIVE_ENDPOINT', 'VOICE_LIVE_API_KEY', 'VOICE_LIVE_MODEL', 'VOICE_LIVE_API_VERSION', 'VOICE_LIVE_AGENT_NAME', 'VOICE_LIVE_AGENT_PROJECT', 'VOICE_LIVE_AUDIO_RATE', 'MEDIA_AUTH', 'ACS_RESOURCE_ID', 'DRAIN_TIMEOUT_S', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'AZURE_CLIENT_ID', 'LOG_LEVEL']),
+    );
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
+
+const pcm = Buffer.alloc(640, 1).toString('base64');
+
+describe('parseAcsMessage', () => {
+  it('reads AudioMetadata in ACS casing', () => {
+    const r = parseAcsMessage(JSON.stringify({ kind: 'AudioMetadata', audioMetadata: { subscriptionId: 's', encoding: 'PCM', sampleRate: 16000, channels: 1, length: 640 } }));
+    expect(r).toEqual({ ok: true, message: { kind: 'metadata', sampleRateHz: 16000, channels: 1, encoding: 'PCM', frameBytes: 640, subscriptionId: 's' } });
+  });
+
+  it('reads AudioData without decoding it, with its byte count', () => {
+    const r = parseAcsMessage(JSON.stringify({ kind: 'AudioData', audioData: { data: pcm, silent: false, timestamp: 't', participantRawID: 'p' } }));
+    expect(r).toEqual({ ok: true, message: { kind: 'audio', base64: pcm, byteLength: 640, silent: false, timestamp: 't', participantRawId: 'p' } });
+  });
+
+  it.each([
+    { Kind: 'AudioData', AudioData: { Data: pcm, Silent: true } },
+    { kind: 'audioData', audioData: { data: pcm, isSilent: true } },
+    { Kind: 'AUDIODATA', AudioData: { data: pcm, silent: true } },
+  ])('accepts casing variants %#', (message) => {
+    const r = parseAcsMessage(JSON.stringify(message));
+    expect(r.ok && r.message.kind === 'audio' && r.message.base64 === pcm && r.message.silent).toBe(true);
+  });
+
+  it('accepts a silent frame without data', () => {
+    expect(parseAcsMessage('{"kind":"AudioData","audioData":{"silent":true}}')).toEqual({ ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent: true } });
+  });
+
+  it('reads DTMF', () => {
+    expect(parseAcsMessage('{"kind":"DtmfData","dtmfData":{"data":"3"}}')).toEqual({ ok: true, message: { kind: 'dtmf', tone: '3' } });
+  });
+
+  it.each([
+    ['not JSON', 'hello', false, 'not_json'],
+    ['binary that is not JSON', '\u0000\u0001', true, 'binary_not_json'],
+    ['an array', '[1]', false, 'wrong_shape'],
+    ['no kind', '{"audioData":{}}', false, 'wrong_shape'],
+    ['an unknown kind', '{"kind":"Video"}', false, 'unknown_kind'],
+    ['data that is not a string', '{"kind":"AudioData","audioData":{"data":5}}', false, 'wrong_shape'],
+    ['invalid base64', '{"kind":"AudioData","audioData":{"data":"@@@@"}}', false, 'invalid_base64'],
+    ['unpadded base64', '{"kind":"AudioData","audioData":{"data":"AAA"}}', false, 'invalid_base64'],
+    ['an odd byte count', '{"kind":"AudioData","audioData":{"data":"AAAAAAA="}}', false, 'odd_byte_count'],
+    ['empty audio that is not silent', '{"kind":"AudioData","audioData":{"data":""}}', false, 'empty_audio'],
+    ['metadata without a rate', '{"kind":"AudioMetadata","audioMetadata":{"encoding":"PCM"}}', false, 'wrong_shape'],
+  ])('rejects %s', (_name, text, binary, reason) => {
+    const r = parseAcsMessage(text, binary);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toBe(reason);
+  });
+});
+
+describe('outbound messages', () => {
+  it('encodes audio frames and StopAudio as ACS expects', () => {
+    expect(JSON.parse(encodeAudioFrame(pcm))).toEqual({ kind: 'audioData', audioData: { data: pcm } });
+    expect(JSON.parse(STOP_AUDIO_MESSAGE)).toEqual({ kind: 'stopAudio', stopAudio: {} });
+  });
+});
