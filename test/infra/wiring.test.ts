@@ -1,0 +1,333 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import type { Node } from 'web-tree-sitter';
+import { functionsConfigSchema } from '../../shared/config/functions.js';
+import { workerConfigSchema } from '../../shared/config/worker.js';
+import { at, bicepFiles, descendants, literal, outputs, parseBicepFile, properties, repoPath, repoRoot, resources, variable } from './bicep.js';
+
+const infra = (...path: string[]): string => join(repoRoot, 'infra', ...path);
+
+/** Keys whose schema rejects "unset": neither optional nor defaulted. */
+function requiredKeys(schema: z.ZodObject): string[] {
+  return Object.entries(schema.shape)
+    .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+    .map(([key]) => key);
+}
+
+/** Container env entries `{ name: 'X', value: ... }` of the given array variables. */
+function envNames(root: Node, ...variables: string[]): string[] {
+  return variables.flatMap((name) => {
+    const value = variable(root, name);
+    if (!value) throw new Error(`variable ${name} not found`);
+    return descendants(value, 'object').flatMap((entry) => {
+      const key = literal(properties(entry).get('name'));
+      return key ? [key] : [];
+    });
+  });
+}
+
+function objectKeys(root: Node, name: string): string[] {
+  const value = variable(root, name);
+  if (!value || value.type !== 'object') throw new Error(`object variable ${name} not found`);
+  return [...properties(value).keys()];
+}
+
+// Settings the Bicep already provides for the worker's call control (issue 5) before its schema reads them.
+const WORKER_SETTINGS_AHEAD_OF_SCHEMA = ['ACS_ENDPOINT', 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', 'CALL_EVENTS_QUEUE', 'CALL_RECORDS_QUEUE', 'TRANSFER_TARGET'];
+
+describe('settings wiring: worker container env <-> workerConfigSchema', () => {
+  let worker: Node;
+  let workerEnv: string[];
+  beforeAll(async () => {
+    worker = await parseBicepFile(infra('modules', 'worker.bicep'));
+    workerEnv = envNames(worker, 'requiredEnv', 'optionalEnv');
+  });
+
+  it('sets every variable the worker schema requires', () => {
+    expect(requiredKeys(workerConfigSchema).filter((key) => !workerEnv.includes(key))).toEqual([]);
+  });
+
+  it('sets what the schema needs in Azure through its cross-field rules (MEDIA_AUTH=acs needs the ACS id; a model or an agent)', () => {
+    const required = envNames(worker, 'requiredEnv');
+    for (const key of ['MEDIA_AUTH', 'ACS_RESOURCE_ID', 'AZURE_CLIENT_ID', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'DRAIN_TIMEOUT_S', 'PORT']) {
+      expect(required).toContain(key);
+    }
+    expect(workerEnv).toEqual(expect.arrayContaining(['VOICE_LIVE_MODEL', 'VOICE_LIVE_AGENT_NAME', 'VOICE_LIVE_AGENT_PROJECT']));
+  });
+
+  it('sets no variable the worker does not read (no dead settings)', () => {
+    const read = Object.keys(workerConfigSchema.shape);
+    const dead = workerEnv.filter((key) => !read.includes(key) && !WORKER_SETTINGS_AHEAD_OF_SCHEMA.includes(key));
+    expect(dead).toEqual([]);
+  });
+
+  it('never gives the worker an API key: Voice Live uses its managed identity', () => {
+    expect(workerEnv).not.toContain('VOICE_LIVE_API_KEY');
+    const mediaAuth = descendants(variable(worker, 'requiredEnv')!, 'object').find((o) => literal(properties(o).get('name')) === 'MEDIA_AUTH');
+    expect(literal(properties(mediaAuth!).get('value'))).toBe('acs');
+  });
+
+  it('passes both env lists to the container, the optional one filtered on empty values', () => {
+    const app = resources(worker).find((r) => r.type.startsWith('Microsoft.App/containerApps@') && r.symbol === 'worker')!;
+    const container = descendants(at(app.body, 'properties', 'template', 'containers')!, 'object')[0]!;
+    const env = properties(container).get('env')!.text;
+    expect(env).toContain('requiredEnv');
+    expect(env).toMatch(/filter\(optionalEnv,/);
+  });
+});
+
+describe('settings wiring: Functions app settings <-> functionsConfigSchema', () => {
+  let functions: Node;
+  let appSettings: string[];
+  beforeAll(async () => {
+    functions = await parseBicepFile(infra('modules', 'functions.bicep'));
+    appSettings = [...objectKeys(functions, 'requiredAppSettings'), ...objectKeys(functions, 'optionalAppSettings')];
+  });
+
+  it('sets every variable the Functions schema requires', () => {
+    expect(requiredKeys(functionsConfigSchema).filter((key) => !appSettings.includes(key))).toEqual([]);
+  });
+
+  it('sets the managed-identity endpoints the schema needs in Azure, and never a connection string', () => {
+    const required = objectKeys(functions, 'requiredAppSettings');
+    for (const key of ['ACS_ENDPOINT', 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', 'AZURE_CLIENT_ID', 'APPLICATIONINSIGHTS_CONNECTION_STRING']) {
+      expect(required).toContain(key);
+    }
+    expect(appSettings).not.toContain('ACS_CONNECTION_STRING');
+    expect(appSettings).not.toContain('SERVICEBUS_CONNECTION_STRING');
+  });
+
+  it('sets no app setting the code does not read, except the named host settings', () => {
+    const read = Object.keys(functionsConfigSchema.shape);
+    expect(appSettings.filter((key) => !read.includes(key))).toEqual([]);
+    expect(objectKeys(functions, 'platformAppSettings').sort()).toEqual([
+      'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+      'AzureWebJobsStorage__blobServiceUri',
+      'AzureWebJobsStorage__clientId',
+      'AzureWebJobsStorage__credential',
+    ]);
+  });
+
+  it('applies the three setting groups to the app, the optional one filtered on empty values', () => {
+    const config = resources(functions).find((r) => r.type.startsWith('Microsoft.Web/sites/config@'))!;
+    expect(literal(properties(config.body).get('name'))).toBe('appsettings');
+    const value = properties(config.body).get('properties')!.text;
+    expect(value).toContain('platformAppSettings');
+    expect(value).toContain('requiredAppSettings');
+    expect(value).toMatch(/filter\(items\(optionalAppSettings\)/);
+  });
+
+  it('runs on Flex Consumption with the Node 22 runtime and no legacy runtime settings', () => {
+    const rs = resources(functions);
+    const plan = rs.find((r) => r.type.startsWith('Microsoft.Web/serverfarms@'))!;
+    expect(literal(at(plan.body, 'sku', 'name'))).toBe('FC1');
+    const site = rs.find((r) => r.type.startsWith('Microsoft.Web/sites@'))!;
+    const runtime = at(site.body, 'properties', 'functionAppConfig', 'runtime')!;
+    expect(literal(properties(runtime).get('name'))).toBe('node');
+    expect(literal(properties(runtime).get('version'))).toBe('22');
+    expect(appSettings.concat(objectKeys(functions, 'platformAppSettings'))).not.toContain('FUNCTIONS_WORKER_RUNTIME');
+  });
+});
+
+describe('azd services', () => {
+  interface AzureYaml {
+    services: Record<string, { host: string; project: string; remoteBuild?: boolean; docker?: { path: string; context: string } }>;
+    hooks: { postdeploy: { posix: { run: string }; windows: { run: string } } };
+  }
+  const azureYaml = parseYaml(readFileSync(join(repoRoot, 'azure.yaml'), 'utf8')) as AzureYaml;
+  const hostTypes: Record<string, string> = { function: 'Microsoft.Web/sites@', containerapp: 'Microsoft.App/containerApps@' };
+
+  it('each service has exactly one resource tagged azd-service-name with its name, of the type its host needs', async () => {
+    const tagged: { service: string; type: string; file: string }[] = [];
+    for (const file of bicepFiles()) {
+      for (const resource of resources(await parseBicepFile(file))) {
+        for (const prop of descendants(resource.body, 'object_property')) {
+          if (literal(prop.namedChildren[0]) === 'azd-service-name') {
+            tagged.push({ service: literal(prop.namedChildren[1]) ?? '(not a literal)', type: resource.type, file: repoPath(file) });
+          }
+        }
+      }
+    }
+    expect(tagged.map((t) => t.service).sort()).toEqual(Object.keys(azureYaml.services).sort());
+    for (const [name, service] of Object.entries(azureYaml.services)) {
+      const target = tagged.find((t) => t.service === name)!;
+      expect(target.type.startsWith(hostTypes[service.host] ?? '?'), `${name} -> ${target.type}`).toBe(true);
+    }
+  });
+
+  it('points the worker at a Dockerfile that exists, and the hooks at scripts that exist', () => {
+    const docker = azureYaml.services.worker!.docker!;
+    expect(existsSync(join(repoRoot, azureYaml.services.worker!.project, docker.path))).toBe(true);
+    expect(existsSync(join(repoRoot, azureYaml.hooks.postdeploy.posix.run))).toBe(true);
+    expect(existsSync(join(repoRoot, azureYaml.hooks.postdeploy.windows.run))).toBe(true);
+  });
+
+  it('gives the postdeploy hook every value it requires as a main.bicep output, and outputs no secret', async () => {
+    const declared = outputs(await parseBicepFile(infra('main.bicep')));
+    const hook = readFileSync(infra('hooks', 'postdeploy.sh'), 'utf8');
+    const needed = /for name in ([A-Z_ ]+); do require/.exec(hook)![1]!.trim().split(/\s+/);
+    expect(needed.filter((name) => name !== 'AZURE_RESOURCE_GROUP' && !declared.includes(name))).toEqual([]);
+    expect(declared).toContain('AZURE_CONTAINER_REGISTRY_ENDPOINT');
+    expect(declared.filter((name) => /KEY|SECRET|PASSWORD|CONNECTION_STRING/.test(name))).toEqual([]);
+  });
+
+  it('keeps the running worker image on re-provision (SERVICE_WORKER_RESOURCE_EXISTS), never the placeholder', async () => {
+    const params = JSON.parse(readFileSync(infra('main.parameters.json'), 'utf8')) as { parameters: Record<string, { value: string }> };
+    expect(params.parameters.workerExists!.value).toBe('${SERVICE_WORKER_RESOURCE_EXISTS=false}');
+    const worker = await parseBicepFile(infra('modules', 'worker.bicep'));
+    const existing = descendants(worker, 'resource_declaration').find((d) => d.text.includes('existing = if (workerExists)'));
+    expect(existing).toBeDefined();
+    const image = variable(worker, 'image')!.text;
+    expect(image).toMatch(/^workerExists\s*\?\s*existingWorker!\.properties\.template\.containers\[0\]\.image\s*:/);
+    const app = resources(worker).find((r) => r.symbol === 'worker')!;
+    const container = descendants(at(app.body, 'properties', 'template', 'containers')!, 'object')[0]!;
+    expect(properties(container).get('image')!.text).toBe('image');
+  });
+});
+
+describe('role assignments', () => {
+  // Built-in role ids from MicrosoftDocs azure-docs role-based-access-control/built-in-roles.md.
+  const WELL_KNOWN_ROLES: Record<string, { id: string; role: string }> = {
+    azureAiUser: { id: '53ca6127-db72-4b80-b1b0-d745d6d5456d', role: 'Azure AI User (Foundry User)' },
+    acrPull: { id: '7f951dda-4ed3-4680-a7ca-43fe172d538d', role: 'AcrPull' },
+    cognitiveServicesUser: { id: 'a97b65f3-24c7-4388-baec-2e87135dc908', role: 'Cognitive Services User' },
+    contributor: { id: 'b24988ac-6180-42a0-ab88-20f7382dd24c', role: 'Contributor' },
+    monitoringMetricsPublisher: { id: '3913510d-42f4-4e42-8a64-420c390055eb', role: 'Monitoring Metrics Publisher' },
+    serviceBusDataReceiver: { id: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0', role: 'Azure Service Bus Data Receiver' },
+    serviceBusDataSender: { id: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39', role: 'Azure Service Bus Data Sender' },
+    storageBlobDataOwner: { id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', role: 'Storage Blob Data Owner' },
+  };
+  const COGNITIVE_SERVICES_OPENAI_USER = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
+  const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
+  let rolesFile: Node;
+  let table: Map<string, Node>;
+  beforeAll(async () => {
+    rolesFile = await parseBicepFile(infra('modules', 'role-assignments.bicep'));
+    table = properties(variable(rolesFile, 'builtInRoles')!);
+  });
+
+  it('the one role table holds exactly the well-known built-in ids', () => {
+    const ids = Object.fromEntries([...table].map(([key, value]) => [key, literal(value)]));
+    expect(ids).toEqual(Object.fromEntries(Object.entries(WELL_KNOWN_ROLES).map(([key, r]) => [key, r.id])));
+    // The accelerator labels the OpenAI User id "Cognitive Services User": not here.
+    expect(literal(table.get('cognitiveServicesUser'))).not.toBe(COGNITIVE_SERVICES_OPENAI_USER);
+  });
+
+  it('every role assignment in infra/ takes its role id from the table', async () => {
+    const offending: string[] = [];
+    let count = 0;
+    for (const file of bicepFiles()) {
+      for (const r of resources(await parseBicepFile(file))) {
+        if (!r.type.startsWith('Microsoft.Authorization/roleAssignments@')) continue;
+        count += 1;
+        const roleId = at(r.body, 'properties', 'roleDefinitionId')?.text ?? '';
+        const match = /^subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', builtInRoles\.(\w+)\)$/.exec(roleId);
+        if (!match || !table.has(match[1]!) || repoPath(file) !== join('infra', 'modules', 'role-assignments.bicep')) {
+          offending.push(`${repoPath(file)} ${r.symbol}: ${roleId}`);
+        }
+        if (!properties(r.body).get('name')?.text.includes(match?.[0] ? `builtInRoles.${match[1]}` : '?')) {
+          offending.push(`${r.symbol}: name is not guid(scope, principal, the same role)`);
+        }
+      }
+    }
+    expect(offending).toEqual([]);
+    expect(count).toBeGreaterThan(0);
+  });
+
+  it('no role id appears as a literal anywhere else in infra/', () => {
+    const tableText = variable(rolesFile, 'builtInRoles')!.text;
+    for (const file of bicepFiles()) {
+      let text = readFileSync(file, 'utf8');
+      if (file.endsWith('role-assignments.bicep')) text = text.replace(tableText, '');
+      expect(text.match(guidPattern) ?? [], repoPath(file)).toEqual([]);
+    }
+  });
+
+  it('grants exactly the least-privilege set: who gets which role on which resource', () => {
+    const granted = resources(rolesFile)
+      .filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@'))
+      .map((r) => {
+        const principal = at(r.body, 'properties', 'principalId')!.text.replace('PrincipalId', '');
+        const role = /builtInRoles\.(\w+)\)$/.exec(at(r.body, 'properties', 'roleDefinitionId')!.text)![1];
+        return `${principal} ${role} @${properties(r.body).get('scope')!.text}`;
+      })
+      .sort();
+    expect(granted).toEqual(
+      [
+        'functions storageBlobDataOwner @storage',
+        'functions contributor @communication',
+        'functions serviceBusDataSender @callEvents',
+        'functions monitoringMetricsPublisher @appInsights',
+        'worker cognitiveServicesUser @ai',
+        'worker azureAiUser @ai',
+        'worker contributor @communication',
+        'worker serviceBusDataReceiver @callEvents',
+        'worker serviceBusDataSender @callRecords',
+        'worker acrPull @registry',
+        'worker monitoringMetricsPublisher @appInsights',
+      ].sort(),
+    );
+  });
+});
+
+describe('resource settings the issue requires', () => {
+  it('worker: external WebSocket ingress, Multiple revisions, probes, drain grace period, connection scale rule, min 1 replica', async () => {
+    const worker = await parseBicepFile(infra('modules', 'worker.bicep'));
+    const app = resources(worker).find((r) => r.symbol === 'worker')!;
+    const config = at(app.body, 'properties', 'configuration')!;
+    expect(literal(at(config, 'activeRevisionsMode'))).toBe('Multiple');
+    expect(at(config, 'ingress', 'external')!.text).toBe('true');
+    expect(['auto', 'http']).toContain(literal(at(config, 'ingress', 'transport')));
+    const template = at(app.body, 'properties', 'template')!;
+    expect(at(template, 'terminationGracePeriodSeconds')!.text).toBe('terminationGracePeriodSeconds');
+    expect(variable(worker, 'terminationGracePeriodSeconds')!.text).toMatch(/^drainTimeoutSeconds \+ \d+$/);
+    const drain = descendants(variable(worker, 'requiredEnv')!, 'object').find((o) => literal(properties(o).get('name')) === 'DRAIN_TIMEOUT_S')!;
+    expect(properties(drain).get('value')!.text).toBe('string(drainTimeoutSeconds)');
+    const probes = descendants(at(template, 'containers')!, 'object')
+      .map((o) => properties(o))
+      .filter((p) => p.has('type') && p.has('httpGet'))
+      .map((p) => `${literal(p.get('type'))} ${literal(at(p.get('httpGet'), 'path'))}`);
+    expect(probes).toEqual(expect.arrayContaining(['Liveness /healthz', 'Readiness /readyz']));
+    expect(at(template, 'scale', 'rules')!.text).toContain('concurrentRequests');
+    const main = readFileSync(infra('main.bicep'), 'utf8');
+    expect(main).toMatch(/@minValue\(1\)\n@description\([^)]*\)\nparam workerMinReplicas int = 1/);
+    expect(main).toMatch(/@maxValue\(570\)\nparam drainTimeoutSeconds int/);
+  });
+
+  it('Service Bus: call-events with sessions, duplicate detection, TTL and dead-lettering; call-records exists', async () => {
+    const bus = await parseBicepFile(infra('modules', 'servicebus.bicep'));
+    const queues = resources(bus).filter((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces/queues@'));
+    const events = queues.find((q) => literal(properties(q.body).get('name')) === 'call-events')!;
+    const p = at(events.body, 'properties')!;
+    expect(at(p, 'requiresSession')!.text).toBe('true');
+    expect(at(p, 'requiresDuplicateDetection')!.text).toBe('true');
+    expect(at(p, 'deadLetteringOnMessageExpiration')!.text).toBe('true');
+    expect(at(p, 'defaultMessageTimeToLive')).toBeDefined();
+    expect(queues.map((q) => literal(properties(q.body).get('name')))).toContain('call-records');
+    const namespace = resources(bus).find((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces@'))!;
+    expect(literal(at(namespace.body, 'sku', 'name'))).toBe('Standard');
+    expect(at(namespace.body, 'properties', 'disableLocalAuth')!.text).toBe('true');
+  });
+
+  it('AI Services: custom subdomain and local auth off; storage: no shared keys', async () => {
+    const ai = resources(await parseBicepFile(infra('modules', 'ai.bicep')))[0]!;
+    expect(at(ai.body, 'properties', 'customSubDomainName')).toBeDefined();
+    expect(at(ai.body, 'properties', 'disableLocalAuth')!.text).toBe('true');
+    const storage = resources(await parseBicepFile(infra('modules', 'storage.bicep'))).find((r) => r.type.startsWith('Microsoft.Storage/storageAccounts@'))!;
+    expect(at(storage.body, 'properties', 'allowSharedKeyAccess')!.text).toBe('false');
+  });
+
+  it('declares one Event Grid system topic for ACS and no subscription (the postdeploy hook writes it)', async () => {
+    const all = (await Promise.all(bicepFiles().map(parseBicepFile))).flatMap(resources);
+    expect(all.filter((r) => r.type.startsWith('Microsoft.EventGrid/systemTopics@'))).toHaveLength(1);
+    expect(all.filter((r) => r.type.includes('eventSubscriptions'))).toEqual([]);
+    const hook = readFileSync(infra('hooks', 'postdeploy.sh'), 'utf8');
+    expect(hook).toContain('az eventgrid system-topic event-subscription show');
+    expect(hook).toContain('az functionapp keys list');
+    expect(hook).toContain('data.to.PhoneNumber.Value');
+  });
+});
