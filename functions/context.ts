@@ -1,0 +1,112 @@
+import type { CallAutomationClient } from '@azure/communication-call-automation';
+import type { InvocationContext } from '@azure/functions';
+import type { AcsTokenVerifier } from '../shared/acs-auth.js';
+import type { CallEventMessage, toBusMessage } from '../shared/call-metadata.js';
+import type { FunctionsConfig } from '../shared/config/functions.js';
+import type { Logger } from '../shared/log.js';
+import { RecentMap } from './dedup.js';
+
+/** The part of `BusPublisher` (shared/bus.ts) the handlers use: retries until the deadline, then rejects. */
+export interface CallEventPublisher {
+  publish(messages: ReturnType<typeof toBusMessage>[], options?: { abortSignal?: AbortSignal; deadlineMs?: number }): Promise<void>;
+}
+
+/** What an IncomingCall delivery left behind on this instance. */
+export interface IncomingCallState {
+  answered?: { callConnectionId: string; serverCallId?: string | undefined };
+  /** ACS refused the answer (already answered by an earlier delivery, or the call is gone). */
+  answerRefused?: { status: number; code?: string | undefined };
+  declined?: 'reject' | 'redirect';
+  published: boolean;
+}
+
+/** What a callback event left behind on this instance. */
+export interface CallbackEventState {
+  /** Side effects (media restart, hang-up) are done; only the publish may be outstanding. */
+  actionsDone: boolean;
+  published: boolean;
+  /** The messages this event yields (its own and any derived from its side effects), kept for republishing. */
+  messages: CallEventMessage[];
+}
+
+/** Per-instance memory, shared by all handlers of one app instance. */
+export interface FunctionsState {
+  incomingCalls: RecentMap<IncomingCallState>;
+  callbackEvents: RecentMap<CallbackEventState>;
+  /** Media restarts asked for, per callId. */
+  mediaRestarts: RecentMap<number>;
+  /** Calls whose CallDisconnected has been seen: nothing is restarted after it. */
+  disconnectedCalls: RecentMap<true>;
+  /** IncomingCall handling in progress, per callId: a concurrent duplicate waits for it instead of answering. */
+  inFlight: Map<string, Promise<unknown>>;
+}
+
+export function createFunctionsState(now: () => number = Date.now): FunctionsState {
+  return {
+    incomingCalls: new RecentMap({ now }),
+    callbackEvents: new RecentMap({ now }),
+    mediaRestarts: new RecentMap({ now, ttlMs: 6 * 60 * 60_000 }),
+    disconnectedCalls: new RecentMap({ now, ttlMs: 6 * 60 * 60_000 }),
+    inFlight: new Map(),
+  };
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Everything the handlers need, built once per app instance (see dependencies.ts) or by tests. */
+export interface FunctionsDependencies {
+  config: FunctionsConfig;
+  callAutomation: CallAutomationClient;
+  publisher: CallEventPublisher;
+  tokenVerifier: Pick<AcsTokenVerifier, 'verifyAuthorizationHeader'>;
+  logger: Logger;
+  clock?: Clock;
+  state?: FunctionsState;
+}
+
+export interface CallLog {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Logs to our structured logger (with the call id bound) and mirrors warnings and errors to the invocation
+ * log the Functions host shows. Callers mask phone numbers before passing them in fields.
+ */
+export function callLog(logger: Logger, context: InvocationContext, bindings: { callId?: string; eventId?: string }): CallLog {
+  const child = logger.child({ ...bindings, invocationId: context.invocationId, function: context.functionName });
+  const prefix = bindings.callId ? `[callId=${bindings.callId}] ` : '';
+  return {
+    info: (message, fields) => child.info(fields ?? {}, message),
+    warn: (message, fields) => {
+      child.warn(fields ?? {}, message);
+      context.warn(`${prefix}${message}`);
+    },
+    error: (message, fields) => {
+      child.error(fields ?? {}, message);
+      context.error(`${prefix}${message}`);
+    },
+  };
+}
+
+/** A RestError from an Azure SDK client, read without depending on its class identity. */
+export function restErrorOf(error: unknown): { status?: number | undefined; code?: string | undefined; message: string } {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { statusCode?: unknown; code?: unknown; message?: unknown };
+    return {
+      status: typeof e.statusCode === 'number' ? e.statusCode : undefined,
+      code: typeof e.code === 'string' ? e.code : undefined,
+      message: typeof e.message === 'string' ? e.message : String(error),
+    };
+  }
+  return { message: String(error) };
+}
+
+/** 4xx other than 408/429: ACS has judged the request and will judge it the same way again. */
+export const isFinalRefusal = (status: number | undefined): boolean =>
+  status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;

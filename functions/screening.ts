@@ -1,0 +1,30 @@
+import type { Party } from '../shared/call-metadata.js';
+import type { FunctionsConfig } from '../shared/config/functions.js';
+
+export type ScreeningDecision = { forUs: true } | { forUs: false; reason: string };
+
+const matches = (entries: readonly string[], party: Party): boolean =>
+  entries.some((entry) => {
+    const candidates = [party.phoneNumber, party.rawId].filter((v): v is string => typeof v === 'string');
+    if (entry.endsWith('*')) {
+      const prefix = entry.slice(0, -1);
+      return candidates.some((c) => c.startsWith(prefix));
+    }
+    return candidates.includes(entry);
+  });
+
+/** Decides whether a call is ours to answer. Deny lists win over allow lists; an empty allow list allows all. */
+export function screenCall(
+  config: Pick<FunctionsConfig, 'CALLED_NUMBERS_ALLOWED' | 'CALLED_NUMBERS_DENIED' | 'CALLER_NUMBERS_ALLOWED' | 'CALLER_NUMBERS_DENIED'>,
+  call: { to: Party; from: Party },
+): ScreeningDecision {
+  if (matches(config.CALLED_NUMBERS_DENIED, call.to)) return { forUs: false, reason: 'called number is denied' };
+  if (config.CALLED_NUMBERS_ALLOWED.length > 0 && !matches(config.CALLED_NUMBERS_ALLOWED, call.to)) {
+    return { forUs: false, reason: 'called number is not in CALLED_NUMBERS_ALLOWED' };
+  }
+  if (matches(config.CALLER_NUMBERS_DENIED, call.from)) return { forUs: false, reason: 'caller is denied' };
+  if (config.CALLER_NUMBERS_ALLOWED.length > 0 && !matches(config.CALLER_NUMBERS_ALLOWED, call.from)) {
+    return { forUs: false, reason: 'caller is not in CALLER_NUMBERS_ALLOWED' };
+  }
+  return { forUs: true };
+}

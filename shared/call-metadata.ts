@@ -1,0 +1,198 @@
+import { z } from 'zod';
+
+/**
+ * The `call-events` queue's message schema: facts about one call, published by the Functions app and
+ * consumed by the worker that holds the call (its Service Bus session is the call id).
+ *
+ * Rules: `schemaVersion` changes only when an existing field changes meaning or disappears (new types and
+ * new optional fields keep version 1; consumers ignore types they don't know). `messageId` on the bus is
+ * `eventId`: the source event's id (Event Grid or ACS callback), suffixed with `:<what>` for messages we
+ * derive from a source event, so every redelivery of that event yields the same ids.
+ */
+export const CALL_EVENT_SCHEMA_VERSION = 1 as const;
+
+/** A party as ACS identifies it. Phone numbers are kept in full: the agent needs them; logs mask them. */
+export const partySchema = z.object({
+  kind: z.string().min(1),
+  rawId: z.string().min(1),
+  phoneNumber: z.string().optional(),
+});
+export type Party = z.infer<typeof partySchema>;
+
+export const resultInformationSchema = z.object({
+  code: z.number().int().optional(),
+  subCode: z.number().int().optional(),
+  message: z.string().optional(),
+});
+export type ResultInformation = z.infer<typeof resultInformationSchema>;
+
+export const mediaStreamingUpdateSchema = z.object({
+  contentType: z.string().optional(),
+  status: z.string().optional(),
+  statusDetails: z.string().optional(),
+});
+
+const envelope = {
+  schemaVersion: z.literal(CALL_EVENT_SCHEMA_VERSION),
+  /** ACS's correlation id for the call: the same id in the callback URL, the media URL and every message. */
+  callId: z.string().min(1),
+  callConnectionId: z.string().min(1).optional(),
+  serverCallId: z.string().min(1).optional(),
+  /** Source event id (see the rules above); also the Service Bus messageId. */
+  eventId: z.string().min(1).max(128),
+  /** When the source event happened (ISO 8601). */
+  occurredAt: z.iso.datetime({ offset: true }),
+};
+
+const resultData = z.object({ resultInformation: resultInformationSchema.optional(), operationContext: z.string().optional() });
+const mediaData = resultData.extend({ mediaStreamingUpdate: mediaStreamingUpdateSchema.optional() });
+
+const variants = {
+  /** IncomingCall accepted for answering (published whether this instance or an earlier delivery answered it). */
+  'call.incoming': z.object({ from: partySchema, to: partySchema, callerDisplayName: z.string() }),
+  /** This app's answerCall succeeded. */
+  'call.answered': z.object({
+    callbackUrl: z.string().url(),
+    mediaTransportUrl: z.string().url(),
+    audioFormat: z.enum(['pcm16KMono', 'pcm24KMono']),
+  }),
+  'answer.failed': resultData,
+  'call.connected': resultData,
+  'call.disconnected': resultData,
+  'media.started': mediaData,
+  'media.stopped': mediaData,
+  'media.failed': mediaData,
+  /** Media streaming stopped while the call was connected: we asked ACS to start it again. */
+  'media.restartRequested': z.object({ attempt: z.number().int().min(1), maxAttempts: z.number().int().min(0), trigger: z.string() }),
+  /** We hung up (for everyone) on purpose. */
+  'call.hangUpRequested': z.object({ reason: z.enum(['mediaRestartsExhausted']), attempts: z.number().int().min(0) }),
+  'participants.updated': z.object({
+    sequenceNumber: z.number().int().optional(),
+    participants: z.array(z.object({ identifier: partySchema, isMuted: z.boolean().optional(), isOnHold: z.boolean().optional() })),
+  }),
+  'transfer.accepted': resultData.extend({ transferee: partySchema.optional(), transferTarget: partySchema.optional() }),
+  'transfer.failed': resultData,
+} as const;
+
+export type CallEventType = keyof typeof variants;
+export const callEventTypes = Object.keys(variants) as CallEventType[];
+
+type VariantSchema<T extends CallEventType> = z.ZodObject<{
+  type: z.ZodLiteral<T>;
+  data: (typeof variants)[T];
+} & typeof envelope>;
+
+const variantSchemas = Object.fromEntries(
+  callEventTypes.map((type) => [type, z.object({ ...envelope, type: z.literal(type), data: variants[type] })]),
+) as { [T in CallEventType]: VariantSchema<T> };
+
+export const callEventMessageSchema = z.discriminatedUnion(
+  'type',
+  Object.values(variantSchemas) as unknown as [VariantSchema<CallEventType>, ...VariantSchema<CallEventType>[]],
+);
+
+export type CallEventMessageOf<T extends CallEventType> = z.infer<VariantSchema<T>>;
+export type CallEventMessage = { [T in CallEventType]: CallEventMessageOf<T> }[CallEventType];
+export type CallEventData<T extends CallEventType> = z.input<(typeof variants)[T]>;
+
+/** What every message says about its source; `eventId` and `occurredAt` come from the source event. */
+export interface CallEventSource {
+  callId: string;
+  eventId: string;
+  occurredAt: string | Date;
+  callConnectionId?: string | undefined;
+  serverCallId?: string | undefined;
+}
+
+export class CallEventMessageError extends Error {
+  readonly code = 'INVALID_CALL_EVENT_MESSAGE';
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid call event message: ${issues.join('; ')}`);
+    this.name = 'CallEventMessageError';
+  }
+}
+
+const describe = (error: z.ZodError) => error.issues.map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`);
+
+/** Builds and validates one message; throws `CallEventMessageError` rather than publish a bad one. */
+export function buildCallEvent<T extends CallEventType>(type: T, source: CallEventSource, data: CallEventData<T>): CallEventMessageOf<T> {
+  const candidate = {
+    schemaVersion: CALL_EVENT_SCHEMA_VERSION,
+    type,
+    callId: source.callId,
+    ...(source.callConnectionId ? { callConnectionId: source.callConnectionId } : {}),
+    ...(source.serverCallId ? { serverCallId: source.serverCallId } : {}),
+    eventId: source.eventId,
+    occurredAt: typeof source.occurredAt === 'string' ? source.occurredAt : source.occurredAt.toISOString(),
+    data,
+  };
+  const result = variantSchemas[type].safeParse(candidate);
+  if (!result.success) throw new CallEventMessageError(describe(result.error));
+  return result.data as CallEventMessageOf<T>;
+}
+
+const builder =
+  <T extends CallEventType>(type: T) =>
+  (source: CallEventSource, data: CallEventData<T>) =>
+    buildCallEvent(type, source, data);
+
+export const callIncoming = builder('call.incoming');
+export const callAnswered = builder('call.answered');
+export const answerFailed = builder('answer.failed');
+export const callConnected = builder('call.connected');
+export const callDisconnected = builder('call.disconnected');
+export const mediaStarted = builder('media.started');
+export const mediaStopped = builder('media.stopped');
+export const mediaFailed = builder('media.failed');
+export const mediaRestartRequested = builder('media.restartRequested');
+export const callHangUpRequested = builder('call.hangUpRequested');
+export const participantsUpdated = builder('participants.updated');
+export const transferAccepted = builder('transfer.accepted');
+export const transferFailed = builder('transfer.failed');
+
+export type ParseCallEventResult =
+  | { ok: true; message: CallEventMessage }
+  | { ok: false; reason: string; unknownType?: string; schemaVersion?: unknown };
+
+/**
+ * Parses a `call-events` message body (an object or its JSON text). A newer schema version or an unknown
+ * type is reported as such, so a consumer can skip it instead of treating it as corrupt.
+ */
+export function parseCallEventMessage(body: unknown): ParseCallEventResult {
+  let value = body;
+  if (typeof body === 'string' || body instanceof Uint8Array) {
+    try {
+      value = JSON.parse(typeof body === 'string' ? body : Buffer.from(body).toString('utf8'));
+    } catch {
+      return { ok: false, reason: 'body is not JSON' };
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, reason: 'body is not a JSON object' };
+  const record = value as Record<string, unknown>;
+  if (record.schemaVersion !== CALL_EVENT_SCHEMA_VERSION) {
+    return { ok: false, reason: `unsupported schemaVersion ${JSON.stringify(record.schemaVersion)}`, schemaVersion: record.schemaVersion };
+  }
+  if (typeof record.type === 'string' && !(record.type in variants)) {
+    return { ok: false, reason: `unknown type ${record.type}`, unknownType: record.type };
+  }
+  const result = callEventMessageSchema.safeParse(value);
+  if (!result.success) return { ok: false, reason: describe(result.error).join('; ') };
+  return { ok: true, message: result.data as CallEventMessage };
+}
+
+/** The Service Bus message for a call event: ordered per call (session) and de-duplicated by source event. */
+export function toBusMessage(message: CallEventMessage): {
+  body: CallEventMessage;
+  messageId: string;
+  sessionId: string;
+  subject: string;
+  applicationProperties: Record<string, string | number | boolean>;
+} {
+  return {
+    body: message,
+    messageId: message.eventId,
+    sessionId: message.callId,
+    subject: message.type,
+    applicationProperties: { schemaVersion: message.schemaVersion, type: message.type },
+  };
+}

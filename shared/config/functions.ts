@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import { type Env, guid, integer, list, parseEnv, url } from './env.js';
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** A public URL of one of the given secure schemes; the plain scheme is accepted on loopback only (the local lab). */
+const publicUrl = (secure: 'https' | 'wss', plain: 'http' | 'ws') =>
+  url([secure, plain])
+    .refine((value) => {
+      const parsed = new URL(value);
+      return parsed.protocol === `${secure}:` || loopbackHosts.has(parsed.hostname);
+    }, `must be a ${secure} URL (${plain} is allowed on 127.0.0.1/localhost only)`)
+    .transform((value) => value.replace(/\/+$/, ''));
+
+/** E.164 numbers or ACS raw ids; an entry ending in `*` is a prefix (`+4420*`). */
+const numberList = () =>
+  list().pipe(
+    z.array(
+      z.string().regex(/^(\+\d{3,15}\*?|\+?\*|[0-9]+:[^,\s]+)$/, 'entries must be E.164 numbers (+15551234567), prefixes (+1555*) or ACS raw ids'),
+    ),
+  );
+
+/**
+ * Every environment variable the Functions app reads. Keys are the variable names (the infra tests check
+ * that Bicep provides each one). Cross-field rules are reported against the variables involved.
+ */
+export const functionsConfigSchema = z
+  .object({
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+    ACS_ENDPOINT: url(['https']).optional(),
+    ACS_CONNECTION_STRING: z
+      .string()
+      .regex(/endpoint=[^;]+;\s*accesskey=[^;]+/i, 'must look like endpoint=https://<resource>.communication.azure.com/;accesskey=<key>')
+      .optional(),
+    ACS_RESOURCE_ID: guid(),
+    ACS_TOKEN_ISSUER: url(['https', 'http']).optional(),
+    ACS_JWKS_URL: url(['https', 'http']).optional(),
+
+    CALLBACK_BASE_URL: publicUrl('https', 'http'),
+    WORKER_MEDIA_URL: publicUrl('wss', 'ws'),
+    MEDIA_AUDIO_FORMAT: z
+      .string()
+      .transform((value) => value.toLowerCase())
+      .pipe(z.enum(['pcm16kmono', 'pcm24kmono'], { message: 'must be pcm16KMono or pcm24KMono' }))
+      .transform((value) => (value === 'pcm16kmono' ? 'pcm16KMono' : 'pcm24KMono'))
+      .default('pcm24KMono'),
+
+    CALLED_NUMBERS_ALLOWED: numberList().default([]),
+    CALLED_NUMBERS_DENIED: numberList().default([]),
+    CALLER_NUMBERS_ALLOWED: numberList().default([]),
+    CALLER_NUMBERS_DENIED: numberList().default([]),
+    NOT_FOR_US_ACTION: z.enum(['reject', 'redirect'], { message: 'must be reject or redirect' }).default('reject'),
+    NOT_FOR_US_REDIRECT_TO: z.string().regex(/^\+\d{6,15}$/, 'must be an E.164 number such as +15551234567').optional(),
+    CALL_REJECT_REASON: z.enum(['none', 'busy', 'forbidden'], { message: 'must be none, busy or forbidden' }).default('busy'),
+
+    SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name such as <namespace>.servicebus.windows.net')
+      .optional(),
+    SERVICEBUS_CONNECTION_STRING: z.string().regex(/Endpoint=sb:\/\/[^;]+/i, 'must look like Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...').optional(),
+    CALL_EVENTS_QUEUE: z.string().min(1).default('call-events'),
+    PUBLISH_DEADLINE_MS: integer(100, 25_000).default(8_000),
+    MEDIA_RESTART_MAX_ATTEMPTS: integer(0, 10).default(2),
+    EVENTGRID_SUBSCRIPTION_NAMES: list().default([]),
+
+    AZURE_CLIENT_ID: guid().optional(),
+    APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (!c.ACS_ENDPOINT && !c.ACS_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['ACS_ENDPOINT'], message: 'required: set ACS_ENDPOINT (managed identity) or ACS_CONNECTION_STRING (local fallback)' });
+    }
+    if (!c.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE && !c.SERVICEBUS_CONNECTION_STRING) {
+      ctx.addIssue({ code: 'custom', path: ['SERVICEBUS_FULLY_QUALIFIED_NAMESPACE'], message: 'required: set SERVICEBUS_FULLY_QUALIFIED_NAMESPACE (managed identity) or SERVICEBUS_CONNECTION_STRING (local fallback)' });
+    }
+    if (c.NOT_FOR_US_ACTION === 'redirect' && !c.NOT_FOR_US_REDIRECT_TO) {
+      ctx.addIssue({ code: 'custom', path: ['NOT_FOR_US_REDIRECT_TO'], message: 'required when NOT_FOR_US_ACTION=redirect' });
+    }
+  });
+
+export type FunctionsConfig = z.infer<typeof functionsConfigSchema>;
+export type MediaAudioFormat = FunctionsConfig['MEDIA_AUDIO_FORMAT'];
+
+/** Parses the Functions app's settings once at start-up; throws `ConfigError` naming every bad variable. */
+export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
+  return parseEnv(functionsConfigSchema, env);
+}
