@@ -1,0 +1,50 @@
+import { LANES, LO_BITS, SHIFT } from './design.js';
+
+/**
+ * Portable scalar kernel: the exact integer arithmetic of the WebAssembly kernel
+ * (`shared/audio/wasm/assembly/resampler.ts`), so both give identical samples.
+ *
+ * Computes `count` outputs. Output j reads the window x[start .. start+tapsPerPhase-1] with the coefficients of
+ * `phase`; then phase advances by `down` and start by the whole steps that carries.
+ */
+export function resampleBlock(
+  x: Int16Array,
+  start: number,
+  phase: number,
+  up: number,
+  down: number,
+  tapsPerPhase: number,
+  coefficients: Int16Array,
+  out: Int16Array,
+  outOffset: number,
+  count: number,
+): void {
+  const blocks = tapsPerPhase / LANES;
+  const loScale = 2 ** LO_BITS;
+  const half = 2 ** (SHIFT - 1);
+  const scale = 2 ** SHIFT;
+  for (let m = 0; m < count; m++) {
+    let hiSum = 0;
+    let loSum = 0;
+    let c = phase * blocks * 2 * LANES;
+    let xi = start;
+    for (let b = 0; b < blocks; b++) {
+      for (let lane = 0; lane < LANES; lane++) {
+        const s = x[xi + lane]!;
+        hiSum += s * coefficients[c + lane]!;
+        loSum += s * coefficients[c + LANES + lane]!;
+      }
+      xi += LANES;
+      c += 2 * LANES;
+    }
+    let y = Math.floor((hiSum * loScale + loSum + half) / scale);
+    if (y > 32767) y = 32767;
+    else if (y < -32768) y = -32768;
+    out[outOffset + m] = y;
+    phase += down;
+    if (phase >= up) {
+      start += Math.floor(phase / up);
+      phase %= up;
+    }
+  }
+}
