@@ -1,0 +1,207 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CallAutomationClient } from '@azure/communication-call-automation';
+import { AcsTokenVerifier } from '../../shared/acs-auth.js';
+import { startAcsTokenIssuer, type AcsTokenIssuer } from '../acs-token-issuer.js';
+import { startAcsEmulator, type AcsEmulator } from './emulator.js';
+import { tone } from '../audio/signal.js';
+
+/** A minimal app standing where the Functions app and the worker stand: real HTTP, real WebSocket, real SDK client. */
+interface FakeApp {
+  webhookUrl: string;
+  callbackUrl: string;
+  mediaUrl: string;
+  deliveries: { headers: Record<string, unknown>; body: any[] }[];
+  callbacks: { type: string; data: any; authorized: boolean }[];
+  mediaHeaders: Record<string, unknown>[];
+  mediaMessages: any[];
+  mediaSockets: WebSocket[];
+  answerWith?: (context: string) => Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startFakeApp(issuer: AcsTokenIssuer, client: () => CallAutomationClient): Promise<FakeApp> {
+  const verifier = new AcsTokenVerifier({ audience: issuer.audience, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl });
+  const app: Partial<FakeApp> = { deliveries: [], callbacks: [], mediaHeaders: [], mediaMessages: [], mediaSockets: [] };
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (req.url === '/webhook') {
+      app.deliveries!.push({ headers: req.headers, body });
+      const event = body[0];
+      if (event.eventType === 'Microsoft.EventGrid.SubscriptionValidationEvent') {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationResponse: event.data.validationCode }));
+        return;
+      }
+      res.writeHead(200).end();
+      await (app.answerWith ?? (async (context: string) => {
+        await client().answerCall(context, app.callbackUrl!, {
+          mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl!, contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm16KMono' },
+        });
+      }))(event.data.incomingCallContext).catch(() => undefined); // a test may close the emulator mid-answer
+      return;
+    }
+    const authorized = await verifier.verifyAuthorizationHeader(req.headers.authorization).then(() => true, () => false);
+    for (const e of body) app.callbacks!.push({ type: e.type.replace('Microsoft.Communication.', ''), data: e.data, authorized });
+    res.writeHead(200).end();
+  });
+  const wss = new WebSocketServer({ server, path: '/ws' });
+  wss.on('connection', (socket, req) => {
+    app.mediaHeaders!.push(req.headers);
+    app.mediaSockets!.push(socket);
+    socket.on('message', (data) => app.mediaMessages!.push(JSON.parse(data.toString())));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return Object.assign(app, {
+    webhookUrl: `http://${base}/webhook`,
+    callbackUrl: `http://${base}/callbacks`,
+    mediaUrl: `ws://${base}/ws`,
+    close: async () => {
+      for (const s of wss.clients) s.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  }) as FakeApp;
+}
+
+const until = async (check: () => boolean, timeoutMs = 5000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('ACS emulator', () => {
+  let issuer: AcsTokenIssuer;
+  let emulator: AcsEmulator;
+  let app: FakeApp;
+  let client: CallAutomationClient;
+
+  beforeEach(async () => {
+    issuer = await startAcsTokenIssuer();
+    app = await startFakeApp(issuer, () => client);
+    emulator = await startAcsEmulator({ eventGridWebhookUrl: app.webhookUrl, tokenIssuer: issuer });
+    client = new CallAutomationClient(emulator.connectionString, { allowInsecureConnection: true });
+  });
+  afterEach(async () => {
+    await emulator.close();
+    await app.close();
+    await issuer.close();
+  });
+
+  it('validates the Event Grid subscription before delivering the first IncomingCall with Event Grid headers', async () => {
+    const call = await emulator.placeCall({ from: '+15550101234', to: '+15550109999' });
+    expect(app.deliveries.map((d) => d.headers['aeg-event-type'])).toEqual(['SubscriptionValidation', 'Notification']);
+    const incoming = app.deliveries[1]!.body[0];
+    expect(incoming.eventType).toBe('Microsoft.Communication.IncomingCall');
+    expect(incoming.data.correlationId).toBe(call.callId);
+    expect(incoming.data.from.rawId).toBe('4:+15550101234');
+    expect(app.deliveries[1]!.headers['aeg-subscription-name']).toBeTruthy();
+    await emulator.placeCall();
+    expect(app.deliveries.filter((d) => d.headers['aeg-event-type'] === 'SubscriptionValidation')).toHaveLength(1);
+  });
+
+  it('answers through the real CallAutomationClient, posts signed callbacks in ACS order and opens the media socket with ACS headers', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    expect(app.callbacks.map((c) => c.type)).toEqual(['CallConnected', 'ParticipantsUpdated', 'MediaStreamingStarted']);
+    expect(app.callbacks.every((c) => c.authorized && c.data.correlationId === call.callId)).toBe(true);
+    const headers = app.mediaHeaders[0]!;
+    expect(headers['x-ms-call-correlation-id']).toBe(call.callId);
+    expect(headers['x-ms-call-connection-id']).toBe(call.callConnectionId);
+    await expect(new AcsTokenVerifier({ audience: issuer.audience, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl }).verifyAuthorizationHeader(headers.authorization as string)).resolves.toBeTruthy();
+    await until(() => app.mediaMessages.length >= 5);
+    expect(app.mediaMessages[0]).toMatchObject({ kind: 'AudioMetadata', audioMetadata: { sampleRate: 16000, length: 640, encoding: 'PCM', channels: 1 } });
+    const frame = app.mediaMessages[1];
+    expect(frame.kind).toBe('AudioData');
+    expect(Buffer.from(frame.audioData.data, 'base64')).toHaveLength(640);
+    expect(frame.audioData.silent).toBe(true);
+  });
+
+  it('paces caller audio at one 20 ms frame per 20 ms and plays app audio back until StopAudio clears it', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    call.say(tone({ frequencyHz: 440, durationMs: 200, sampleRateHz: 16000 }));
+    await until(() => app.mediaMessages.filter((m) => m.audioData?.silent === false).length >= 10);
+    const voiced = app.mediaMessages.filter((m) => m.audioData?.silent === false);
+    expect(voiced).toHaveLength(10);
+
+    const heard: Int16Array[] = [];
+    call.on('heard', (f) => heard.push(f));
+    const socket = app.mediaSockets[0]!;
+    socket.send(JSON.stringify({ kind: 'audioData', audioData: { data: Buffer.from(tone({ frequencyHz: 300, durationMs: 1000, sampleRateHz: 16000 }).buffer).toString('base64') } }));
+    await until(() => heard.length >= 5);
+    socket.send(JSON.stringify({ Kind: 'StopAudio', AudioData: null, StopAudio: {} }));
+    const stop = await call.waitFor('StopAudio');
+    expect(stop.detail!.droppedMs).toBeGreaterThan(500);
+    const heardAtStop = heard.length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(heard.length).toBe(heardAtStop);
+  });
+
+  it('ends the call when the app hangs up: media stops, then MediaStreamingStopped and CallDisconnected', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    await client.getCallConnection(call.callConnectionId).hangUp(true);
+    await expect(call.ended()).resolves.toBe('disconnected');
+    expect(app.callbacks.map((c) => c.type).slice(-2)).toEqual(['MediaStreamingStopped', 'CallDisconnected']);
+    await expect(client.getCallConnection(call.callConnectionId).getCallConnectionProperties()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('reports a transfer as accepted then disconnects, or as failed and keeps the call', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    const connection = client.getCallConnection(call.callConnectionId);
+    await connection.transferCallToParticipant({ phoneNumber: '+15550120000' }, { operationContext: 'to-failing-desk' });
+    await call.waitFor('CallTransferFailed');
+    expect(call.state).toBe('connected');
+    await connection.transferCallToParticipant({ phoneNumber: '+15550121234' });
+    await call.ended();
+    expect(app.callbacks.map((c) => c.type).slice(-4)).toEqual(['CallTransferFailed', 'CallTransferAccepted', 'MediaStreamingStopped', 'CallDisconnected']);
+    expect(app.callbacks.find((c) => c.type === 'CallTransferFailed')!.data.operationContext).toBe('to-failing-desk');
+  });
+
+  it('refuses unsigned or badly signed REST requests and malformed bodies with a clear 4xx', async () => {
+    const unsigned = await fetch(`${emulator.url}/calling/callConnections:answer?api-version=2026-03-12`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(401);
+    expect((await unsigned.json()).error.message).toMatch(/not signed/);
+    const wrongKey = new CallAutomationClient(emulator.connectionString.replace(/accesskey=.*/, `accesskey=${Buffer.from("wrong").toString("base64")}`), { allowInsecureConnection: true });
+    await expect(wrongKey.answerCall('x', 'http://127.0.0.1/cb')).rejects.toMatchObject({ statusCode: 401 });
+    await expect(client.answerCall('not-a-context', 'http://127.0.0.1/cb')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/incomingCallContext/) });
+
+    const badCall = await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: JSON.stringify({ from: '12345' }) });
+    expect(badCall.status).toBe(400);
+    expect((await badCall.json()).error.message).toMatch(/from: must be an E.164 number/);
+    expect((await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: '{nope' })).status).toBe(400);
+    expect((await fetch(`${emulator.url}/lab/calls/unknown`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('places and hangs up calls through its control API, and the caller hanging up disconnects the call', async () => {
+    const placed = await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: JSON.stringify({ from: '+15550107777' }) });
+    expect(placed.status).toBe(201);
+    const { callId } = await placed.json();
+    const call = emulator.calls.get(callId)!;
+    await call.waitFor('MediaStreamingStarted');
+    expect((await fetch(`${emulator.url}/lab/calls/${callId}`, { method: 'DELETE' })).status).toBe(202);
+    await call.ended();
+    expect(app.callbacks.map((c) => c.type).slice(-1)).toEqual(['CallDisconnected']);
+    expect((await fetch(`${emulator.url}/lab/calls/${callId}`, { method: 'DELETE' })).status).toBe(409);
+  });
+
+  it('reports MediaStreamingFailed (8581) when the transport URL does not accept the socket', async () => {
+    app.answerWith = async (context) => {
+      await client.answerCall(context, app.callbackUrl, {
+        mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl.replace('/ws', '/nowhere'), contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm24KMono' },
+      });
+    };
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingFailed');
+    expect(app.callbacks.find((c) => c.type === 'MediaStreamingFailed')!.data.resultInformation.subCode).toBe(8581);
+  });
+});

@@ -1,0 +1,723 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AcsTokenIssuer } from '../acs-token-issuer.js';
+import { type Logger, silentLogger } from '../../shared/log.js';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import { hmacRefusal } from './hmac.js';
+import { MediaLeg } from './media-leg.js';
+import { Timeline, type TimelineEntry } from './timeline.js';
+
+/**
+ * The ACS emulator: the Call Automation REST endpoints our code calls (reached by the real
+ * `CallAutomationClient` through `connectionString`), Event Grid delivery of IncomingCall to the webhook
+ * (validation handshake first), the mid-call callbacks in ACS's order as signed CloudEvents, and the
+ * media WebSocket to the transportUrl it was given. A small control API (`/lab/calls`) places and ends calls.
+ */
+export interface AcsEmulatorOptions {
+  /** The Event Grid subscription's endpoint: where IncomingCall is delivered (with any `?code=` key). */
+  eventGridWebhookUrl: string;
+  /** Signs callbacks and media upgrades; its audience is the emulated ACS resource id. */
+  tokenIssuer: AcsTokenIssuer;
+  eventGridSubscriptionName?: string;
+  port?: number;
+  /** Base64 access key of the connection string; random when omitted. */
+  accessKey?: string;
+  /** How long an unanswered call rings before it is dropped (ACS's own limit is undocumented). */
+  ringTimeoutInMs?: number;
+  /** Decides each transfer; default: accepted unless the target number ends in 0000. */
+  transferOutcome?: (target: { rawId: string; phoneNumber?: string }) => 'accepted' | 'failed';
+  /** The number callers dial unless a call says otherwise. */
+  defaultTo?: string;
+  logger?: Logger;
+}
+
+export type CallState = 'ringing' | 'connecting' | 'connected' | 'transferring' | 'disconnected' | 'rejected' | 'redirected' | 'unanswered';
+
+export interface PlaceCallOptions {
+  /** E.164 of the caller; default +15550100001. */
+  from?: string;
+  /** E.164 dialled; default the emulator's number. */
+  to?: string;
+  callerDisplayName?: string;
+  sipHeaders?: Record<string, string>;
+}
+
+export class AcsEmulatorError extends Error {
+  constructor(
+    readonly code: 'validation_failed' | 'delivery_failed' | 'bad_request' | 'not_found' | 'closed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AcsEmulatorError';
+  }
+}
+
+interface Identifier {
+  kind: string;
+  rawId: string;
+  phoneNumber?: { value: string };
+  communicationUser?: { id: string };
+}
+
+const phoneIdentifier = (number: string): Identifier => ({ kind: 'phoneNumber', rawId: `4:${number}`, phoneNumber: { value: number } });
+const API_VERSION = '2026-03-12';
+const e164 = z.string().regex(/^\+\d{6,15}$/, 'must be an E.164 number such as +15551234567');
+
+const placeCallBody = z
+  .object({ from: e164.optional(), to: e164.optional(), callerDisplayName: z.string().max(256).optional(), sipHeaders: z.record(z.string(), z.string()).optional() })
+  .strict();
+
+const mediaStreamingOptions = z.object({
+  transportUrl: z.string().refine((v) => /^wss?:\/\//.test(v), 'must be a ws:// or wss:// URL'),
+  transportType: z.string().refine((v) => v.toLowerCase() === 'websocket', 'must be websocket'),
+  contentType: z.string().optional(),
+  audioChannelType: z.string().refine((v) => ['mixed', 'unmixed'].includes(v.toLowerCase()), 'must be mixed or unmixed'),
+  startMediaStreaming: z.boolean().optional(),
+  enableBidirectional: z.boolean().optional(),
+  audioFormat: z
+    .string()
+    .refine((v) => ['pcm16kmono', 'pcm24kmono'].includes(v.toLowerCase()), 'must be pcm16KMono or pcm24KMono')
+    .optional(),
+});
+
+const answerBody = z.object({
+  incomingCallContext: z.string().min(1),
+  callbackUri: z.string().refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL'),
+  operationContext: z.string().optional(),
+  mediaStreamingOptions: mediaStreamingOptions.optional(),
+});
+
+const identifierBody = z.object({
+  rawId: z.string().min(1),
+  kind: z.string().optional(),
+  phoneNumber: z.object({ value: z.string() }).optional(),
+});
+
+const transferBody = z.object({
+  targetParticipant: identifierBody,
+  operationContext: z.string().optional(),
+  operationCallbackUri: z.string().optional(),
+});
+
+const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: z.string().optional() }).passthrough();
+const rejectBody = z.object({ incomingCallContext: z.string().min(1), callRejectReason: z.string().optional() }).passthrough();
+const redirectBody = z.object({ incomingCallContext: z.string().min(1), target: identifierBody }).passthrough();
+
+export interface EmulatedCallEvents {
+  /** Agent audio the caller heard, one 20 ms frame at a time (at `sampleRateHz`). */
+  heard: [frame: Int16Array];
+  timeline: [entry: TimelineEntry];
+  ended: [state: CallState];
+}
+
+/** One call through the emulator, as the caller and ACS see it. */
+export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
+  readonly callConnectionId = randomUUID();
+  readonly serverCallId = Buffer.from(`lab:${randomUUID()}`).toString('base64url');
+  readonly incomingCallContext: string;
+  readonly timeline = new Timeline();
+  state: CallState = 'ringing';
+  sampleRateHz: 16000 | 24000 | undefined;
+  callbackUri: string | undefined;
+  media: MediaLeg | undefined;
+  mediaOptions: z.infer<typeof mediaStreamingOptions> | undefined;
+  droppedCallerSamples = 0;
+  /** @internal set by the emulator */
+  clock = { startedAtMs: 0, ticks: 0 };
+  private callbackChain: Promise<unknown> = Promise.resolve();
+  private readonly endedPromise: Promise<CallState>;
+  private callbackSequence = 0;
+
+  constructor(
+    readonly callId: string,
+    readonly from: string,
+    readonly to: string,
+    private readonly hooks: { hangUpByCaller(call: EmulatedCall): Promise<void> },
+  ) {
+    super();
+    this.incomingCallContext = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(
+      JSON.stringify({ cc: randomBytes(24).toString('base64url'), v: 1 }),
+    ).toString('base64url')}.`;
+    this.timeline.subscribe((entry) => this.emit('timeline', entry));
+    this.endedPromise = new Promise((resolve) => this.once('ended', resolve));
+  }
+
+  get callerIdentifier(): Identifier {
+    return phoneIdentifier(this.from);
+  }
+
+  /** Caller audio at the call's rate, any chunk size; sent in 20 ms frames. Dropped (and counted) while no media flows. */
+  say(samples: Int16Array): void {
+    if (!this.media?.isOpen) {
+      this.droppedCallerSamples += samples.length;
+      return;
+    }
+    this.media.say(samples);
+  }
+
+  /** The caller hangs up: ACS stops the media stream and posts MediaStreamingStopped then CallDisconnected. */
+  hangUp(): Promise<void> {
+    return this.hooks.hangUpByCaller(this);
+  }
+
+  /** Resolves with the final state once the call is over (disconnected, rejected, redirected or unanswered). */
+  ended(): Promise<CallState> {
+    return this.endedPromise;
+  }
+
+  waitFor(type: string, timeoutMs = 10_000): Promise<TimelineEntry> {
+    return this.timeline.waitFor((e) => e.type === type, timeoutMs, type);
+  }
+
+  get isOver(): boolean {
+    return ['disconnected', 'rejected', 'redirected', 'unanswered'].includes(this.state);
+  }
+
+  /** @internal Serialises this call's callbacks so they arrive in the order ACS sends them. */
+  enqueueCallback(task: () => Promise<void>): Promise<void> {
+    const next = this.callbackChain.then(task, task);
+    this.callbackChain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** @internal */
+  nextSequence(): number {
+    return ++this.callbackSequence;
+  }
+}
+
+export interface AcsEmulator {
+  /** `endpoint=http://127.0.0.1:<port>/;accesskey=<key>`: give it to the Functions app. */
+  readonly connectionString: string;
+  /** Base URL of the emulator (REST and control API). */
+  readonly url: string;
+  /** The emulated ACS resource's immutable id: the audience of every token it signs. */
+  readonly resourceId: string;
+  readonly calls: ReadonlyMap<string, EmulatedCall>;
+  /** Every REST request our code made, in order (method, path, body), for assertions. */
+  readonly requests: readonly { method: string; path: string; body: unknown; status: number }[];
+  placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
+  close(): Promise<void>;
+}
+
+type Reply = { status: number; body?: unknown };
+const errorReply = (status: number, code: string, message: string): Reply => ({ status, body: { error: { code, message } } });
+
+export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<AcsEmulator> {
+  const logger = (options.logger ?? silentLogger).child({ component: 'lab.acs' });
+  const accessKey = options.accessKey ?? randomBytes(32).toString('base64');
+  const issuer = options.tokenIssuer;
+  const ringTimeoutInMs = options.ringTimeoutInMs ?? 15_000;
+  const transferOutcome = options.transferOutcome ?? ((t) => (t.phoneNumber?.endsWith('0000') ? 'failed' : 'accepted'));
+  const calls = new Map<string, EmulatedCall>();
+  const byConnection = new Map<string, EmulatedCall>();
+  const byContext = new Map<string, EmulatedCall>();
+  const requests: { method: string; path: string; body: unknown; status: number }[] = [];
+  let validated: Promise<void> | undefined;
+  let closed = false;
+
+  // One clock for every call's media: each call sends and plays one frame per 20 ms of its own time.
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    for (const call of byConnection.values()) {
+      const leg = call.media;
+      if (!leg?.isOpen) continue;
+      const due = Math.floor((now - call.clock.startedAtMs) / 20);
+      // After a stall, catch up at most 100 ms at once rather than bursting.
+      if (due - call.clock.ticks > 5) call.clock.ticks = due - 5;
+      while (call.clock.ticks < due) {
+        call.clock.ticks++;
+        leg.tick(new Date());
+      }
+    }
+  }, 5);
+  ticker.unref();
+
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'emulator request failed');
+      if (!res.headersSent) send(res, errorReply(500, 'InternalError', (error as Error).message));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+
+  function send(res: ServerResponse, reply: Reply, headers: Record<string, string> = {}): void {
+    const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
+    res.writeHead(reply.status, { ...(body ? { 'content-type': 'application/json' } : {}), ...headers });
+    res.end(body);
+  }
+
+  async function readBody(req: IncomingMessage): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > 1024 * 1024) throw new AcsEmulatorError('bad_request', 'body larger than 1 MiB');
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks);
+  }
+
+  function parseJson<T>(schema: z.ZodType<T>, raw: Buffer): { ok: true; value: T } | { ok: false; reply: Reply } {
+    let json: unknown;
+    try {
+      json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+    } catch {
+      return { ok: false, reply: errorReply(400, 'BadRequest', 'body is not valid JSON') };
+    }
+    const result = schema.safeParse(json);
+    if (!result.success) {
+      const reason = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+      return { ok: false, reply: errorReply(400, 'BadRequest', reason) };
+    }
+    return { ok: true, value: result.data };
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const target = new URL(req.url ?? '/', url);
+    const path = decodeURIComponent(target.pathname);
+    let raw: Buffer;
+    try {
+      raw = await readBody(req);
+    } catch (error) {
+      return send(res, errorReply(413, 'PayloadTooLarge', (error as Error).message));
+    }
+
+    if (path.startsWith('/lab/')) return send(res, await control(method, path, raw));
+    if (path.startsWith('/eventgrid/validate')) {
+      return send(res, { status: 200, body: { validated: true } });
+    }
+    if (path.startsWith('/calling/')) {
+      const refusal = hmacRefusal({ method, pathAndQuery: `${target.pathname}${target.search}`, headers: req.headers, body: raw, accessKey });
+      const reply = refusal ? errorReply(401, 'Unauthorized', refusal) : await rest(method, path, raw);
+      let body: unknown;
+      try {
+        body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+      } catch {
+        body = raw.toString('utf8');
+      }
+      requests.push({ method, path, body, status: reply.status });
+      return send(res, reply);
+    }
+    send(res, errorReply(404, 'NotFound', `no such endpoint: ${method} ${path}`));
+  }
+
+  async function control(method: string, path: string, raw: Buffer): Promise<Reply> {
+    if (path === '/lab/calls') {
+      if (method === 'GET') return { status: 200, body: [...calls.values()].map(describeCall) };
+      if (method !== 'POST') return errorReply(405, 'MethodNotAllowed', `${method} /lab/calls: use POST to place a call or GET to list calls`);
+      const parsed = parseJson(placeCallBody, raw);
+      if (!parsed.ok) return parsed.reply;
+      try {
+        const call = await placeCall(parsed.value);
+        return { status: 201, body: describeCall(call) };
+      } catch (error) {
+        return errorReply(502, (error as AcsEmulatorError).code ?? 'delivery_failed', (error as Error).message);
+      }
+    }
+    const match = path.match(/^\/lab\/calls\/([^/]+)$/);
+    if (match) {
+      const call = calls.get(match[1]!);
+      if (!call) return errorReply(404, 'NotFound', `no call with id ${match[1]}`);
+      if (method === 'GET') return { status: 200, body: { ...describeCall(call), timeline: call.timeline.entries } };
+      if (method === 'DELETE') {
+        if (call.isOver) return errorReply(409, 'CallOver', `call ${call.callId} is already ${call.state}`);
+        await call.hangUp();
+        return { status: 202, body: describeCall(call) };
+      }
+      return errorReply(405, 'MethodNotAllowed', `${method} ${path}: use GET or DELETE`);
+    }
+    return errorReply(404, 'NotFound', `no such endpoint: ${method} ${path} (try POST /lab/calls)`);
+  }
+
+  function describeCall(call: EmulatedCall) {
+    return {
+      callId: call.callId,
+      callConnectionId: call.callConnectionId,
+      state: call.state,
+      from: maskPhoneNumber(call.from),
+      to: maskPhoneNumber(call.to),
+      sampleRateHz: call.sampleRateHz ?? null,
+    };
+  }
+
+  async function rest(method: string, path: string, raw: Buffer): Promise<Reply> {
+    if (method === 'POST' && path === '/calling/callConnections:answer') return answer(raw);
+    if (method === 'POST' && path === '/calling/callConnections:reject') return rejectOrRedirect(raw, 'rejected');
+    if (method === 'POST' && path === '/calling/callConnections:redirect') return rejectOrRedirect(raw, 'redirected');
+    const match = path.match(/^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?(\/participants)?$/);
+    if (!match) return errorReply(404, 'NotFound', `no such Call Automation endpoint: ${method} ${path}`);
+    const call = byConnection.get(match[1]!);
+    if (!call) return errorReply(404, '8522', `call connection ${match[1]} not found`);
+    const action = match[2];
+    if (match[3] && method === 'GET') return { status: 200, body: { value: participants(call), nextLink: '' } };
+    if (!action && method === 'GET') return { status: 200, body: properties(call) };
+    if (call.isOver) return errorReply(400, '8528', `the call is already ${call.state}`);
+    if (!action && method === 'DELETE') return endCall(call, 'app hung up');
+    if (action === 'terminate' && method === 'POST') return endCall(call, 'app terminated the call');
+    if (action === 'transferToParticipant' && method === 'POST') return transfer(call, raw);
+    if (action === 'startMediaStreaming' && method === 'POST') return mediaAction(call, raw, 'start');
+    if (action === 'stopMediaStreaming' && method === 'POST') return mediaAction(call, raw, 'stop');
+    return errorReply(405, 'MethodNotAllowed', `${method} ${path} is not emulated`);
+  }
+
+  function properties(call: EmulatedCall) {
+    return {
+      callConnectionId: call.callConnectionId,
+      serverCallId: call.serverCallId,
+      callbackUri: call.callbackUri,
+      callConnectionState: call.state === 'connected' ? 'connected' : call.isOver ? 'disconnected' : 'connecting',
+      correlationId: call.callId,
+      targets: [call.callerIdentifier],
+      source: { rawId: `4:${call.to}`, kind: 'phoneNumber', phoneNumber: { value: call.to } },
+      answeredFor: phoneIdentifier(call.to),
+      mediaStreamingSubscription: {
+        id: call.callConnectionId,
+        state: call.media?.isOpen ? 'active' : 'inactive',
+        subscribedContentTypes: ['audio'],
+      },
+    };
+  }
+
+  function participants(call: EmulatedCall) {
+    return [
+      { identifier: call.callerIdentifier, isMuted: false, isOnHold: false },
+      { identifier: { kind: 'communicationUser', rawId: `8:acs:${issuer.audience}_app`, communicationUser: { id: `8:acs:${issuer.audience}_app` } }, isMuted: false, isOnHold: false },
+    ];
+  }
+
+  async function answer(raw: Buffer): Promise<Reply> {
+    const parsed = parseJson(answerBody, raw);
+    if (!parsed.ok) return parsed.reply;
+    const body = parsed.value;
+    const call = byContext.get(body.incomingCallContext);
+    if (!call) return errorReply(400, '8523', 'incomingCallContext is not one this emulator issued');
+    if (call.state !== 'ringing') return errorReply(400, '8501', `call cannot be answered: it is ${call.state}`);
+    call.state = 'connecting';
+    call.callbackUri = body.callbackUri;
+    call.mediaOptions = body.mediaStreamingOptions;
+    call.sampleRateHz = body.mediaStreamingOptions?.audioFormat?.toLowerCase() === 'pcm24kmono' ? 24000 : 16000;
+    call.timeline.add('acs', 'answered', {
+      mediaStreaming: body.mediaStreamingOptions ? { transportUrl: body.mediaStreamingOptions.transportUrl, sampleRateHz: call.sampleRateHz } : null,
+    });
+    byConnection.set(call.callConnectionId, call);
+    // ACS answers the request first, then connects the call and reports it through callbacks.
+    setImmediate(() => void connect(call, body.operationContext));
+    return { status: 200, body: properties(call) };
+  }
+
+  async function connect(call: EmulatedCall, operationContext: string | undefined): Promise<void> {
+    call.state = 'connected';
+    void postCallback(call, 'CallConnected', { ...(operationContext ? { operationContext } : {}) });
+    void postCallback(call, 'ParticipantsUpdated', { participants: participants(call), sequenceNumber: call.nextSequence() });
+    if (call.mediaOptions?.startMediaStreaming) await startMedia(call, operationContext);
+  }
+
+  async function startMedia(call: EmulatedCall, operationContext: string | undefined): Promise<void> {
+    const mediaOptions = call.mediaOptions;
+    if (!mediaOptions) {
+      void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'streamUrlMissing', operationContext, { code: 400, subCode: 8581, message: 'No transport url was given.' }));
+      return;
+    }
+    const leg = new MediaLeg({
+      transportUrl: mediaOptions.transportUrl,
+      callConnectionId: call.callConnectionId,
+      callId: call.callId,
+      token: await issuer.issue({ expiresInSeconds: 24 * 3600 }),
+      sampleRateHz: call.sampleRateHz ?? 16000,
+      participantRawId: call.callerIdentifier.rawId,
+    });
+    leg.on('heard', (frame) => call.emit('heard', frame));
+    leg.on('agentAudioStart', () => call.timeline.add('media', 'agent-audio'));
+    leg.on('stopAudio', (droppedMs) => call.timeline.add('media', 'StopAudio', { droppedMs: Math.round(droppedMs) }));
+    leg.on('invalidFrame', (reason) => call.timeline.add('media', 'invalid-frame', { reason }));
+    leg.on('closed', ({ code, reason, byUs }) => {
+      call.timeline.add('media', 'closed', { code, reason, by: byUs ? 'acs' : 'app' });
+      if (!byUs && !call.isOver) {
+        // The app dropped the stream: ACS reports it (it may reconnect in Azure; the emulator does not).
+        void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'streamConnectionInterrupted', undefined, { code: 500, subCode: 8603, message: `media WebSocket closed by the app (${code})` }));
+      }
+    });
+    call.media = leg;
+    try {
+      await leg.connect();
+    } catch (error) {
+      call.media = undefined;
+      call.timeline.add('media', 'connect-failed', { reason: (error as Error).message });
+      void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'initialWebSocketConnectionFailed', operationContext, { code: 500, subCode: 8581, message: 'Transport url is not valid or web socket server is not operational.' }));
+      return;
+    }
+    if (call.isOver) return leg.close();
+    call.clock = { startedAtMs: performance.now(), ticks: 0 };
+    call.timeline.add('media', 'connected', { sampleRateHz: call.sampleRateHz });
+    void postCallback(call, 'MediaStreamingStarted', mediaUpdate('mediaStreamingStarted', 'subscriptionStarted', operationContext, ok('Action completed successfully.')));
+  }
+
+  async function stopMedia(call: EmulatedCall, operationContext: string | undefined, details: string): Promise<void> {
+    const leg = call.media;
+    if (!leg) return;
+    call.media = undefined;
+    leg.close(1000, 'media streaming stopped');
+    await postCallback(call, 'MediaStreamingStopped', mediaUpdate('mediaStreamingStopped', details, operationContext, ok('Action completed successfully.')));
+  }
+
+  function mediaUpdate(status: string, details: string, operationContext: string | undefined, resultInformation: object) {
+    return {
+      ...(operationContext ? { operationContext } : {}),
+      mediaStreamingUpdate: { contentType: 'Audio', mediaStreamingStatus: status, mediaStreamingStatusDetails: details },
+      resultInformation,
+    };
+  }
+
+  const ok = (message: string) => ({ code: 200, subCode: 0, message });
+
+  async function mediaAction(call: EmulatedCall, raw: Buffer, what: 'start' | 'stop'): Promise<Reply> {
+    const parsed = parseJson(mediaActionBody, raw);
+    if (!parsed.ok) return parsed.reply;
+    if (what === 'start') {
+      if (call.media) return errorReply(400, '8501', 'media streaming is already active');
+      setImmediate(() => void startMedia(call, parsed.value.operationContext));
+    } else {
+      if (!call.media) return errorReply(400, '8501', 'media streaming is not active');
+      setImmediate(() => void stopMedia(call, parsed.value.operationContext, 'subscriptionStopped'));
+    }
+    return { status: 202 };
+  }
+
+  async function endCall(call: EmulatedCall, reason: string): Promise<Reply> {
+    setImmediate(() => void disconnect(call, reason));
+    return { status: 204 };
+  }
+
+  async function disconnect(call: EmulatedCall, reason: string): Promise<void> {
+    if (call.isOver) return;
+    call.state = 'disconnected';
+    call.timeline.add('acs', 'disconnected', { reason });
+    await stopMedia(call, undefined, 'subscriptionStopped');
+    await postCallback(call, 'CallDisconnected', { resultInformation: ok(reason) });
+    finish(call, 'disconnected');
+  }
+
+  async function transfer(call: EmulatedCall, raw: Buffer): Promise<Reply> {
+    const parsed = parseJson(transferBody, raw);
+    if (!parsed.ok) return parsed.reply;
+    const { targetParticipant, operationContext } = parsed.value;
+    const target = { rawId: targetParticipant.rawId, ...(targetParticipant.phoneNumber ? { phoneNumber: targetParticipant.phoneNumber.value } : {}) };
+    call.state = 'transferring';
+    call.timeline.add('acs', 'transfer-requested', { target: maskPhoneNumber(target.phoneNumber ?? target.rawId) });
+    setImmediate(() => {
+      const outcome = transferOutcome(target);
+      if (outcome === 'accepted') {
+        void postCallback(call, 'CallTransferAccepted', {
+          ...(operationContext ? { operationContext } : {}),
+          transferee: call.callerIdentifier,
+          transferTarget: targetParticipant,
+          resultInformation: { code: 202, subCode: 0, message: 'The transfer operation completed successfully.' },
+        }).then(() => disconnect(call, 'transferred'));
+      } else {
+        call.state = 'connected';
+        void postCallback(call, 'CallTransferFailed', {
+          ...(operationContext ? { operationContext } : {}),
+          resultInformation: { code: 500, subCode: 7511, message: 'Transfer target did not answer (lab).' },
+        });
+      }
+    });
+    return { status: 202, body: { operationContext: operationContext ?? null } };
+  }
+
+  async function rejectOrRedirect(raw: Buffer, outcome: 'rejected' | 'redirected'): Promise<Reply> {
+    const parsed = parseJson(outcome === 'rejected' ? rejectBody : redirectBody, raw);
+    if (!parsed.ok) return parsed.reply;
+    const call = byContext.get(parsed.value.incomingCallContext);
+    if (!call) return errorReply(400, '8523', 'incomingCallContext is not one this emulator issued');
+    if (call.state !== 'ringing') return errorReply(400, '8501', `call is ${call.state}`);
+    call.timeline.add('acs', outcome);
+    finish(call, outcome);
+    return { status: 204 };
+  }
+
+  function finish(call: EmulatedCall, state: CallState): void {
+    call.state = state;
+    byContext.delete(call.incomingCallContext);
+    byConnection.delete(call.callConnectionId);
+    call.media?.close();
+    call.emit('ended', state);
+  }
+
+  async function postCallback(call: EmulatedCall, name: string, extra: Record<string, unknown>): Promise<void> {
+    const callbackUri = call.callbackUri;
+    if (!callbackUri) return;
+    const event = {
+      id: randomUUID(),
+      source: `calling/callConnections/${call.callConnectionId}`,
+      type: `Microsoft.Communication.${name}`,
+      specversion: '1.0',
+      datacontenttype: 'application/json',
+      time: new Date().toISOString(),
+      subject: `calling/callConnections/${call.callConnectionId}`,
+      data: { version: API_VERSION, callConnectionId: call.callConnectionId, serverCallId: call.serverCallId, correlationId: call.callId, ...extra },
+    };
+    return call.enqueueCallback(async () => {
+      if (closed) return;
+      const token = await issuer.issue();
+      const started = performance.now();
+      try {
+        const response = await fetch(callbackUri, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify([event]),
+          signal: AbortSignal.timeout(30_000),
+        });
+        await response.arrayBuffer();
+        call.timeline.add('callback', name, { status: response.status, tookMs: Math.round(performance.now() - started) });
+      } catch (error) {
+        call.timeline.add('callback', name, { error: (error as Error).message });
+      }
+    });
+  }
+
+  async function validateSubscription(): Promise<void> {
+    const validationCode = randomUUID();
+    const response = await fetch(options.eventGridWebhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('SubscriptionValidation') },
+      body: JSON.stringify([
+        {
+          id: randomUUID(),
+          topic: topic(),
+          subject: '',
+          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+          eventTime: new Date().toISOString(),
+          metadataVersion: '1',
+          dataVersion: '2',
+          data: { validationCode, validationUrl: `${url}/eventgrid/validate?id=${validationCode}` },
+        },
+      ]),
+      signal: AbortSignal.timeout(30_000),
+    }).catch((error: Error) => {
+      throw new AcsEmulatorError('validation_failed', `Event Grid validation: webhook ${redact(options.eventGridWebhookUrl)} unreachable: ${error.message}`);
+    });
+    const text = await response.text();
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      answer = undefined;
+    }
+    const code = (answer as { validationResponse?: unknown } | undefined)?.validationResponse;
+    if (response.status !== 200 || code !== validationCode) {
+      throw new AcsEmulatorError('validation_failed', `Event Grid validation handshake failed: HTTP ${response.status}, body ${text.slice(0, 200)}`);
+    }
+    logger.info('event grid subscription validated');
+  }
+
+  function eventGridHeaders(eventType: 'SubscriptionValidation' | 'Notification'): Record<string, string> {
+    return {
+      'aeg-event-type': eventType,
+      'aeg-subscription-name': (options.eventGridSubscriptionName ?? 'lab-incoming-call').toUpperCase(),
+      'aeg-delivery-count': '0',
+      'aeg-metadata-version': '1',
+      'aeg-data-version': eventType === 'Notification' ? '1.0' : '2',
+      'aeg-output-event-id': randomUUID(),
+    };
+  }
+
+  const topic = () => `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/lab/providers/microsoft.communication/communicationservices/lab-acs`;
+
+  async function placeCall(callOptions: PlaceCallOptions = {}): Promise<EmulatedCall> {
+    if (closed) throw new AcsEmulatorError('closed', 'the ACS emulator is closed');
+    const from = callOptions.from ?? '+15550100001';
+    const to = callOptions.to ?? options.defaultTo ?? '+15550100100';
+    for (const [name, value] of [['from', from], ['to', to]] as const) {
+      if (!e164.safeParse(value).success) throw new AcsEmulatorError('bad_request', `${name}: must be an E.164 number such as +15551234567`);
+    }
+    validated ??= validateSubscription().catch((error: unknown) => {
+      validated = undefined;
+      throw error;
+    });
+    await validated;
+
+    const call = new EmulatedCall(randomUUID(), from, to, { hangUpByCaller: (c) => callerHangUp(c) });
+    calls.set(call.callId, call);
+    byContext.set(call.incomingCallContext, call);
+    call.timeline.add('caller', 'dialled', { from: maskPhoneNumber(from), to: maskPhoneNumber(to) });
+    const ringTimer = setTimeout(() => {
+      if (call.state === 'ringing') {
+        call.timeline.add('acs', 'unanswered', { afterMs: ringTimeoutInMs });
+        finish(call, 'unanswered');
+      }
+    }, ringTimeoutInMs);
+    ringTimer.unref();
+    call.once('ended', () => clearTimeout(ringTimer));
+
+    const event = {
+      id: randomUUID(),
+      topic: topic(),
+      subject: `/caller/4:${from}/recipient/4:${to}`,
+      eventType: 'Microsoft.Communication.IncomingCall',
+      eventTime: new Date().toISOString(),
+      dataVersion: '1.0',
+      metadataVersion: '1',
+      data: {
+        to: phoneIdentifier(to),
+        from: phoneIdentifier(from),
+        serverCallId: call.serverCallId,
+        callerDisplayName: callOptions.callerDisplayName ?? '',
+        incomingCallContext: call.incomingCallContext,
+        correlationId: call.callId,
+        ...(callOptions.sipHeaders ? { customContext: { sipHeaders: callOptions.sipHeaders, voipHeaders: {} } } : {}),
+      },
+    };
+    const started = performance.now();
+    try {
+      const response = await fetch(options.eventGridWebhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('Notification') },
+        body: JSON.stringify([event]),
+        signal: AbortSignal.timeout(30_000),
+      });
+      await response.arrayBuffer();
+      call.timeline.add('eventgrid', 'IncomingCall', { status: response.status, tookMs: Math.round(performance.now() - started) });
+    } catch (error) {
+      call.timeline.add('eventgrid', 'IncomingCall', { error: (error as Error).message });
+    }
+    return call;
+  }
+
+  async function callerHangUp(call: EmulatedCall): Promise<void> {
+    if (call.isOver) return;
+    call.timeline.add('caller', 'hung-up');
+    if (call.state === 'ringing') {
+      finish(call, 'unanswered');
+      return;
+    }
+    await disconnect(call, 'caller hung up');
+  }
+
+  return {
+    connectionString: `endpoint=${url}/;accesskey=${accessKey}`,
+    url,
+    resourceId: issuer.audience,
+    calls,
+    requests,
+    placeCall,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(ticker);
+      for (const call of calls.values()) if (!call.isOver) finish(call, 'disconnected');
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function redact(webhookUrl: string): string {
+  return webhookUrl.replace(/([?&]code=)[^&]+/, '$1***');
+}

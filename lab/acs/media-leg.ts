@@ -1,0 +1,226 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { frameBytes } from '../../shared/audio/pcm.js';
+
+/**
+ * ACS's side of one call's media WebSocket, as the emulator plays it: ACS is the client, connects to the
+ * transportUrl with its headers and Bearer token, sends AudioMetadata then one AudioData every 20 ms
+ * (silent frames when the caller says nothing), and plays what the app sends back through a playback
+ * queue in real time, which StopAudio clears. "Heard" audio is what left that queue.
+ */
+export interface MediaLegOptions {
+  transportUrl: string;
+  callConnectionId: string;
+  callId: string;
+  token: string;
+  sampleRateHz: 16000 | 24000;
+  participantRawId: string;
+  connectTimeoutInMs?: number;
+  /** Playback queue cap: ACS's is unknown; audio beyond this is dropped and counted. */
+  maxQueuedMs?: number;
+}
+
+export interface MediaLegEvents {
+  open: [];
+  /** A 20 ms frame of agent audio the caller heard. */
+  heard: [frame: Int16Array];
+  /** The app sent StopAudio; `droppedMs` of queued audio were never played. */
+  stopAudio: [droppedMs: number];
+  /** First byte of a new agent burst was enqueued (after silence or StopAudio). */
+  agentAudioStart: [];
+  invalidFrame: [reason: string];
+  closed: [info: { code: number; reason: string; byUs: boolean }];
+}
+
+const outbound = z.union([
+  z.object({ kind: z.string(), audioData: z.object({ data: z.string() }).passthrough() }).passthrough(),
+  z.object({ kind: z.string() }).passthrough(),
+]);
+
+/** The app may send camelCase (JS SDK) or PascalCase (.NET/Python samples); ACS accepts both. */
+function lowerKeys(value: unknown): unknown {
+  if (Array.isArray(value) || typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), lowerKeys(v)]));
+}
+
+export class MediaLeg extends EventEmitter<MediaLegEvents> {
+  readonly frameSamples: number;
+  private socket: WebSocket | undefined;
+  private readonly inbox: Int16Array[] = [];
+  private inboxSamples = 0;
+  private readonly playback: Int16Array[] = [];
+  private playbackSamples = 0;
+  private heardAnything = false;
+  private closedByUs = false;
+  readonly stats = { framesSent: 0, framesHeard: 0, bytesReceived: 0, stopAudios: 0, droppedPlaybackSamples: 0, invalidFrames: 0 };
+
+  constructor(private readonly options: MediaLegOptions) {
+    super();
+    this.frameSamples = (options.sampleRateHz * 20) / 1000;
+  }
+
+  get isOpen(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens the socket and sends AudioMetadata; rejects with the reason ACS would report (8581). */
+  connect(): Promise<void> {
+    const o = this.options;
+    return new Promise<void>((resolve, reject) => {
+      const socket = new WebSocket(o.transportUrl, {
+        headers: {
+          authorization: `Bearer ${o.token}`,
+          'x-ms-call-connection-id': o.callConnectionId,
+          'x-ms-call-correlation-id': o.callId,
+        },
+        handshakeTimeout: o.connectTimeoutInMs ?? 5000,
+        maxPayload: 1024 * 1024,
+      });
+      this.socket = socket;
+      let opened = false;
+      socket.once('unexpected-response', (_req, res) => {
+        reject(new Error(`media WebSocket upgrade refused with HTTP ${res.statusCode}`));
+        res.resume();
+      });
+      socket.once('open', () => {
+        opened = true;
+        socket.send(
+          JSON.stringify({
+            kind: 'AudioMetadata',
+            audioMetadata: { subscriptionId: randomUUID(), encoding: 'PCM', sampleRate: o.sampleRateHz, channels: 1, length: frameBytes(o.sampleRateHz) },
+          }),
+        );
+        this.emit('open');
+        resolve();
+      });
+      socket.on('message', (data, isBinary) => this.receive(isBinary ? data : data));
+      socket.on('error', (error) => {
+        if (!opened) reject(error);
+      });
+      socket.on('close', (code, reason) => {
+        this.socket = undefined;
+        this.emit('closed', { code, reason: reason.toString(), byUs: this.closedByUs });
+      });
+    });
+  }
+
+  /** Caller audio to send, in any chunk size; it leaves in 20 ms frames. Older audio is dropped past 2 s. */
+  say(samples: Int16Array): void {
+    this.inbox.push(samples);
+    this.inboxSamples += samples.length;
+    const cap = this.options.sampleRateHz * 2;
+    while (this.inboxSamples > cap && this.inbox.length > 1) this.inboxSamples -= this.inbox.shift()!.length;
+  }
+
+  get pendingCallerMs(): number {
+    return (this.inboxSamples / this.options.sampleRateHz) * 1000;
+  }
+
+  get queuedAgentMs(): number {
+    return (this.playbackSamples / this.options.sampleRateHz) * 1000;
+  }
+
+  /** One 20 ms slot of the call's clock: send a caller frame, play an agent frame. */
+  tick(timestamp: Date): void {
+    if (!this.isOpen) return;
+    const frame = this.take(this.inbox, 'inbox');
+    const silent = frame === undefined;
+    const samples = frame ?? new Int16Array(this.frameSamples);
+    this.socket!.send(
+      JSON.stringify({
+        kind: 'AudioData',
+        audioData: {
+          timestamp: timestamp.toISOString(),
+          participantRawID: this.options.participantRawId,
+          data: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64'),
+          silent,
+        },
+      }),
+    );
+    this.stats.framesSent++;
+    const heard = this.take(this.playback, 'playback');
+    if (heard) {
+      this.stats.framesHeard++;
+      this.emit('heard', heard);
+    } else {
+      this.heardAnything = false;
+    }
+  }
+
+  close(code = 1000, reason = 'call ended'): void {
+    if (!this.socket) return;
+    this.closedByUs = true;
+    try {
+      this.socket.close(code, reason);
+    } catch {
+      this.socket.terminate();
+    }
+  }
+
+  private take(queue: Int16Array[], which: 'inbox' | 'playback'): Int16Array | undefined {
+    const available = which === 'inbox' ? this.inboxSamples : this.playbackSamples;
+    // Caller audio leaves only in whole frames; the tail of agent audio is played padded.
+    if (available === 0 || (which === 'inbox' && available < this.frameSamples)) return undefined;
+    const out = new Int16Array(this.frameSamples);
+    let filled = 0;
+    while (filled < this.frameSamples && queue.length > 0) {
+      const head = queue[0]!;
+      const n = Math.min(head.length, this.frameSamples - filled);
+      out.set(head.subarray(0, n), filled);
+      filled += n;
+      if (n === head.length) queue.shift();
+      else queue[0] = head.subarray(n);
+    }
+    if (which === 'inbox') this.inboxSamples -= filled;
+    else this.playbackSamples -= filled;
+    return out;
+  }
+
+  private receive(data: WebSocket.RawData): void {
+    const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+    let json: unknown;
+    try {
+      json = lowerKeys(JSON.parse(text));
+    } catch {
+      return this.invalid('frame is not JSON');
+    }
+    const parsed = outbound.safeParse(json);
+    if (!parsed.success) return this.invalid('frame has no kind');
+    const kind = parsed.data.kind.toLowerCase();
+    if (kind === 'stopaudio') {
+      const droppedMs = this.queuedAgentMs;
+      this.playback.length = 0;
+      this.playbackSamples = 0;
+      this.heardAnything = false;
+      this.stats.stopAudios++;
+      this.emit('stopAudio', droppedMs);
+      return;
+    }
+    if (kind !== 'audiodata' || !('audioData' in parsed.data)) return this.invalid(`unknown outbound kind ${parsed.data.kind}`);
+    const audio = parsed.data.audioData as { data: string };
+    const bytes = Buffer.from(audio.data, 'base64');
+    if (bytes.length % 2 !== 0) return this.invalid('audio data has an odd byte count');
+    this.stats.bytesReceived += bytes.length;
+    if (bytes.length === 0) return;
+    const samples = new Int16Array(bytes.length / 2);
+    new Uint8Array(samples.buffer).set(bytes);
+    const cap = ((this.options.maxQueuedMs ?? 60_000) / 1000) * this.options.sampleRateHz;
+    if (this.playbackSamples + samples.length > cap) {
+      this.stats.droppedPlaybackSamples += samples.length;
+      return;
+    }
+    if (!this.heardAnything && this.playbackSamples === 0) {
+      this.heardAnything = true;
+      this.emit('agentAudioStart');
+    }
+    this.playback.push(samples);
+    this.playbackSamples += samples.length;
+  }
+
+  private invalid(reason: string): void {
+    this.stats.invalidFrames++;
+    this.emit('invalidFrame', reason);
+  }
+}
