@@ -26,7 +26,10 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
   const callAutomation =
     config.ACS_ENDPOINT && credential
       ? new CallAutomationClient(config.ACS_ENDPOINT, credential)
-      : new CallAutomationClient(config.ACS_CONNECTION_STRING as string);
+      : new CallAutomationClient(config.ACS_CONNECTION_STRING as string, {
+          // core-rest-pipeline refuses http:// unless told; only the local lab's loopback emulator is plain http.
+          allowInsecureConnection: /endpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(config.ACS_CONNECTION_STRING as string),
+        });
 
   const busClient =
     config.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE && credential

@@ -1,0 +1,95 @@
+import { CallAutomationClient } from '@azure/communication-call-automation';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAcsRestPeer, type AcsRestPeer } from './rest-peer.js';
+
+describe('ACS REST peer', () => {
+  let peer: AcsRestPeer;
+  let client: CallAutomationClient;
+
+  beforeEach(async () => {
+    peer = await startAcsRestPeer();
+    client = new CallAutomationClient(peer.connectionString, { retryOptions: { maxRetries: 0 }, allowInsecureConnection: true });
+  });
+  afterEach(async () => {
+    await peer.close();
+  });
+
+  it('accepts an answer signed by the real client and reports the correlation id of the incoming call', async () => {
+    const context = peer.createIncomingCallContext({ correlationId: 'corr-1' });
+    const result = await client.answerCall(context, 'https://app.example/api/callbacks/corr-1', { operationContext: 'answer' });
+
+    expect(result.callConnectionProperties.correlationId).toBe('corr-1');
+    expect(result.callConnectionProperties.callConnectionState).toBe('connected');
+    const [request] = peer.requestsFor('answer');
+    expect(request).toMatchObject({
+      method: 'POST',
+      path: '/calling/callConnections:answer',
+      authenticated: true,
+      status: 200,
+      body: { incomingCallContext: context, callbackUri: 'https://app.example/api/callbacks/corr-1', operationContext: 'answer' },
+    });
+    expect(request?.query['api-version']).toMatch(/^\d{4}-\d{2}-\d{2}/);
+    expect(request?.headers['repeatability-request-id']).toBeTruthy();
+  });
+
+  it('refuses a request signed with another key with 401, and the client surfaces it', async () => {
+    const stranger = new CallAutomationClient(
+      `endpoint=${peer.endpoint};accesskey=${Buffer.from('not the key').toString('base64')}`,
+      { retryOptions: { maxRetries: 0 }, allowInsecureConnection: true },
+    );
+    await expect(stranger.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb')).rejects.toMatchObject({ statusCode: 401 });
+    expect(peer.requests[0]).toMatchObject({ authenticated: false, authFailure: 'signature does not match' });
+    expect(peer.calls.size).toBe(0);
+  });
+
+  it('answers a context once: the second answer is refused as already answered', async () => {
+    const context = peer.createIncomingCallContext();
+    await client.answerCall(context, 'https://app.example/cb');
+    await expect(client.answerCall(context, 'https://app.example/cb')).rejects.toMatchObject({ statusCode: 400, code: '8523' });
+    expect(peer.calls.size).toBe(1);
+  });
+
+  it('implements get, media start/stop, transfer and terminate on a call connection', async () => {
+    const answered = await client.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb', {
+      mediaStreamingOptions: { transportType: 'websocket', audioChannelType: 'mixed', transportUrl: 'wss://w/ws/x', startMediaStreaming: true },
+    });
+    const id = answered.callConnectionProperties.callConnectionId as string;
+    const connection = client.getCallConnection(id);
+
+    await connection.getCallMedia().stopMediaStreaming();
+    expect(peer.calls.get(id)?.mediaStreaming).toBe('inactive');
+    await connection.getCallMedia().startMediaStreaming({ operationContext: 'media-restart:1' });
+    expect(peer.calls.get(id)?.mediaStreaming).toBe('active');
+    expect((await connection.getCallConnectionProperties()).callConnectionState).toBe('connected');
+    await connection.transferCallToParticipant({ phoneNumber: '+15550001111' }, { operationContext: 'xfer' });
+    await connection.hangUp(true);
+
+    expect(peer.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+      'POST /calling/callConnections:answer',
+      `POST /calling/callConnections/${id}:stopMediaStreaming`,
+      `POST /calling/callConnections/${id}:startMediaStreaming`,
+      `GET /calling/callConnections/${id}`,
+      `POST /calling/callConnections/${id}:transferToParticipant`,
+      `POST /calling/callConnections/${id}:terminate`,
+    ]);
+    expect(peer.requests.every((r) => r.authenticated)).toBe(true);
+    expect(peer.requestsFor('startMediaStreaming')[0]?.body).toEqual({ operationContext: 'media-restart:1' });
+    expect(peer.requestsFor('transferToParticipant')[0]?.body).toMatchObject({
+      targetParticipant: { rawId: '4:+15550001111', phoneNumber: { value: '+15550001111' } },
+      operationContext: 'xfer',
+    });
+    expect(peer.calls.get(id)?.state).toBe('disconnected');
+    await expect(connection.getCallMedia().startMediaStreaming()).rejects.toMatchObject({ statusCode: 404, code: '8522' });
+  });
+
+  it('records reject and redirect, and fails scripted operations with an ACS error body', async () => {
+    await client.rejectCall(peer.createIncomingCallContext(), { callRejectReason: 'busy' });
+    await client.redirectCall(peer.createIncomingCallContext(), { targetParticipant: { phoneNumber: '+15550002222' } });
+    peer.failNext('answer', { status: 404, code: '8522', message: 'incoming call context expired' });
+    await expect(client.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb')).rejects.toMatchObject({ statusCode: 404, code: '8522' });
+
+    expect(peer.requestsFor('reject')[0]?.body).toMatchObject({ callRejectReason: 'busy' });
+    expect(peer.requestsFor('redirect')[0]?.body).toMatchObject({ target: { phoneNumber: { value: '+15550002222' } } });
+    expect(peer.calls.size).toBe(0);
+  });
+});
