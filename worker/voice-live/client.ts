@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { VoiceLiveConnection, type ConnectionCallbacks } from './connection.js';
 import { ConversationLog, type ConversationEntry } from './conversation-log.js';
-import { VoiceLiveError, backoffDelayMs } from './errors.js';
+import { VoiceLiveError, backoffDelayMs, isFatalCloseCode } from './errors.js';
 import { BENIGN_ERROR_CODES, type ServerEvent } from './events.js';
 import { buildSessionUpdate, voiceLiveSessionSettingsSchema, type VoiceLiveSessionSettings } from './session-config.js';
 import { buildVoiceLiveUrl, redactVoiceLiveUrl, type VoiceLiveTarget } from './url.js';
@@ -101,7 +101,7 @@ const optionsSchema = z.object({
 
 const WARNING_BURST = 5;
 const WARNING_WINDOW_MS = 10_000;
-/** After the quiet-moment search fails for this long past the planned time, switch anyway (before expiry). */
+/** With no quiet moment, the switch is forced this long before expiry (at most a fifth of the renewal lead). */
 const FORCE_SWITCH_BEFORE_EXPIRY_MS = 5_000;
 
 /**
@@ -388,8 +388,16 @@ export class VoiceLiveClient {
       this.standby = undefined;
     }
     this.clearRenewalTimers();
-    this.state = 'reconnecting';
     this.primary = undefined;
+    if (isFatalCloseCode(info.code)) {
+      const reason = `Voice Live closed the session with ${info.code}${info.reason ? ` (${info.reason})` : ''}; not retrying`;
+      this.log.error({ code: info.code }, reason);
+      this.state = 'closed';
+      this.lifetime.abort();
+      this.emitClosed({ reason, code: info.code, fatal: true });
+      return;
+    }
+    this.state = 'reconnecting';
     this.connectLoop('reconnect').catch(() => undefined);
   }
 
@@ -475,7 +483,7 @@ export class VoiceLiveClient {
       this.switchToStandby('renewal');
       return;
     }
-    const forceInMs = Math.max(0, (forPrimary.expiresAtMs ?? Date.now()) - FORCE_SWITCH_BEFORE_EXPIRY_MS - Date.now());
+    const forceInMs = Math.max(0, (forPrimary.expiresAtMs ?? Date.now()) - Math.min(FORCE_SWITCH_BEFORE_EXPIRY_MS, this.renewBeforeExpiryMs / 5) - Date.now());
     this.forceSwitchTimer = setTimeout(() => {
       if (this.standby?.ready && this.primary === forPrimary) {
         this.log.warn('no quiet moment before expiry; switching Voice Live sessions now');
