@@ -170,14 +170,14 @@ describe('ACS emulator', () => {
   it('refuses unsigned or badly signed REST requests and malformed bodies with a clear 4xx', async () => {
     const unsigned = await fetch(`${emulator.url}/calling/callConnections:answer?api-version=2026-03-12`, { method: 'POST', body: '{}' });
     expect(unsigned.status).toBe(401);
-    expect((await unsigned.json()).error.message).toMatch(/not signed/);
+    expect(((await unsigned.json()) as any).error.message).toMatch(/not signed/);
     const wrongKey = new CallAutomationClient(emulator.connectionString.replace(/accesskey=.*/, `accesskey=${Buffer.from("wrong").toString("base64")}`), { allowInsecureConnection: true });
     await expect(wrongKey.answerCall('x', 'http://127.0.0.1/cb')).rejects.toMatchObject({ statusCode: 401 });
     await expect(client.answerCall('not-a-context', 'http://127.0.0.1/cb')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/incomingCallContext/) });
 
     const badCall = await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: JSON.stringify({ from: '12345' }) });
     expect(badCall.status).toBe(400);
-    expect((await badCall.json()).error.message).toMatch(/from: must be an E.164 number/);
+    expect(((await badCall.json()) as any).error.message).toMatch(/from: must be an E.164 number/);
     expect((await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: '{nope' })).status).toBe(400);
     expect((await fetch(`${emulator.url}/lab/calls/unknown`, { method: 'DELETE' })).status).toBe(404);
   });
@@ -185,7 +185,7 @@ describe('ACS emulator', () => {
   it('places and hangs up calls through its control API, and the caller hanging up disconnects the call', async () => {
     const placed = await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: JSON.stringify({ from: '+15550107777' }) });
     expect(placed.status).toBe(201);
-    const { callId } = await placed.json();
+    const { callId } = (await placed.json()) as { callId: string };
     const call = emulator.calls.get(callId)!;
     await call.waitFor('MediaStreamingStarted');
     expect((await fetch(`${emulator.url}/lab/calls/${callId}`, { method: 'DELETE' })).status).toBe(202);
