@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AcsMediaClient } from '../../lab/acs/media-client.js';
+import { startVoiceLivePeer, type PeerSession, type VoiceLivePeer } from '../../lab/voice-live/peer.js';
+import { patternPcm, startWorker, until, workerConfig, type RunningWorker } from './harness.js';
+
+let peer: VoiceLivePeer | undefined;
+let worker: RunningWorker | undefined;
+let client: AcsMediaClient | undefined;
+
+afterEach(async () => {
+  client?.socket.terminate();
+  await worker?.close();
+  await peer?.close();
+});
+
+async function liveCall(): Promise<PeerSession> {
+  peer = await startVoiceLivePeer({ apiKey: 'lab-key', audioChunkMs: 40 });
+  worker = await startWorker(workerConfig(peer.url));
+  client = await AcsMediaClient.connect({ url: `${worker.url}/ws/call-b` });
+  client.sendMetadata(16000);
+  const session = await peer.nextSession();
+  await until(() => worker!.server.calls.get('call-b')?.voiceLive?.isOpen === true, 3000, 'Voice Live open');
+  return session;
+}
+
+describe('barge-in', () => {
+  it('stops ACS playback before any further agent audio, cancels, and truncates to what was heard', async () => {
+    const session = await liveCall();
+    const response = session.respondWithAudio(patternPcm(640 * 150, 5), { realTime: true }); // 3 s, paced by the peer
+    const first = await client!.waitFor((m) => m.kind === 'audio');
+    await new Promise((r) => setTimeout(r, 400));
+    session.speechStarted();
+    const stop = await client!.waitFor((m) => m.kind === 'stopAudio');
+    const { itemId, responseId } = await response;
+    const truncate = await session.waitFor('conversation.item.truncate');
+    // A delta of the cancelled response still in flight arrives late.
+    session.send({ type: 'response.audio.delta', response_id: responseId, item_id: itemId, output_index: 0, content_index: 0, delta: patternPcm(640, 1).toString('base64') });
+    await new Promise((r) => setTimeout(r, 150));
+
+    // Nothing of the cancelled response reached ACS after StopAudio.
+    const stopIndex = client!.received.indexOf(stop);
+    expect(client!.received.slice(stopIndex + 1).filter((m) => m.kind === 'audio')).toHaveLength(0);
+
+    // The model keeps what the caller heard: ACS played from the first frame until StopAudio.
+    const heardMs = stop.at - first.at;
+    expect(truncate.item_id).toBe(itemId);
+    expect(truncate.content_index).toBe(0);
+    expect(Math.abs(Number(truncate.audio_end_ms) - heardMs)).toBeLessThanOrEqual(30);
+
+    // Fixed order at Voice Live: cancel (if still active) before truncate.
+    const types = session.received.map((r) => r.type).filter((t) => t === 'response.cancel' || t === 'conversation.item.truncate');
+    expect(types.at(-1)).toBe('conversation.item.truncate');
+    const cancel = session.received.find((r) => r.type === 'response.cancel');
+    if (cancel) expect(cancel.event.response_id).toBe(responseId);
+    const metrics = await (await fetch(`${worker!.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/worker_barge_ins_total 1/);
+    expect(metrics).toMatch(/worker_frames_dropped_total\{reason="discarded_response"\}/);
+  });
+
+  it('sends response.cancel when the response is still active at the interruption', async () => {
+    const session = await liveCall();
+    void session.respondWithAudio(patternPcm(640 * 100, 6), { realTime: true });
+    await client!.waitFor((m) => m.kind === 'audio');
+    await new Promise((r) => setTimeout(r, 200));
+    session.speechStarted();
+    const cancel = await session.waitFor('response.cancel');
+    await session.waitFor('conversation.item.truncate');
+    const order = session.received.map((r) => r.type).filter((t) => t === 'response.cancel' || t === 'conversation.item.truncate');
+    expect(order).toEqual(['response.cancel', 'conversation.item.truncate']);
+    expect(typeof cancel.response_id).toBe('string');
+  });
+
+  it('does nothing when the caller speaks while the agent is silent', async () => {
+    const session = await liveCall();
+    await session.respondWithAudio(patternPcm(640 * 3, 7));
+    await until(() => client!.audioFrames().length === 3, 2000, 'short reply played');
+    await new Promise((r) => setTimeout(r, 120));
+    session.speechStarted();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(client!.received.some((m) => m.kind === 'stopAudio')).toBe(false);
+    expect(session.received.some((r) => r.type === 'conversation.item.truncate' || r.type === 'response.cancel')).toBe(false);
+  });
+
+  it('plays the next response normally after an interruption', async () => {
+    const session = await liveCall();
+    void session.respondWithAudio(patternPcm(640 * 50, 8), { realTime: true });
+    await client!.waitFor((m) => m.kind === 'audio');
+    await new Promise((r) => setTimeout(r, 100));
+    session.speechStarted();
+    await client!.waitFor((m) => m.kind === 'stopAudio');
+    await new Promise((r) => setTimeout(r, 100));
+    const before = client!.audioFrames().length;
+    const next = patternPcm(640 * 5, 9);
+    await session.respondWithAudio(next);
+    await until(() => client!.audioFrames().length === before + 5, 2000, 'next reply');
+    const tail = Buffer.concat(client!.audioFrames().slice(before).map((m) => Buffer.from(m.base64, 'base64')));
+    expect(tail).toEqual(next);
+  });
+});
