@@ -11,7 +11,7 @@ const rateHz = z
  */
 export const workerConfigSchema = z
   .object({
-    PORT: integer(1, 65535).default(8080),
+    PORT: integer(0, 65535).default(8080),
     HOST: z.string().default('0.0.0.0'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
