@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { incomingCallEvent, startHarness, type Harness } from './test-support.js';
+
+describe('POST /api/incomingCall (Event Grid webhook)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  beforeEach(async () => {
+    await h.reset();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  describe('subscription validation', () => {
+    it('answers the Event Grid schema handshake with the validation code, and does nothing else', async () => {
+      const app = h.instance();
+      const response = await app.invoke('incomingCall', {
+        headers: { 'aeg-event-type': 'SubscriptionValidation' },
+        body: [
+          {
+            id: 'v1',
+            topic: 't',
+            subject: '',
+            eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+            eventTime: '2026-01-05T10:00:00Z',
+            dataVersion: '1',
+            data: { validationCode: 'CODE-123', validationUrl: 'https://rp-westeurope.eventgrid.azure.net:553/validate?id=1' },
+          },
+        ],
+      });
+      expect(response).toMatchObject({ status: 200, jsonBody: { validationResponse: 'CODE-123' } });
+      expect(h.acs.requests).toHaveLength(0);
+    });
+
+    it('consents to the CloudEvents OPTIONS handshake by echoing the requesting origin', async () => {
+      const app = h.instance();
+      const response = await app.invoke('incomingCall', { method: 'OPTIONS', headers: { 'WebHook-Request-Origin': 'eventgrid.azure.net' } });
+      expect(response.status).toBe(200);
+      expect(response.headers).toMatchObject({ 'WebHook-Allowed-Origin': 'eventgrid.azure.net' });
+      const refused = await app.invoke('incomingCall', { method: 'OPTIONS' });
+      expect(refused.status).toBe(400);
+    });
+  });
+
+  it('answers with media streaming to the worker exactly as configured, and publishes the call metadata', async () => {
+    const app = h.instance();
+    const callId = 'd732db64-4803-462d-be9c-518943ea2b7a';
+    const context = h.acs.createIncomingCallContext({ correlationId: callId });
+    const response = await app.invoke('incomingCall', { body: [incomingCallEvent({ context, callId, id: 'eg-1' })] });
+
+    expect(response.status).toBe(200);
+    const [answer] = h.acs.requestsFor('answer');
+    expect(answer?.authenticated).toBe(true);
+    expect(answer?.body).toEqual({
+      incomingCallContext: context,
+      callbackUri: `https://func.example.net/api/callbacks/${callId}`,
+      operationContext: 'answer',
+      mediaStreamingOptions: {
+        transportType: 'websocket',
+        transportUrl: `wss://worker.example.net/ws/${callId}`,
+        contentType: 'audio',
+        audioChannelType: 'mixed',
+        startMediaStreaming: true,
+        enableBidirectional: true,
+        audioFormat: 'pcm24KMono',
+        enableDtmfTones: true,
+      },
+    });
+
+    const callConnectionId = [...h.acs.calls.keys()][0];
+    const messages = h.busMessages();
+    expect(messages.map((m) => [m.messageId, m.sessionId, m.applicationProperties.type])).toEqual([
+      ['eg-1', callId, 'call.incoming'],
+      ['eg-1:answered', callId, 'call.answered'],
+    ]);
+    expect(h.published()).toEqual([
+      {
+        schemaVersion: 1,
+        type: 'call.incoming',
+        callId,
+        serverCallId: h.acs.calls.get(callConnectionId!)?.serverCallId,
+        eventId: 'eg-1',
+        occurredAt: '2026-01-05T10:00:00.000Z',
+        data: {
+          from: { kind: 'phoneNumber', rawId: '4:+16041234567', phoneNumber: '+16041234567' },
+          to: { kind: 'phoneNumber', rawId: '4:+18331234567', phoneNumber: '+18331234567' },
+          callerDisplayName: 'Ada Caller',
+        },
+      },
+      expect.objectContaining({
+        type: 'call.answered',
+        callId,
+        callConnectionId,
+        eventId: 'eg-1:answered',
+        data: {
+          callbackUrl: `https://func.example.net/api/callbacks/${callId}`,
+          mediaTransportUrl: `wss://worker.example.net/ws/${callId}`,
+          audioFormat: 'pcm24KMono',
+        },
+      }),
+    ]);
+    const logText = h.logs.join('');
+    expect(logText).toContain(`"callId":"${callId}"`);
+    expect(logText).not.toContain('6041234567');
+  });
+
+  it('encodes the call id wherever it goes into a URL', async () => {
+    const app = h.instance();
+    const callId = 'call id/with+odd?chars';
+    await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
+    const body = h.acs.requestsFor('answer')[0]?.body as { callbackUri: string; mediaStreamingOptions: { transportUrl: string } };
+    expect(body.callbackUri).toBe('https://func.example.net/api/callbacks/call%20id%2Fwith%2Bodd%3Fchars');
+    expect(body.mediaStreamingOptions.transportUrl).toBe('wss://worker.example.net/ws/call%20id%2Fwith%2Bodd%3Fchars');
+  });
+
+  it('answers every call of a batch, and a single CloudEvent object too', async () => {
+    const app = h.instance();
+    const batch = ['c1', 'c2', 'c3'].map((callId) => incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId }));
+    expect((await app.invoke('incomingCall', { body: batch })).status).toBe(200);
+
+    const cloud = incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'c4' }), callId: 'c4' });
+    const cloudEvent = { specversion: '1.0', id: cloud.id, type: cloud.eventType, source: cloud.topic, subject: cloud.subject, time: cloud.eventTime, data: cloud.data };
+    expect((await app.invoke('incomingCall', { body: cloudEvent, headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' } })).status).toBe(200);
+
+    expect(h.acs.requestsFor('answer')).toHaveLength(4);
+    expect(new Set(h.published().map((m) => m.callId))).toEqual(new Set(['c1', 'c2', 'c3', 'c4']));
+  });
+
+  describe('calls not for us', () => {
+    it('rejects a call to a number outside CALLED_NUMBERS_ALLOWED, without answering or publishing', async () => {
+      const app = h.instance({ CALLED_NUMBERS_ALLOWED: '+18330000000' });
+      const response = await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext(), callId: 'x1' })] });
+      expect(response.status).toBe(200);
+      expect(h.acs.requestsFor('answer')).toHaveLength(0);
+      expect(h.acs.requestsFor('reject')[0]?.body).toMatchObject({ callRejectReason: 'busy' });
+      expect(h.busMessages()).toHaveLength(0);
+    });
+
+    it('redirects a denied caller to the configured number', async () => {
+      const app = h.instance({ CALLER_NUMBERS_DENIED: '+1604*', NOT_FOR_US_ACTION: 'redirect', NOT_FOR_US_REDIRECT_TO: '+15550001234' });
+      await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext(), callId: 'x2' })] });
+      expect(h.acs.requestsFor('answer')).toHaveLength(0);
+      expect(h.acs.requestsFor('redirect')[0]?.body).toMatchObject({ target: { phoneNumber: { value: '+15550001234' } } });
+      expect(h.busMessages()).toHaveLength(0);
+    });
+  });
+
+  describe('redelivery', () => {
+    it('a duplicate delivery to the same instance neither answers nor publishes again', async () => {
+      const app = h.instance();
+      const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'dup' }), callId: 'dup' })];
+      const [first, second] = await Promise.all([app.invoke('incomingCall', { body }), app.invoke('incomingCall', { body })]);
+      const third = await app.invoke('incomingCall', { body });
+      expect([first.status, second.status, third.status]).toEqual([200, 200, 200]);
+      expect(h.acs.requestsFor('answer')).toHaveLength(1);
+      expect(h.busMessages()).toHaveLength(2);
+    });
+
+    it('a duplicate delivery to another instance is refused by ACS and dropped by duplicate detection', async () => {
+      const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'dup2' }), callId: 'dup2' })];
+      expect((await h.instance().invoke('incomingCall', { body })).status).toBe(200);
+      const other = await h.instance().invoke('incomingCall', { body });
+      expect(other.status).toBe(200);
+      expect(h.acs.requestsFor('answer').map((r) => r.status)).toEqual([200, 400]);
+      expect(h.acs.calls.size).toBe(1);
+      expect(h.published().map((m) => m.type)).toEqual(['call.incoming', 'call.answered']);
+    });
+  });
+
+  it('when Service Bus is down it still answers, asks for redelivery, and on redelivery publishes without answering again', async () => {
+    const app = h.instance();
+    const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'busdown' }), callId: 'busdown' })];
+    await h.bus.stop();
+    const during = await app.invoke('incomingCall', { body });
+    expect(during.status).toBe(503);
+    expect(h.acs.requestsFor('answer')).toHaveLength(1);
+    expect(h.acs.calls.size).toBe(1);
+
+    await h.bus.restart();
+    const after = await app.invoke('incomingCall', { body });
+    expect(after.status).toBe(200);
+    expect(h.acs.requestsFor('answer')).toHaveLength(1);
+    expect(h.published().map((m) => m.type)).toEqual(['call.incoming', 'call.answered']);
+  });
+
+  it('asks for redelivery when ACS fails transiently, then answers on the redelivery', async () => {
+    const app = h.instance();
+    const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'flaky' }), callId: 'flaky' })];
+    h.acs.failNext('answer', { status: 503, code: 'ServiceUnavailable' });
+    expect((await app.invoke('incomingCall', { body })).status).toBe(503);
+    expect(h.busMessages()).toHaveLength(0);
+    expect((await app.invoke('incomingCall', { body })).status).toBe(200);
+    expect(h.acs.calls.size).toBe(1);
+  });
+
+  describe('refused requests change nothing', () => {
+    const cases: [string, { rawBody?: string; body?: unknown }, RegExp][] = [
+      ['bad JSON', { rawBody: '[{"id": ' }, /not valid JSON/],
+      ['an empty array', { body: [] }, /no events/],
+      ['a JSON string', { body: 'hello' }, /array of events/],
+      ['an event without data.incomingCallContext', { body: [{ ...incomingCallEvent({ context: 'c', callId: 'm1' }), data: { correlationId: 'm1', to: { rawId: '4:+1' }, from: { rawId: '4:+2' } } }] }, /incomingCallContext/],
+      ['an event without an id', { body: [{ eventType: 'Microsoft.Communication.IncomingCall', data: {} }] }, /id/],
+      ['the wrong event type', { body: [{ ...incomingCallEvent({ context: 'c', callId: 'm2' }), eventType: 'Microsoft.Communication.CallEnded' }] }, /wrong event type/],
+    ];
+    for (const [name, init, reason] of cases) {
+      it(`${name} gets 400 with the reason`, async () => {
+        const response = await h.instance().invoke('incomingCall', init);
+        expect(response.status).toBe(400);
+        expect(JSON.stringify(response.jsonBody)).toMatch(reason);
+        expect(h.acs.requests).toHaveLength(0);
+        expect(h.busMessages()).toHaveLength(0);
+      });
+    }
+
+    it('a delivery from an unexpected Event Grid subscription gets 403 when subscription names are configured', async () => {
+      const app = h.instance({ EVENTGRID_SUBSCRIPTION_NAMES: 'incoming-call' });
+      const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext(), callId: 's1' })];
+      expect((await app.invoke('incomingCall', { body, headers: { 'aeg-subscription-name': 'OTHER' } })).status).toBe(403);
+      expect((await app.invoke('incomingCall', { body })).status).toBe(403);
+      expect(h.acs.requests).toHaveLength(0);
+      expect((await app.invoke('incomingCall', { body, headers: { 'aeg-subscription-name': 'INCOMING-CALL' } })).status).toBe(200);
+    });
+  });
+});
