@@ -14,7 +14,8 @@ export interface HostedRoute {
 }
 
 export interface FunctionsHostOptions {
-  routes: readonly HostedRoute[];
+  /** The table to serve; may be given later with `setRoutes` (when handlers need the host's own URL). */
+  routes?: readonly HostedRoute[];
   /** 7071 like `func start`; 0 for any free port (tests). */
   port?: number;
   host?: string;
@@ -32,6 +33,8 @@ export interface FunctionsHost {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly functionKey: string;
+  /** Serves this table from now on (requests before any table get 503). */
+  setRoutes(routes: readonly HostedRoute[]): void;
   /** The URL of a route (first match by name), with `?code=` when the route needs a key. */
   urlOf(name: string, params?: Record<string, string>): string;
   close(): Promise<void>;
@@ -73,7 +76,9 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const masterKey = options.masterKey ?? functionKey;
   const prefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
-  const compiled = options.routes.map((route) => compile(route, prefix));
+  let routes: readonly HostedRoute[] = options.routes ?? [];
+  let compiled = routes.map((route) => compile(route, prefix));
+  let ready = options.routes !== undefined;
 
   const server: Server = createServer((req, res) => {
     void serve(req, res).catch((error: unknown) => {
@@ -92,6 +97,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestUrl = new URL(req.url ?? '/', url);
     const method = (req.method ?? 'GET').toUpperCase();
+    if (!ready) return plain(res, 503, 'the Functions host is starting');
     const matches = compiled
       .map((c) => ({ c, m: c.pattern.exec(requestUrl.pathname) }))
       .filter((x): x is { c: CompiledRoute; m: RegExpExecArray } => x.m !== null);
@@ -167,8 +173,13 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   return {
     url,
     functionKey,
+    setRoutes(next) {
+      routes = next;
+      compiled = next.map((route) => compile(route, prefix));
+      ready = true;
+    },
     urlOf(name, params = {}) {
-      const route = options.routes.find((r) => r.name === name);
+      const route = routes.find((r) => r.name === name);
       if (!route) throw new Error(`no route named ${name}`);
       const path = route.route.replace(/\{\*?([A-Za-z_][A-Za-z0-9_]*)(?::[^}?]+)?\??\}/g, (_m, key: string) => encodeURIComponent(params[key] ?? ''));
       const code = route.authLevel === 'anonymous' ? '' : `?code=${encodeURIComponent(route.authLevel === 'admin' ? masterKey : functionKey)}`;

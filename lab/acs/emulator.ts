@@ -17,8 +17,8 @@ import { Timeline, type TimelineEntry } from './timeline.js';
  * media WebSocket to the transportUrl it was given. A small control API (`/lab/calls`) places and ends calls.
  */
 export interface AcsEmulatorOptions {
-  /** The Event Grid subscription's endpoint: where IncomingCall is delivered (with any `?code=` key). */
-  eventGridWebhookUrl: string;
+  /** The Event Grid subscription's endpoint: where IncomingCall is delivered (with any `?code=` key). A function is read at each delivery. */
+  eventGridWebhookUrl: string | (() => string);
   /** Signs callbacks and media upgrades; its audience is the emulated ACS resource id. */
   tokenIssuer: AcsTokenIssuer;
   eventGridSubscriptionName?: string;
@@ -217,6 +217,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
   const byContext = new Map<string, EmulatedCall>();
   const requests: { method: string; path: string; body: unknown; status: number }[] = [];
   let validated: Promise<void> | undefined;
+  const webhookUrl = () => (typeof options.eventGridWebhookUrl === 'function' ? options.eventGridWebhookUrl() : options.eventGridWebhookUrl);
   let closed = false;
 
   // One clock for every call's media: each call sends and plays one frame per 20 ms of its own time.
@@ -584,7 +585,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
 
   async function validateSubscription(): Promise<void> {
     const validationCode = randomUUID();
-    const response = await fetch(options.eventGridWebhookUrl, {
+    const response = await fetch(webhookUrl(), {
       method: 'POST',
       headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('SubscriptionValidation') },
       body: JSON.stringify([
@@ -601,7 +602,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       ]),
       signal: AbortSignal.timeout(30_000),
     }).catch((error: Error) => {
-      throw new AcsEmulatorError('validation_failed', `Event Grid validation: webhook ${redact(options.eventGridWebhookUrl)} unreachable: ${error.message}`);
+      throw new AcsEmulatorError('validation_failed', `Event Grid validation: webhook ${redact(webhookUrl())} unreachable: ${error.message}`);
     });
     const text = await response.text();
     let answer: unknown;
@@ -676,7 +677,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     };
     const started = performance.now();
     try {
-      const response = await fetch(options.eventGridWebhookUrl, {
+      const response = await fetch(webhookUrl(), {
         method: 'POST',
         headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('Notification') },
         body: JSON.stringify([event]),

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { type Env, integer, parseEnv } from '../shared/config/env.js';
+
+/**
+ * Settings of `npm start` (the local lab), from the environment and from `--flags` (flags win). Every port
+ * can be moved; 0 means any free port. VOICE_LIVE_* variables are passed to the worker unchanged: with
+ * VOICE_LIVE_ENDPOINT set, the worker talks to the real Voice Live and everything else stays local.
+ */
+export const labConfigSchema = z.object({
+  LAB_HOST: z.string().default('127.0.0.1'),
+  LAB_PORT: integer(0, 65535).default(7000),
+  FUNCTIONS_PORT: integer(0, 65535).default(7071),
+  WORKER_PORT: integer(0, 65535).default(8080),
+  LAB_ACS_PORT: integer(0, 65535).default(7080),
+  LAB_TOKEN_ISSUER_PORT: integer(0, 65535).default(7081),
+  LAB_VOICE_LIVE_PORT: integer(0, 65535).default(7090),
+  LAB_SERVICEBUS_PORT: integer(0, 65535).default(5672),
+  MEDIA_AUDIO_FORMAT: z.enum(['pcm16KMono', 'pcm24KMono'], { message: 'must be pcm16KMono or pcm24KMono' }).default('pcm24KMono'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  VOICE_LIVE_ENDPOINT: z.string().optional(),
+});
+
+export type LabConfig = z.infer<typeof labConfigSchema> & {
+  /** Every VOICE_LIVE_* / AZURE_* variable, for the worker's own config parser. */
+  passThrough: Record<string, string>;
+};
+
+const flagNames: Record<string, keyof z.infer<typeof labConfigSchema>> = {
+  '--host': 'LAB_HOST',
+  '--port': 'LAB_PORT',
+  '--functions-port': 'FUNCTIONS_PORT',
+  '--worker-port': 'WORKER_PORT',
+  '--acs-port': 'LAB_ACS_PORT',
+  '--token-issuer-port': 'LAB_TOKEN_ISSUER_PORT',
+  '--voice-live-port': 'LAB_VOICE_LIVE_PORT',
+  '--servicebus-port': 'LAB_SERVICEBUS_PORT',
+  '--audio-format': 'MEDIA_AUDIO_FORMAT',
+  '--log-level': 'LOG_LEVEL',
+};
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+/** Reads `--name value` / `--name=value` flags into the variables they stand for. */
+export function flagsToEnv(argv: readonly string[], names: Record<string, string> = flagNames): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const variable = names[flag];
+    if (!variable) throw new UsageError(`unknown option ${flag} (known: ${Object.keys(names).join(', ')})`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    out[variable] = value;
+  }
+  return out;
+}
+
+export function loadLabConfig(env: Env, argv: readonly string[] = []): LabConfig {
+  const merged = { ...env, ...flagsToEnv(argv) };
+  const parsed = parseEnv(labConfigSchema, merged);
+  const passThrough: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value.trim() !== '' && (key.startsWith('VOICE_LIVE_') || key.startsWith('AZURE_'))) passThrough[key] = value;
+  }
+  return { ...parsed, passThrough };
+}

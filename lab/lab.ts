@@ -1,0 +1,289 @@
+import { CallAutomationClient } from '@azure/communication-call-automation';
+import { DefaultAzureCredential } from '@azure/identity';
+import { AcsTokenVerifier } from '../shared/acs-auth.js';
+import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
+import type { Env } from '../shared/config/env.js';
+import { loadFunctionsConfig } from '../shared/config/functions.js';
+import { loadWorkerConfig } from '../shared/config/worker.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { createRoutes } from '../functions/routes.js';
+import { createFunctionsState } from '../functions/context.js';
+import { WorkerServer } from '../worker/server.js';
+import { VoiceLiveClient } from '../worker/voice-live/client.js';
+import type { CallSessionHooks } from '../worker/call-session.js';
+import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
+import { startAcsEmulator, type AcsEmulator, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
+import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
+import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
+import { startVoiceLivePeer, type PeerSession, type VoiceLivePeer } from './voice-live/index.js';
+import { greeting } from './greeting.js';
+
+export type LabComponent = 'functions' | 'worker' | 'acs' | 'tokenIssuer' | 'voiceLive' | 'serviceBus';
+
+export interface LabOptions {
+  host?: string;
+  /** Ports per component; every one defaults to 0 (any free port), so several labs can run side by side in tests. */
+  ports?: Partial<Record<LabComponent, number>>;
+  /** The ACS media format the Functions app asks for (default pcm24KMono, as the official samples). */
+  audioFormat?: 'pcm16KMono' | 'pcm24KMono';
+  /**
+   * The Voice Live emulator's mode (default `echo-agent`, which greets with offline speech and plays each
+   * caller turn back). `scripted` leaves every server event to the test (`lab.voiceLive.nextSession()`).
+   * Ignored when `workerEnv.VOICE_LIVE_ENDPOINT` is set: then the worker uses the real Voice Live.
+   */
+  voiceLiveMode?: 'echo-agent' | 'scripted';
+  /** Spoken greeting at the start of each echo-agent call (default on). */
+  greeting?: boolean | string;
+  /** Extra worker settings (any VOICE_LIVE_* variable, PLAYOUT_LEAD_MS, ...). */
+  workerEnv?: Env;
+  /** Extra Functions settings (screening lists, ...). */
+  functionsEnv?: Env;
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Where component logs go (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export interface Lab {
+  readonly tokenIssuer: AcsTokenIssuer;
+  readonly serviceBus: ServiceBusPeer;
+  /** Undefined when the worker talks to the real Voice Live. */
+  readonly voiceLive: VoiceLivePeer | undefined;
+  readonly worker: WorkerServer;
+  readonly functions: FunctionsHost;
+  readonly acs: AcsEmulator;
+  readonly urls: { functions: string; incomingCallWebhook: string; worker: string; acs: string; voiceLive: string; serviceBus: string; tokenIssuer: string };
+  /** Dials the agent: IncomingCall through Event Grid to the Functions app, which answers; returns the ringing call. */
+  placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
+  /** Messages on `call-events` for a call (session = callId), in the order the bus accepted them. */
+  busMessages(callId: string, queue?: string): PeerMessage[];
+  close(): Promise<void>;
+}
+
+const RESOURCE_ID = '6f1c2a7e-0b5d-4c59-9a3e-1ab2c3d4e5f6';
+const CALL_EVENTS_QUEUE = 'call-events';
+/** Voice Live events worth a line on a call's timeline (audio deltas are counted by the media leg instead). */
+const TIMELINE_EVENTS = new Set([
+  'session.created',
+  'session.updated',
+  'input_audio_buffer.speech_started',
+  'input_audio_buffer.speech_stopped',
+  'conversation.item.input_audio_transcription.completed',
+  'response.created',
+  'response.audio_transcript.done',
+  'response.done',
+  'response.function_call_arguments.done',
+  'error',
+]);
+
+/**
+ * The whole system on 127.0.0.1, in this process: ACS token issuer, Service Bus peer, Voice Live emulator
+ * (or the real Voice Live), the media worker with MEDIA_AUTH=acs, the Functions route table behind a local
+ * Functions host, and the ACS emulator delivering calls to it. Use it from tests:
+ *
+ *   const lab = await startLab();
+ *   const call = await lab.placeCall();
+ *   await call.waitFor('MediaStreamingStarted');
+ *   ...
+ *   await lab.close();
+ */
+export async function startLab(options: LabOptions = {}): Promise<Lab> {
+  const host = options.host ?? '127.0.0.1';
+  const ports = options.ports ?? {};
+  const level = options.logLevel ?? 'warn';
+  const log = (component: string): Logger => createLogger({ component, level, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  const workerEnv = options.workerEnv ?? {};
+  const realVoiceLive = Boolean(workerEnv.VOICE_LIVE_ENDPOINT);
+  const closers: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const closer of closers.splice(0).reverse()) await closer().catch(() => undefined);
+  };
+
+  try {
+    const tokenIssuer = await startAcsTokenIssuer({ audience: RESOURCE_ID, port: ports.tokenIssuer ?? 0 });
+    closers.push(() => tokenIssuer.close());
+    const serviceBus = await startServiceBusPeer({ port: ports.serviceBus ?? 0, host, logger: log('lab.servicebus') });
+    closers.push(() => serviceBus.close());
+
+    let voiceLive: VoiceLivePeer | undefined;
+    let stopGreeter = () => undefined as void;
+    if (!realVoiceLive) {
+      voiceLive = await startVoiceLivePeer({ mode: options.voiceLiveMode ?? 'echo-agent', apiKey: 'lab-voice-live-key', port: ports.voiceLive ?? 0 });
+      const peer = voiceLive;
+      closers.push(() => peer.close());
+      if ((options.voiceLiveMode ?? 'echo-agent') === 'echo-agent' && options.greeting !== false) {
+        // Synthesis blocks the event loop for about a second: do it before any call is live.
+        const rateHz = Number(workerEnv.VOICE_LIVE_AUDIO_RATE ?? ((options.audioFormat ?? 'pcm24KMono') === 'pcm24KMono' ? 24000 : 16000));
+        await greeting(rateHz, typeof options.greeting === 'string' ? options.greeting : undefined);
+        stopGreeter = greetEachSession(peer, typeof options.greeting === 'string' ? options.greeting : undefined);
+        closers.push(async () => stopGreeter());
+      }
+    }
+
+    // Calls are looked up lazily: the ACS emulator is created after the worker.
+    let acsRef: AcsEmulator | undefined;
+    const callOf = (callId: string) => acsRef?.calls.get(callId);
+    const workerConfig = loadWorkerConfig({
+      VOICE_LIVE_MODEL: realVoiceLive ? undefined : 'gpt-realtime',
+      VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
+      ...workerEnv,
+      ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, VOICE_LIVE_API_KEY: 'lab-voice-live-key' } : {}),
+      PORT: String(ports.worker ?? 0),
+      HOST: host,
+      LOG_LEVEL: level,
+      MEDIA_AUTH: 'acs',
+      ACS_RESOURCE_ID: RESOURCE_ID,
+      ACS_TOKEN_ISSUER: tokenIssuer.issuer,
+      ACS_JWKS_URL: tokenIssuer.jwksUrl,
+    });
+    const credential = workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
+    const worker = new WorkerServer({
+      config: workerConfig,
+      logger: log('worker'),
+      ...(credential ? { credential } : {}),
+      createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
+      hooksFor: (callId) => timelineHooks(() => callOf(callId)),
+    });
+    const workerAddress = await worker.listen(workerConfig.port, workerConfig.host);
+    closers.push(() => worker.drain(500));
+    const workerUrl = `ws://${host}:${workerAddress.port}`;
+
+    const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
+    closers.push(() => functions.close());
+
+    const acs = await startAcsEmulator({
+      eventGridWebhookUrl: () => functions.urlOf('incomingCall'),
+      tokenIssuer,
+      port: ports.acs ?? 0,
+      logger: log('lab.acs'),
+    });
+    acsRef = acs;
+    closers.push(() => acs.close());
+
+    const functionsConfig = loadFunctionsConfig({
+      LOG_LEVEL: level,
+      ...(options.functionsEnv ?? {}),
+      ACS_CONNECTION_STRING: acs.connectionString,
+      ACS_RESOURCE_ID: RESOURCE_ID,
+      ACS_TOKEN_ISSUER: tokenIssuer.issuer,
+      ACS_JWKS_URL: tokenIssuer.jwksUrl,
+      CALLBACK_BASE_URL: functions.url,
+      WORKER_MEDIA_URL: `${workerUrl}/ws`,
+      MEDIA_AUDIO_FORMAT: options.audioFormat ?? 'pcm24KMono',
+      SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
+      CALL_EVENTS_QUEUE,
+    });
+    const functionsLogger = log('functions');
+    // The lab builds the clients itself: the emulator is plain http, which the SDK refuses unless told.
+    const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
+    const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
+    closers.push(async () => {
+      await publisher.close();
+      await busClient.close();
+    });
+    functions.setRoutes(
+      createRoutes({
+        config: functionsConfig,
+        callAutomation: new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true }),
+        publisher,
+        tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
+        logger: functionsLogger,
+        state: createFunctionsState(),
+      }),
+    );
+
+    const busWatcher = watchBus(serviceBus, CALL_EVENTS_QUEUE, callOf);
+    closers.push(async () => clearInterval(busWatcher));
+
+    return {
+      tokenIssuer,
+      serviceBus,
+      voiceLive,
+      worker,
+      functions,
+      acs,
+      urls: {
+        functions: functions.url,
+        incomingCallWebhook: functions.urlOf('incomingCall').replace(/code=[^&]+/, 'code=***'),
+        worker: workerUrl,
+        acs: acs.url,
+        voiceLive: voiceLive?.url ?? workerConfig.voiceLive.endpoint,
+        serviceBus: `amqp://${host}:${serviceBus.port}`,
+        tokenIssuer: tokenIssuer.issuer,
+      },
+      placeCall: (callOptions) => acs.placeCall(callOptions),
+      busMessages: (callId, queue = CALL_EVENTS_QUEUE) => serviceBus.messages(queue).filter((m) => m.sessionId === callId),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** Puts the worker's view of a call (Voice Live events, barge-ins, end) on the call's timeline. */
+function timelineHooks(call: () => EmulatedCall | undefined): CallSessionHooks {
+  return {
+    onVoiceLiveEvent(event) {
+      if (!TIMELINE_EVENTS.has(event.type)) return;
+      const e = event as Record<string, unknown>;
+      const detail: Record<string, unknown> = {};
+      for (const key of ['transcript', 'audio_start_ms', 'audio_end_ms', 'item_id'] as const) if (e[key] !== undefined) detail[key] = e[key];
+      const response = e.response as { id?: string; status?: string } | undefined;
+      if (response?.id) detail.responseId = response.id;
+      if (response?.status) detail.status = response.status;
+      const error = e.error as { code?: string; message?: string } | undefined;
+      if (error) detail.error = error.code ?? error.message;
+      call()?.timeline.add('voice-live', event.type, Object.keys(detail).length ? detail : undefined);
+    },
+    onBargeIn(info) {
+      call()?.timeline.add('voice-live', 'barge-in', { heardMs: Math.round(info.heardMs), itemId: info.itemId });
+    },
+    onEnd(summary) {
+      call()?.timeline.add('voice-live', 'session-ended', { reason: summary.reason, bargeIns: summary.bargeIns });
+    },
+  };
+}
+
+/** Adds each message the bus accepts for a call to that call's timeline. */
+function watchBus(peer: ServiceBusPeer, queue: string, callOf: (callId: string) => EmulatedCall | undefined): NodeJS.Timeout {
+  let seen = 0;
+  const timer = setInterval(() => {
+    const messages = peer.messages(queue);
+    for (; seen < messages.length; seen++) {
+      const message = messages[seen]!;
+      const type = (message.body as { type?: unknown } | undefined)?.type;
+      if (message.sessionId) callOf(message.sessionId)?.timeline.add('bus', typeof type === 'string' ? type : 'message', { queue });
+    }
+  }, 50);
+  timer.unref();
+  return timer;
+}
+
+/** The echo agent speaks first: a greeting synthesised offline, at the rate the session asked for. */
+function greetEachSession(peer: VoiceLivePeer, text: string | undefined): () => void {
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      let session: PeerSession;
+      try {
+        session = await peer.nextSession(60_000);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      void session
+        .waitFor('session.update', undefined, 10_000)
+        .then(async (event) => {
+          const format = ((event.session ?? {}) as Record<string, unknown>).output_audio_format;
+          const rateHz = format === 'pcm16_16000hz' ? 16000 : format === 'pcm16_8000hz' ? 8000 : 24000;
+          const spoken = await greeting(rateHz, text);
+          await session.respondWithAudio(spoken.samples, { transcript: spoken.text });
+        })
+        .catch(() => undefined);
+    }
+  };
+  void loop();
+  return () => {
+    stopped = true;
+  };
+}
