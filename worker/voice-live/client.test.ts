@@ -257,6 +257,7 @@ describe('VoiceLiveClient reconnect', () => {
     expect(replaced).toEqual(['reconnect']);
     expect(client.stats.reconnects).toBe(1);
     expect(second.received[0]?.type).toBe('session.update');
+    await second.waitFor('conversation.item.create', (e) => (e.item as { type: string }).type === 'function_call_output');
     const replayed = second.received.filter((r) => r.type === 'conversation.item.create').map((r) => r.event.item);
     expect(replayed).toEqual([
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What are your opening hours?' }] },
@@ -356,6 +357,8 @@ describe('VoiceLiveClient renewal before expiry', () => {
     expect(order).toEqual(['response.done', 'replaced:renewal']);
     expect(client.stats.renewals).toBe(1);
     expect(client.stats.reconnects).toBe(0);
+    // What was said after the standby was seeded reaches it at the switch.
+    await second.waitFor('conversation.item.create', (e) => (e.item as { role?: string }).role === 'assistant');
     const items = second.received.filter((r) => r.type === 'conversation.item.create').map((r) => r.event.item);
     expect(items).toEqual([
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Tell me a long story.' }] },
