@@ -167,7 +167,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
 
     it('without a token, with a token signed by an unknown key, for another resource, or expired: 401', async () => {
       const app = h.instance();
-      const tokens = [
+      const tokens: Record<string, string>[] = [
         {},
         { authorization: `Bearer ${await h.issuer.issueWithUnknownKey()}` },
         { authorization: `Bearer ${await h.issuer.issue({ audience: '11111111-2222-4333-8444-555555555555' })}` },

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './env.js';
+import { functionsConfigSchema, loadFunctionsConfig } from './functions.js';
+
+const minimal = {
+  ACS_ENDPOINT: 'https://acs-demo.communication.azure.com',
+  ACS_RESOURCE_ID: '6f1b3d2a-9c4e-4b7a-8e21-5d0c7a9f4b13',
+  CALLBACK_BASE_URL: 'https://func-demo.azurewebsites.net/',
+  WORKER_MEDIA_URL: 'wss://worker.example.net/ws',
+  SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: 'sb-demo.servicebus.windows.net',
+};
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadFunctionsConfig(env);
+    return [];
+  } catch (error) {
+    return (error as ConfigError).problems.map((p) => p.variable);
+  }
+};
+
+describe('Functions configuration', () => {
+  it('parses the managed-identity settings with defaults', () => {
+    expect(loadFunctionsConfig(minimal)).toMatchObject({
+      CALLBACK_BASE_URL: 'https://func-demo.azurewebsites.net',
+      MEDIA_AUDIO_FORMAT: 'pcm24KMono',
+      CALL_EVENTS_QUEUE: 'call-events',
+      NOT_FOR_US_ACTION: 'reject',
+      MEDIA_RESTART_MAX_ATTEMPTS: 2,
+      CALLED_NUMBERS_ALLOWED: [],
+    });
+    expect(loadFunctionsConfig({ ...minimal, MEDIA_AUDIO_FORMAT: 'Pcm16KMono' }).MEDIA_AUDIO_FORMAT).toBe('pcm16KMono');
+  });
+
+  it('names each missing or wrong variable', () => {
+    expect(problems({})).toEqual(expect.arrayContaining(['ACS_RESOURCE_ID', 'CALLBACK_BASE_URL', 'WORKER_MEDIA_URL']));
+    expect(problems({ ...minimal, ACS_ENDPOINT: '' })).toEqual(['ACS_ENDPOINT']);
+    expect(problems({ ...minimal, SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: '' })).toEqual(['SERVICEBUS_FULLY_QUALIFIED_NAMESPACE']);
+    expect(problems({ ...minimal, CALLBACK_BASE_URL: 'http://func.example.net' })).toEqual(['CALLBACK_BASE_URL']);
+    expect(problems({ ...minimal, WORKER_MEDIA_URL: 'ws://127.0.0.1:8080/ws' })).toEqual([]);
+    expect(problems({ ...minimal, NOT_FOR_US_ACTION: 'redirect' })).toEqual(['NOT_FOR_US_REDIRECT_TO']);
+    expect(problems({ ...minimal, CALLED_NUMBERS_ALLOWED: '+18331234567, 555' })).toEqual(['CALLED_NUMBERS_ALLOWED']);
+    expect(problems({ ...minimal, MEDIA_AUDIO_FORMAT: 'pcm8KMono' })).toEqual(['MEDIA_AUDIO_FORMAT']);
+  });
+
+  it('is keyed by the environment variable names', () => {
+    expect(Object.keys(functionsConfigSchema.shape)).toContain('SERVICEBUS_CONNECTION_STRING');
+  });
+});
