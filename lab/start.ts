@@ -1,42 +1,83 @@
 import { ConfigError } from '../shared/config/env.js';
-import { loadWorkerConfig } from '../shared/config/worker.js';
-import { createLogger } from '../shared/log.js';
-import { WorkerServer } from '../worker/server.js';
-import { VoiceLiveClient } from '../worker/voice-live/client.js';
-import { startVoiceLivePeer } from './voice-live/peer.js';
+import { loadLabConfig, UsageError, type LabConfig } from './config.js';
+import { startLab, type Lab } from './lab.js';
+import { startSoftphoneServer, type SoftphoneServer } from './softphone/server.js';
 
 /**
- * The local lab, for now: a Voice Live test peer in echo-agent mode and the media worker (MEDIA_AUTH=none)
- * on 127.0.0.1:8080. One line per component; Ctrl-C stops both.
+ * `npm start`: the whole system on 127.0.0.1 with no Azure account. One line per component, one URL to
+ * open. Ctrl-C stops everything.
  */
 async function main(): Promise<void> {
-  const peer = await startVoiceLivePeer({ mode: 'echo-agent', apiKey: 'lab-key' });
-  process.stdout.write(`voice-live peer  ${peer.url}  (echo-agent)\n`);
-
-  let config;
+  let config: LabConfig;
   try {
-    config = loadWorkerConfig({
-      PORT: '8080',
-      HOST: '127.0.0.1',
-      VOICE_LIVE_ENDPOINT: peer.url,
-      VOICE_LIVE_API_KEY: 'lab-key',
-      VOICE_LIVE_MODEL: 'gpt-realtime',
-      MEDIA_AUTH: 'none',
-      LOG_LEVEL: 'warn',
+    config = loadLabConfig(process.env, process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+
+  const realVoiceLive = Boolean(config.passThrough.VOICE_LIVE_ENDPOINT);
+  let lab: Lab;
+  try {
+    lab = await startLab({
+      host: config.LAB_HOST,
+      ports: {
+        functions: config.FUNCTIONS_PORT,
+        worker: config.WORKER_PORT,
+        acs: config.LAB_ACS_PORT,
+        tokenIssuer: config.LAB_TOKEN_ISSUER_PORT,
+        voiceLive: config.LAB_VOICE_LIVE_PORT,
+        serviceBus: config.LAB_SERVICEBUS_PORT,
+      },
+      audioFormat: config.MEDIA_AUDIO_FORMAT,
+      workerEnv: config.passThrough,
+      logLevel: config.LOG_LEVEL,
     });
   } catch (error) {
-    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
-    await peer.close();
-    process.exit(1);
+    const e = error as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      process.stderr.write(`lab: a port is already in use (${e.message}). Move it with a flag or variable, e.g. --functions-port 7171 or WORKER_PORT=8181; see README "Local lab".\n`);
+      process.exit(1);
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
   }
-  const logger = createLogger({ component: 'worker', level: config.logLevel });
-  const worker = new WorkerServer({ config, logger, createVoiceLiveClient: (options) => new VoiceLiveClient(options) });
-  const address = await worker.listen(config.port, config.host);
-  process.stdout.write(`media worker     ws://${address.address}:${address.port}/ws  (MEDIA_AUTH=none; /healthz /readyz /metrics)\n`);
 
+  let softphone: SoftphoneServer;
+  try {
+    softphone = await startSoftphoneServer({ placeCall: (o) => lab.placeCall(o), port: config.LAB_PORT, host: config.LAB_HOST });
+  } catch (error) {
+    await lab.close();
+    throw error;
+  }
+
+  const u = lab.urls;
+  const lines = [
+    `functions      ${u.functions}/api  (incomingCall, callbacks/{callId}, health; the route table of functions/routes.ts)`,
+    `worker         ${u.worker}/ws  (MEDIA_AUTH=acs; /healthz /readyz /metrics)`,
+    `acs emulator   ${u.acs}  (Call Automation REST + Event Grid → ${u.incomingCallWebhook}; POST /lab/calls)`,
+    realVoiceLive
+      ? `voice live     ${u.voiceLive}  (REAL Voice Live: audio leaves this machine)`
+      : `voice live     ${u.voiceLive}  (emulator: echo agent with a spoken greeting)`,
+    `service bus    ${u.serviceBus}  (AMQP 1.0 peer; queues call-events, call-records)`,
+    `acs tokens     ${u.tokenIssuer}/calling/keys  (JWKS the worker and callbacks verify against)`,
+    '',
+    `Open the softphone: ${softphone.url}`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
   const stop = async () => {
-    await worker.drain(1000);
-    await peer.close();
+    if (stopping) return;
+    stopping = true;
+    await softphone.close();
+    await lab.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());

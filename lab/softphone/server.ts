@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, resolve } from 'node:path';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { z } from 'zod';
+import type { EmulatedCall, PlaceCallOptions } from '../acs/emulator.js';
+import type { TimelineEntry } from '../acs/timeline.js';
+import { type Logger, silentLogger } from '../../shared/log.js';
+
+/**
+ * The softphone: a static page and one WebSocket (`/phone`) per browser tab. Text messages carry control
+ * and the call's timeline; binary messages carry audio, PCM16 mono at the call's rate (caller → lab,
+ * and what the caller hears ← lab).
+ */
+export interface SoftphoneServerOptions {
+  placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
+  port?: number;
+  host?: string;
+  logger?: Logger;
+}
+
+export interface SoftphoneServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const clientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('call'), from: z.string().regex(/^\+\d{6,15}$/).optional() }),
+  z.object({ type: z.literal('hangup') }),
+]);
+
+const contentTypes: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+/** The page's files sit next to the source; the built copy (dist/) looks back at the source tree. */
+function publicDir(): string {
+  const candidates = [join(__dirname, 'public'), resolve(__dirname, '../../../lab/softphone/public')];
+  return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? candidates[0]!;
+}
+
+export async function startSoftphoneServer(options: SoftphoneServerOptions): Promise<SoftphoneServer> {
+  const logger = (options.logger ?? silentLogger).child({ component: 'lab.softphone' });
+  const root = publicDir();
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of ['index.html', 'app.js', 'mic-worklet.js', 'style.css']) {
+    const path = join(root, name);
+    if (existsSync(path)) files.set(`/${name}`, { body: readFileSync(path), type: contentTypes[extname(name)] ?? 'application/octet-stream' });
+  }
+
+  const server: Server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://lab').pathname;
+    const file = files.get(path === '/' ? '/index.html' : path);
+    if (!file || req.method !== 'GET') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
+  });
+  const wss = new WebSocketServer({ server, path: '/phone', maxPayload: 256 * 1024 });
+  wss.on('connection', (socket) => handlePhone(socket, options, logger));
+  await new Promise<void>((ready, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ready());
+  });
+  const url = `http://${options.host ?? '127.0.0.1'}:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+function handlePhone(socket: WebSocket, options: SoftphoneServerOptions, logger: Logger): void {
+  let call: EmulatedCall | undefined;
+  const send = (message: object) => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+  };
+
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    if (isBinary) {
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+      if (!call || bytes.length % 2 !== 0) return;
+      const samples = new Int16Array(bytes.length / 2);
+      new Uint8Array(samples.buffer).set(bytes);
+      call.say(samples);
+      return;
+    }
+    let parsed: z.infer<typeof clientMessage>;
+    try {
+      const result = clientMessage.safeParse(JSON.parse(data.toString()));
+      if (!result.success) return send({ type: 'error', message: `bad message: ${result.error.issues.map((i) => i.message).join('; ')}` });
+      parsed = result.data;
+    } catch {
+      return send({ type: 'error', message: 'bad message: not JSON' });
+    }
+    if (parsed.type === 'call') {
+      if (call && !call.isOver) return send({ type: 'error', message: 'a call is already in progress' });
+      void place(parsed.from);
+    } else if (call && !call.isOver) {
+      void call.hangUp();
+    }
+  });
+  socket.on('close', () => {
+    if (call && !call.isOver) void call.hangUp();
+  });
+
+  async function place(from: string | undefined): Promise<void> {
+    let placed: EmulatedCall;
+    try {
+      placed = await options.placeCall(from ? { from } : {});
+    } catch (error) {
+      return send({ type: 'error', message: `could not place the call: ${(error as Error).message}` });
+    }
+    call = placed;
+    logger.info({ callId: placed.callId }, 'softphone call placed');
+    send({ type: 'placed', callId: placed.callId });
+    const forward = (entry: TimelineEntry) => {
+      send({ type: 'timeline', entry });
+      if (entry.source === 'media' && entry.type === 'connected') send({ type: 'format', sampleRateHz: placed.sampleRateHz });
+    };
+    for (const entry of placed.timeline.entries) forward(entry);
+    placed.on('timeline', forward);
+    placed.on('heard', (frame) => {
+      if (socket.readyState === socket.OPEN) socket.send(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), { binary: true });
+    });
+    void placed.ended().then((state) => send({ type: 'ended', state }));
+  }
+}
