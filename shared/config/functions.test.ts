@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './env.js';
 import { functionsConfigSchema, loadFunctionsConfig } from './functions.js';
@@ -43,7 +44,9 @@ describe('Functions configuration', () => {
     expect(problems({ ...minimal, MEDIA_AUDIO_FORMAT: 'pcm8KMono' })).toEqual(['MEDIA_AUDIO_FORMAT']);
   });
 
-  it('is keyed by the environment variable names', () => {
-    expect(Object.keys(functionsConfigSchema.shape)).toContain('SERVICEBUS_CONNECTION_STRING');
+  it('local.settings.sample.json lists every setting and nothing unknown', () => {
+    const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
+    const hostSettings = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];
+    expect(Object.keys(sample.Values).filter((k) => !hostSettings.includes(k)).sort()).toEqual(Object.keys(functionsConfigSchema.shape).sort());
   });
 });
