@@ -112,8 +112,16 @@ export class StreamingResampler {
   /** Resamples one chunk (any length). Equal rates return `input` itself. */
   process(input: Int16Array): Int16Array {
     if (!this.filter) return input;
-    const output = new Int16Array(this.outputLength(input.length));
-    this.run(input, input.length, output, 0, output.length);
+    const count = this.outputLength(input.length);
+    const wasm = this.wasm;
+    if (wasm && input.length <= BLOCK_SAMPLES) {
+      // Common case (one 20 ms frame): the output array is the only allocation, copied out of wasm memory natively.
+      this.run(input, input.length, null, 0, count);
+      const from = (wasm.scratchPtr + this.outputRegionOffset) >> 1;
+      return wasm.heap().slice(from, from + count);
+    }
+    const output = new Int16Array(count);
+    this.run(input, input.length, output, 0, count);
     return output;
   }
 
@@ -161,7 +169,8 @@ export class StreamingResampler {
     return Math.ceil((BLOCK_SAMPLES * filter.up) / filter.down) + 1;
   }
 
-  private run(input: Int16Array, length: number, output: Int16Array, outputOffset: number, maxOutputs: number): number {
+  /** Resamples `length` samples of `input`; outputs go to `output` (or stay in wasm scratch when it is null). */
+  private run(input: Int16Array, length: number, output: Int16Array | null, outputOffset: number, maxOutputs: number): number {
     const filter = this.filter!;
     const { up, down, tapsPerPhase, coefficients } = filter;
     const history = this.history;
@@ -176,18 +185,20 @@ export class StreamingResampler {
       const x = wasm ? wasm.heap() : jsScratch;
       const xOffset = wasm ? wasm.scratchPtr >> 1 : 0;
       // Window: history then this block, contiguous, so every output is one forward dot product.
-      for (let j = 0; j < historyLength; j++) x[xOffset + j] = history[j]!;
+      x.set(history, xOffset);
       const blockOffset = xOffset + historyLength;
-      for (let j = 0; j < blockLength; j++) x[blockOffset + j] = input[consumed + j]!;
+      x.set(blockLength === input.length ? input : input.subarray(consumed, consumed + blockLength), blockOffset);
       if (count > 0) {
         if (wasm) {
           const outputPtr = wasm.scratchPtr + this.outputRegionOffset;
           wasm.resampleBlock(wasm.scratchPtr, this.nextIndex, this.phase, up, down, tapsPerPhase, this.tablePtr, outputPtr, count);
-          const outputIndex = outputPtr >> 1;
-          const target = outputOffset + written;
-          for (let j = 0; j < count; j++) output[target + j] = x[outputIndex + j]!;
+          if (output) {
+            const outputIndex = outputPtr >> 1;
+            const target = outputOffset + written;
+            for (let j = 0; j < count; j++) output[target + j] = x[outputIndex + j]!;
+          }
         } else {
-          resampleBlock(x, this.nextIndex, this.phase, up, down, tapsPerPhase, coefficients, output, outputOffset + written, count);
+          resampleBlock(x, this.nextIndex, this.phase, up, down, tapsPerPhase, coefficients, output!, outputOffset + written, count);
         }
       }
       written += count;

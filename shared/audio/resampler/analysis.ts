@@ -41,8 +41,8 @@ export function fitSines(signal: ArrayLike<number>, frequenciesHz: readonly numb
     const y = signal[start + n]!;
     for (let a = 0; a < k; a++) {
       const ra = row[a]!;
-      atb[a] += ra * y;
-      for (let b = a; b < k; b++) ata[a * k + b] += ra * row[b]!;
+      atb[a] = atb[a]! + ra * y;
+      for (let b = a; b < k; b++) ata[a * k + b] = ata[a * k + b]! + ra * row[b]!;
     }
     for (let j = 0; j < frequenciesHz.length; j++) {
       const c = cos[j]!;
@@ -94,8 +94,8 @@ function solve(a: Float64Array, b: Float64Array, k: number): Float64Array {
     for (let r = col + 1; r < k; r++) {
       const f = m[r * k + col]! / d;
       if (f === 0) continue;
-      for (let c = col; c < k; c++) m[r * k + c] -= f * m[col * k + c]!;
-      x[r] -= f * x[col]!;
+      for (let c = col; c < k; c++) m[r * k + c] = m[r * k + c]! - f * m[col * k + c]!;
+      x[r] = x[r]! - f * x[col]!;
     }
   }
   for (let r = k - 1; r >= 0; r--) {

@@ -145,8 +145,10 @@ function quantize(prototype: Float64Array, up: number, tapsPerPhase: number): In
       out[base + lane] = hi;
       out[base + LANES + lane] = lo;
     }
-    // Both partial sums must fit an int32 for any int16 input, so wrapping SIMD lanes still give the exact result.
-    if (32768 * hiAbsSum >= 2 ** 31 || 32768 * loAbsSum >= 2 ** 31) throw new Error('accumulator could overflow');
+    // Both partial sums, plus the rounding offset, must fit an int32 for any int16 input: then wrapping SIMD lanes
+    // still give the exact result (see the kernel's rounding).
+    const limit = 2 ** 31 - 2 ** (SHIFT - 1);
+    if (32768 * hiAbsSum >= limit || 32768 * loAbsSum >= limit) throw new Error('accumulator could overflow');
   }
   return out;
 }

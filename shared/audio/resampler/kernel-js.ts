@@ -1,4 +1,10 @@
-import { LANES, LO_BITS, SHIFT } from './design.js';
+import * as design from './design.js';
+
+// Local copies: some loaders expose imports through getters, which would sit in the innermost loop.
+const LANES = design.LANES;
+const LO_SCALE = 2 ** design.LO_BITS;
+const SCALE = 2 ** design.SHIFT;
+const HALF = SCALE / 2;
 
 /**
  * Portable scalar kernel: the exact integer arithmetic of the WebAssembly kernel
@@ -19,25 +25,22 @@ export function resampleBlock(
   outOffset: number,
   count: number,
 ): void {
-  const blocks = tapsPerPhase / LANES;
-  const loScale = 2 ** LO_BITS;
-  const half = 2 ** (SHIFT - 1);
-  const scale = 2 ** SHIFT;
+  const blocks = tapsPerPhase / LANES; // LANES is 8, written out in the loop below
   for (let m = 0; m < count; m++) {
     let hiSum = 0;
     let loSum = 0;
     let c = phase * blocks * 2 * LANES;
     let xi = start;
     for (let b = 0; b < blocks; b++) {
-      for (let lane = 0; lane < LANES; lane++) {
+      for (let lane = 0; lane < 8; lane++) {
         const s = x[xi + lane]!;
         hiSum += s * coefficients[c + lane]!;
-        loSum += s * coefficients[c + LANES + lane]!;
+        loSum += s * coefficients[c + 8 + lane]!;
       }
       xi += LANES;
       c += 2 * LANES;
     }
-    let y = Math.floor((hiSum * loScale + loSum + half) / scale);
+    let y = Math.floor((hiSum * LO_SCALE + loSum + HALF) / SCALE);
     if (y > 32767) y = 32767;
     else if (y < -32768) y = -32768;
     out[outOffset + m] = y;

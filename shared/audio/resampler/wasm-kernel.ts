@@ -27,7 +27,14 @@ export interface WasmKernel {
   heap(): Int16Array;
 }
 
-type Exports = { resampleBlock: WasmKernel['resampleBlock']; memory: WebAssembly.Memory };
+type Exports = { resampleBlock: WasmKernel['resampleBlock']; memory: { readonly buffer: ArrayBuffer; grow(pages: number): number } };
+
+/** The slice of the WebAssembly JS API used here (the project's TypeScript libs do not declare it). */
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { readonly exports: unknown };
+}
 
 let cached: WasmKernel | null | undefined;
 
@@ -38,12 +45,14 @@ export function wasmKernel(): WasmKernel | null {
 }
 
 function load(): WasmKernel | null {
-  if (typeof WebAssembly !== 'object') return null;
+  const api = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  if (!api) return null;
   const bytes = Buffer.from(RESAMPLER_WASM_BASE64, 'base64');
-  if (!WebAssembly.validate(bytes)) return null;
+  // validate() is false where SIMD is unsupported: the scalar kernel takes over.
+  if (!api.validate(bytes)) return null;
   let exports: Exports;
   try {
-    exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Exports;
+    exports = new api.Instance(new api.Module(bytes), {}).exports as Exports;
   } catch {
     return null;
   }
@@ -59,7 +68,7 @@ function load(): WasmKernel | null {
     if (view.buffer !== memory.buffer) view = new Int16Array(memory.buffer);
   };
 
-  const kernel = {
+  const kernel: WasmKernel & { scratchPtr: number } = {
     scratchPtr: 0,
     resampleBlock: exports.resampleBlock,
     tableOffset(table) {
