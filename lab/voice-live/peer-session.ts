@@ -315,8 +315,8 @@ export class PeerSessionImpl implements PeerSession {
     if (type === 'input_audio_buffer.append') {
       const audio = typeof event.audio === 'string' ? event.audio : '';
       const byteCount = Buffer.byteLength(audio, 'base64');
-      this.record({ type, event: { type, audioBytes: byteCount }, audioBytes: byteCount, atMs: Date.now() });
       this.audioBytes += byteCount;
+      this.record({ type, event: { type, audioBytes: byteCount }, audioBytes: byteCount, atMs: Date.now() });
       if (this.options.mode === 'echo-agent') this.runVad(Buffer.from(audio, 'base64'));
       return;
     }

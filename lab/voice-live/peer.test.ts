@@ -1,0 +1,195 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { tone } from './audio.js';
+import { startVoiceLivePeer, type VoiceLivePeer, type VoiceLivePeerOptions } from './peer.js';
+
+let peer: VoiceLivePeer | undefined;
+const sockets: WebSocket[] = [];
+
+afterEach(async () => {
+  for (const ws of sockets.splice(0)) ws.terminate();
+  await peer?.close();
+  peer = undefined;
+});
+
+interface Line {
+  ws: WebSocket;
+  events: Record<string, unknown>[];
+  send(event: object): void;
+  next(type: string, predicate?: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+}
+
+async function open(options: VoiceLivePeerOptions = {}, headers: Record<string, string> = {}, query = 'api-version=2026-07-15&model=gpt-realtime'): Promise<Line> {
+  peer ??= await startVoiceLivePeer(options);
+  const ws = new WebSocket(`${peer!.url.replace('http', 'ws')}/voice-live/realtime?${query}`, { headers });
+  sockets.push(ws);
+  const events: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  ws.on('message', (data) => {
+    events.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const next = (type: string, predicate?: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${type}; got ${events.map((e) => e.type).join(',')}`)), 4000);
+      const check = (): void => {
+        const found = events.find((e) => e.type === type && (!predicate || predicate(e)));
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return { ws, events, send: (event) => ws.send(JSON.stringify(event)), next };
+}
+
+function appendAudio(line: Line, samples: Int16Array, chunkMs = 20, rateHz = 16000): void {
+  const chunk = (rateHz / 1000) * chunkMs;
+  for (let i = 0; i < samples.length; i += chunk) {
+    const part = samples.subarray(i, i + chunk);
+    line.send({ type: 'input_audio_buffer.append', audio: Buffer.from(part.buffer, part.byteOffset, part.byteLength).toString('base64') });
+  }
+}
+
+const sessionUpdate16k = {
+  type: 'session.update',
+  session: { input_audio_sampling_rate: 16000, output_audio_format: 'pcm16_16000hz', turn_detection: { type: 'server_vad', silence_duration_ms: 200, interrupt_response: true } },
+};
+
+describe('Voice Live test peer', () => {
+  it('refuses a wrong api key with 401 before the upgrade, and accepts the right one', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'k' });
+    await expect(open({}, { 'api-key': 'wrong' })).rejects.toThrow(/401/);
+    const line = await open({}, { 'api-key': 'k' });
+    const created = await line.next('session.created');
+    expect(created.session).toMatchObject({ object: 'realtime.session', model: 'gpt-realtime', expires_at: expect.any(Number) });
+    expect(peer!.upgrades.map((u) => u.status)).toEqual([401, 101]);
+  });
+
+  it('refuses upgrades on demand with the given status and body', async () => {
+    peer = await startVoiceLivePeer();
+    peer!.refuseNextUpgrades(503, 1, '{"error":"busy"}');
+    await expect(open()).rejects.toThrow(/503/);
+    await open();
+    expect(peer!.sessions).toHaveLength(1);
+  });
+
+  it('answers session.update with the merged session, and summarises appended audio', async () => {
+    const line = await open();
+    line.send(sessionUpdate16k);
+    const updated = await line.next('session.updated');
+    expect(updated.session).toMatchObject({ input_audio_sampling_rate: 16000, output_audio_format: 'pcm16_16000hz', modalities: ['text', 'audio'] });
+    appendAudio(line, new Int16Array(640));
+    const session = await peer!.nextSession();
+    await session.waitFor('input_audio_buffer.append', () => session.receivedAudioBytes() === 1280);
+    expect(session.received.at(-1)?.event).toEqual({ type: 'input_audio_buffer.append', audioBytes: 640 });
+  });
+
+  it('reports VAD positions in milliseconds of audio appended so far', async () => {
+    const line = await open();
+    line.send(sessionUpdate16k);
+    const session = await peer!.nextSession();
+    appendAudio(line, new Int16Array(16000 * 0.3));
+    await session.waitFor('input_audio_buffer.append', () => session.receivedAudioBytes() === 9600);
+    session.speechStarted();
+    appendAudio(line, new Int16Array(16000 * 0.2));
+    await session.waitFor('input_audio_buffer.append', () => session.receivedAudioBytes() === 16000);
+    session.speechStopped({ transcript: 'hello' });
+    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 300 });
+    expect(await line.next('input_audio_buffer.speech_stopped')).toMatchObject({ audio_end_ms: 500 });
+    expect(await line.next('conversation.item.input_audio_transcription.completed')).toMatchObject({ transcript: 'hello' });
+  });
+
+  it('streams a response and stops it early with status cancelled on response.cancel', async () => {
+    const line = await open();
+    const session = await peer!.nextSession();
+    const responding = session.respondWithAudio(new Int16Array(24000 * 2), { transcript: 'a long answer', realTime: true, chunkMs: 20 });
+    await line.next('response.audio.delta');
+    line.send({ type: 'response.cancel' });
+    await responding;
+    const done = await line.next('response.done');
+    expect(done.response).toMatchObject({ status: 'cancelled', status_details: { type: 'cancelled', reason: 'client_cancelled' } });
+    const deltas = line.events.filter((e) => e.type === 'response.audio.delta').length;
+    expect(deltas).toBeLessThan(100);
+    line.send({ type: 'response.cancel', event_id: 'ev1' });
+    const error = await line.next('error');
+    expect(error.error).toEqual({ type: 'invalid_request_error', code: 'response_cancel_not_active', message: expect.any(String), param: null, event_id: 'ev1' });
+  });
+
+  it('truncates an assistant item only within the audio it has', async () => {
+    const line = await open();
+    const session = await peer!.nextSession();
+    const { itemId } = await session.respondWithAudio(new Int16Array(24000 * 0.5));
+    line.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: 800, event_id: 'ev2' });
+    const error = await line.next('error');
+    expect(error.error).toMatchObject({ code: 'invalid_value', param: 'audio_end_ms', event_id: 'ev2' });
+    line.send({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: 300 });
+    expect(await line.next('conversation.item.truncated')).toMatchObject({ item_id: itemId, audio_end_ms: 300 });
+  });
+
+  it('echoes conversation items and reports function calls in the documented order', async () => {
+    const line = await open();
+    const session = await peer!.nextSession();
+    line.send({ type: 'conversation.item.create', item: { type: 'message', role: 'system', content: [{ type: 'input_text', text: 'x' }] } });
+    expect(await line.next('conversation.item.created')).toMatchObject({ previous_item_id: null, item: { role: 'system', id: expect.any(String) } });
+    const { callId } = await session.callFunction('end_call', { reason: 'bye' });
+    await line.next('response.done');
+    const types = line.events.map((e) => e.type).slice(-7);
+    expect(types).toEqual([
+      'response.created',
+      'response.output_item.added',
+      'conversation.item.created',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.done',
+    ]);
+    expect(line.events.find((e) => e.type === 'response.function_call_arguments.done')).toMatchObject({ call_id: callId, name: 'end_call', arguments: '{"reason":"bye"}' });
+  });
+
+  it('closes sessions at their expiry', async () => {
+    peer = await startVoiceLivePeer({ sessionExpiresInMs: 200 });
+    const line = await open();
+    const created = await line.next('session.created');
+    expect((created.session as { expires_at: number }).expires_at * 1000).toBeGreaterThan(Date.now());
+    const code = await new Promise<number>((resolve) => line.ws.once('close', (c) => resolve(c)));
+    expect(code).toBe(1000);
+  });
+});
+
+describe('Voice Live test peer, echo agent', () => {
+  it('detects the caller by energy, then plays their words back at the output rate', async () => {
+    const line = await open({ mode: 'echo-agent' });
+    line.send(sessionUpdate16k);
+    await line.next('session.updated');
+    appendAudio(line, new Int16Array(16000 * 0.2));
+    appendAudio(line, tone(16000, 400));
+    appendAudio(line, new Int16Array(16000 * 0.4));
+    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 200 });
+    expect(await line.next('input_audio_buffer.speech_stopped')).toMatchObject({ audio_end_ms: 600 });
+    await line.next('response.done');
+    const bytes = line.events
+      .filter((e) => e.type === 'response.audio.delta')
+      .reduce((sum, e) => sum + Buffer.from(String(e.delta), 'base64').length, 0);
+    // 400 ms at 16 kHz, give or take the VAD's 20 ms frames.
+    expect(bytes).toBeGreaterThanOrEqual(16000 * 2 * 0.38);
+    expect(bytes).toBeLessThanOrEqual(16000 * 2 * 0.44);
+  });
+
+  it('greets with a tone on response.create without input, and is interrupted by caller speech', async () => {
+    const line = await open({ mode: 'echo-agent', audioChunkMs: 20 });
+    line.send({ ...sessionUpdate16k });
+    await line.next('session.updated');
+    const session = await peer!.nextSession();
+    line.send({ type: 'response.create' });
+    await line.next('response.created');
+    session.speechStarted();
+    const done = await line.next('response.done');
+    expect(done.response).toMatchObject({ status: 'cancelled', status_details: { reason: 'turn_detected' } });
+  });
+});
