@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startLab, type Lab } from '../../lab/lab.js';
+import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/server.js';
+import { writeWav } from '../../lab/audio/wav.js';
+import { concat, silence, tone } from '../../lab/audio/signal.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+if (!available && process.env.CI !== 'true') {
+  console.warn(`softphone browser test skipped: ${CHROMIUM} not found. Enable it with: sudo apt-get install chromium`);
+}
+
+interface PageStats {
+  state: string;
+  callId: string | null;
+  sampleRateHz: number | null;
+  framesSent: number;
+  framesReceived: number;
+  playedMs: number;
+  timeline: { source: string; type: string }[];
+  transcript: { role: string; text: string }[];
+  errors: string[];
+}
+
+/** The softphone page in real headless Chromium, its microphone fed from a WAV file (tones with pauses). */
+describe('the softphone page in headless Chromium', () => {
+  it.runIf(!available && process.env.CI === 'true')('has Chromium in CI (.ci/run installs it)', () => {
+    expect.fail(`${CHROMIUM} is missing in CI: .ci/run should have installed Debian's chromium`);
+  });
+
+  describe.runIf(available)('with a fake microphone', () => {
+    let lab: Lab;
+    let softphone: SoftphoneServer;
+    let browser: Browser;
+    let page: Page;
+    let dir: string;
+    const stats = () => page.evaluate(() => (globalThis as unknown as { softphone: PageStats }).softphone);
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'softphone-'));
+      // Chromium loops the file: 2.5 s quiet (the greeting plays), 0.8 s of "speech", 2.5 s quiet.
+      const rateHz = 48000;
+      const wav = join(dir, 'caller.wav');
+      writeFileSync(wav, writeWav({ sampleRateHz: rateHz, samples: concat([silence(2500, rateHz), tone({ frequencyHz: 350, durationMs: 800, sampleRateHz: rateHz, amplitude: 0.5 }), silence(2500, rateHz)]) }));
+      lab = await startLab({ logLevel: 'silent' });
+      softphone = await startSoftphoneServer({ placeCall: (o) => lab.placeCall(o) });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--use-fake-ui-for-media-stream',
+          '--use-fake-device-for-media-stream',
+          `--use-file-for-fake-audio-capture=${wav}`,
+          `--user-data-dir=${join(dir, 'profile')}`,
+        ],
+      });
+      page = await browser.newPage();
+      await page.goto(softphone.url);
+    }, 60_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await softphone?.close();
+      await lab?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('places a call with "Call" and gets connected with media at the call rate', async () => {
+      await page.click('#call');
+      await expect.poll(async () => (await stats()).state, { timeout: 15_000 }).toBe('connected');
+      await expect.poll(async () => (await stats()).sampleRateHz, { timeout: 10_000 }).toBe(24000);
+      const callId = (await stats()).callId!;
+      expect(lab.acs.calls.get(callId)?.state).toBe('connected');
+    });
+
+    it("receives and plays the agent's audio and shows the greeting in the transcript", async () => {
+      await expect.poll(async () => (await stats()).framesReceived, { timeout: 15_000 }).toBeGreaterThan(25);
+      expect((await stats()).playedMs).toBeGreaterThan(400);
+      await expect.poll(async () => (await stats()).transcript.filter((t) => t.role === 'agent').length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await expect(page.locator('#transcript li.agent').first()).toBeDefined();
+    });
+
+    it("streams the microphone to the agent, whose turn detection hears the caller's speech", async () => {
+      await expect.poll(async () => (await stats()).framesSent, { timeout: 10_000 }).toBeGreaterThan(50);
+      await expect
+        .poll(async () => (await stats()).timeline.some((e) => e.type === 'input_audio_buffer.speech_started'), { timeout: 15_000 })
+        .toBe(true);
+      const timeline = (await stats()).timeline.map((e) => `${e.source}:${e.type}`);
+      expect(timeline).toEqual(expect.arrayContaining(['callback:CallConnected', 'callback:MediaStreamingStarted', 'media:agent-audio']));
+      expect(await page.locator('#timeline tr').count()).toBeGreaterThan(5);
+    });
+
+    it('hangs up with "Hang up": the call disconnects and the page shows it ended', async () => {
+      await page.click('#hangup');
+      await expect.poll(async () => (await stats()).state, { timeout: 10_000 }).toBe('ended');
+      await expect.poll(async () => (await stats()).timeline.some((e) => e.type === 'CallDisconnected'), { timeout: 10_000 }).toBe(true);
+      const callId = (await stats()).callId!;
+      expect(lab.acs.calls.get(callId)?.state).toBe('disconnected');
+      expect((await stats()).errors).toEqual([]);
+    });
+  });
+});
