@@ -38,7 +38,7 @@ describe('parseEnv', () => {
   });
 
   it('reports a missing required variable by name', () => {
-    expect(() => parseEnv(schema, {})).toThrow(/ENDPOINT/);
+    expect(() => parseEnv(schema, {})).toThrow(/ENDPOINT: is required but not set/);
   });
 
   it('splits comma-separated lists', () => {

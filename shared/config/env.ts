@@ -24,10 +24,11 @@ export function parseEnv<S extends z.ZodObject>(schema: S, env: Env): z.infer<S>
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
   throw new ConfigError(
-    result.error.issues.map((issue) => ({
-      variable: issue.path.length > 0 ? String(issue.path[0]) : '(settings)',
-      message: issue.message,
-    })),
+    result.error.issues.map((issue) => {
+      const variable = issue.path.length > 0 ? String(issue.path[0]) : '(settings)';
+      const missing = issue.code === 'invalid_type' && issue.path.length === 1 && cleaned[variable] === undefined;
+      return { variable, message: missing ? 'is required but not set' : issue.message };
+    }),
   );
 }
 
