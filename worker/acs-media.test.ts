@@ -56,3 +56,18 @@ describe('outbound messages', () => {
     expect(JSON.parse(STOP_AUDIO_MESSAGE)).toEqual({ kind: 'stopAudio', stopAudio: {} });
   });
 });
+
+describe('parseAcsMessage fast path', () => {
+  it('unescapes JSON escapes inside the audio like the full parser', () => {
+    const text = '{"kind":"AudioData","audioData":{"data":"AA\\u002BAAAAA","silent":false}}';
+    expect(parseAcsMessage(text)).toEqual({ ok: true, message: { kind: 'audio', base64: 'AA+AAAAA', byteLength: 6, silent: false } });
+  });
+
+  it('rejects a message that starts like audio but is not JSON', () => {
+    expect(parseAcsMessage('{"kind":"AudioData","audioData":{"data":"AAAA", oops')).toMatchObject({ ok: false, reason: 'not_json' });
+  });
+
+  it('rejects a wrong silent flag on the fast path too', () => {
+    expect(parseAcsMessage('{"kind":"AudioData","audioData":{"data":"AAAA","silent":"yes"}}')).toMatchObject({ ok: false, reason: 'wrong_shape' });
+  });
+});

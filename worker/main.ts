@@ -1,4 +1,3 @@
-import { DefaultAzureCredential } from '@azure/identity';
 import { ConfigError } from '../shared/config/env.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
@@ -20,9 +19,10 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ component: 'worker', level: config.logLevel });
   const stopTelemetry = await setupTelemetry({ connectionString: config.applicationInsightsConnectionString, roleName: 'worker', logger });
+  // Loaded only when needed: with an API key (local runs) the identity stack stays out of memory.
   const credential = config.voiceLive.apiKey
     ? undefined
-    : new DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+    : new (await import('@azure/identity')).DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
 
   const server = new WorkerServer({
     config,

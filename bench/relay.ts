@@ -1,0 +1,286 @@
+/**
+ * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build]`
+ *
+ * C simulated calls stream real-time 20 ms frames through the worker (a child process, so its CPU and
+ * memory are measured alone) to an echo Voice Live peer in this process, which answers every append with
+ * the same audio as a `response.audio.delta`. Each frame carries its call and sequence number in its first
+ * bytes, so relay-added latency is measured per frame in each direction on one clock:
+ *   up   = ACS client sends the frame  -> peer receives the append
+ *   down = peer sends the delta        -> ACS client receives the frame
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WebSocket, WebSocketServer } from 'ws';
+import { AcsMediaClient } from '../lab/acs/media-client.js';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '16000' },
+    'voice-live-rate': { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+  },
+});
+const CALLS = Number(args.calls);
+const SECONDS = Number(args.seconds);
+const RATE = Number(args.rate) as 16000 | 24000;
+const FRAME_BYTES = (RATE / 50) * 2;
+const FRAMES = SECONDS * 50;
+
+// ---- the echo Voice Live peer (this process) ----------------------------------------------------
+
+const upLatencies: number[] = [];
+const downLatencies: number[] = [];
+/** echoSentAt[call][seq] */
+const echoSentAt: Float64Array[] = Array.from({ length: CALLS }, () => new Float64Array(FRAMES));
+const sentAt: Float64Array[] = Array.from({ length: CALLS }, () => new Float64Array(FRAMES));
+let appendsReceived = 0;
+let framesReceived = 0;
+let measuring = false;
+
+function readTag(base64: string): { call: number; seq: number } {
+  const head = Buffer.from(base64.slice(0, 12), 'base64');
+  return { call: head.readUInt32LE(0), seq: head.readUInt32LE(4) };
+}
+
+async function startEchoPeer(): Promise<{ url: string; close(): Promise<void> }> {
+  const http = createServer((_req, res) => res.writeHead(426).end());
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  const APPEND = '"type":"input_audio_buffer.append"';
+  wss.on('connection', (ws: WebSocket) => {
+    const responseId = `resp_${Math.random().toString(36).slice(2)}`;
+    const head = `{"type":"response.audio.delta","response_id":"${responseId}","item_id":"item_${responseId}","output_index":0,"content_index":0,"delta":"`;
+    ws.send(JSON.stringify({ type: 'session.created', event_id: 'e0', session: { id: responseId } }));
+    ws.on('message', (data: Buffer) => {
+      const text = data.toString();
+      if (text.includes(APPEND)) {
+        const at = performance.now();
+        const start = text.indexOf('"audio":"') + 9;
+        const audio = text.slice(start, text.indexOf('"', start));
+        appendsReceived++;
+        const tag = readTag(audio);
+        if (measuring && tag.call < CALLS && tag.seq < FRAMES) upLatencies.push(at - sentAt[tag.call]![tag.seq]!);
+        ws.send(head + audio + '"}');
+        if (tag.call < CALLS && tag.seq < FRAMES) echoSentAt[tag.call]![tag.seq] = performance.now();
+        return;
+      }
+      const event = JSON.parse(text) as { type: string; session?: Record<string, unknown> };
+      if (event.type === 'session.update') {
+        ws.send(JSON.stringify({ type: 'session.updated', event_id: 'e1', session: { id: responseId, ...event.session } }));
+        ws.send(JSON.stringify({ type: 'response.created', event_id: 'e2', response: { id: responseId, status: 'in_progress', output: [] } }));
+      }
+    });
+    ws.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        http.close(() => resolve());
+      }),
+  };
+}
+
+// ---- the worker (child process) ---------------------------------------------------------------
+
+interface ProcSample {
+  cpuSeconds: number;
+  userSeconds: number;
+  rssBytes: number;
+}
+
+function sampleProc(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, userSeconds: Number(fields[11]) / 100, rssBytes: rssKb * 1024 };
+}
+
+async function startWorker(voiceLiveUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
+  // The built worker, as `npm run start:worker` runs it in production (no TypeScript loader in the process).
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/worker/main.js'];
+  const child = spawn(process.execPath, nodeArgs, {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      VOICE_LIVE_ENDPOINT: voiceLiveUrl,
+      VOICE_LIVE_API_KEY: 'bench-key',
+      VOICE_LIVE_MODEL: 'gpt-realtime',
+      MEDIA_AUTH: 'none',
+      LOG_LEVEL: 'info',
+      DRAIN_TIMEOUT_S: '5',
+      ...(args['voice-live-rate'] ? { VOICE_LIVE_AUDIO_RATE: args['voice-live-rate'] } : {}),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /"address":"[^"]*:(\d+)"/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then(() => reject(new Error(`worker exited before listening: ${out}`)));
+  });
+  return { child, port, exited };
+}
+
+// ---- run ---------------------------------------------------------------------------------------
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function summary(name: string, values: number[]): string {
+  const sorted = Float64Array.from(values).sort();
+  const list = Array.from(sorted);
+  return `${name.padEnd(5)} p50 ${percentile(list, 50).toFixed(2)} ms  p99 ${percentile(list, 99).toFixed(2)} ms  max ${(list.at(-1) ?? NaN).toFixed(2)} ms  (${list.length} frames)`;
+}
+
+function frameFor(call: number, seq: number): Buffer {
+  const frame = Buffer.alloc(FRAME_BYTES);
+  for (let i = 8; i < FRAME_BYTES; i += 2) frame.writeInt16LE(Math.round(3000 * Math.sin((2 * Math.PI * 440 * (seq * (FRAME_BYTES / 2) + i / 2)) / RATE)), i);
+  frame.writeUInt32LE(call, 0);
+  frame.writeUInt32LE(seq, 4);
+  return frame;
+}
+
+function summariseProfile(dir: string): string {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) return '(no profile written)';
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id)!;
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    const url = node.callFrame.url.replace(/^.*\/(node_modules\/|work\/main\/)/, '');
+    const key = `${node.callFrame.functionName || '(anonymous)'} ${url ? `${url}:${node.callFrame.lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 25)
+    .map(([key, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${key}`)
+    .join('\n') + `\n(profile: ${join(dir, file)})`;
+}
+
+function build(): void {
+  if (args['no-build'] && existsSync('dist/worker/main.js')) return;
+  process.stdout.write('building the worker (tsc -p tsconfig.build.json)...\n');
+  // Emit happens even if unrelated files have type errors; only the worker's output matters here.
+  spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'ignore' });
+  if (!existsSync('dist/worker/main.js')) throw new Error('build did not produce dist/worker/main.js');
+}
+
+async function main(): Promise<void> {
+  build();
+  const peer = await startEchoPeer();
+  const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'relay-prof-')) : undefined;
+  const worker = await startWorker(peer.url, profileDir);
+  const pid = worker.child.pid!;
+  await new Promise((r) => setTimeout(r, 500));
+  const baseline = sampleProc(pid);
+
+  const clients: AcsMediaClient[] = [];
+  for (let call = 0; call < CALLS; call++) {
+    const client = await AcsMediaClient.connect({
+      url: `ws://127.0.0.1:${worker.port}/ws/bench-${call}`,
+      record: false,
+      onMessage: (text, at) => {
+        const start = text.indexOf('"data":"') + 8;
+        if (start < 8) return;
+        framesReceived++;
+        const tag = readTag(text.slice(start, start + 12));
+        if (measuring && tag.call < CALLS && tag.seq < FRAMES && echoSentAt[tag.call]![tag.seq]! > 0) downLatencies.push(at - echoSentAt[tag.call]![tag.seq]!);
+      },
+    });
+    client.sendMetadata(RATE);
+    clients.push(client);
+  }
+  // Let every Voice Live session open before the clock starts.
+  await new Promise((r) => setTimeout(r, 1000 + CALLS * 5));
+  const frames = clients.map((_, call) => Array.from({ length: 50 }, (_, seq) => frameFor(call, seq)));
+
+  const before = sampleProc(pid);
+  let peakRss = before.rssBytes;
+  measuring = true;
+  const startedAt = performance.now();
+  let framesSent = 0;
+  // Calls are spread across the 20 ms period, as independent phone calls are; each keeps a deadline clock.
+  const next = new Float64Array(CALLS).map((_, call) => startedAt + (call * 20) / CALLS);
+  const seqOf = new Uint32Array(CALLS);
+  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, sampleProc(pid).rssBytes)), 250);
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      let pending = false;
+      for (let call = 0; call < CALLS; call++) {
+        const seq = seqOf[call]!;
+        if (seq >= FRAMES) continue;
+        pending = true;
+        if (next[call]! > now) continue;
+        const frame = frames[call]![seq % 50]!;
+        frame.writeUInt32LE(seq, 4);
+        sentAt[call]![seq] = performance.now();
+        clients[call]!.sendAudio(frame);
+        framesSent++;
+        seqOf[call] = seq + 1;
+        next[call]! += 20;
+      }
+      if (!pending) return resolve();
+      setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const elapsedS = (performance.now() - startedAt) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  measuring = false;
+  clearInterval(rssTimer);
+  const after = sampleProc(pid);
+  peakRss = Math.max(peakRss, after.rssBytes);
+
+  for (const client of clients) await client.close();
+  await new Promise((r) => setTimeout(r, 300));
+  worker.child.kill('SIGTERM');
+  await worker.exited;
+  await peer.close();
+
+  const cpuS = after.cpuSeconds - before.cpuSeconds;
+  const callSeconds = CALLS * elapsedS;
+  const lines = [
+    `relay benchmark: ${CALLS} calls x ${SECONDS} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
+    summary('up', upLatencies),
+    summary('down', downLatencies),
+    `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${appendsReceived - framesReceived}`,
+    `worker CPU ${cpuS.toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * cpuS) / callSeconds).toFixed(3)} ms per call-second (${((100 * cpuS) / elapsedS).toFixed(0)}% of a core; user ${(after.userSeconds - before.userSeconds).toFixed(2)} s, kernel ${(cpuS - (after.userSeconds - before.userSeconds)).toFixed(2)} s)`,
+    `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, peak ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  if (profileDir) process.stdout.write(`\nhottest functions (self time, worker):\n${summariseProfile(profileDir)}\n`);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
