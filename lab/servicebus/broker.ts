@@ -32,6 +32,8 @@ interface Consumer {
   readonly source: Source;
   readonly receiveAndDelete: boolean;
   readonly deliveries: Map<Delivery, string>;
+  /** Handed to rhea but not yet on the wire: they already use up credit. */
+  queued: Delivery[];
 }
 
 type IncomingRole = { kind: 'cbs' } | { kind: 'entity'; queue: QueueEntity } | { kind: 'management'; queue: QueueEntity };
@@ -214,6 +216,7 @@ export class Broker {
       source,
       receiveAndDelete: remote.snd_settle_mode === 1,
       deliveries: new Map(),
+      queued: [],
     };
     this.consumers.add(consumer);
     this.consumerOfLink.set(link, consumer);
@@ -329,7 +332,11 @@ export class Broker {
 
   private pump(consumer: Consumer): void {
     const { link, queue } = consumer;
-    while (!this.disposed && link.is_open() && link.sendable()) {
+    // rhea counts credit down only when a transfer is written, so count what is still queued here.
+    const nextOnWire = (link.session as unknown as { outgoing: { next_pending_delivery: number } }).outgoing.next_pending_delivery;
+    consumer.queued = consumer.queued.filter((d) => (d as unknown as { id: number }).id >= nextOnWire);
+    let available = (link as unknown as { credit: number }).credit - consumer.queued.length;
+    while (!this.disposed && available > 0 && link.is_open()) {
       const stored = queue.nextFor(consumer.source);
       if (!stored) break;
       const tag = newDeliveryTag();
@@ -344,6 +351,8 @@ export class Broker {
         }),
         tag,
       );
+      available -= 1;
+      consumer.queued.push(delivery);
       if (consumer.receiveAndDelete) queue.settle(token, link, { kind: 'complete' });
       else consumer.deliveries.set(delivery, token);
     }
