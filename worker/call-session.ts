@@ -141,7 +141,7 @@ export class CallSession implements CallControl {
       this.framesIn++;
       this.metrics.framesIn.inc();
       this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
-      if ((this.framesIn & LATENCY_SAMPLE_MASK) === 0) this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
+      if ((this.framesIn & LATENCY_SAMPLE_MASK) === 1) this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
     } else if (message.kind === 'metadata') {
       if (this.state !== 'awaiting-metadata') return this.badInput.report('metadata_repeated');
       this.start(message.sampleRateHz, message.channels, message.encoding);
@@ -250,7 +250,7 @@ export class CallSession implements CallControl {
     this.socket.send(encodeAudioFrame(frame.toString('base64')));
     this.framesOut++;
     this.metrics.framesOut.inc();
-    if ((this.framesOut & LATENCY_SAMPLE_MASK) === 0) this.metrics.outboundLatency.observe((performance.now() - queuedAt) / 1000);
+    if ((this.framesOut & LATENCY_SAMPLE_MASK) === 1) this.metrics.outboundLatency.observe((performance.now() - queuedAt) / 1000);
   };
 
   private readonly onVoiceLiveEvent = (event: ServerEvent): void => {
