@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startLab, type Lab } from '../../lab/lab.js';
 import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/server.js';
 import { writeWav } from '../../lab/audio/wav.js';
@@ -35,7 +35,7 @@ describe('the softphone page in headless Chromium', () => {
   describe.runIf(available)('with a fake microphone', () => {
     let lab: Lab;
     let softphone: SoftphoneServer;
-    let browser: Browser;
+    let browser: BrowserContext;
     let page: Page;
     let dir: string;
     const stats = () => page.evaluate(() => (globalThis as unknown as { softphone: PageStats }).softphone);
@@ -48,8 +48,10 @@ describe('the softphone page in headless Chromium', () => {
       writeFileSync(wav, writeWav({ sampleRateHz: rateHz, samples: concat([silence(2500, rateHz), tone({ frequencyHz: 350, durationMs: 800, sampleRateHz: rateHz, amplitude: 0.5 }), silence(2500, rateHz)]) }));
       lab = await startLab({ logLevel: 'silent' });
       softphone = await startSoftphoneServer({ placeCall: (o) => lab.placeCall(o) });
-      browser = await chromium.launch({
+      // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir, i.e. --user-data-dir).
+      browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
         executablePath: CHROMIUM,
+        headless: true,
         args: [
           '--headless',
           '--no-sandbox',
@@ -62,7 +64,6 @@ describe('the softphone page in headless Chromium', () => {
           '--use-fake-ui-for-media-stream',
           '--use-fake-device-for-media-stream',
           `--use-file-for-fake-audio-capture=${wav}`,
-          `--user-data-dir=${join(dir, 'profile')}`,
         ],
       });
       page = await browser.newPage();
@@ -88,7 +89,7 @@ describe('the softphone page in headless Chromium', () => {
       await expect.poll(async () => (await stats()).framesReceived, { timeout: 15_000 }).toBeGreaterThan(25);
       expect((await stats()).playedMs).toBeGreaterThan(400);
       await expect.poll(async () => (await stats()).transcript.filter((t) => t.role === 'agent').length, { timeout: 10_000 }).toBeGreaterThan(0);
-      await expect(page.locator('#transcript li.agent').first()).toBeDefined();
+      expect(await page.locator('#transcript li.agent').first().textContent()).toMatch(/^Agent: .*local lab/);
     });
 
     it("streams the microphone to the agent, whose turn detection hears the caller's speech", async () => {
