@@ -336,6 +336,8 @@ export class Broker {
     const nextOnWire = (link.session as unknown as { outgoing: { next_pending_delivery: number } }).outgoing.next_pending_delivery;
     consumer.queued = consumer.queued.filter((d) => (d as unknown as { id: number }).id >= nextOnWire);
     let available = (link as unknown as { credit: number }).credit - consumer.queued.length;
+    const source = consumer.source;
+    if (source.kind === 'session' && !queue.holdsSession(source.sessionId, link)) return;
     while (!this.disposed && available > 0 && link.is_open()) {
       const stored = queue.nextFor(consumer.source);
       if (!stored) break;
@@ -437,7 +439,8 @@ export class Broker {
   private expireLocks(): void {
     this.timer = undefined;
     for (const queue of this.queues.values()) {
-      for (const holder of queue.expire()) {
+      queue.expire();
+      for (const holder of queue.takeLostSessionHolders()) {
         const consumer = this.consumerOfLink.get(holder as Sender);
         if (!consumer) continue;
         this.consumers.delete(consumer);

@@ -85,6 +85,7 @@ export class QueueEntity {
   private readonly seenMessageIds = new Map<string, number>();
   private readonly sessionLocks = new Map<string, { holder: LockHolder; lockedUntilMs: number }>();
   private readonly sessionStates = new Map<string, Buffer | null>();
+  private lostHolders: LockHolder[] = [];
 
   constructor(
     private readonly options: QueueOptions,
@@ -250,9 +251,20 @@ export class QueueEntity {
     }
   }
 
+  /** Holders whose session lock expired since the last call: their links must be detached. */
+  takeLostSessionHolders(): LockHolder[] {
+    const lost = this.lostHolders;
+    this.lostHolders = [];
+    return lost;
+  }
+
+  holdsSession(sessionId: string, holder: LockHolder): boolean {
+    return this.sessionLocks.get(sessionId)?.holder === holder;
+  }
+
   /**
    * Applies every deadline that has passed: TTL expiry of waiting messages, message lock expiry,
-   * session lock expiry. Returns the holders whose session lock expired (their links must be detached).
+   * session lock expiry. Returns the holders whose session lock expired just now.
    */
   expire(): LockHolder[] {
     const nowMs = this.now();
@@ -264,6 +276,7 @@ export class QueueEntity {
       }
     }
     for (const holder of lostSessions) this.releaseHolder(holder);
+    this.lostHolders.push(...lostSessions);
     for (const m of [...this.main.all, ...this.deadLetter.all]) {
       if (m.state === 'locked' && m.lock && !m.lock.sessionBound && m.lock.lockedUntilMs <= nowMs) {
         m.lock = undefined;
@@ -282,6 +295,7 @@ export class QueueEntity {
     const consider = (t: number) => {
       if (next === undefined || t < next) next = t;
     };
+    if (this.lostHolders.length > 0) consider(this.now());
     for (const lock of this.sessionLocks.values()) consider(lock.lockedUntilMs);
     for (const m of [...this.main.all, ...this.deadLetter.all]) {
       if (m.lock && !m.lock.sessionBound) consider(m.lock.lockedUntilMs);
