@@ -151,12 +151,14 @@ export async function libsamplerate(converterType: 0 | 1 | 2, label: string): Pr
 }
 
 /** Heap (JS objects and array buffers) growth per instance, over many instances, after a full collection. */
-export function heapBytesPerInstance(make: () => unknown, count = 2000): number {
+export function heapBytesPerInstance(make: () => unknown, count = 5000): number {
   const gc = collector();
+  gc();
   gc();
   const before = process.memoryUsage();
   const kept: unknown[] = [];
   for (let i = 0; i < count; i++) kept.push(make());
+  gc();
   gc();
   const after = process.memoryUsage();
   const bytes = after.heapUsed - before.heapUsed + (after.arrayBuffers - before.arrayBuffers);

@@ -75,12 +75,19 @@ async function quality(f: Factory, from: number, to: number): Promise<Omit<Row, 
     return y;
   };
 
-  // Delay: phase of a 100.3 Hz tone (10 ms period, so any delay under 10 ms is unambiguous).
-  const low = await run(int16Sine(100.3, 16384, from, from));
-  const lowFit = fitSines(low, [100.3], to, skip, to / 2);
-  const expected = 0.3 + (2 * Math.PI * 100.3 * skip) / to;
+  // Delay: phase lag of a 25.3 Hz tone (40 ms period, so any delay under 40 ms is unambiguous).
+  const lowHz = 25.3;
+  const lowInput = int16Sine(lowHz, 16384, from, 2 * from);
+  const low = await run(lowInput);
+  // Samples held back: what a stream of this length should have produced so far minus what came out (before flush).
+  const heldMs = ((Math.ceil((lowInput.length * to) / from) - low.length) / to) * 1000;
+  const lateSkip = to / 2;
+  const lowFit = fitSines(low, [lowHz], to, lateSkip, to);
+  const expected = 0.3 + (2 * Math.PI * lowHz * lateSkip) / to;
   const lag = (((expected - lowFit.phases[0]!) % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
-  const delayMs = (lag / (2 * Math.PI * 100.3)) * 1000;
+  // A lag just under a full period is an advance (an output time-aligned by holding samples back).
+  const lagMs = (lag / (2 * Math.PI * lowHz)) * 1000;
+  const delayMs = (lagMs > 20 ? lagMs - 1000 / lowHz : lagMs) + heldMs;
 
   let toneSnrMinDb = Infinity;
   let flatnessDb = 0;
@@ -105,9 +112,10 @@ async function quality(f: Factory, from: number, to: number): Promise<Omit<Row, 
     const x = mix(int16Sine(hz, 29000, from, from), int16Sine(1499.7, 2000, from, from, 1.1));
     const y = await run(x);
     const targets = from > to ? [foldHz(hz, to)] : [from - hz, from + hz].map((g) => foldHz(g, to));
-    const fit = fitSines(y, [hz < to / 2 ? hz : foldHz(hz, to), 1499.7, ...targets].filter((v, i, a) => a.indexOf(v) === i), to, skip, to);
-    for (let j = fit.amplitudes.length - targets.length; j < fit.amplitudes.length; j++) {
-      stopbandDb = Math.min(stopbandDb, -20 * Math.log10(fit.amplitudes[j]! / 29000));
+    const wanted = from > to ? [1499.7] : [hz, 1499.7];
+    const fit = fitSines(y, [...wanted, ...targets], to, skip, to / 2);
+    for (const amplitude of fit.amplitudes.slice(wanted.length)) {
+      stopbandDb = Math.min(stopbandDb, -20 * Math.log10(amplitude / 29000));
     }
   }
   return { delayMs, toneSnrMinDb, toneFloorDb: int16FloorDb(16384, from, to), multitoneDb, flatnessDb, stopbandDb };
@@ -154,17 +162,25 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     for (const f of factories) {
       const q = await quality(f, from, to);
-      let bytes = f.bytesPerInstance(from, to);
+      let bytes = median([0, 1, 2].map(() => f.bytesPerInstance(from, to)));
       if (Number.isNaN(bytes) && f.prepare) {
         // libsamplerate: each instance instantiates its own wasm module; count heap + external growth.
         const gc = (globalThis as { gc?: () => void }).gc;
-        gc?.();
-        const before = process.memoryUsage();
-        await f.prepare(from, to, 3);
-        gc?.();
-        const after = process.memoryUsage();
-        bytes = (after.heapUsed + after.external - before.heapUsed - before.external) / 3;
-        for (let i = 0; i < 3; i++) f.create(from, to).dispose();
+        await f.prepare(from, to, 1);
+        f.create(from, to).dispose();
+        const samples: number[] = [];
+        for (let attempt = 0; attempt < 3; attempt++) {
+          gc?.();
+          gc?.();
+          const before = process.memoryUsage();
+          await f.prepare(from, to, 3);
+          gc?.();
+          gc?.();
+          const after = process.memoryUsage();
+          samples.push((after.heapUsed + after.external - before.heapUsed - before.external) / 3);
+          for (let i = 0; i < 3; i++) f.create(from, to).dispose();
+        }
+        bytes = median(samples);
       }
       rows.push({ name: f.name, cpuUs: [], bytes, ...q });
     }
