@@ -1,7 +1,7 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServiceBusPeer, type ServiceBusPeer } from '../lab/servicebus/peer.js';
+import { startServiceBusPeer, testClientRetryOptions as retryOptions, type ServiceBusPeer } from '../lab/servicebus/peer.js';
 import {
   BusError,
   BusPublisher,
@@ -11,7 +11,6 @@ import {
   type ReceivedBusMessage,
 } from './bus.js';
 
-const retryOptions = { maxRetries: 0, retryDelayInMs: 20, maxRetryDelayInMs: 100, timeoutInMs: 2000 };
 const fastRetry = { retryDelayMs: 20, maxRetryDelayMs: 100, attemptTimeoutMs: 500 };
 
 const cleanups: (() => Promise<void>)[] = [];

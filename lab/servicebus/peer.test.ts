@@ -1,12 +1,10 @@
 import { connect } from 'node:net';
 import { isServiceBusError, ServiceBusClient, type ServiceBusClientOptions } from '@azure/service-bus';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServiceBusPeer, type ServiceBusPeer, type ServiceBusPeerOptions } from './peer.js';
+import { startServiceBusPeer, testClientRetryOptions, type ServiceBusPeer, type ServiceBusPeerOptions } from './peer.js';
 
 // Fast failure in tests: the client's defaults wait 30 s between retries (reference §10).
-const clientOptions: ServiceBusClientOptions = {
-  retryOptions: { maxRetries: 0, retryDelayInMs: 20, maxRetryDelayInMs: 100, timeoutInMs: 3000 },
-};
+const clientOptions: ServiceBusClientOptions = { retryOptions: testClientRetryOptions };
 const noRenewal = { maxAutoLockRenewalDurationInMs: 0 };
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -32,6 +32,12 @@ export interface ServiceBusPeerOptions {
   logger?: Logger;
 }
 
+/**
+ * Client retry options for tests against the peer: the SDK's defaults wait 30 s between retries and 60 s
+ * per try. Pass as `new ServiceBusClient(peer.connectionString, { retryOptions: testClientRetryOptions })`.
+ */
+export const testClientRetryOptions = { maxRetries: 0, retryDelayInMs: 20, maxRetryDelayInMs: 100, timeoutInMs: 2000 } as const;
+
 export const defaultQueues: QueueOptions[] = [
   {
     name: 'call-events',
