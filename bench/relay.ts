@@ -12,9 +12,11 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AcsMediaClient } from '../lab/acs/media-client.js';
 
@@ -34,14 +36,26 @@ const RATE = Number(args.rate) as 16000 | 24000;
 const FRAME_BYTES = (RATE / 50) * 2;
 const FRAMES = SECONDS * 50;
 
-// ---- the echo Voice Live peer (this process) ----------------------------------------------------
+// ---- the echo Voice Live peer (a thread of this process) ----------------------------------------
 
-const upLatencies: number[] = [];
+/** Wall-clock milliseconds comparable across this process's threads. */
+const now = (): number => performance.timeOrigin + performance.now();
+
+// Shared with the peer thread: when each frame was sent by ACS and echoed by Voice Live, per call and sequence.
+const sentAtShared = new SharedArrayBuffer(CALLS * FRAMES * 8);
+const echoSentAtShared = new SharedArrayBuffer(CALLS * FRAMES * 8);
+const sentAt = new Float64Array(sentAtShared);
+const echoSentAt = new Float64Array(echoSentAtShared);
+/** [appends received, measuring flag] */
+const peerState = new Int32Array(new SharedArrayBuffer(8));
+
 const downLatencies: number[] = [];
-/** echoSentAt[call][seq] */
-const echoSentAt: Float64Array[] = Array.from({ length: CALLS }, () => new Float64Array(FRAMES));
-const sentAt: Float64Array[] = Array.from({ length: CALLS }, () => new Float64Array(FRAMES));
-let appendsReceived = 0;
+const downWireLatencies: number[] = [];
+// When each frame starts playing at ACS (which plays its queue at real time): with a zero-cost relay that
+// forwards each delta the moment it exists (ideal), and with ours (actual). The difference is what the relay
+// adds to what the caller hears; pacing moves frames later but does not delay their playback.
+const idealEnd = new Float64Array(CALLS);
+const actualEnd = new Float64Array(CALLS);
 let framesReceived = 0;
 let measuring = false;
 
@@ -50,42 +64,77 @@ function readTag(base64: string): { call: number; seq: number } {
   return { call: head.readUInt32LE(0), seq: head.readUInt32LE(4) };
 }
 
-async function startEchoPeer(): Promise<{ url: string; close(): Promise<void> }> {
-  const http = createServer((_req, res) => res.writeHead(426).end());
-  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
-  const APPEND = '"type":"input_audio_buffer.append"';
-  wss.on('connection', (ws: WebSocket) => {
-    const responseId = `resp_${Math.random().toString(36).slice(2)}`;
-    const head = `{"type":"response.audio.delta","response_id":"${responseId}","item_id":"item_${responseId}","output_index":0,"content_index":0,"delta":"`;
-    ws.send(JSON.stringify({ type: 'session.created', event_id: 'e0', session: { id: responseId } }));
-    ws.on('message', (data: Buffer) => {
-      const text = data.toString();
-      if (text.includes(APPEND)) {
-        const at = performance.now();
-        const start = text.indexOf('"audio":"') + 9;
-        const audio = text.slice(start, text.indexOf('"', start));
-        appendsReceived++;
-        const tag = readTag(audio);
-        if (measuring && tag.call < CALLS && tag.seq < FRAMES) upLatencies.push(at - sentAt[tag.call]![tag.seq]!);
-        ws.send(head + audio + '"}');
-        if (tag.call < CALLS && tag.seq < FRAMES) echoSentAt[tag.call]![tag.seq] = performance.now();
-        return;
-      }
-      const event = JSON.parse(text) as { type: string; session?: Record<string, unknown> };
-      if (event.type === 'session.update') {
-        ws.send(JSON.stringify({ type: 'session.updated', event_id: 'e1', session: { id: responseId, ...event.session } }));
-        ws.send(JSON.stringify({ type: 'response.created', event_id: 'e2', response: { id: responseId, status: 'in_progress', output: [] } }));
-      }
-    });
-    ws.on('error', () => undefined);
+/**
+ * Echo peer, in plain JavaScript on its own thread so that its work and the ACS clients' do not queue behind
+ * each other: every `input_audio_buffer.append` comes straight back as a `response.audio.delta`.
+ */
+const PEER_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createServer } = require('node:http');
+const { WebSocketServer } = require(workerData.wsPath);
+const { CALLS, FRAMES } = workerData;
+const sentAt = new Float64Array(workerData.sentAtShared);
+const echoSentAt = new Float64Array(workerData.echoSentAtShared);
+const state = new Int32Array(workerData.peerStateShared);
+const now = () => performance.timeOrigin + performance.now();
+const up = [];
+const APPEND = '"type":"input_audio_buffer.append"';
+const http = createServer((req, res) => res.writeHead(426).end());
+const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+wss.on('connection', (ws) => {
+  const id = 'resp_' + Math.random().toString(36).slice(2);
+  const head = '{"type":"response.audio.delta","response_id":"' + id + '","item_id":"item_' + id + '","output_index":0,"content_index":0,"delta":"';
+  ws.send(JSON.stringify({ type: 'session.created', event_id: 'e0', session: { id } }));
+  ws.on('message', (data) => {
+    const text = data.toString();
+    if (text.includes(APPEND)) {
+      const at = now();
+      const start = text.indexOf('"audio":"') + 9;
+      const audio = text.slice(start, text.indexOf('"', start));
+      Atomics.add(state, 0, 1);
+      const tag = Buffer.from(audio.slice(0, 12), 'base64');
+      const call = tag.readUInt32LE(0), seq = tag.readUInt32LE(4);
+      const valid = call < CALLS && seq < FRAMES;
+      if (valid && Atomics.load(state, 1) === 1) up.push(at - sentAt[call * FRAMES + seq]);
+      ws.send(head + audio + '"}');
+      if (valid) echoSentAt[call * FRAMES + seq] = now();
+      return;
+    }
+    const event = JSON.parse(text);
+    if (event.type === 'session.update') {
+      ws.send(JSON.stringify({ type: 'session.updated', event_id: 'e1', session: Object.assign({ id }, event.session) }));
+      ws.send(JSON.stringify({ type: 'response.created', event_id: 'e2', response: { id, status: 'in_progress', output: [] } }));
+    }
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  ws.on('error', () => undefined);
+});
+http.listen(0, '127.0.0.1', () => parentPort.postMessage({ port: http.address().port }));
+parentPort.on('message', (message) => {
+  if (message === 'results') parentPort.postMessage({ up: Float64Array.from(up) });
+  if (message === 'close') { for (const c of wss.clients) c.terminate(); http.close(() => process.exit(0)); }
+});
+`;
+
+async function startEchoPeer(): Promise<{ url: string; upLatencies(): Promise<Float64Array>; close(): Promise<void> }> {
+  const thread = new Worker(PEER_THREAD, {
+    eval: true,
+    workerData: { CALLS, FRAMES, sentAtShared, echoSentAtShared, peerStateShared: peerState.buffer, wsPath: createRequire(join(process.cwd(), 'package.json')).resolve('ws') },
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    thread.once('message', (m: { port: number }) => resolve(m.port));
+    thread.once('error', reject);
+  });
   return {
-    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
+    upLatencies: () =>
+      new Promise((resolve) => {
+        thread.once('message', (m: { up: Float64Array }) => resolve(m.up));
+        thread.postMessage('results');
+      }),
     close: () =>
       new Promise((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        http.close(() => resolve());
+        thread.once('exit', () => resolve());
+        thread.postMessage('close');
       }),
   };
 }
@@ -212,7 +261,17 @@ async function main(): Promise<void> {
         if (start < 8) return;
         framesReceived++;
         const tag = readTag(text.slice(start, start + 12));
-        if (measuring && tag.call < CALLS && tag.seq < FRAMES && echoSentAt[tag.call]![tag.seq]! > 0) downLatencies.push(at - echoSentAt[tag.call]![tag.seq]!);
+        if (tag.call >= CALLS || tag.seq >= FRAMES) return;
+        const echoedAt = echoSentAt[tag.call * FRAMES + tag.seq]!;
+        if (!(echoedAt > 0)) return;
+        at = performance.timeOrigin + at;
+        const idealStart = Math.max(echoedAt, idealEnd[tag.call]!);
+        const actualStart = Math.max(at, actualEnd[tag.call]!);
+        idealEnd[tag.call] = idealStart + 20;
+        actualEnd[tag.call] = actualStart + 20;
+        if (!measuring) return;
+        downLatencies.push(actualStart - idealStart);
+        downWireLatencies.push(at - echoedAt);
       },
     });
     client.sendMetadata(RATE);
@@ -225,6 +284,7 @@ async function main(): Promise<void> {
   const before = sampleProc(pid);
   let peakRss = before.rssBytes;
   measuring = true;
+  Atomics.store(peerState, 1, 1);
   const startedAt = performance.now();
   let framesSent = 0;
   // Calls are spread across the 20 ms period, as independent phone calls are; each keeps a deadline clock.
@@ -233,16 +293,16 @@ async function main(): Promise<void> {
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, sampleProc(pid).rssBytes)), 250);
   await new Promise<void>((resolve) => {
     const tick = () => {
-      const now = performance.now();
+      const tickAt = performance.now();
       let pending = false;
       for (let call = 0; call < CALLS; call++) {
         const seq = seqOf[call]!;
         if (seq >= FRAMES) continue;
         pending = true;
-        if (next[call]! > now) continue;
+        if (next[call]! > tickAt) continue;
         const frame = frames[call]![seq % 50]!;
         frame.writeUInt32LE(seq, 4);
-        sentAt[call]![seq] = performance.now();
+        sentAt[call * FRAMES + seq] = now();
         clients[call]!.sendAudio(frame);
         framesSent++;
         seqOf[call] = seq + 1;
@@ -256,7 +316,10 @@ async function main(): Promise<void> {
   const elapsedS = (performance.now() - startedAt) / 1000;
   await new Promise((r) => setTimeout(r, 500));
   measuring = false;
+  Atomics.store(peerState, 1, 0);
   clearInterval(rssTimer);
+  const upLatencies = Array.from(await peer.upLatencies());
+  const appendsReceived = Atomics.load(peerState, 0);
   const after = sampleProc(pid);
   peakRss = Math.max(peakRss, after.rssBytes);
 
@@ -267,14 +330,16 @@ async function main(): Promise<void> {
   await peer.close();
 
   const cpuS = after.cpuSeconds - before.cpuSeconds;
-  const callSeconds = CALLS * elapsedS;
+  // Audio relayed, in call-seconds (a saturated load generator can stretch wall time; CPU is per audio second).
+  const callSeconds = framesSent / 50;
   const lines = [
     `relay benchmark: ${CALLS} calls x ${SECONDS} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
     summary('up', upLatencies),
-    summary('down', downLatencies),
+    summary('down', downLatencies) + '  (caller-heard)',
+    summary('down', downWireLatencies) + '  (wire: includes waiting behind the playout lead)',
     `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${appendsReceived - framesReceived}`,
     `worker CPU ${cpuS.toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * cpuS) / callSeconds).toFixed(3)} ms per call-second (${((100 * cpuS) / elapsedS).toFixed(0)}% of a core; user ${(after.userSeconds - before.userSeconds).toFixed(2)} s, kernel ${(cpuS - (after.userSeconds - before.userSeconds)).toFixed(2)} s)`,
-    `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, peak ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
+    `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, calls connected ${(before.rssBytes / 1048576).toFixed(1)} MiB = ${((before.rssBytes - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call, peak streaming ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (profileDir) process.stdout.write(`\nhottest functions (self time, worker):\n${summariseProfile(profileDir)}\n`);
