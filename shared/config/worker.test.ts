@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './env.js';
 import { loadWorkerConfig, workerConfigSchema } from './worker.js';
@@ -73,5 +75,14 @@ describe('worker configuration', () => {
     expect(Object.keys(workerConfigSchema.shape)).toEqual(
       expect.arrayContaining(['PORT', 'VOICE_LIVE_ENDPOINT', 'VOICE_LIVE_API_KEY', 'VOICE_LIVE_MODEL', 'VOICE_LIVE_API_VERSION', 'VOICE_LIVE_AGENT_NAME', 'VOICE_LIVE_AGENT_PROJECT', 'VOICE_LIVE_AUDIO_RATE', 'MEDIA_AUTH', 'ACS_RESOURCE_ID', 'DRAIN_TIMEOUT_S', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'AZURE_CLIENT_ID', 'LOG_LEVEL']),
     );
+  });
+
+  it('documents every variable in .env.sample and the README', () => {
+    const sample = readFileSync(join(__dirname, '../../.env.sample'), 'utf8');
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    for (const key of Object.keys(workerConfigSchema.shape)) {
+      expect(sample, key).toMatch(new RegExp(`^${key}=`, 'm'));
+      expect(readme, key).toContain(`\`${key}\``);
+    }
   });
 });
