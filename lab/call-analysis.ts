@@ -61,7 +61,7 @@ export function analyseCall(entries: readonly TimelineEntry[], callerOnsetsMs: r
 }
 
 /** Start times (ms from the first sample) of speech bursts in 20 ms frames: loud after at least 200 ms of quiet. */
-export function speechOnsets(samples: Int16Array, sampleRateHz: number, threshold = 0.02): number[] {
+export function speechOnsets(samples: Int16Array, sampleRateHz: number, threshold = 0.012): number[] {
   const frame = sampleRateHz / 50;
   const onsets: number[] = [];
   let quietFrames = 10;

@@ -261,16 +261,11 @@ function watchBus(peer: ServiceBusPeer, queue: string, callOf: (callId: string) 
 
 /** The echo agent speaks first: a greeting synthesised offline, at the rate the session asked for. */
 function greetEachSession(peer: VoiceLivePeer, text: string | undefined): () => void {
-  let stopped = false;
-  const loop = async () => {
-    while (!stopped) {
-      let session: PeerSession;
-      try {
-        session = await peer.nextSession(60_000);
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        continue;
-      }
+  let greeted = 0;
+  // Polls the peer's session list (it offers no event); the timer never holds the process open.
+  const timer = setInterval(() => {
+    for (; greeted < peer.sessions.length; greeted++) {
+      const session: PeerSession = peer.sessions[greeted]!;
       void session
         .waitFor('session.update', undefined, 10_000)
         .then(async (event) => {
@@ -281,9 +276,7 @@ function greetEachSession(peer: VoiceLivePeer, text: string | undefined): () => 
         })
         .catch(() => undefined);
     }
-  };
-  void loop();
-  return () => {
-    stopped = true;
-  };
+  }, 20);
+  timer.unref();
+  return () => clearInterval(timer);
 }

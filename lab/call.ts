@@ -1,0 +1,78 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { ConfigError } from '../shared/config/env.js';
+import { flagsToEnv, loadLabConfig, UsageError } from './config.js';
+import { startLab } from './lab.js';
+import { runScriptedCall } from './scripted-call.js';
+import { renderCallReport } from './call-report.js';
+import { readWav, writeWav } from './audio/wav.js';
+
+const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono]
+A scripted call through the local lab (no browser): plays caller.wav as the caller from the moment media starts,
+records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
+With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.`;
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  let flags: Record<string, string>;
+  try {
+    flags = flagsToEnv(argv, { '--audio': 'audio', '--out': 'out', '--report': 'report', '--from': 'from', '--audio-format': 'MEDIA_AUDIO_FORMAT' });
+    if (!flags.audio) throw new UsageError('--audio is required');
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  const config = loadLabConfig({ ...process.env, ...(flags.MEDIA_AUDIO_FORMAT ? { MEDIA_AUDIO_FORMAT: flags.MEDIA_AUDIO_FORMAT } : {}), LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
+  const audio = readWav(readFileSync(flags.audio));
+
+  const lab = await startLab({ audioFormat: config.MEDIA_AUDIO_FORMAT, workerEnv: config.passThrough, logLevel: config.LOG_LEVEL });
+  try {
+    const result = await runScriptedCall((o) => lab.placeCall(o), { caller: audio, ...(flags.from ? { from: flags.from } : {}) });
+    const { call, analysis } = result;
+    await call.timeline.waitFor((e) => e.type === 'call.disconnected', 3000, 'call.disconnected on the bus').catch(() => undefined);
+
+    const out: string[] = [`call ${call.callId} (${result.sampleRateHz} Hz, ${config.passThrough.VOICE_LIVE_ENDPOINT ? 'real Voice Live' : 'Voice Live emulator'})`, '', 'timeline'];
+    for (const e of call.timeline.entries) {
+      const detail = e.detail ? ` ${JSON.stringify(e.detail)}` : '';
+      out.push(`  ${(e.atMs / 1000).toFixed(3).padStart(8)} s  ${e.source.padEnd(10)} ${e.type}${detail.length > 110 ? `${detail.slice(0, 110)}…` : detail}`);
+    }
+    out.push('', 'time to first agent audio');
+    for (const t of analysis.turns) out.push(`  ${String(t.turn).padEnd(9)} ${t.firstAudioMs === undefined ? 'no audio' : `${t.firstAudioMs} ms`}`);
+    out.push('', 'barge-ins (caller speech onset → detected / → StopAudio, unplayed agent audio)');
+    if (analysis.bargeIns.length === 0) out.push('  none');
+    for (const b of analysis.bargeIns) out.push(`  at ${(b.atMs / 1000).toFixed(3)} s: ${b.detectMs ?? '?'} ms / ${b.reactionMs ?? '?'} ms, ${b.droppedMs ?? '?'} ms dropped`);
+
+    if (flags.out) {
+      writeFileSync(flags.out, writeWav({ sampleRateHz: result.sampleRateHz, samples: result.heard }));
+      out.push('', `what the caller heard: ${resolve(flags.out)}`);
+    }
+    const reportPath = resolve(flags.report ?? 'call-report.html');
+    mkdirSync(dirname(reportPath), { recursive: true });
+    writeFileSync(
+      reportPath,
+      renderCallReport({
+        title: `Call ${call.callId}`,
+        sampleRateHz: result.sampleRateHz,
+        caller: result.caller,
+        callerStartMs: result.callerStartMs,
+        agent: result.heard,
+        agentStartMs: result.heardStartMs,
+        timeline: call.timeline.entries,
+        analysis,
+      }),
+    );
+    out.push(`report: ${reportPath}`);
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await lab.close();
+  }
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `call failed: ${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
