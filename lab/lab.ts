@@ -17,6 +17,9 @@ import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
 import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
 import { startVoiceLivePeer, type PeerSession, type VoiceLivePeer } from './voice-live/index.js';
 import { greeting } from './greeting.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 
 export type LabComponent = 'functions' | 'worker' | 'acs' | 'tokenIssuer' | 'voiceLive' | 'serviceBus';
 
@@ -41,6 +44,11 @@ export interface LabOptions {
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where component logs go (default stdout). */
   logDestination?: NodeJS.WritableStream;
+  /**
+   * `in-process` (default) puts the worker's Voice Live events on call timelines; `child-process` runs
+   * `worker/main.ts` as its own process (as in Azure), so its CPU and memory can be measured alone.
+   */
+  worker?: 'in-process' | 'child-process';
 }
 
 export interface Lab {
@@ -48,7 +56,9 @@ export interface Lab {
   readonly serviceBus: ServiceBusPeer;
   /** Undefined when the worker talks to the real Voice Live. */
   readonly voiceLive: VoiceLivePeer | undefined;
-  readonly worker: WorkerServer;
+  /** The in-process worker; undefined when it runs as a child process (see `workerProcess`). */
+  readonly worker: WorkerServer | undefined;
+  readonly workerProcess: ChildProcess | undefined;
   readonly functions: FunctionsHost;
   readonly acs: AcsEmulator;
   readonly urls: { functions: string; incomingCallWebhook: string; worker: string; acs: string; voiceLive: string; serviceBus: string; tokenIssuer: string };
@@ -135,17 +145,39 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ACS_TOKEN_ISSUER: tokenIssuer.issuer,
       ACS_JWKS_URL: tokenIssuer.jwksUrl,
     });
-    const credential = workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
-    const worker = new WorkerServer({
-      config: workerConfig,
-      logger: log('worker'),
-      ...(credential ? { credential } : {}),
-      createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
-      hooksFor: (callId) => timelineHooks(() => callOf(callId)),
-    });
-    const workerAddress = await worker.listen(workerConfig.port, workerConfig.host);
-    closers.push(() => worker.drain(500));
-    const workerUrl = `ws://${host}:${workerAddress.port}`;
+    let worker: WorkerServer | undefined;
+    let workerProcess: ChildProcess | undefined;
+    let workerPort: number;
+    if (options.worker === 'child-process') {
+      workerPort = workerConfig.port || (await freePort(host));
+      workerProcess = await spawnWorker({
+        ...workerEnvOf(workerConfig),
+        ...workerEnv,
+        ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, VOICE_LIVE_API_KEY: 'lab-voice-live-key' } : {}),
+        PORT: String(workerPort),
+        HOST: host,
+        LOG_LEVEL: level,
+        MEDIA_AUTH: 'acs',
+        ACS_RESOURCE_ID: RESOURCE_ID,
+        ACS_TOKEN_ISSUER: tokenIssuer.issuer,
+        ACS_JWKS_URL: tokenIssuer.jwksUrl,
+      }, `http://${host}:${workerPort}`);
+      const child = workerProcess;
+      closers.push(() => stopChild(child));
+    } else {
+      const credential = workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
+      const inProcess = new WorkerServer({
+        config: workerConfig,
+        logger: log('worker'),
+        ...(credential ? { credential } : {}),
+        createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
+        hooksFor: (callId) => timelineHooks(() => callOf(callId)),
+      });
+      workerPort = (await inProcess.listen(workerConfig.port, workerConfig.host)).port;
+      worker = inProcess;
+      closers.push(() => inProcess.drain(500));
+    }
+    const workerUrl = `ws://${host}:${workerPort}`;
 
     const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
     closers.push(() => functions.close());
@@ -199,6 +231,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       serviceBus,
       voiceLive,
       worker,
+      workerProcess,
       functions,
       acs,
       urls: {
@@ -279,4 +312,54 @@ function greetEachSession(peer: VoiceLivePeer, text: string | undefined): () => 
   }, 20);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The model/agent settings the lab chose, as variables for a worker process. */
+function workerEnvOf(config: ReturnType<typeof loadWorkerConfig>): Record<string, string> {
+  const target = config.voiceLive.target;
+  return target.kind === 'model' ? { VOICE_LIVE_MODEL: target.model } : { VOICE_LIVE_AGENT_NAME: target.agentName, VOICE_LIVE_AGENT_PROJECT: target.projectName };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `worker/main.ts` (through tsx, as npm scripts do) and waits for /readyz. */
+async function spawnWorker(env: Record<string, string | undefined>, baseUrl: string): Promise<ChildProcess> {
+  const root = resolvePath(__dirname, '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: root,
+    env: { DRAIN_TIMEOUT_S: '1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`worker process exited (${child.exitCode}): ${stderr}`);
+    const ready = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
+    if (ready) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`worker process not ready after 30 s: ${stderr}`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
