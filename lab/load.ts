@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     ['dial → answer request at ACS, ms (p50 / p90 / p99 / max)', pct(records.flatMap((r) => (r.answeredMs === undefined ? [] : [r.answeredMs])))],
     ['dial → media WebSocket up, ms', pct(records.flatMap((r) => (r.mediaMs === undefined ? [] : [r.mediaMs])))],
     ['media up → first greeting audio heard, ms', pct(records.flatMap((r) => (r.greetingMs === undefined ? [] : [r.greetingMs])))],
-    ['end of caller burst → agent audio heard, ms (includes the VAD's end-of-turn silence)', pct(records.flatMap((r) => r.turnMs))],
+    ['end of caller burst → agent audio heard, ms (includes the end-of-turn silence of the VAD)', pct(records.flatMap((r) => r.turnMs))],
     ['errors', errors.size ? [...errors].map(([m, n]) => `${n}× ${m}`).join('; ') : 'none'],
     ['worker CPU', cpuS === undefined ? 'unavailable (needs /proc)' : `${cpuS.toFixed(2)} s = ${((100 * cpuS) / elapsedS).toFixed(0)}% of a core, ${callSeconds ? ((1000 * cpuS) / callSeconds).toFixed(2) : '–'} ms per call-second`],
     ['worker RSS baseline / peak', baseline ? `${(baseline.rssBytes / 1048576).toFixed(1)} / ${(peakRss / 1048576).toFixed(1)} MiB (${stats.peakHeld ? ((peakRss - baseline.rssBytes) / 1024 / stats.peakHeld).toFixed(0) : '–'} KiB per held call)` : 'unavailable'],
