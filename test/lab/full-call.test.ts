@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startLab, type Lab } from '../../lab/lab.js';
 import { rms, tone } from '../../lab/audio/signal.js';
 import type { EmulatedCall } from '../../lab/acs/emulator.js';
@@ -65,6 +66,16 @@ describe('a full call through the local lab', () => {
     const callbacks = call.timeline.entries.filter((e) => e.source === 'callback').map((e) => `${e.type}:${String(e.detail?.status)}`);
     expect(callbacks.slice(-2)).toEqual(['MediaStreamingStopped:200', 'CallDisconnected:200']);
     await call.timeline.waitFor((e) => e.source === 'voice-live' && e.type === 'session-ended', 5000, 'worker session end');
+  });
+
+  it('runs the worker with real ACS auth: a media socket without a signed token is refused', async () => {
+    const refused = await new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(`${lab.urls.worker}/ws/${call.callId}`, { headers: { 'x-ms-call-correlation-id': call.callId } });
+      socket.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.once('open', () => reject(new Error('the worker accepted an unauthenticated media socket')));
+      socket.once('error', () => undefined);
+    });
+    expect(refused).toBe(401);
   });
 
   it("puts the call's events on call-events in its session, in causal order, ending with call.disconnected", async () => {

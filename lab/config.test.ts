@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../shared/config/env.js';
+import { flagsToEnv, loadLabConfig, UsageError } from './config.js';
+
+describe('lab configuration', () => {
+  it("uses func start's and the worker's usual ports by default", () => {
+    const config = loadLabConfig({});
+    expect([config.FUNCTIONS_PORT, config.WORKER_PORT, config.LAB_PORT, config.LAB_HOST]).toEqual([7071, 8080, 7000, '127.0.0.1']);
+  });
+
+  it('moves ports with variables, and flags win over variables', () => {
+    const config = loadLabConfig({ FUNCTIONS_PORT: '7171', WORKER_PORT: '8181' }, ['--worker-port', '9191', '--port=0']);
+    expect([config.FUNCTIONS_PORT, config.WORKER_PORT, config.LAB_PORT]).toEqual([7171, 9191, 0]);
+  });
+
+  it('passes VOICE_LIVE_* and AZURE_* variables through to the worker and nothing else', () => {
+    const config = loadLabConfig({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id', HOME: '/root' });
+    expect(config.passThrough).toEqual({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id' });
+  });
+
+  it('names the variable of a bad value and the flag of a bad option', () => {
+    expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(ConfigError);
+    expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(/WORKER_PORT: must be a whole number/);
+    expect(() => flagsToEnv(['--wrker-port', '1'])).toThrow(UsageError);
+    expect(() => flagsToEnv(['--worker-port'])).toThrow(/--worker-port needs a value/);
+  });
+});

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startSoftphoneServer, type SoftphoneServer } from './server.js';
+import { AcsEmulatorError } from '../acs/emulator.js';
+
+/** The softphone's own server, without a lab behind it: static files and the control protocol's bad input. */
+describe('softphone server', () => {
+  let server: SoftphoneServer;
+  beforeAll(async () => {
+    server = await startSoftphoneServer({ placeCall: async () => Promise.reject(new AcsEmulatorError('validation_failed', 'webhook unreachable')) });
+  });
+  afterAll(async () => server.close());
+
+  const exchange = (messages: (string | Buffer)[]) =>
+    new Promise<{ type: string; message?: string }[]>((resolve) => {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/phone`);
+      const received: { type: string; message?: string }[] = [];
+      socket.on('open', () => messages.forEach((m) => socket.send(m)));
+      socket.on('message', (data) => {
+        received.push(JSON.parse(data.toString()));
+        if (received.length === messages.filter((m) => typeof m === 'string').length) {
+          socket.close();
+          resolve(received);
+        }
+      });
+    });
+
+  it('serves the page, its script and its AudioWorklet, and nothing else', async () => {
+    expect((await fetch(server.url)).headers.get('content-type')).toMatch(/text\/html/);
+    expect((await fetch(`${server.url}/app.js`)).status).toBe(200);
+    expect((await fetch(`${server.url}/mic-worklet.js`)).status).toBe(200);
+    expect((await fetch(`${server.url}/../package.json`)).status).toBe(404);
+  });
+
+  it('answers malformed control messages with an error and keeps the socket, and reports a call that cannot be placed', async () => {
+    const replies = await exchange(['not json', JSON.stringify({ type: 'dance' }), Buffer.from([1, 2, 3]), JSON.stringify({ type: 'call' })]);
+    expect(replies.map((r) => r.type)).toEqual(['error', 'error', 'error']);
+    expect(replies[0]!.message).toMatch(/not JSON/);
+    expect(replies[2]!.message).toMatch(/could not place the call: webhook unreachable/);
+  });
+});

@@ -1,0 +1,46 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/** `npm start` as a user runs it (here on free ports): one line per component, one URL, a working system. */
+describe('npm start (lab/start.ts)', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  it('prints one line per component and the softphone URL, serves the page, answers a call, and stops on SIGTERM', async () => {
+    const ports = ['--port', '--functions-port', '--worker-port', '--acs-port', '--token-issuer-port', '--voice-live-port', '--servicebus-port'].flatMap((flag) => [flag, '0']);
+    child = spawn(process.execPath, ['--import', 'tsx', 'lab/start.ts', ...ports], { cwd: resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 40_000;
+    while (!output.includes('Open the softphone:')) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`lab did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const lines = output.trim().split('\n');
+    for (const component of ['functions', 'worker', 'acs emulator', 'voice live', 'service bus', 'acs tokens']) {
+      expect(lines.filter((l) => l.startsWith(component))).toHaveLength(1);
+    }
+    expect(lines.filter((l) => /https?:\/\//.test(l) && l.startsWith('Open'))).toHaveLength(1);
+    const pageUrl = /Open the softphone: (\S+)/.exec(output)![1]!;
+    const acsUrl = /acs emulator\s+(\S+)/.exec(output)![1]!;
+    expect(await (await fetch(pageUrl)).text()).toContain('<button id="call"');
+
+    const placed = await fetch(`${acsUrl}/lab/calls`, { method: 'POST', body: '{}' });
+    expect(placed.status).toBe(201);
+    const { callId } = (await placed.json()) as { callId: string };
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'connected'; i++) {
+      state = ((await (await fetch(`${acsUrl}/lab/calls/${callId}`)).json()) as { state: string }).state;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe('connected');
+
+    const exited = new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
