@@ -1,5 +1,9 @@
 /**
- * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build]`
+ * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build] [--bare]`
+ *
+ * `--bare` runs, instead of the worker, the least a relay can do on this machine: the same two protocols
+ * translated by string slicing, with no validation, pacing, metrics or Voice Live client. It is the floor
+ * against which the worker's cost is read.
  *
  * C simulated calls stream real-time 20 ms frames through the worker (a child process, so its CPU and
  * memory are measured alone) to an echo Voice Live peer in this process, which answers every append with
@@ -28,13 +32,16 @@ const { values: args } = parseArgs({
     'voice-live-rate': { type: 'string' },
     profile: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
+    bare: { type: 'boolean', default: false },
   },
 });
 const CALLS = Number(args.calls);
 const SECONDS = Number(args.seconds);
 const RATE = Number(args.rate) as 16000 | 24000;
 const FRAME_BYTES = (RATE / 50) * 2;
-const FRAMES = SECONDS * 50;
+/** The first second of each call is warm-up (JIT, every call starting at once), then a pause, then the measured seconds. */
+const WARMUP_FRAMES = 50;
+const FRAMES = WARMUP_FRAMES + SECONDS * 50;
 
 // ---- the echo Voice Live peer (a thread of this process) ----------------------------------------
 
@@ -49,13 +56,8 @@ const echoSentAt = new Float64Array(echoSentAtShared);
 /** [appends received, measuring flag] */
 const peerState = new Int32Array(new SharedArrayBuffer(8));
 
+/** Voice Live sends the delta -> ACS receives the frame (includes any wait for the playout lead). */
 const downLatencies: number[] = [];
-const downWireLatencies: number[] = [];
-// When each frame starts playing at ACS (which plays its queue at real time): with a zero-cost relay that
-// forwards each delta the moment it exists (ideal), and with ours (actual). The difference is what the relay
-// adds to what the caller hears; pacing moves frames later but does not delay their playback.
-const idealEnd = new Float64Array(CALLS);
-const actualEnd = new Float64Array(CALLS);
 let framesReceived = 0;
 let measuring = false;
 
@@ -95,7 +97,7 @@ wss.on('connection', (ws) => {
       const tag = Buffer.from(audio.slice(0, 12), 'base64');
       const call = tag.readUInt32LE(0), seq = tag.readUInt32LE(4);
       const valid = call < CALLS && seq < FRAMES;
-      if (valid && Atomics.load(state, 1) === 1) up.push(at - sentAt[call * FRAMES + seq]);
+      if (valid && seq >= workerData.WARMUP_FRAMES && Atomics.load(state, 1) === 1) up.push(at - sentAt[call * FRAMES + seq]);
       ws.send(head + audio + '"}');
       if (valid) echoSentAt[call * FRAMES + seq] = now();
       return;
@@ -118,7 +120,7 @@ parentPort.on('message', (message) => {
 async function startEchoPeer(): Promise<{ url: string; upLatencies(): Promise<Float64Array>; close(): Promise<void> }> {
   const thread = new Worker(PEER_THREAD, {
     eval: true,
-    workerData: { CALLS, FRAMES, sentAtShared, echoSentAtShared, peerStateShared: peerState.buffer, wsPath: createRequire(join(process.cwd(), 'package.json')).resolve('ws') },
+    workerData: { CALLS, FRAMES, WARMUP_FRAMES, sentAtShared, echoSentAtShared, peerStateShared: peerState.buffer, wsPath: createRequire(join(process.cwd(), 'package.json')).resolve('ws') },
   });
   const port = await new Promise<number>((resolve, reject) => {
     thread.once('message', (m: { port: number }) => resolve(m.port));
@@ -156,9 +158,37 @@ function sampleProc(pid: number): ProcSample {
   return { cpuSeconds: ticks / 100, userSeconds: Number(fields[11]) / 100, rssBytes: rssKb * 1024 };
 }
 
+const BARE_RELAY = `
+const { createServer } = require('node:http');
+const { WebSocketServer, WebSocket } = require(process.env.WS_PATH);
+const http = createServer((req, res) => res.writeHead(404).end());
+const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+const AUDIO = '"data":"', DELTA = '"delta":"';
+wss.on('connection', (acs) => {
+  const vl = new WebSocket(process.env.VOICE_LIVE_ENDPOINT.replace('http', 'ws') + '/voice-live/realtime?model=m', { perMessageDeflate: false });
+  vl.on('open', () => vl.send(JSON.stringify({ type: 'session.update', session: { input_audio_sampling_rate: 16000 } })));
+  acs.on('message', (data) => {
+    const text = data.toString();
+    const at = text.indexOf(AUDIO);
+    if (at < 0 || vl.readyState !== 1) return;
+    const end = text.indexOf('"', at + 8);
+    vl.send('{"type":"input_audio_buffer.append","audio":"' + text.slice(at + 8, end) + '"}');
+  });
+  vl.on('message', (data) => {
+    const text = data.toString();
+    const at = text.indexOf(DELTA);
+    if (at < 0) return;
+    acs.send('{"kind":"audioData","audioData":{"data":"' + text.slice(at + 9, text.indexOf('"', at + 9)) + '"}}');
+  });
+  acs.on('close', () => vl.close());
+  vl.on('error', () => undefined);
+});
+http.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ address: '127.0.0.1:' + http.address().port })));
+`;
+
 async function startWorker(voiceLiveUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
   // The built worker, as `npm run start:worker` runs it in production (no TypeScript loader in the process).
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/worker/main.js'];
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(args.bare ? ['-e', BARE_RELAY] : ['dist/worker/main.js'])];
   const child = spawn(process.execPath, nodeArgs, {
     env: {
       PATH: process.env.PATH ?? '',
@@ -170,6 +200,7 @@ async function startWorker(voiceLiveUrl: string, profileDir: string | undefined)
       MEDIA_AUTH: 'none',
       LOG_LEVEL: 'info',
       DRAIN_TIMEOUT_S: '5',
+      WS_PATH: createRequire(join(process.cwd(), 'package.json')).resolve('ws'),
       ...(args['voice-live-rate'] ? { VOICE_LIVE_AUDIO_RATE: args['voice-live-rate'] } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -235,7 +266,7 @@ function summariseProfile(dir: string): string {
 }
 
 function build(): void {
-  if (args['no-build'] && existsSync('dist/worker/main.js')) return;
+  if (args.bare || (args['no-build'] && existsSync('dist/worker/main.js'))) return;
   process.stdout.write('building the worker (tsc -p tsconfig.build.json)...\n');
   // Emit happens even if unrelated files have type errors; only the worker's output matters here.
   spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'ignore' });
@@ -264,14 +295,7 @@ async function main(): Promise<void> {
         if (tag.call >= CALLS || tag.seq >= FRAMES) return;
         const echoedAt = echoSentAt[tag.call * FRAMES + tag.seq]!;
         if (!(echoedAt > 0)) return;
-        at = performance.timeOrigin + at;
-        const idealStart = Math.max(echoedAt, idealEnd[tag.call]!);
-        const actualStart = Math.max(at, actualEnd[tag.call]!);
-        idealEnd[tag.call] = idealStart + 20;
-        actualEnd[tag.call] = actualStart + 20;
-        if (!measuring) return;
-        downLatencies.push(actualStart - idealStart);
-        downWireLatencies.push(at - echoedAt);
+        if (measuring && tag.seq >= WARMUP_FRAMES) downLatencies.push(performance.timeOrigin + at - echoedAt);
       },
     });
     client.sendMetadata(RATE);
@@ -281,38 +305,48 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000 + CALLS * 5));
   const frames = clients.map((_, call) => Array.from({ length: 50 }, (_, seq) => frameFor(call, seq)));
 
-  const before = sampleProc(pid);
-  let peakRss = before.rssBytes;
-  measuring = true;
-  Atomics.store(peerState, 1, 1);
-  const startedAt = performance.now();
   let framesSent = 0;
-  // Calls are spread across the 20 ms period, as independent phone calls are; each keeps a deadline clock.
-  const next = new Float64Array(CALLS).map((_, call) => startedAt + (call * 20) / CALLS);
-  const seqOf = new Uint32Array(CALLS);
+  const connected = sampleProc(pid);
+  let peakRss = connected.rssBytes;
   const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, sampleProc(pid).rssBytes)), 250);
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const tickAt = performance.now();
-      let pending = false;
-      for (let call = 0; call < CALLS; call++) {
-        const seq = seqOf[call]!;
-        if (seq >= FRAMES) continue;
-        pending = true;
-        if (next[call]! > tickAt) continue;
-        const frame = frames[call]![seq % 50]!;
-        frame.writeUInt32LE(seq, 4);
-        sentAt[call * FRAMES + seq] = now();
-        clients[call]!.sendAudio(frame);
-        framesSent++;
-        seqOf[call] = seq + 1;
-        next[call]! += 20;
-      }
-      if (!pending) return resolve();
-      setTimeout(tick, 1);
-    };
-    tick();
-  });
+  const seqOf = new Uint32Array(CALLS);
+  /** Streams frames [seqOf, until) of every call in real time; calls are spread across the 20 ms period. */
+  const stream = (until: number) =>
+    new Promise<void>((resolve) => {
+      const begin = performance.now();
+      const next = new Float64Array(CALLS).map((_, call) => begin + (call * 20) / CALLS);
+      const tick = () => {
+        const tickAt = performance.now();
+        let pending = false;
+        for (let call = 0; call < CALLS; call++) {
+          const seq = seqOf[call]!;
+          if (seq >= until) continue;
+          pending = true;
+          if (next[call]! > tickAt) continue;
+          const frame = frames[call]![seq % 50]!;
+          frame.writeUInt32LE(seq, 4);
+          sentAt[call * FRAMES + seq] = now();
+          clients[call]!.sendAudio(frame);
+          framesSent++;
+          seqOf[call] = seq + 1;
+          // A late tick does not burst to catch up (ACS's clock does not either): at most 1.33x real time.
+          next[call] = Math.max(next[call]! + 20, tickAt + 15);
+        }
+        if (!pending) return resolve();
+        setTimeout(tick, 1);
+      };
+      tick();
+    });
+
+  // Warm-up, then a pause long enough for any backlog it left in the playout queue to play out.
+  Atomics.store(peerState, 1, 1);
+  measuring = true;
+  await stream(WARMUP_FRAMES);
+  await new Promise((r) => setTimeout(r, 1500));
+  const warmupFrames = framesSent;
+  const before = sampleProc(pid);
+  const startedAt = performance.now();
+  await stream(FRAMES);
   const elapsedS = (performance.now() - startedAt) / 1000;
   await new Promise((r) => setTimeout(r, 500));
   measuring = false;
@@ -330,16 +364,15 @@ async function main(): Promise<void> {
   await peer.close();
 
   const cpuS = after.cpuSeconds - before.cpuSeconds;
-  // Audio relayed, in call-seconds (a saturated load generator can stretch wall time; CPU is per audio second).
-  const callSeconds = framesSent / 50;
+  // Audio relayed while measuring, in call-seconds (a saturated load generator stretches wall time).
+  const callSeconds = (framesSent - warmupFrames) / 50;
   const lines = [
-    `relay benchmark: ${CALLS} calls x ${SECONDS} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
+    `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
     summary('up', upLatencies),
-    summary('down', downLatencies) + '  (caller-heard)',
-    summary('down', downWireLatencies) + '  (wire: includes waiting behind the playout lead)',
+    summary('down', downLatencies),
     `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${appendsReceived - framesReceived}`,
     `worker CPU ${cpuS.toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * cpuS) / callSeconds).toFixed(3)} ms per call-second (${((100 * cpuS) / elapsedS).toFixed(0)}% of a core; user ${(after.userSeconds - before.userSeconds).toFixed(2)} s, kernel ${(cpuS - (after.userSeconds - before.userSeconds)).toFixed(2)} s)`,
-    `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, calls connected ${(before.rssBytes / 1048576).toFixed(1)} MiB = ${((before.rssBytes - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call, peak streaming ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
+    `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, calls connected ${(connected.rssBytes / 1048576).toFixed(1)} MiB = ${((connected.rssBytes - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call, peak streaming ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
   ];
   process.stdout.write(lines.join('\n') + '\n');
   if (profileDir) process.stdout.write(`\nhottest functions (self time, worker):\n${summariseProfile(profileDir)}\n`);
