@@ -1,0 +1,150 @@
+import { z } from 'zod';
+
+/**
+ * The `call-records` queue's message: one per call, published by the worker when the call ends.
+ *
+ * Rules as for `call-events`: `schemaVersion` changes only when a field changes meaning or disappears; new
+ * optional fields keep version 1. Phone numbers are masked (`shared/privacy.ts`); the transcript is personal
+ * data and is `null` when RECORD_TRANSCRIPTS=false. `messageId` on the bus is `<callId>:record`, so a record
+ * retried after a bus outage is stored once.
+ */
+export const CALL_RECORD_SCHEMA_VERSION = 1 as const;
+
+export const callOutcomeKinds = ['completed', 'transferred', 'caller_hung_up', 'failed'] as const;
+export type CallOutcomeKind = (typeof callOutcomeKinds)[number];
+
+const isoTime = z.iso.datetime({ offset: true });
+const count = z.number().int().min(0);
+const money = z.number().min(0);
+
+export const transcriptEntrySchema = z.object({
+  role: z.enum(['caller', 'agent']),
+  text: z.string(),
+  /** When the words were spoken (caller: speech started; agent: first audio of the item). */
+  at: isoTime,
+  /** The agent was interrupted: `text` may include words the caller did not hear. */
+  interrupted: z.boolean().optional(),
+});
+export type TranscriptEntry = z.infer<typeof transcriptEntrySchema>;
+
+export const turnSchema = z.object({
+  /** When the caller stopped speaking (Voice Live's end of speech). */
+  callerStoppedAt: isoTime,
+  /** From the end of the caller's speech to the first agent audio of the answer; null when the agent did not answer. */
+  timeToFirstAgentAudioMs: z.number().int().min(0).nullable(),
+});
+
+export const toolUseSchema = z.object({
+  name: z.string(),
+  at: isoTime,
+  durationMs: count,
+  status: z.enum(['ok', 'failed', 'timeout', 'invalid_arguments', 'unknown_tool']),
+});
+
+export const usageSchema = z.object({
+  responses: count,
+  audioTokensIn: count,
+  textTokensIn: count,
+  cachedTokensIn: count,
+  audioTokensOut: count,
+  textTokensOut: count,
+  totalTokens: count,
+});
+export type Usage = z.infer<typeof usageSchema>;
+
+export const costSchema = z.object({
+  currency: z.string().length(3),
+  tokens: money,
+  callMinutes: z.number().min(0),
+  minutes: money,
+  total: money,
+  /** The rates used, so a record can be re-priced or audited later. */
+  rates: z.object({
+    audioInputPer1M: money,
+    audioOutputPer1M: money,
+    textInputPer1M: money,
+    textOutputPer1M: money,
+    cachedInputPer1M: money,
+    callPerMinute: money,
+  }),
+});
+
+export const callRecordSchema = z.object({
+  schemaVersion: z.literal(CALL_RECORD_SCHEMA_VERSION),
+  callId: z.string().min(1),
+  callConnectionId: z.string().min(1).optional(),
+  /** Masked: `+4420******34`. */
+  from: z.string().optional(),
+  to: z.string().optional(),
+  startedAt: isoTime,
+  endedAt: isoTime,
+  durationMs: count,
+  outcome: z.object({ kind: z.enum(callOutcomeKinds), reason: z.string() }),
+  /** Null when transcripts are switched off. */
+  transcript: z.array(transcriptEntrySchema).nullable(),
+  turns: z.array(turnSchema),
+  tools: z.array(toolUseSchema),
+  bargeIns: count,
+  voiceLiveReconnects: count,
+  framesIn: count,
+  framesOut: count,
+  /** Caller audio dropped while Voice Live was (re)connecting. */
+  framesDropped: count,
+  usage: usageSchema,
+  cost: costSchema,
+  /** Which per-call cap was reached, if any. */
+  capReached: z.enum(['minutes', 'tokens']).optional(),
+});
+export type CallRecord = z.infer<typeof callRecordSchema>;
+export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;
+
+export class CallRecordError extends Error {
+  readonly code = 'INVALID_CALL_RECORD';
+  constructor(readonly issues: readonly string[]) {
+    super(`invalid call record: ${issues.join('; ')}`);
+    this.name = 'CallRecordError';
+  }
+}
+
+const describe = (error: z.ZodError) => error.issues.map((i) => `${i.path.join('.') || '(record)'}: ${i.message}`);
+
+/** Builds and validates a record; throws `CallRecordError` rather than publish a bad one. */
+export function buildCallRecord(input: CallRecordInput): CallRecord {
+  const result = callRecordSchema.safeParse({ schemaVersion: CALL_RECORD_SCHEMA_VERSION, ...input });
+  if (!result.success) throw new CallRecordError(describe(result.error));
+  return result.data;
+}
+
+export type ParseCallRecordResult = { ok: true; record: CallRecord } | { ok: false; reason: string };
+
+/** Parses a `call-records` message body (object or JSON text) for consumers. */
+export function parseCallRecord(body: unknown): ParseCallRecordResult {
+  let value = body;
+  if (typeof body === 'string') {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return { ok: false, reason: 'body is not JSON' };
+    }
+  }
+  if (typeof value === 'object' && value !== null && (value as Record<string, unknown>).schemaVersion !== CALL_RECORD_SCHEMA_VERSION) {
+    return { ok: false, reason: `unsupported schemaVersion ${JSON.stringify((value as Record<string, unknown>).schemaVersion)}` };
+  }
+  const result = callRecordSchema.safeParse(value);
+  return result.success ? { ok: true, record: result.data } : { ok: false, reason: describe(result.error).join('; ') };
+}
+
+/** The Service Bus message: one per call, de-duplicated by `<callId>:record`. */
+export function toCallRecordBusMessage(record: CallRecord): {
+  body: CallRecord;
+  messageId: string;
+  subject: string;
+  applicationProperties: Record<string, string | number | boolean>;
+} {
+  return {
+    body: record,
+    messageId: `${record.callId}:record`.slice(0, 128),
+    subject: 'call.record',
+    applicationProperties: { schemaVersion: record.schemaVersion, outcome: record.outcome.kind },
+  };
+}

@@ -1,0 +1,377 @@
+import { randomUUID } from 'node:crypto';
+import type { ServiceBusClient } from '@azure/service-bus';
+import { subscribeToCallSession, type CallSessionSubscription, type ReceivedBusMessage } from '../../shared/bus.js';
+import { parseCallEventMessage, type CallEventMessage } from '../../shared/call-metadata.js';
+import type { CallControlConfig } from '../../shared/config/call-control.js';
+import type { Logger } from '../../shared/log.js';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import type { CallControl, CallSessionHooks, CallSummary } from '../call-session.js';
+import { CallRecordCollector } from '../call-record/collector.js';
+import type { RecordOutbox } from '../call-record/outbox.js';
+import { FunctionCallRunner } from '../tools/function-calls.js';
+import type { ToolRegistry } from '../tools/registry.js';
+import type { ToolContext, TransferOutcome } from '../tools/types.js';
+import type { ServerEvent } from '../voice-live/events.js';
+import type { VoiceLiveSessionSettings } from '../voice-live/session-config.js';
+import type { CallActions } from './call-automation.js';
+import { ResponseGate } from './response-gate.js';
+
+export interface CallControllerDeps {
+  callId: string;
+  config: CallControlConfig;
+  tools: ToolRegistry;
+  logger: Logger;
+  actions?: CallActions | undefined;
+  busClient?: ServiceBusClient | undefined;
+  outbox?: RecordOutbox | undefined;
+  /** Pause before accepting the call's bus session again (held elsewhere, bus down). */
+  subscriptionRetryDelayMs?: number;
+  onFinished?: (controller: CallController) => void;
+}
+
+const AUDIBLE_POLL_MS = 20;
+
+const systemItem = (text: string) => ({ type: 'message', role: 'system', content: [{ type: 'input_text', text }] });
+const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
+
+/**
+ * Call control for one call: its Service Bus session (caller context, disconnect, transfer results), the
+ * agent's tools, DTMF, caps and the call record. Plugged into `CallSession` through its hooks; audio never
+ * waits for anything here.
+ */
+export class CallController {
+  readonly hooks: CallSessionHooks;
+  readonly record: CallRecordCollector;
+  private readonly log: Logger;
+  private readonly gate: ResponseGate;
+  private readonly runner: FunctionCallRunner;
+  private call: CallControl | undefined;
+  private callConnectionId: string | undefined;
+  private subscription: CallSessionSubscription | undefined;
+  private readonly caller: { from?: string; to?: string; displayName?: string } = {};
+  private pendingItems: Record<string, unknown>[] = [];
+  private sessionReady = false;
+  private ended = false;
+  private ending: Promise<void> | undefined;
+  private transfer: { operationContext: string; settle: (outcome: TransferOutcome) => void } | undefined;
+  private transferring: Promise<TransferOutcome> | undefined;
+  private dtmfDigits: string[] = [];
+  private dtmfTimer: NodeJS.Timeout | undefined;
+  private capTimer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private capHandled = false;
+
+  constructor(private readonly deps: CallControllerDeps) {
+    this.log = deps.logger;
+    const config = deps.config;
+    this.record = new CallRecordCollector({ callId: deps.callId, recordTranscripts: config.recordTranscripts, prices: config.prices });
+    this.gate = new ResponseGate(() => this.call?.voiceLive);
+    this.runner = new FunctionCallRunner({
+      registry: deps.tools,
+      gate: this.gate,
+      voiceLive: () => this.call?.voiceLive,
+      context: (abortSignal) => this.toolContext(abortSignal),
+      timeoutMs: config.toolTimeoutMs,
+      fillerAfterMs: config.toolFillerAfterMs,
+      fillerText: config.toolFillerText,
+      isAgentAudible: () => this.call?.isAgentAudible() ?? false,
+      logger: this.log,
+      onToolUsed: (use) => this.record.addTool(use),
+    });
+    this.hooks = {
+      sessionSettings: (settings) => this.sessionSettings(settings),
+      onStart: (call) => this.onStart(call),
+      onVoiceLiveEvent: (event) => this.onVoiceLiveEvent(event),
+      onDtmf: (tone) => this.onDtmf(tone),
+      onBargeIn: (info) => this.record.onBargeIn(info.itemId),
+      onEnd: (summary) => this.onEnd(summary),
+    };
+  }
+
+  /** Settles once the call's bus session is released. */
+  get released(): Promise<void> {
+    return this.subscription?.closed ?? Promise.resolve();
+  }
+
+  private sessionSettings(settings: VoiceLiveSessionSettings): VoiceLiveSessionSettings {
+    const tools = this.deps.tools.definitions();
+    if (tools.length === 0) return settings;
+    return { ...settings, tools: [...(settings.tools ?? []), ...tools] };
+  }
+
+  private onStart(call: CallControl): void {
+    this.call = call;
+    this.callConnectionId ??= call.callConnectionId;
+    call.voiceLive?.on('session-replaced', () => this.gate.reset());
+    if (this.deps.busClient) {
+      this.subscription = subscribeToCallSession(this.deps.busClient, this.deps.config.callEventsQueue, this.deps.callId, (m) => this.onBusMessage(m), {
+        logger: this.log,
+        retryDelayMs: this.deps.subscriptionRetryDelayMs ?? 1_000,
+      });
+    }
+    const maxMinutes = this.deps.config.caps.maxMinutes;
+    if (maxMinutes !== undefined) {
+      this.capTimer = setTimeout(() => this.onCapReached('minutes'), maxMinutes * 60_000);
+      this.capTimer.unref();
+    }
+  }
+
+  // ---- Voice Live ----------------------------------------------------------------------------
+
+  private onVoiceLiveEvent(event: ServerEvent): void {
+    this.record.onVoiceLiveEvent(event);
+    this.gate.onEvent(event);
+    this.runner.onEvent(event);
+    if (event.type === 'session.updated' && !this.sessionReady) {
+      this.sessionReady = true;
+      const items = this.pendingItems;
+      this.pendingItems = [];
+      for (const item of items) this.call?.voiceLive?.createConversationItem(item);
+    } else if (event.type === 'response.done') {
+      const maxTokens = this.deps.config.caps.maxTokens;
+      if (maxTokens !== undefined && this.record.usage.totalTokens >= maxTokens) this.onCapReached('tokens');
+    }
+  }
+
+  /** Adds an item now, or once the session is configured (items sent before would be dropped). */
+  private addItem(item: Record<string, unknown>): void {
+    if (this.sessionReady && this.call?.voiceLive) this.call.voiceLive.createConversationItem(item);
+    else this.pendingItems.push(item);
+  }
+
+  // ---- Service Bus -----------------------------------------------------------------------------
+
+  private onBusMessage(message: ReceivedBusMessage): void {
+    const parsed = parseCallEventMessage(message.body);
+    if (!parsed.ok) {
+      // A message we cannot read is skipped, not retried: redelivery would not make it readable.
+      if (parsed.unknownType) this.log.debug({ type: parsed.unknownType }, 'call event of an unknown type skipped');
+      else this.log.warn({ messageId: message.messageId, reason: parsed.reason }, 'unreadable call event skipped');
+      return;
+    }
+    const event = parsed.message;
+    if (event.callId !== this.deps.callId) {
+      this.log.warn({ messageId: message.messageId }, 'call event for another call skipped');
+      return;
+    }
+    if (event.callConnectionId) this.callConnectionId ??= event.callConnectionId;
+    this.applyCallEvent(event);
+  }
+
+  private applyCallEvent(event: CallEventMessage): void {
+    switch (event.type) {
+      case 'call.incoming': {
+        const { from, to, callerDisplayName } = event.data;
+        this.caller.from = from.phoneNumber ?? from.rawId;
+        this.caller.to = to.phoneNumber ?? to.rawId;
+        if (callerDisplayName) this.caller.displayName = callerDisplayName;
+        this.record.setParties(this.caller.from, this.caller.to);
+        this.log.info({ from: maskPhoneNumber(this.caller.from), to: maskPhoneNumber(this.caller.to) }, 'caller context received');
+        if (this.deps.config.callerContext) this.addItem(systemItem(this.callerContextText()));
+        break;
+      }
+      case 'call.disconnected':
+        if (this.ended) return;
+        this.record.setOutcome('caller_hung_up', 'call disconnected');
+        this.settleTransfer(undefined, { ok: false, reason: 'the call was disconnected' });
+        this.log.info('call disconnected (ACS): freeing the call');
+        this.call?.end('call disconnected');
+        break;
+      case 'transfer.accepted':
+        this.settleTransfer(event.data.operationContext, { ok: true });
+        break;
+      case 'transfer.failed': {
+        const info = event.data.resultInformation;
+        const reason = `${info?.message ?? 'the transfer failed'}${info?.code !== undefined ? ` (code ${info.code}${info.subCode !== undefined ? `/${info.subCode}` : ''})` : ''}`;
+        this.settleTransfer(event.data.operationContext, { ok: false, reason });
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private callerContextText(): string {
+    const parts = [`Call context: the caller's number is ${this.caller.from ?? 'unknown'}`];
+    if (this.caller.displayName) parts.push(`the network gives the caller's name as "${this.caller.displayName}" (it may be wrong)`);
+    if (this.caller.to) parts.push(`they called ${this.caller.to}`);
+    return `${parts.join('; ')}.`;
+  }
+
+  // ---- tools -----------------------------------------------------------------------------------
+
+  private toolContext(abortSignal: AbortSignal): ToolContext {
+    return {
+      callId: this.deps.callId,
+      caller: { ...this.caller },
+      abortSignal,
+      logger: this.log,
+      endCall: (reason) => this.endCall(reason),
+      transferToHuman: (reason) => this.transferToHuman(reason),
+    };
+  }
+
+  /** Hangs up once nothing is being said: the goodbye (and anything queued at ACS) has played. */
+  endCall(reason: string): Promise<void> {
+    this.ending ??= (async () => {
+      const deadline = performance.now() + this.deps.config.endCallTimeoutMs;
+      while (!this.ended && performance.now() < deadline && (this.gate.hasActiveResponse || this.call?.isAgentAudible())) {
+        await new Promise((resolve) => setTimeout(resolve, AUDIBLE_POLL_MS));
+      }
+      if (this.ended) return;
+      this.record.setOutcome('completed', reason);
+      const connectionId = this.callConnectionId;
+      if (this.deps.actions && connectionId) {
+        try {
+          await this.deps.actions.hangUp(connectionId);
+          this.log.info({ reason }, 'hung up through Call Automation');
+        } catch (error) {
+          this.log.warn({ err: { message: (error as Error).message } }, 'hang-up through Call Automation failed; closing the media stream');
+        }
+      } else {
+        this.log.info({ reason }, 'ending the call by closing the media stream (no Call Automation for this call)');
+      }
+      this.call?.end(`agent ended the call: ${reason}`);
+    })();
+    return this.ending;
+  }
+
+  transferToHuman(reason: string): Promise<TransferOutcome> {
+    if (this.transferring) return this.transferring;
+    const attempt = this.doTransfer(reason).finally(() => {
+      if (this.transferring === attempt) this.transferring = undefined;
+    });
+    this.transferring = attempt;
+    return attempt;
+  }
+
+  private async doTransfer(reason: string): Promise<TransferOutcome> {
+    const target = this.deps.config.transferTarget;
+    const connectionId = this.callConnectionId;
+    if (!target) return { ok: false, reason: 'no transfer target is configured' };
+    if (!this.deps.actions || !connectionId) return { ok: false, reason: 'call transfer is not available for this call' };
+    const operationContext = `transfer:${randomUUID()}`;
+    const outcome = new Promise<TransferOutcome>((resolve) => (this.transfer = { operationContext, settle: resolve }));
+    try {
+      await this.deps.actions.transfer(connectionId, target, { operationContext, reason });
+    } catch (error) {
+      this.transfer = undefined;
+      const message = (error as Error).message;
+      this.log.warn({ err: { message } }, 'transfer request refused');
+      return { ok: false, reason: `the transfer request was refused: ${message}` };
+    }
+    this.log.info({ target: maskPhoneNumber(target) }, 'transfer requested; waiting for the result');
+    // Without a bus the result never arrives: ACS's 202 is all we will know.
+    if (!this.subscription) {
+      this.settleTransfer(operationContext, { ok: true });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      outcome,
+      new Promise<TransferOutcome>((resolve) => {
+        timer = setTimeout(() => resolve({ ok: false, reason: 'the transfer target did not answer in time' }), this.deps.config.transferTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    this.transfer = undefined;
+    if (result.ok) {
+      this.record.setOutcome('transferred', reason);
+      this.log.info('transfer accepted: the caller is with a human');
+      this.call?.end('transferred to a human');
+    } else {
+      this.log.warn({ reason: result.reason }, 'transfer failed');
+    }
+    return result;
+  }
+
+  private settleTransfer(operationContext: string | undefined, outcome: TransferOutcome): void {
+    const pending = this.transfer;
+    if (!pending) return;
+    if (operationContext && operationContext !== pending.operationContext) return;
+    this.transfer = undefined;
+    pending.settle(outcome);
+  }
+
+  // ---- DTMF ------------------------------------------------------------------------------------
+
+  private onDtmf(tone: string): void {
+    const key = tone.toUpperCase();
+    const config = this.deps.config;
+    this.log.debug({ key }, 'DTMF');
+    if (key === config.dtmfTransferKey && config.transferTarget) {
+      this.log.info({ key }, 'caller pressed the transfer key');
+      this.addItem(systemItem(`The caller pressed ${key} to speak to a person. They are being transferred now.`));
+      void this.transferToHuman(`caller pressed ${key}`).then((outcome) => {
+        if (outcome.ok || this.ended) return;
+        this.addItem(systemItem(`The transfer to a person failed (${outcome.reason}). Tell the caller, and offer to help further.`));
+        this.gate.request();
+      });
+      return;
+    }
+    this.dtmfDigits.push(key);
+    clearTimeout(this.dtmfTimer);
+    if (config.dtmfInterdigitMs === 0) return this.flushDtmf();
+    this.dtmfTimer = setTimeout(() => this.flushDtmf(), config.dtmfInterdigitMs);
+  }
+
+  private flushDtmf(): void {
+    if (this.dtmfDigits.length === 0 || this.ended) return;
+    const digits = this.dtmfDigits.join(' ');
+    this.dtmfDigits = [];
+    this.addItem(userItem(`caller pressed ${digits}`));
+    this.gate.request();
+  }
+
+  // ---- caps ------------------------------------------------------------------------------------
+
+  private onCapReached(cap: 'minutes' | 'tokens'): void {
+    if (this.capHandled || this.ended) return;
+    this.capHandled = true;
+    this.record.setCapReached(cap);
+    const caps = this.deps.config.caps;
+    const transfer = caps.action === 'transfer' && this.deps.config.transferTarget !== undefined;
+    this.log.info({ cap, action: transfer ? 'transfer' : 'wrap_up' }, 'call cap reached');
+    const limit = cap === 'minutes' ? 'its time limit' : 'its usage limit';
+    this.addItem(
+      systemItem(
+        transfer
+          ? `This call has reached ${limit}. Tell the caller briefly that you are passing them to a colleague now, then call transfer_to_human.`
+          : `This call has reached ${limit}. Wrap up now: in one or two sentences, tell the caller the call has to end, say goodbye, then call end_call.`,
+      ),
+    );
+    this.gate.request();
+    this.graceTimer = setTimeout(() => {
+      if (this.ended) return;
+      this.log.warn({ cap }, 'grace period after the cap passed; ending the call');
+      if (transfer) void this.transferToHuman(`call ${cap} cap reached`).then((o) => (o.ok ? undefined : this.endCall(`call ${cap} cap reached`)));
+      else void this.endCall(`call ${cap} cap reached`);
+    }, caps.graceMs);
+    this.graceTimer.unref();
+  }
+
+  // ---- end -------------------------------------------------------------------------------------
+
+  private onEnd(summary: CallSummary): void {
+    this.ended = true;
+    this.runner.close();
+    this.gate.dispose();
+    clearTimeout(this.dtmfTimer);
+    clearTimeout(this.capTimer);
+    clearTimeout(this.graceTimer);
+    this.settleTransfer(undefined, { ok: false, reason: 'the call ended' });
+    void this.subscription?.close();
+    const stats = this.call?.voiceLive?.stats;
+    const record = this.record.build({
+      reason: summary.reason,
+      framesIn: summary.framesIn,
+      framesOut: summary.framesOut,
+      bargeIns: summary.bargeIns,
+      voiceLiveReconnects: stats?.reconnects ?? 0,
+      framesDropped: stats?.droppedAudioChunks ?? 0,
+      callConnectionId: this.callConnectionId ?? summary.callConnectionId,
+    });
+    if (this.deps.outbox) this.deps.outbox.add(record);
+    else this.log.info({ outcome: record.outcome, durationMs: record.durationMs, cost: record.cost.total }, 'call record (no Service Bus configured)');
+    this.deps.onFinished?.(this);
+  }
+}

@@ -1,0 +1,113 @@
+import type { TokenCredential } from '@azure/core-auth';
+import type { RetryOptions, ServiceBusClient } from '@azure/service-bus';
+import { BusPublisher, createServiceBusClient } from '../../shared/bus.js';
+import type { CallControlConfig } from '../../shared/config/call-control.js';
+import type { Logger } from '../../shared/log.js';
+import type { CallSessionHooks } from '../call-session.js';
+import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js';
+import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
+import { ToolRegistry } from '../tools/registry.js';
+import type { AgentTool } from '../tools/types.js';
+import { callActionsFrom, createCallAutomationClient, type CallActions } from './call-automation.js';
+import { CallController } from './call-controller.js';
+
+export { CallController } from './call-controller.js';
+
+export interface CallControlDeps {
+  config: CallControlConfig;
+  logger: Logger;
+  /** Managed identity for ACS and Service Bus when they are configured by endpoint/namespace; made on first use. */
+  credential?: () => TokenCredential;
+  customTools?: AgentTool[];
+  /** Overrides for tests: a ready Call Automation facade and Service Bus client. */
+  actions?: CallActions;
+  busClient?: ServiceBusClient;
+  busRetryOptions?: RetryOptions;
+  outboxOptions?: RecordOutboxOptions;
+  subscriptionRetryDelayMs?: number;
+}
+
+export interface CallControlRuntime {
+  /** For `WorkerServer`'s `hooksFor`. */
+  hooksFor(callId: string): CallSessionHooks;
+  readonly tools: ToolRegistry;
+  readonly outbox: RecordOutbox | undefined;
+  /** Live calls' controllers, by call id. */
+  readonly calls: ReadonlyMap<string, CallController>;
+  /** Waits up to `timeoutMs` for pending call records and released bus sessions, then closes the clients. */
+  close(timeoutMs: number): Promise<{ unpublishedRecords: number }>;
+}
+
+/**
+ * Call control for the worker: tools (end_call, transfer_to_human when TRANSFER_TARGET is set, custom tools),
+ * each call's Service Bus session, DTMF, caps and call records. Without ACS or Service Bus settings the matching
+ * parts are off and calls still work.
+ */
+export function createCallControl(deps: CallControlDeps): CallControlRuntime {
+  const { config, logger } = deps;
+  const tools = new ToolRegistry();
+  tools.register(endCallTool);
+  if (config.transferTarget) tools.register(transferToHumanTool);
+  for (const tool of deps.customTools ?? []) tools.register(tool);
+
+  const needCredential = () => {
+    if (!deps.credential) throw new Error('a managed identity credential is needed for ACS_ENDPOINT / SERVICEBUS_FULLY_QUALIFIED_NAMESPACE');
+    return deps.credential();
+  };
+  const actions = deps.actions ?? (config.acs ? callActionsFrom(createCallAutomationClient(config.acs, needCredential)) : undefined);
+  const ownsBusClient = !deps.busClient && config.serviceBus !== undefined;
+  const busClient =
+    deps.busClient ??
+    (config.serviceBus
+      ? createServiceBusClient(
+          'connectionString' in config.serviceBus
+            ? { connectionString: config.serviceBus.connectionString }
+            : { fullyQualifiedNamespace: config.serviceBus.fullyQualifiedNamespace, credential: needCredential() },
+          deps.busRetryOptions ? { retryOptions: deps.busRetryOptions } : {},
+        )
+      : undefined);
+  const publisher = busClient ? new BusPublisher(busClient, config.callRecordsQueue, { logger }) : undefined;
+  const outbox = publisher ? new RecordOutbox(publisher, { logger, ...deps.outboxOptions }) : undefined;
+  const calls = new Map<string, CallController>();
+  const released = new Set<Promise<void>>();
+
+  logger.info(
+    { tools: tools.names, acs: actions !== undefined, serviceBus: busClient !== undefined, transfer: config.transferTarget !== undefined },
+    'call control ready',
+  );
+
+  return {
+    tools,
+    outbox,
+    calls,
+    hooksFor(callId) {
+      const controller = new CallController({
+        callId,
+        config,
+        tools,
+        logger: logger.child({ callId, component: 'call-control' }),
+        actions,
+        busClient,
+        outbox,
+        ...(deps.subscriptionRetryDelayMs !== undefined ? { subscriptionRetryDelayMs: deps.subscriptionRetryDelayMs } : {}),
+        onFinished: (finished) => {
+          if (calls.get(callId) === finished) calls.delete(callId);
+          const release = finished.released.finally(() => released.delete(release));
+          released.add(release);
+        },
+      });
+      calls.set(callId, controller);
+      return controller.hooks;
+    },
+    async close(timeoutMs) {
+      const unpublishedRecords = outbox ? await outbox.flush(timeoutMs) : 0;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(released), new Promise((resolve) => (timer = setTimeout(resolve, Math.min(timeoutMs, 5_000))))]);
+      clearTimeout(timer);
+      outbox?.close();
+      await publisher?.close();
+      if (ownsBusClient) await busClient?.close().catch(() => undefined);
+      return { unpublishedRecords };
+    },
+  };
+}

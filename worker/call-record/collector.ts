@@ -1,0 +1,176 @@
+import type { TokenPrices } from '../../shared/config/call-control.js';
+import { buildCallRecord, type CallOutcomeKind, type CallRecord, type Usage } from '../../shared/call-record.js';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import type { ServerEvent } from '../voice-live/events.js';
+import { addUsage, emptyUsage, priceCall } from './cost.js';
+
+export interface CallRecordCollectorOptions {
+  callId: string;
+  recordTranscripts: boolean;
+  prices: TokenPrices;
+  /** Wall clock (epoch ms); injected by tests. */
+  now?: () => number;
+}
+
+export interface CallEndFacts {
+  reason: string;
+  framesIn: number;
+  framesOut: number;
+  bargeIns: number;
+  voiceLiveReconnects: number;
+  framesDropped: number;
+  callConnectionId?: string | undefined;
+}
+
+interface Entry {
+  role: 'caller' | 'agent';
+  text: string;
+  atMs: number;
+  interrupted?: boolean;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const MAX_TRANSCRIPT_ENTRIES = 2000;
+
+/**
+ * Gathers what one call's record says, from Voice Live events and call-control facts, and builds the
+ * record at the end. Nothing here does I/O.
+ */
+export class CallRecordCollector {
+  readonly usage: Usage = emptyUsage();
+  private readonly now: () => number;
+  private readonly startedAtMs: number;
+  private from: string | undefined;
+  private to: string | undefined;
+  private outcome: { kind: CallOutcomeKind; reason: string } | undefined;
+  private capReached: 'minutes' | 'tokens' | undefined;
+  private readonly entries: Entry[] = [];
+  private readonly callerSpeechAt = new Map<string, number>();
+  private readonly agentEntries = new Map<string, Entry>();
+  private readonly interruptedItems = new Set<string>();
+  private readonly turns: CallRecord['turns'] = [];
+  private openTurn: { stoppedAtMs: number; index: number } | undefined;
+  private readonly respondedResponses = new Set<string>();
+  private readonly tools: CallRecord['tools'] = [];
+
+  constructor(private readonly options: CallRecordCollectorOptions) {
+    this.now = options.now ?? Date.now;
+    this.startedAtMs = this.now();
+  }
+
+  setParties(from: string | undefined, to: string | undefined): void {
+    if (from) this.from = maskPhoneNumber(from);
+    if (to) this.to = maskPhoneNumber(to);
+  }
+
+  /** The first outcome set wins: what ended the call, not what followed from it. */
+  setOutcome(kind: CallOutcomeKind, reason: string): void {
+    this.outcome ??= { kind, reason };
+  }
+
+  get outcomeKind(): CallOutcomeKind | undefined {
+    return this.outcome?.kind;
+  }
+
+  setCapReached(cap: 'minutes' | 'tokens'): void {
+    this.capReached ??= cap;
+  }
+
+  addTool(use: { name: string; startedAtMs: number; durationMs: number; status: CallRecord['tools'][number]['status'] }): void {
+    this.tools.push({ name: use.name, at: iso(use.startedAtMs), durationMs: Math.max(0, Math.round(use.durationMs)), status: use.status });
+  }
+
+  onBargeIn(itemId: string): void {
+    this.interruptedItems.add(itemId);
+    const entry = this.agentEntries.get(itemId);
+    if (entry) entry.interrupted = true;
+  }
+
+  onVoiceLiveEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'input_audio_buffer.speech_started':
+        this.callerSpeechAt.set(event.item_id, this.now());
+        break;
+      case 'input_audio_buffer.speech_stopped':
+        this.turns.push({ callerStoppedAt: iso(this.now()), timeToFirstAgentAudioMs: null });
+        this.openTurn = { stoppedAtMs: this.now(), index: this.turns.length - 1 };
+        break;
+      case 'response.audio.delta':
+        if (!this.respondedResponses.has(event.response_id)) {
+          this.respondedResponses.add(event.response_id);
+          if (this.openTurn) {
+            this.turns[this.openTurn.index]!.timeToFirstAgentAudioMs = Math.max(0, Math.round(this.now() - this.openTurn.stoppedAtMs));
+            this.openTurn = undefined;
+          }
+        }
+        if (this.options.recordTranscripts && !this.agentEntries.has(event.item_id)) {
+          this.addEntry(event.item_id, { role: 'agent', text: '', atMs: this.now(), ...(this.interruptedItems.has(event.item_id) ? { interrupted: true } : {}) });
+        }
+        break;
+      case 'response.audio_transcript.done':
+        if (this.options.recordTranscripts) {
+          const entry = this.agentEntries.get(event.item_id);
+          if (entry) entry.text = event.transcript;
+          else this.addEntry(event.item_id, { role: 'agent', text: event.transcript, atMs: this.now() });
+        }
+        break;
+      case 'conversation.item.input_audio_transcription.completed':
+        if (this.options.recordTranscripts && event.transcript.trim()) {
+          const atMs = this.callerSpeechAt.get(event.item_id) ?? this.now();
+          this.callerSpeechAt.delete(event.item_id);
+          this.addEntry(undefined, { role: 'caller', text: event.transcript, atMs });
+        }
+        break;
+      case 'response.done':
+        addUsage(this.usage, event.response.usage as Record<string, unknown> | null | undefined);
+        break;
+      default:
+        break;
+    }
+  }
+
+  private addEntry(itemId: string | undefined, entry: Entry): void {
+    if (this.entries.length >= MAX_TRANSCRIPT_ENTRIES) return;
+    this.entries.push(entry);
+    if (itemId) this.agentEntries.set(itemId, entry);
+  }
+
+  /** The record at the end of the call. */
+  build(facts: CallEndFacts): CallRecord {
+    const endedAtMs = Math.max(this.now(), this.startedAtMs);
+    const durationMs = endedAtMs - this.startedAtMs;
+    const outcome = this.outcome ?? outcomeFromReason(facts.reason);
+    const transcript = this.options.recordTranscripts
+      ? [...this.entries]
+          .filter((e) => e.text.length > 0)
+          .sort((a, b) => a.atMs - b.atMs)
+          .map((e) => ({ role: e.role, text: e.text, at: iso(e.atMs), ...(e.interrupted ? { interrupted: true } : {}) }))
+      : null;
+    return buildCallRecord({
+      callId: this.options.callId,
+      ...(facts.callConnectionId ? { callConnectionId: facts.callConnectionId } : {}),
+      ...(this.from ? { from: this.from } : {}),
+      ...(this.to ? { to: this.to } : {}),
+      startedAt: iso(this.startedAtMs),
+      endedAt: iso(endedAtMs),
+      durationMs,
+      outcome,
+      transcript,
+      turns: this.turns,
+      tools: this.tools,
+      bargeIns: facts.bargeIns,
+      voiceLiveReconnects: facts.voiceLiveReconnects,
+      framesIn: facts.framesIn,
+      framesOut: facts.framesOut,
+      framesDropped: facts.framesDropped,
+      usage: { ...this.usage },
+      cost: priceCall(this.usage, durationMs, this.options.prices),
+      ...(this.capReached ? { capReached: this.capReached } : {}),
+    });
+  }
+}
+
+/** When call control did not decide the outcome, the relay's end reason does. */
+export function outcomeFromReason(reason: string): { kind: CallOutcomeKind; reason: string } {
+  return { kind: reason.startsWith('ACS socket closed') ? 'caller_hung_up' : 'failed', reason };
+}

@@ -1,0 +1,39 @@
+import type { AgentTool, TransferOutcome } from './types.js';
+
+/** Hangs up once the agent's goodbye has played. The model says goodbye in the same response. */
+export const endCallTool: AgentTool<{ reason?: string }> = {
+  name: 'end_call',
+  description:
+    'End the phone call. Use it when the conversation is finished or the caller asks to hang up. Say a short goodbye first, in the same turn; the call ends after your goodbye has played.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'Why the call ends, in a few words.' } },
+    additionalProperties: false,
+  },
+  noFiller: true,
+  endsConversation: () => true,
+  async handler(args, context) {
+    await context.endCall(args.reason ?? 'the agent ended the call');
+    return { ok: true };
+  },
+};
+
+/** Transfers to the configured human; on failure the model is told, so it can tell the caller. */
+export const transferToHumanTool: AgentTool<{ reason: string }> = {
+  name: 'transfer_to_human',
+  description:
+    'Transfer the caller to a human colleague. Use it when the caller asks for a person, or when you cannot help. Tell the caller you are transferring them before you call this.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'Why the caller needs a human, in one short sentence (passed to the colleague).' } },
+    required: ['reason'],
+    additionalProperties: false,
+  },
+  endsConversation: (result) => (result as TransferOutcome).ok === true,
+  async handler(args, context) {
+    const outcome = await context.transferToHuman(args.reason);
+    return outcome.ok
+      ? { ok: true, status: 'transferred' }
+      : { ok: false, status: 'transfer_failed', reason: outcome.reason, instruction: 'Tell the caller the transfer did not work and offer to help further or to try again later.' };
+  },
+};

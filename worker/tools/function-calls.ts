@@ -1,0 +1,147 @@
+import type { Logger } from '../../shared/log.js';
+import type { CallRecord } from '../../shared/call-record.js';
+import type { ResponseGate, VoiceLiveSender } from '../call-control/response-gate.js';
+import type { ServerEvent } from '../voice-live/events.js';
+import type { ToolRegistry } from './registry.js';
+import type { AgentTool, ToolContext } from './types.js';
+
+type ToolStatus = CallRecord['tools'][number]['status'];
+
+export interface FunctionCallRunnerOptions {
+  registry: ToolRegistry;
+  gate: ResponseGate;
+  voiceLive: () => VoiceLiveSender | undefined;
+  /** A tool's context for one run; `abortSignal` ends with the run. */
+  context: (abortSignal: AbortSignal) => ToolContext;
+  timeoutMs: number;
+  fillerAfterMs: number;
+  fillerText: string;
+  isAgentAudible: () => boolean;
+  logger: Logger;
+  onToolUsed?: (use: { name: string; startedAtMs: number; durationMs: number; status: ToolStatus }) => void;
+}
+
+interface Outcome {
+  status: ToolStatus;
+  output: unknown;
+  endsConversation: boolean;
+}
+
+/**
+ * The function-calling loop: `response.function_call_arguments.done` → validate → run with a timeout →
+ * (after the requesting response's `response.done`) `function_call_output` + `response.create`. A tool that
+ * runs longer than `fillerAfterMs` while the caller hears nothing gets a short spoken filler; failures and
+ * timeouts are told to the model as such.
+ */
+export class FunctionCallRunner {
+  private readonly names = new Map<string, string>();
+  private readonly started = new Set<string>();
+  private readonly running = new Set<AbortController>();
+  private closed = false;
+
+  constructor(private readonly options: FunctionCallRunnerOptions) {}
+
+  onEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'response.output_item.added':
+      case 'conversation.item.created':
+        if (event.item.type === 'function_call' && event.item.call_id && event.item.name) this.names.set(event.item.call_id, event.item.name);
+        break;
+      case 'response.function_call_arguments.done': {
+        if (this.started.has(event.call_id) || this.closed) return;
+        this.started.add(event.call_id);
+        const name = this.names.get(event.call_id) ?? event.name ?? '';
+        this.names.delete(event.call_id);
+        void this.run(name, event.call_id, event.arguments, event.response_id);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  /** Aborts every running tool (the call ended). */
+  close(): void {
+    this.closed = true;
+    for (const controller of this.running) controller.abort(new Error('call ended'));
+    this.running.clear();
+  }
+
+  private async run(name: string, callId: string, argumentsJson: string, responseId: string): Promise<void> {
+    const log = this.options.logger.child({ tool: name, toolCallId: callId });
+    const startedAtMs = Date.now();
+    const startedAt = performance.now();
+    const registered = this.options.registry.get(name);
+    let outcome: Outcome;
+    if (!registered) {
+      outcome = { status: 'unknown_tool', output: { ok: false, error: `There is no tool named ${name}.` }, endsConversation: false };
+    } else {
+      const args = parseArguments(argumentsJson);
+      const valid = args.ok ? registered.validate(args.value) : args;
+      if (!valid.ok) {
+        outcome = { status: 'invalid_arguments', output: { ok: false, error: `Invalid arguments: ${valid.reason}` }, endsConversation: false };
+      } else {
+        outcome = await this.execute(registered.tool, valid.args, responseId, log);
+      }
+    }
+    const durationMs = performance.now() - startedAt;
+    log.info({ status: outcome.status, durationMs: Math.round(durationMs) }, 'tool call finished');
+    this.options.onToolUsed?.({ name, startedAtMs, durationMs, status: outcome.status });
+    if (this.closed || outcome.endsConversation) return;
+
+    await this.options.gate.whenDone(responseId);
+    if (this.closed) return;
+    const voiceLive = this.options.voiceLive();
+    voiceLive?.createConversationItem({ type: 'function_call_output', call_id: callId, output: JSON.stringify(outcome.output ?? null) });
+    this.options.gate.request();
+  }
+
+  private async execute(tool: AgentTool, args: Record<string, unknown>, responseId: string, log: Logger): Promise<Outcome> {
+    const timeoutMs = tool.timeoutMs ?? this.options.timeoutMs;
+    const controller = new AbortController();
+    this.running.add(controller);
+    let timer: NodeJS.Timeout | undefined;
+    let fillerTimer: NodeJS.Timeout | undefined;
+    if (!tool.noFiller && this.options.fillerText) {
+      fillerTimer = setTimeout(() => void this.sayFiller(responseId, controller.signal), this.options.fillerAfterMs);
+    }
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    try {
+      const result = await Promise.race([Promise.resolve().then(() => tool.handler(args, this.options.context(controller.signal))), timedOut]);
+      if (result === 'timeout') {
+        controller.abort(new Error('tool timed out'));
+        log.warn({ timeoutMs }, 'tool timed out');
+        return { status: 'timeout', output: { ok: false, error: `The ${tool.name} tool did not answer within ${timeoutMs} ms.` }, endsConversation: false };
+      }
+      return { status: 'ok', output: result, endsConversation: tool.endsConversation?.(result) ?? false };
+    } catch (error) {
+      log.warn({ err: { message: (error as Error)?.message } }, 'tool failed');
+      return { status: 'failed', output: { ok: false, error: `The ${tool.name} tool failed: ${(error as Error)?.message ?? String(error)}` }, endsConversation: false };
+    } finally {
+      clearTimeout(timer);
+      clearTimeout(fillerTimer);
+      this.running.delete(controller);
+      controller.abort();
+    }
+  }
+
+  /** Dead air: the requesting response is over, the caller hears nothing, the tool is still running. */
+  private async sayFiller(responseId: string, signal: AbortSignal): Promise<void> {
+    await this.options.gate.whenDone(responseId);
+    if (signal.aborted || this.closed || this.options.isAgentAudible() || this.options.gate.hasActiveResponse) return;
+    this.options.gate.request({
+      pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: this.options.fillerText }] },
+    });
+  }
+}
+
+function parseArguments(json: string): { ok: true; value: unknown } | { ok: false; reason: string } {
+  if (json.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(json) };
+  } catch {
+    return { ok: false, reason: 'arguments are not valid JSON' };
+  }
+}
