@@ -139,3 +139,20 @@ describe('Playout', () => {
     expect(sent).toHaveLength(2 + 8);
   });
 });
+
+describe('Playout timers', () => {
+  it('arms no timer while the current item waits for more audio', () => {
+    const timers = new FakeTimers();
+    let armed = 0;
+    const setTimer = timers.setTimer;
+    timers.setTimer = (callback, delayMs) => (armed++, setTimer(callback, delayMs));
+    const playout = new Playout({ frameBytes: FRAME, maxLeadMs: 160, timers, send: () => undefined });
+    playout.enqueue('a', Buffer.alloc(FRAME + 100));
+    timers.advance(1000);
+    expect(armed).toBe(0);
+    playout.enqueue('a', Buffer.alloc(FRAME * 20));
+    timers.advance(1000);
+    expect(armed).toBeGreaterThan(0);
+    expect(armed).toBeLessThanOrEqual(10);
+  });
+});

@@ -153,7 +153,8 @@ export class Playout {
   }
 
   private schedule(now: number): void {
-    if (this.timer !== undefined || this.queue.length === 0) return;
+    // Only when a frame is waiting for the lead: an unfinished item with no whole frame waits for its next delta.
+    if (this.timer !== undefined || !this.hasReadyFrame()) return;
     const wakeAt = this.playEndAt - this.maxLeadMs + this.refillMs;
     this.timer = this.timers.setTimer(() => {
       this.timer = undefined;
@@ -164,6 +165,14 @@ export class Playout {
   private cancelTimer(): void {
     if (this.timer !== undefined) this.timers.clearTimer(this.timer);
     this.timer = undefined;
+  }
+
+  private hasReadyFrame(): boolean {
+    for (const item of this.queue) {
+      if (item.queuedBytes >= this.frameBytes || (item.finished && item.queuedBytes > 0)) return true;
+      if (!item.finished) return false;
+    }
+    return false;
   }
 
   /** Takes one frame from the head item; false when none is ready. */
