@@ -30,6 +30,8 @@ export interface CallControllerDeps {
 }
 
 const AUDIBLE_POLL_MS = 20;
+/** Items wait for the Voice Live session to be configured; checked this often. */
+const ITEMS_RETRY_MS = 25;
 
 const systemItem = (text: string) => ({ type: 'message', role: 'system', content: [{ type: 'input_text', text }] });
 const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
@@ -50,7 +52,8 @@ export class CallController {
   private subscription: CallSessionSubscription | undefined;
   private readonly caller: { from?: string; to?: string; displayName?: string } = {};
   private pendingItems: Record<string, unknown>[] = [];
-  private sessionReady = false;
+  private respondAfterItems = false;
+  private itemsTimer: NodeJS.Timeout | undefined;
   private ended = false;
   private ending: Promise<void> | undefined;
   private transfer: { operationContext: string; settle: (outcome: TransferOutcome) => void } | undefined;
@@ -122,21 +125,39 @@ export class CallController {
     this.record.onVoiceLiveEvent(event);
     this.gate.onEvent(event);
     this.runner.onEvent(event);
-    if (event.type === 'session.updated' && !this.sessionReady) {
-      this.sessionReady = true;
-      const items = this.pendingItems;
-      this.pendingItems = [];
-      for (const item of items) this.call?.voiceLive?.createConversationItem(item);
-    } else if (event.type === 'response.done') {
+    if (event.type === 'response.done') {
       const maxTokens = this.deps.config.caps.maxTokens;
       if (maxTokens !== undefined && this.record.usage.totalTokens >= maxTokens) this.onCapReached('tokens');
     }
   }
 
   /** Adds an item now, or once the session is configured (items sent before would be dropped). */
-  private addItem(item: Record<string, unknown>): void {
-    if (this.sessionReady && this.call?.voiceLive) this.call.voiceLive.createConversationItem(item);
-    else this.pendingItems.push(item);
+  private addItem(item: Record<string, unknown>, options: { respond?: boolean } = {}): void {
+    this.pendingItems.push(item);
+    if (options.respond) this.respondAfterItems = true;
+    this.flushItems();
+  }
+
+  private flushItems(): void {
+    clearTimeout(this.itemsTimer);
+    if (this.ended || this.pendingItems.length === 0) return;
+    const voiceLive = this.call?.voiceLive;
+    if (!voiceLive?.isOpen) {
+      this.itemsTimer = setTimeout(() => this.flushItems(), ITEMS_RETRY_MS);
+      return;
+    }
+    const items = this.pendingItems;
+    this.pendingItems = [];
+    for (const item of items) voiceLive.createConversationItem(item);
+    if (this.respondAfterItems) {
+      this.respondAfterItems = false;
+      this.gate.request();
+    }
+  }
+
+  /** Ends the call once the current tool call has reported back (so the record includes it). */
+  private endSoon(reason: string): void {
+    setImmediate(() => this.call?.end(reason));
   }
 
   // ---- Service Bus -----------------------------------------------------------------------------
@@ -231,7 +252,7 @@ export class CallController {
       } else {
         this.log.info({ reason }, 'ending the call by closing the media stream (no Call Automation for this call)');
       }
-      this.call?.end(`agent ended the call: ${reason}`);
+      this.endSoon(`agent ended the call: ${reason}`);
     })();
     return this.ending;
   }
@@ -277,7 +298,7 @@ export class CallController {
     if (result.ok) {
       this.record.setOutcome('transferred', reason);
       this.log.info('transfer accepted: the caller is with a human');
-      this.call?.end('transferred to a human');
+      this.endSoon('transferred to a human');
     } else {
       this.log.warn({ reason: result.reason }, 'transfer failed');
     }
@@ -303,8 +324,7 @@ export class CallController {
       this.addItem(systemItem(`The caller pressed ${key} to speak to a person. They are being transferred now.`));
       void this.transferToHuman(`caller pressed ${key}`).then((outcome) => {
         if (outcome.ok || this.ended) return;
-        this.addItem(systemItem(`The transfer to a person failed (${outcome.reason}). Tell the caller, and offer to help further.`));
-        this.gate.request();
+        this.addItem(systemItem(`The transfer to a person failed (${outcome.reason}). Tell the caller, and offer to help further.`), { respond: true });
       });
       return;
     }
@@ -318,8 +338,7 @@ export class CallController {
     if (this.dtmfDigits.length === 0 || this.ended) return;
     const digits = this.dtmfDigits.join(' ');
     this.dtmfDigits = [];
-    this.addItem(userItem(`caller pressed ${digits}`));
-    this.gate.request();
+    this.addItem(userItem(`caller pressed ${digits}`), { respond: true });
   }
 
   // ---- caps ------------------------------------------------------------------------------------
@@ -338,8 +357,8 @@ export class CallController {
           ? `This call has reached ${limit}. Tell the caller briefly that you are passing them to a colleague now, then call transfer_to_human.`
           : `This call has reached ${limit}. Wrap up now: in one or two sentences, tell the caller the call has to end, say goodbye, then call end_call.`,
       ),
+      { respond: true },
     );
-    this.gate.request();
     this.graceTimer = setTimeout(() => {
       if (this.ended) return;
       this.log.warn({ cap }, 'grace period after the cap passed; ending the call');
@@ -356,6 +375,7 @@ export class CallController {
     this.runner.close();
     this.gate.dispose();
     clearTimeout(this.dtmfTimer);
+    clearTimeout(this.itemsTimer);
     clearTimeout(this.capTimer);
     clearTimeout(this.graceTimer);
     this.settleTransfer(undefined, { ok: false, reason: 'the call ended' });

@@ -1,0 +1,152 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { callDisconnected, callIncoming, participantsUpdated, transferAccepted, transferFailed } from '../../shared/call-metadata.js';
+import { agentAudio, received, source, startCallControlLab, TRANSFER_TARGET, until, type CallControlLab } from './harness.js';
+
+let lab: CallControlLab | undefined;
+afterEach(async () => {
+  await lab?.close();
+  lab = undefined;
+});
+
+const party = (phoneNumber: string) => ({ kind: 'phoneNumber', rawId: `4:${phoneNumber}`, phoneNumber });
+const systemTexts = (session: Parameters<typeof received>[0]) =>
+  received(session, 'conversation.item.create')
+    .map((e) => e.item as { role?: string; content?: { text?: string }[] })
+    .filter((item) => item.role === 'system')
+    .map((item) => item.content?.[0]?.text ?? '');
+
+describe('per-call event stream from Service Bus', () => {
+  it('gives two concurrent calls only their own session, each in order, and leaves other calls’ messages alone', async () => {
+    lab = await startCallControlLab();
+    const a = await lab.startCall('call-a');
+    const b = await lab.startCall('call-b');
+    await lab.publish(
+      callIncoming(source('call-a', 1), { from: party('+14155550101'), to: party('+18005550100'), callerDisplayName: 'Ada' }),
+      callIncoming(source('call-b', 1), { from: party('+14155550202'), to: party('+18005550100'), callerDisplayName: 'Bob' }),
+      callIncoming(source('call-elsewhere', 1), { from: party('+14155550303'), to: party('+18005550100'), callerDisplayName: 'Cy' }),
+      participantsUpdated(source('call-a', 2), { participants: [] }),
+      // In order: the context is applied before the disconnect ends call A.
+      callDisconnected(source('call-a', 3), {}),
+    );
+    await until(() => lab!.worker.server.calls.get('call-a') === undefined, 5000, 'call A freed');
+    expect(systemTexts(a.session)).toEqual([expect.stringContaining('+14155550101')]);
+    expect(systemTexts(a.session)[0]).toContain('Ada');
+    await until(() => systemTexts(b.session).length === 1, 5000, 'call B context');
+    expect(systemTexts(b.session)[0]).toContain('+14155550202');
+    expect(systemTexts(b.session)[0]).not.toContain('+14155550101');
+    expect(lab.worker.server.calls.get('call-b')).toBeDefined();
+
+    await lab.publish(callDisconnected(source('call-b', 2), {}));
+    await until(() => lab!.worker.server.calls.size === 0, 5000, 'call B freed');
+    await until(() => lab!.records().length === 2, 5000, 'two records');
+    const active = lab.bus.activeMessages('call-events');
+    expect(active.map((m) => m.sessionId)).toEqual(['call-elsewhere']);
+    const records = Object.fromEntries(lab.records().map((r) => [r.callId, r]));
+    expect(records['call-a']).toMatchObject({ from: '+14*******01', to: '+18*******00', outcome: { kind: 'caller_hung_up' } });
+    expect(records['call-b']!.from).toBe('+14*******02');
+  });
+
+  it('frees a call at once on call.disconnected while its media socket is still open', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    expect(call.media.socket.readyState).toBe(call.media.socket.OPEN);
+    await lab.publish(callDisconnected(source(call.callId, 1, call.callConnectionId), { resultInformation: { code: 200, subCode: 0 } }));
+    const closed = await call.media.closed;
+    expect(closed.code).toBe(1000);
+    expect(lab.worker.server.calls.get(call.callId)).toBeUndefined();
+    await until(() => call.session.closed, 3000, 'Voice Live closed');
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.outcome).toEqual({ kind: 'caller_hung_up', reason: 'call disconnected' });
+  });
+});
+
+describe('agent tools', () => {
+  it('offers end_call and transfer_to_human to Voice Live in session.update', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    const update = await call.session.waitFor('session.update');
+    const tools = (update.session as { tools: { name: string; type: string }[] }).tools;
+    expect(tools.map((t) => t.name)).toEqual(['end_call', 'transfer_to_human']);
+    expect(tools.every((t) => t.type === 'function')).toBe(true);
+  });
+
+  it('end_call: the goodbye is fully sent to ACS before the hang-up reaches Call Automation', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    const goodbye = agentAudio(600);
+    await call.session.respondWithAudio(goodbye, { transcript: 'Thanks for calling, goodbye.' });
+    await call.session.callFunction('end_call', { reason: 'caller is done' });
+    await until(() => lab!.acs.requestsFor('terminate').length === 1, 5000, 'hang-up request');
+    const hangUp = lab.acs.requestsFor('terminate')[0]!;
+    expect(hangUp.callConnectionId).toBe(call.callConnectionId);
+    expect(hangUp.status).toBe(204);
+    const frames = call.media.audioFrames();
+    expect(call.media.receivedAudio().subarray(0, goodbye.length)).toEqual(goodbye);
+    const lastFrameAtMs = performance.timeOrigin + frames.at(-1)!.at;
+    expect(lastFrameAtMs).toBeLessThanOrEqual(hangUp.receivedAt.getTime() + 1);
+    expect((await call.media.closed).code).toBe(1000);
+    expect(received(call.session, 'conversation.item.create').filter((e) => (e.item as { type: string }).type === 'function_call_output')).toEqual([]);
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.outcome).toEqual({ kind: 'completed', reason: 'caller is done' });
+  });
+
+  it('transfer_to_human: transfers to TRANSFER_TARGET with the reason, and the call ends as transferred once ACS accepts', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    await call.session.callFunction('transfer_to_human', { reason: 'wants to talk about a refund' });
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const request = lab.acs.requestsFor('transferToParticipant')[0]!;
+    const body = request.body as Record<string, any>;
+    expect(request.callConnectionId).toBe(call.callConnectionId);
+    expect(body.targetParticipant).toMatchObject({ kind: 'phoneNumber', rawId: `4:${TRANSFER_TARGET}`, phoneNumber: { value: TRANSFER_TARGET } });
+    expect(body.customCallingContext.sipHeaders).toEqual({ 'X-MS-Custom-TransferReason': 'wants to talk about a refund' });
+    expect(body.operationContext).toMatch(/^transfer:/);
+    await lab.publish(transferAccepted(source(call.callId, 1, call.callConnectionId), { operationContext: body.operationContext }));
+    expect((await call.media.closed).code).toBe(1000);
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.outcome).toEqual({ kind: 'transferred', reason: 'wants to talk about a refund' });
+    expect(lab.records()[0]!.tools).toEqual([expect.objectContaining({ name: 'transfer_to_human', status: 'ok' })]);
+  });
+
+  it('transfer_to_human: a failed transfer is told to the model as a function_call_output, then response.create', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    const { callId: toolCallId } = await call.session.callFunction('transfer_to_human', { reason: 'needs a person' });
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const operationContext = (lab.acs.requestsFor('transferToParticipant')[0]!.body as { operationContext: string }).operationContext;
+    await lab.publish(
+      transferFailed(source(call.callId, 1, call.callConnectionId), { operationContext, resultInformation: { code: 408, subCode: 8510, message: 'Target did not answer' } }),
+    );
+    const output = await call.session.waitFor('conversation.item.create', (e) => (e.item as { type: string }).type === 'function_call_output');
+    const item = output.item as { call_id: string; output: string };
+    expect(item.call_id).toBe(toolCallId);
+    expect(JSON.parse(item.output)).toMatchObject({ ok: false, status: 'transfer_failed', reason: expect.stringContaining('Target did not answer') });
+    await call.session.waitFor('response.create');
+    const types = call.session.received.map((r) => r.type);
+    expect(types.lastIndexOf('response.create')).toBeGreaterThan(types.lastIndexOf('conversation.item.create'));
+    expect(lab.worker.server.calls.get(call.callId)).toBeDefined();
+  });
+});
+
+describe('DTMF', () => {
+  const dtmf = (data: string) => JSON.stringify({ kind: 'DtmfData', dtmfData: { data } });
+
+  it('gives key presses to the agent as text and asks for a response', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    call.media.sendRaw(dtmf('3'));
+    const created = await call.session.waitFor('conversation.item.create', (e) => (e.item as { role?: string }).role === 'user');
+    expect(created.item).toMatchObject({ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'caller pressed 3' }] });
+    await call.session.waitFor('response.create');
+  });
+
+  it('transfers a caller who presses 0 even though the model did not ask for it', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    call.media.sendRaw(dtmf('0'));
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const body = lab.acs.requestsFor('transferToParticipant')[0]!.body as Record<string, any>;
+    expect(body.targetParticipant.rawId).toBe(`4:${TRANSFER_TARGET}`);
+    expect(body.customCallingContext.sipHeaders['X-MS-Custom-TransferReason']).toBe('caller pressed 0');
+  });
+});
