@@ -1,5 +1,6 @@
 /**
- * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build] [--bare]`
+ * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build] [--bare]
+ *   [--worker-node-args=--max-semi-space-size=4]`
  *
  * `--bare` runs, instead of the worker, the least a relay can do on this machine: the same two protocols
  * translated by string slicing, with no validation, pacing, metrics or Voice Live client. It is the floor
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     'no-build': { type: 'boolean', default: false },
     bare: { type: 'boolean', default: false },
+    'worker-node-args': { type: 'string', default: '' },
   },
 });
 const CALLS = Number(args.calls);
@@ -188,7 +190,7 @@ http.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ address: '127.0.0
 
 async function startWorker(voiceLiveUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
   // The built worker, as `npm run start:worker` runs it in production (no TypeScript loader in the process).
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(args.bare ? ['-e', BARE_RELAY] : ['dist/worker/main.js'])];
+  const nodeArgs = [...(args['worker-node-args'] ? args['worker-node-args'].split(' ') : []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(args.bare ? ['-e', BARE_RELAY] : ['dist/worker/main.js'])];
   const child = spawn(process.execPath, nodeArgs, {
     env: {
       PATH: process.env.PATH ?? '',
@@ -226,6 +228,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function summary(name: string, values: number[]): string {
+  if (values.length === 0) return `${name.padEnd(5)} n/a (resampled audio carries no frame tags)`;
   const sorted = Float64Array.from(values).sort();
   const list = Array.from(sorted);
   return `${name.padEnd(5)} p50 ${percentile(list, 50).toFixed(2)} ms  p99 ${percentile(list, 99).toFixed(2)} ms  max ${(list.at(-1) ?? NaN).toFixed(2)} ms  (${list.length} frames)`;
@@ -367,7 +370,7 @@ async function main(): Promise<void> {
   // Audio relayed while measuring, in call-seconds (a saturated load generator stretches wall time).
   const callSeconds = (framesSent - warmupFrames) / 50;
   const lines = [
-    `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
+    `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}${args['worker-node-args'] ? ` (node ${args['worker-node-args']})` : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
     summary('up', upLatencies),
     summary('down', downLatencies),
     `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${appendsReceived - framesReceived}`,
