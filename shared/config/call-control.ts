@@ -28,7 +28,7 @@ export const callControlEnvShape = {
   DTMF_TRANSFER_KEY: z
     .string()
     .regex(/^([0-9*#A-Da-d]|none)$/, 'must be one key (0-9, *, #, A-D) or none')
-    .transform((value) => (value === 'none' ? undefined : value.toUpperCase()))
+    .transform((value) => (value === 'none' ? value : value.toUpperCase()))
     .default('0'),
   DTMF_INTERDIGIT_MS: integer(0, 10_000).default(800),
 
@@ -122,7 +122,7 @@ export function callControlConfigFrom(e: CallControlEnv): CallControlConfig {
     callRecordsQueue: e.CALL_RECORDS_QUEUE,
     ...(e.TRANSFER_TARGET ? { transferTarget: e.TRANSFER_TARGET } : {}),
     transferTimeoutMs: e.TRANSFER_TIMEOUT_MS,
-    ...(e.DTMF_TRANSFER_KEY ? { dtmfTransferKey: e.DTMF_TRANSFER_KEY } : {}),
+    ...(e.DTMF_TRANSFER_KEY !== 'none' ? { dtmfTransferKey: e.DTMF_TRANSFER_KEY } : {}),
     dtmfInterdigitMs: e.DTMF_INTERDIGIT_MS,
     toolFillerText: e.TOOL_FILLER_TEXT,
     toolFillerAfterMs: e.TOOL_FILLER_AFTER_MS,

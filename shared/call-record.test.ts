@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { buildCallRecord, CallRecordError, parseCallRecord, toCallRecordBusMessage, type CallRecordInput } from './call-record.js';
+
+const input: CallRecordInput = {
+  callId: 'call-1',
+  from: '+44********67',
+  startedAt: '2026-01-05T10:00:00.000Z',
+  endedAt: '2026-01-05T10:01:00.000Z',
+  durationMs: 60_000,
+  outcome: { kind: 'completed', reason: 'caller is done' },
+  transcript: [{ role: 'caller', text: 'hi', at: '2026-01-05T10:00:01.000Z' }],
+  turns: [{ callerStoppedAt: '2026-01-05T10:00:02.000Z', timeToFirstAgentAudioMs: 640 }],
+  tools: [],
+  bargeIns: 0,
+  voiceLiveReconnects: 0,
+  framesIn: 3000,
+  framesOut: 1200,
+  framesDropped: 0,
+  usage: { responses: 1, audioTokensIn: 10, textTokensIn: 0, cachedTokensIn: 0, audioTokensOut: 20, textTokensOut: 0, totalTokens: 30 },
+  cost: {
+    currency: 'USD',
+    tokens: 0.001,
+    callMinutes: 1,
+    minutes: 0.01,
+    total: 0.011,
+    rates: { audioInputPer1M: 40, audioOutputPer1M: 80, textInputPer1M: 5, textOutputPer1M: 20, cachedInputPer1M: 2.5, callPerMinute: 0.01 },
+  },
+};
+
+describe('call record schema', () => {
+  it('builds a versioned record and round-trips it through JSON', () => {
+    const record = buildCallRecord(input);
+    expect(record.schemaVersion).toBe(1);
+    expect(parseCallRecord(JSON.stringify(record))).toEqual({ ok: true, record });
+  });
+
+  it('refuses a bad record before it is published, naming the field', () => {
+    expect(() => buildCallRecord({ ...input, outcome: { kind: 'exploded' as never, reason: '' } })).toThrow(CallRecordError);
+    expect(() => buildCallRecord({ ...input, durationMs: -1 })).toThrow(/durationMs/);
+  });
+
+  it('reports a newer schema version as such', () => {
+    expect(parseCallRecord({ ...buildCallRecord(input), schemaVersion: 2 })).toEqual({ ok: false, reason: 'unsupported schemaVersion 2' });
+    expect(parseCallRecord('{')).toEqual({ ok: false, reason: 'body is not JSON' });
+  });
+
+  it('is one Service Bus message per call: messageId <callId>:record', () => {
+    const message = toCallRecordBusMessage(buildCallRecord(input));
+    expect(message).toMatchObject({ messageId: 'call-1:record', subject: 'call.record', applicationProperties: { schemaVersion: 1, outcome: 'completed' } });
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import type { ServerEvent } from '../voice-live/events.js';
+import { CallRecordCollector } from './collector.js';
+import { addUsage, emptyUsage, priceCall } from './cost.js';
+
+const prices = { currency: 'USD', audioInputPer1M: 40, audioOutputPer1M: 80, textInputPer1M: 5, textOutputPer1M: 20, cachedInputPer1M: 2.5, callPerMinute: 0.02 };
+const ev = (e: Record<string, unknown>) => e as unknown as ServerEvent;
+const ids = { response_id: 'r1', item_id: 'a1', output_index: 0, content_index: 0 };
+
+function collector(recordTranscripts = true) {
+  let now = Date.parse('2026-01-05T10:00:00.000Z');
+  const c = new CallRecordCollector({ callId: 'call-1', recordTranscripts, prices, now: () => now });
+  return { c, advance: (ms: number) => (now += ms) };
+}
+
+const facts = { reason: 'ACS socket closed (1000)', framesIn: 10, framesOut: 5, bargeIns: 1, voiceLiveReconnects: 2, framesDropped: 3 };
+
+describe('call record collector', () => {
+  it('orders caller and agent words by when they were spoken and measures time to first agent audio per turn', () => {
+    const { c, advance } = collector();
+    c.onVoiceLiveEvent(ev({ type: 'input_audio_buffer.speech_started', audio_start_ms: 0, item_id: 'u1' }));
+    advance(1000);
+    c.onVoiceLiveEvent(ev({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1000, item_id: 'u1' }));
+    advance(700);
+    c.onVoiceLiveEvent(ev({ type: 'response.audio.delta', ...ids, delta: 'AAAA' }));
+    advance(50);
+    c.onVoiceLiveEvent(ev({ type: 'response.audio.delta', ...ids, delta: 'AAAA' }));
+    // The caller's transcription arrives after the agent started: it still comes first.
+    c.onVoiceLiveEvent(ev({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'u1', transcript: 'Hello?' }));
+    c.onBargeIn('a1');
+    c.onVoiceLiveEvent(ev({ type: 'response.audio_transcript.done', ...ids, transcript: 'Hi, how can' }));
+    advance(250);
+    const record = c.build(facts);
+    expect(record.transcript).toEqual([
+      { role: 'caller', text: 'Hello?', at: '2026-01-05T10:00:00.000Z' },
+      { role: 'agent', text: 'Hi, how can', at: '2026-01-05T10:00:01.700Z', interrupted: true },
+    ]);
+    expect(record.turns).toEqual([{ callerStoppedAt: '2026-01-05T10:00:01.000Z', timeToFirstAgentAudioMs: 700 }]);
+    expect(record).toMatchObject({ durationMs: 2000, outcome: { kind: 'caller_hung_up' }, bargeIns: 1, voiceLiveReconnects: 2, framesDropped: 3 });
+  });
+
+  it('keeps no words when transcripts are off, and the first outcome set wins', () => {
+    const { c } = collector(false);
+    c.onVoiceLiveEvent(ev({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'u1', transcript: 'secret' }));
+    c.setOutcome('transferred', 'wanted a person');
+    c.setOutcome('caller_hung_up', 'call disconnected');
+    c.setParties('+14155550101', '8:acs:resource_user-1234');
+    const record = c.build(facts);
+    expect(record.transcript).toBeNull();
+    expect(record.outcome).toEqual({ kind: 'transferred', reason: 'wanted a person' });
+    expect(record.from).toBe('+14*******01');
+    expect(record.to).toBe('8:acs:…1234');
+  });
+});
+
+describe('usage and cost', () => {
+  it('adds response.done usage by modality, and counts totals without a breakdown as text', () => {
+    const usage = emptyUsage();
+    addUsage(usage, { total_tokens: 30, input_tokens: 10, output_tokens: 20, input_token_details: { audio_tokens: 8, text_tokens: 2, cached_tokens: 1 }, output_token_details: { audio_tokens: 15, text_tokens: 5 } });
+    addUsage(usage, { total_tokens: 7, input_tokens: 4, output_tokens: 3 });
+    addUsage(usage, null);
+    expect(usage).toEqual({ responses: 3, audioTokensIn: 8, textTokensIn: 6, cachedTokensIn: 1, audioTokensOut: 15, textTokensOut: 8, totalTokens: 37 });
+  });
+
+  it('prices tokens per million (cached input at the cached rate) and call minutes pro rata', () => {
+    const usage = { responses: 1, audioTokensIn: 1_000_000, textTokensIn: 200_000, cachedTokensIn: 100_000, audioTokensOut: 500_000, textTokensOut: 100_000, totalTokens: 0 };
+    const cost = priceCall(usage, 90_000, prices);
+    // text in 100k*5 + audio in 1M*40 + cached 100k*2.5 + text out 100k*20 + audio out 500k*80, per million
+    expect(cost.tokens).toBeCloseTo(0.5 + 40 + 0.25 + 2 + 40, 6);
+    expect(cost.callMinutes).toBe(1.5);
+    expect(cost.minutes).toBeCloseTo(0.03, 6);
+    expect(cost.total).toBeCloseTo(82.78, 6);
+    expect(cost.rates).toMatchObject({ callPerMinute: 0.02 });
+  });
+});
