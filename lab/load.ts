@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       '',
       '<!-- load:generated: npm run load rewrites this section -->',
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine}: \`npm run load -- --calls ${callCount} --seconds ${seconds} --rate ${rate}\`.`,
-      'Every call goes the whole way: Event Grid IncomingCall → Functions → ACS emulator → worker (child process, MEDIA_AUTH=acs) → Voice Live emulator (echo agent) and back, with callbacks and Service Bus messages. The emulators and the driver share one process (its CPU is listed): with many calls it, more than the worker, sets the latencies; the worker's CPU and memory are its own. Local figures on a shared machine, not Azure numbers.',
+      'Every call goes the whole way: Event Grid IncomingCall → Functions → ACS emulator → worker (child process, MEDIA_AUTH=acs) → Voice Live emulator (echo agent) and back, with callbacks and Service Bus messages. The emulators and the driver share one process (its CPU is listed): with many calls it, more than the worker, sets the latencies; the CPU and memory of the worker are its own. Local figures on a shared machine, not Azure numbers.',
       '',
       '| figure | value |',
       '|---|---|',

@@ -99,7 +99,7 @@ const identifierBody = z.object({
 const transferBody = z.object({
   targetParticipant: identifierBody,
   operationContext: z.string().optional(),
-  operationCallbackUri: z.string().optional(),
+  operationCallbackUri: z.string().refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL').optional(),
 });
 
 const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: z.string().optional() }).passthrough();
@@ -508,7 +508,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
   async function transfer(call: EmulatedCall, raw: Buffer): Promise<Reply> {
     const parsed = parseJson(transferBody, raw);
     if (!parsed.ok) return parsed.reply;
-    const { targetParticipant, operationContext } = parsed.value;
+    const { targetParticipant, operationContext, operationCallbackUri } = parsed.value;
     const target = { rawId: targetParticipant.rawId, ...(targetParticipant.phoneNumber ? { phoneNumber: targetParticipant.phoneNumber.value } : {}) };
     call.state = 'transferring';
     call.timeline.add('acs', 'transfer-requested', { target: maskPhoneNumber(target.phoneNumber ?? target.rawId) });
@@ -520,13 +520,13 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
           transferee: call.callerIdentifier,
           transferTarget: targetParticipant,
           resultInformation: { code: 202, subCode: 0, message: 'The transfer operation completed successfully.' },
-        }).then(() => disconnect(call, 'transferred'));
+        }, operationCallbackUri).then(() => disconnect(call, 'transferred'));
       } else {
         call.state = 'connected';
         void postCallback(call, 'CallTransferFailed', {
           ...(operationContext ? { operationContext } : {}),
           resultInformation: { code: 500, subCode: 7511, message: 'Transfer target did not answer (lab).' },
-        });
+        }, operationCallbackUri);
       }
     });
     return { status: 202, body: { operationContext: operationContext ?? null } };
@@ -551,8 +551,9 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     call.emit('ended', state);
   }
 
-  async function postCallback(call: EmulatedCall, name: string, extra: Record<string, unknown>): Promise<void> {
-    const callbackUri = call.callbackUri;
+  /** `operationCallbackUri` (per action) overrides the call's callback URI for that action's events, as in ACS. */
+  async function postCallback(call: EmulatedCall, name: string, extra: Record<string, unknown>, operationCallbackUri?: string): Promise<void> {
+    const callbackUri = operationCallbackUri ?? call.callbackUri;
     if (!callbackUri) return;
     const event = {
       id: randomUUID(),
