@@ -150,3 +150,30 @@ describe('DTMF', () => {
     expect(body.customCallingContext.sipHeaders['X-MS-Custom-TransferReason']).toBe('caller pressed 0');
   });
 });
+
+describe('caps and fallbacks', () => {
+  it('asks the agent to wrap up once the call’s token cap is reached', async () => {
+    lab = await startCallControlLab({ env: { CALL_MAX_TOKENS: '1000' } });
+    const call = await lab.startCall();
+    call.session.send({ type: 'response.created', response: { id: 'resp_big', status: 'in_progress', output: [] } });
+    call.session.send({ type: 'response.done', response: { id: 'resp_big', status: 'completed', output: [], usage: { total_tokens: 1500, input_tokens: 1000, output_tokens: 500 } } });
+    await until(() => systemTexts(call.session).length === 1, 3000, 'wrap-up instruction');
+    expect(systemTexts(call.session)[0]).toMatch(/usage limit.*call end_call/);
+    await call.session.waitFor('response.create');
+    await call.media.close();
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.capReached).toBe('tokens');
+  });
+
+  it('without Call Automation, end_call ends the call by closing the media stream after the goodbye', async () => {
+    lab = await startCallControlLab({ env: { ACS_CONNECTION_STRING: '', TRANSFER_TARGET: '' } });
+    const call = await lab.startCall();
+    const update = await call.session.waitFor('session.update');
+    expect((update.session as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['end_call']);
+    await call.session.respondWithAudio(agentAudio(200), { transcript: 'Bye.' });
+    await call.session.callFunction('end_call', {});
+    expect((await call.media.closed).code).toBe(1000);
+    expect(call.media.receivedAudio().length).toBeGreaterThanOrEqual(agentAudio(200).length);
+    expect(lab.acs.requestsFor('terminate')).toEqual([]);
+  });
+});
