@@ -59,6 +59,8 @@ export interface CallSessionOptions {
   createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
   hooks?: CallSessionHooks;
   timers?: PlayoutTimers;
+  /** A socket that has not sent AudioMetadata by then is closed. Default 10 s. */
+  metadataTimeoutMs?: number;
   onEnded?: (session: CallSession) => void;
 }
 
@@ -94,6 +96,7 @@ export class CallSession implements CallControl {
   private currentItem: { responseId: string; itemId: string } | undefined;
   private readonly discardedResponses = new Set<string>();
 
+  private metadataTimer: NodeJS.Timeout | undefined;
   private framesIn = 0;
   private framesOut = 0;
   private bargeIns = 0;
@@ -113,6 +116,11 @@ export class CallSession implements CallControl {
       this.log.warn({ err: { message: error.message, code: error.code } }, 'ACS socket error');
     });
     this.metrics.activeCalls.inc();
+    this.metadataTimer = setTimeout(() => {
+      this.log.warn('no AudioMetadata from ACS; closing the socket');
+      this.end('no AudioMetadata', 1008);
+    }, options.metadataTimeoutMs ?? 10_000);
+    this.metadataTimer.unref();
     this.log.info({ callConnectionId: this.callConnectionId }, 'call started');
   }
 
@@ -158,6 +166,7 @@ export class CallSession implements CallControl {
   }
 
   private start(callRateHz: number, channels: number, encoding: string): void {
+    clearTimeout(this.metadataTimer);
     if ((callRateHz !== 16000 && callRateHz !== 24000) || channels !== 1 || encoding.toUpperCase() !== 'PCM') {
       this.log.error({ callRateHz, channels, encoding }, 'unsupported ACS audio format (need PCM mono at 16000 or 24000 Hz)');
       return this.end('unsupported audio format', 1003);
@@ -337,11 +346,13 @@ export class CallSession implements CallControl {
     this.state = 'ended';
     this.endReason = reason;
     this.abort.abort();
+    clearTimeout(this.metadataTimer);
     this.playout?.dispose();
     const client = this.client;
     if (client) {
-      const dropped = client.stats.droppedAudioChunks;
-      if (dropped > 0) this.metrics.dropped('voice_live_not_ready', dropped);
+      const { droppedAudioChunks, malformedEvents } = client.stats;
+      if (droppedAudioChunks > 0) this.metrics.dropped('voice_live_not_ready', droppedAudioChunks);
+      if (malformedEvents > 0) this.metrics.dropped('malformed_voice_live_event', malformedEvents);
       client.close(reason).catch((error: Error) => this.log.warn({ err: { message: error.message } }, 'closing Voice Live failed'));
     }
     this.socket.off('message', this.onAcsMessage);

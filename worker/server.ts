@@ -23,6 +23,8 @@ export interface WorkerServerOptions {
   /** Per-call extensions (issue 5: tools, DTMF, bus). */
   hooksFor?: (callId: string) => CallSessionHooks | undefined;
   timers?: PlayoutTimers;
+  /** A media socket that has not sent AudioMetadata by then is closed. Default 10 s. */
+  metadataTimeoutMs?: number;
 }
 
 const CALL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -192,6 +194,7 @@ export class WorkerServer {
       createVoiceLiveClient: this.options.createVoiceLiveClient,
       ...(hooks ? { hooks } : {}),
       ...(this.options.timers ? { timers: this.options.timers } : {}),
+      ...(this.options.metadataTimeoutMs !== undefined ? { metadataTimeoutMs: this.options.metadataTimeoutMs } : {}),
       onEnded: (ended) => this.calls.remove(ended),
     });
     if (session.currentState !== 'ended') this.calls.add(session);

@@ -86,6 +86,17 @@ describe('bad input', () => {
   });
 });
 
+describe('a silent socket', () => {
+  it('is closed when AudioMetadata never comes, without opening Voice Live', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
+    worker = await startWorker(workerConfig(peer.url), { metadataTimeoutMs: 100 });
+    const idle = await open('/ws/idle');
+    expect((await idle.closed).code).toBe(1008);
+    expect(peer.sessions).toHaveLength(0);
+    expect(worker.server.calls.size).toBe(0);
+  });
+});
+
 describe('authentication of the media upgrade', () => {
   const audience = '6d5a3b2c-1111-4222-8333-444455556666';
 
