@@ -38,6 +38,8 @@ export const callControlEnvShape = {
   CUSTOM_TOOLS: list().default([]),
   END_CALL_TIMEOUT_MS: integer(1000, 120_000).default(15_000),
   CALLER_CONTEXT: boolean().default(true),
+  CALLER_GREETING: z.string().optional(),
+  CALLER_GREETING_WAIT_MS: integer(0, 10_000).default(1000),
 
   RECORD_TRANSCRIPTS: boolean().default(true),
   PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
@@ -104,6 +106,8 @@ export interface CallControlConfig {
   customTools: string[];
   endCallTimeoutMs: number;
   callerContext: boolean;
+  /** Spoken first, once the caller's context arrived (or after `waitMs`); `{name}` is the caller's display name. */
+  callerGreeting?: { template: string; waitMs: number };
   recordTranscripts: boolean;
   prices: TokenPrices;
   caps: { maxMinutes?: number; maxTokens?: number; action: 'wrap_up' | 'transfer'; graceMs: number };
@@ -130,6 +134,7 @@ export function callControlConfigFrom(e: CallControlEnv): CallControlConfig {
     customTools: e.CUSTOM_TOOLS,
     endCallTimeoutMs: e.END_CALL_TIMEOUT_MS,
     callerContext: e.CALLER_CONTEXT,
+    ...(e.CALLER_GREETING ? { callerGreeting: { template: e.CALLER_GREETING, waitMs: e.CALLER_GREETING_WAIT_MS } } : {}),
     recordTranscripts: e.RECORD_TRANSCRIPTS,
     prices: {
       currency: e.PRICE_CURRENCY,

@@ -60,6 +60,27 @@ describe('per-call event stream from Service Bus', () => {
   });
 });
 
+describe('personalised greeting (CALLER_GREETING)', () => {
+  const greetingOf = (e: Record<string, unknown>) =>
+    ((e.response as { pre_generated_assistant_message?: { content: { text: string }[] } })?.pre_generated_assistant_message?.content[0]?.text);
+
+  it('greets the caller by name once the caller context arrives, after giving the agent that context', async () => {
+    lab = await startCallControlLab({ env: { CALLER_GREETING: 'Hello {name}, thanks for calling Contoso.', CALLER_GREETING_WAIT_MS: '3000' } });
+    const call = await lab.startCall();
+    await lab.publish(callIncoming(source(call.callId, 1), { from: party('+14155550101'), to: party('+18005550100'), callerDisplayName: 'Ada' }));
+    const greeting = await call.session.waitFor('response.create');
+    expect(greetingOf(greeting)).toBe('Hello Ada, thanks for calling Contoso.');
+    const types = call.session.received.map((r) => r.type);
+    expect(types.indexOf('conversation.item.create')).toBeLessThan(types.indexOf('response.create'));
+  });
+
+  it('greets without a name when no caller context arrives in time', async () => {
+    lab = await startCallControlLab({ env: { CALLER_GREETING: 'Hello {name}, thanks for calling.', CALLER_GREETING_WAIT_MS: '100' } });
+    const call = await lab.startCall();
+    expect(greetingOf(await call.session.waitFor('response.create'))).toBe('Hello, thanks for calling.');
+  });
+});
+
 describe('agent tools', () => {
   it('offers end_call and transfer_to_human to Voice Live in session.update', async () => {
     lab = await startCallControlLab();

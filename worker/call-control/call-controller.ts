@@ -53,6 +53,9 @@ export class CallController {
   private readonly caller: { from?: string; to?: string; displayName?: string } = {};
   private pendingItems: Record<string, unknown>[] = [];
   private respondAfterItems = false;
+  private pendingResponses: Record<string, unknown>[] = [];
+  private greeted = false;
+  private greetingTimer: NodeJS.Timeout | undefined;
   private itemsTimer: NodeJS.Timeout | undefined;
   private ended = false;
   private ending: Promise<void> | undefined;
@@ -112,6 +115,9 @@ export class CallController {
         retryDelayMs: this.deps.subscriptionRetryDelayMs ?? 1_000,
       });
     }
+    if (this.deps.config.callerGreeting) {
+      this.greetingTimer = setTimeout(() => this.greet(), this.deps.config.callerGreeting.waitMs);
+    }
     const maxMinutes = this.deps.config.caps.maxMinutes;
     if (maxMinutes !== undefined) {
       this.capTimer = setTimeout(() => this.onCapReached('minutes'), maxMinutes * 60_000);
@@ -140,7 +146,7 @@ export class CallController {
 
   private flushItems(): void {
     clearTimeout(this.itemsTimer);
-    if (this.ended || this.pendingItems.length === 0) return;
+    if (this.ended || (this.pendingItems.length === 0 && this.pendingResponses.length === 0 && !this.respondAfterItems)) return;
     const voiceLive = this.call?.voiceLive;
     if (!voiceLive?.isOpen) {
       this.itemsTimer = setTimeout(() => this.flushItems(), ITEMS_RETRY_MS);
@@ -149,6 +155,9 @@ export class CallController {
     const items = this.pendingItems;
     this.pendingItems = [];
     for (const item of items) voiceLive.createConversationItem(item);
+    const responses = this.pendingResponses;
+    this.pendingResponses = [];
+    for (const response of responses) this.gate.request(response);
     if (this.respondAfterItems) {
       this.respondAfterItems = false;
       this.gate.request();
@@ -189,6 +198,7 @@ export class CallController {
         this.record.setParties(this.caller.from, this.caller.to);
         this.log.info({ from: maskPhoneNumber(this.caller.from), to: maskPhoneNumber(this.caller.to) }, 'caller context received');
         if (this.deps.config.callerContext) this.addItem(systemItem(this.callerContextText()));
+        this.greet();
         break;
       }
       case 'call.disconnected':
@@ -210,6 +220,23 @@ export class CallController {
       default:
         break;
     }
+  }
+
+  /** The personalised greeting, once: when the caller's context arrives, or without a name after the wait. */
+  private greet(): void {
+    const greeting = this.deps.config.callerGreeting;
+    if (!greeting || this.greeted || this.ended || !this.call) return;
+    this.greeted = true;
+    clearTimeout(this.greetingTimer);
+    const name = this.caller.displayName?.trim();
+    const text = greeting.template.replace(/\s*\{name\}/g, name && !/^\+?\d+$/.test(name) ? ` ${name}` : '');
+    this.respondWith({ pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text }] } });
+  }
+
+  /** A response once pending items are in (the session may still be opening). */
+  private respondWith(response: Record<string, unknown>): void {
+    this.pendingResponses.push(response);
+    this.flushItems();
   }
 
   private callerContextText(): string {
@@ -376,6 +403,7 @@ export class CallController {
     this.gate.dispose();
     clearTimeout(this.dtmfTimer);
     clearTimeout(this.itemsTimer);
+    clearTimeout(this.greetingTimer);
     clearTimeout(this.capTimer);
     clearTimeout(this.graceTimer);
     this.settleTransfer(undefined, { ok: false, reason: 'the call ended' });
