@@ -92,8 +92,8 @@ export class CallSession implements CallControl {
 
   // Per-response state, reset when a new Voice Live session takes over.
   private activeResponseId: string | undefined;
-  /** The item whose audio the caller is hearing (or was, last). */
-  private currentItem: { responseId: string; itemId: string } | undefined;
+  /** Which response each recent item of agent audio belongs to. */
+  private readonly responseOfItem = new Map<string, string>();
   private readonly discardedResponses = new Set<string>();
 
   private metadataTimer: NodeJS.Timeout | undefined;
@@ -245,7 +245,10 @@ export class CallSession implements CallControl {
     if (this.discardedResponses.has(delta.responseId)) return this.metrics.dropped('discarded_response');
     const bytes = Buffer.from(delta.base64, 'base64');
     if (bytes.length % 2 !== 0) return this.badInput.report('odd_byte_count', 'Voice Live audio delta');
-    if (this.currentItem?.itemId !== delta.itemId) this.currentItem = { responseId: delta.responseId, itemId: delta.itemId };
+    if (!this.responseOfItem.has(delta.itemId)) {
+      this.responseOfItem.set(delta.itemId, delta.responseId);
+      if (this.responseOfItem.size > KEPT_DISCARDED_RESPONSES) this.responseOfItem.delete(this.responseOfItem.keys().next().value!);
+    }
     if (this.outboundResampler) {
       const resampled = this.outboundResampler.process(bytesToInt16(bytes));
       if (resampled.length > 0) this.playout!.enqueue(delta.itemId, int16ToBytes(resampled));
@@ -300,28 +303,30 @@ export class CallSession implements CallControl {
   private bargeIn(): void {
     const playout = this.playout!;
     const client = this.client!;
-    const item = this.currentItem;
-    const audible = item !== undefined && playout.isAudible();
+    const audible = playout.isAudible();
     const active = this.activeResponseId;
     if (!audible && active === undefined) return;
 
-    const heardMs = item ? Math.floor(playout.heardMs(item.itemId)) : 0;
-    const receivedMs = item ? Math.floor(playout.receivedMs(item.itemId)) : 0;
+    // Every item cut short keeps only what the caller heard (usually one; two when a new item was queued
+    // behind one still playing). Read before anything is cleared.
+    const cut = audible ? playout.unheardItems() : [];
     if (active !== undefined) this.discard(active);
-    if (item) this.discard(item.responseId);
+    for (const item of cut) {
+      const responseId = this.responseOfItem.get(item.itemId);
+      if (responseId !== undefined) this.discard(responseId);
+    }
     if (audible) this.socket.send(STOP_AUDIO_MESSAGE);
     playout.clear();
     if (active !== undefined) client.cancelResponse(active);
-    if (audible) client.truncate(item.itemId, Math.min(heardMs, receivedMs));
+    for (const item of cut) client.truncate(item.itemId, Math.floor(Math.min(item.heardMs, item.receivedMs)));
     this.outboundResampler?.reset();
     this.activeResponseId = undefined;
-    this.currentItem = undefined;
 
     if (!audible) return;
     this.bargeIns++;
     this.metrics.bargeIns.inc();
-    this.log.debug({ itemId: item.itemId, heardMs, receivedMs }, 'barge-in');
-    this.options.hooks?.onBargeIn?.({ itemId: item.itemId, heardMs: Math.min(heardMs, receivedMs) }, this);
+    this.log.debug({ cut }, 'barge-in');
+    for (const item of cut) this.options.hooks?.onBargeIn?.({ itemId: item.itemId, heardMs: Math.floor(item.heardMs) }, this);
   }
 
   private discard(responseId: string): void {
@@ -333,8 +338,9 @@ export class CallSession implements CallControl {
 
   private resetResponseState(): void {
     this.activeResponseId = undefined;
-    this.currentItem = undefined;
+    this.responseOfItem.clear();
     this.discardedResponses.clear();
+    this.playout?.forgetItems();
     this.outboundResampler?.reset();
   }
 

@@ -121,6 +121,20 @@ describe('Playout', () => {
     expect(sent.length).toBe(before + 2);
   });
 
+  it('lists the items the caller has not heard in full, with what was heard of each', () => {
+    const { timers, playout } = setup(160);
+    playout.enqueue('a', audio(200));
+    playout.finishItem('a');
+    playout.enqueue('b', audio(200));
+    timers.advance(100);
+    expect(playout.unheardItems()).toEqual([
+      { itemId: 'a', heardMs: 100, receivedMs: 200 },
+      { itemId: 'b', heardMs: 0, receivedMs: 200 },
+    ]);
+    timers.advance(250);
+    expect(playout.unheardItems()).toEqual([{ itemId: 'b', heardMs: 150, receivedMs: 200 }]);
+  });
+
   it('plays items in order without mixing them in one frame', () => {
     const { timers, sent, playout } = setup(160);
     playout.enqueue('a', Buffer.alloc(FRAME + 100, 1));

@@ -110,6 +110,20 @@ export class Playout {
     return record ? (record.receivedBytes / this.frameBytes) * this.frameMs : 0;
   }
 
+  /**
+   * Items the caller has not heard in full (queued here, or not yet played at ACS), oldest first, with what
+   * was heard of each: what a barge-in must truncate. Read it before `clear()`.
+   */
+  unheardItems(): { itemId: string; heardMs: number; receivedMs: number }[] {
+    const out: { itemId: string; heardMs: number; receivedMs: number }[] = [];
+    for (const itemId of this.records.keys()) {
+      const heardMs = this.heardMs(itemId);
+      const receivedMs = this.receivedMs(itemId);
+      if (heardMs < receivedMs) out.push({ itemId, heardMs, receivedMs });
+    }
+    return out;
+  }
+
   /** Audio handed to ACS and not yet played, in ms. */
   leadMs(): number {
     return Math.max(0, this.playEndAt - this.timers.now());
@@ -133,6 +147,11 @@ export class Playout {
       record.endAt = Math.min(record.endAt, now);
     }
     this.cancelTimer();
+  }
+
+  /** Forgets per-item records (a new Voice Live session knows none of these items); queued audio still plays. */
+  forgetItems(): void {
+    this.records.clear();
   }
 
   dispose(): void {
