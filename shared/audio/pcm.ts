@@ -1,5 +1,7 @@
 /** 16-bit little-endian mono PCM helpers. Views, not copies, wherever the alignment allows. */
 
+const scratch = Buffer.allocUnsafe(16 * 1024);
+
 /**
  * Bytes a base64 string decodes to, or -1 when it is not canonical padded base64.
  * Nothing is kept of the decoding: the audio itself is relayed as the text it arrived in.
@@ -12,7 +14,9 @@ export function base64DecodedLength(base64: string): number {
   const expected = (length / 4) * 3 - padding;
   // Node's native decoder skips characters outside the alphabet, so a short result means bad input.
   // Measured here: about 3x faster than a regular expression or a JS loop over ~1 KB, 50 times a second.
-  return Buffer.from(base64, 'base64').length === expected ? expected : -1;
+  // Decoded into a reused scratch buffer: nothing is allocated per frame.
+  const written = expected <= scratch.length ? scratch.write(base64, 0, 'base64') : Buffer.from(base64, 'base64').length;
+  return written === expected ? expected : -1;
 }
 
 /** A view of the bytes as samples; copies only when the bytes start at an odd offset. */
