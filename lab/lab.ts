@@ -11,6 +11,8 @@ import { createFunctionsState } from '../functions/context.js';
 import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';
 import type { CallSessionHooks } from '../worker/call-session.js';
+import { createCallControl } from '../worker/call-control/index.js';
+import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
@@ -49,6 +51,12 @@ export interface LabOptions {
    * `worker/main.ts` as its own process (as in Azure), so its CPU and memory can be measured alone.
    */
   worker?: 'in-process' | 'child-process';
+  /**
+   * The worker's call control (tools end_call / transfer_to_human, the call's Service Bus session, call records
+   * on `call-records`), wired to the ACS emulator and the Service Bus peer. Default on (in-process worker only);
+   * TRANSFER_TARGET defaults to +15550109999 (a number ending in 0000 makes the emulator fail the transfer).
+   */
+  callControl?: boolean;
 }
 
 export interface Lab {
@@ -71,6 +79,7 @@ export interface Lab {
 
 const RESOURCE_ID = '6f1c2a7e-0b5d-4c59-9a3e-1ab2c3d4e5f6';
 const CALL_EVENTS_QUEUE = 'call-events';
+const CALL_RECORDS_QUEUE = 'call-records';
 /** Voice Live events worth a line on a call's timeline (audio deltas are counted by the media leg instead). */
 const TIMELINE_EVENTS = new Set([
   'session.created',
@@ -129,9 +138,29 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       }
     }
 
-    // Calls are looked up lazily: the ACS emulator is created after the worker.
-    let acsRef: AcsEmulator | undefined;
-    const callOf = (callId: string) => acsRef?.calls.get(callId);
+    const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
+    closers.push(() => functions.close());
+    const acs = await startAcsEmulator({
+      eventGridWebhookUrl: () => functions.urlOf('incomingCall'),
+      tokenIssuer,
+      port: ports.acs ?? 0,
+      logger: log('lab.acs'),
+    });
+    closers.push(() => acs.close());
+    const callOf = (callId: string) => acs.calls.get(callId);
+    const callControl =
+      options.callControl !== false && options.worker !== 'child-process'
+        ? createCallControl({
+            config: loadCallControlConfig({
+              TRANSFER_TARGET: '+15550109999',
+              ...workerEnv,
+              ACS_CONNECTION_STRING: acs.connectionString,
+              SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
+            }),
+            logger: log('call-control'),
+          })
+        : undefined;
+    if (callControl) closers.push(() => callControl.close(2000));
     const workerConfig = loadWorkerConfig({
       VOICE_LIVE_MODEL: realVoiceLive ? undefined : 'gpt-realtime',
       VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
@@ -171,7 +200,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         logger: log('worker'),
         ...(credential ? { credential } : {}),
         createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
-        hooksFor: (callId) => timelineHooks(() => callOf(callId)),
+        hooksFor: (callId) => combineHooks(timelineHooks(() => callOf(callId)), callControl?.hooksFor(callId)),
       });
       workerPort = (await inProcess.listen(workerConfig.port, workerConfig.host)).port;
       worker = inProcess;
@@ -179,17 +208,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     }
     const workerUrl = `ws://${host}:${workerPort}`;
 
-    const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
-    closers.push(() => functions.close());
 
-    const acs = await startAcsEmulator({
-      eventGridWebhookUrl: () => functions.urlOf('incomingCall'),
-      tokenIssuer,
-      port: ports.acs ?? 0,
-      logger: log('lab.acs'),
-    });
-    acsRef = acs;
-    closers.push(() => acs.close());
 
     const functionsConfig = loadFunctionsConfig({
       LOG_LEVEL: level,
@@ -223,7 +242,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       }),
     );
 
-    const busWatcher = watchBus(serviceBus, CALL_EVENTS_QUEUE, callOf);
+    const busWatcher = watchBus(serviceBus, [CALL_EVENTS_QUEUE, CALL_RECORDS_QUEUE], callOf);
     closers.push(async () => clearInterval(busWatcher));
 
     return {
@@ -253,6 +272,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   }
 }
 
+/** Both sets of hooks, in order; session settings pass through each. */
+function combineHooks(first: CallSessionHooks, second: CallSessionHooks | undefined): CallSessionHooks {
+  if (!second) return first;
+  const both = [first, second];
+  return {
+    sessionSettings: (settings, call) => both.reduce((s, h) => (h.sessionSettings ? h.sessionSettings(s, call) : s), settings),
+    onStart: (call) => both.forEach((h) => h.onStart?.(call)),
+    onVoiceLiveEvent: (event, call) => both.forEach((h) => h.onVoiceLiveEvent?.(event, call)),
+    onDtmf: (tone, call) => both.forEach((h) => h.onDtmf?.(tone, call)),
+    onBargeIn: (info, call) => both.forEach((h) => h.onBargeIn?.(info, call)),
+    onEnd: (summary) => both.forEach((h) => h.onEnd?.(summary)),
+  };
+}
+
 /** Puts the worker's view of a call (Voice Live events, barge-ins, end) on the call's timeline. */
 function timelineHooks(call: () => EmulatedCall | undefined): CallSessionHooks {
   return {
@@ -277,15 +310,20 @@ function timelineHooks(call: () => EmulatedCall | undefined): CallSessionHooks {
   };
 }
 
-/** Adds each message the bus accepts for a call to that call's timeline. */
-function watchBus(peer: ServiceBusPeer, queue: string, callOf: (callId: string) => EmulatedCall | undefined): NodeJS.Timeout {
-  let seen = 0;
+/** Adds each message the bus accepts for a call (by session id, or the record's callId) to that call's timeline. */
+function watchBus(peer: ServiceBusPeer, queues: readonly string[], callOf: (callId: string) => EmulatedCall | undefined): NodeJS.Timeout {
+  const seen = new Map<string, number>();
   const timer = setInterval(() => {
-    const messages = peer.messages(queue);
-    for (; seen < messages.length; seen++) {
-      const message = messages[seen]!;
-      const type = (message.body as { type?: unknown } | undefined)?.type;
-      if (message.sessionId) callOf(message.sessionId)?.timeline.add('bus', typeof type === 'string' ? type : 'message', { queue });
+    for (const queue of queues) {
+      const messages = peer.messages(queue);
+      for (let index = seen.get(queue) ?? 0; index < messages.length; index++) {
+        const message = messages[index]!;
+        const body = message.body as { type?: unknown; callId?: unknown } | undefined;
+        const callId = message.sessionId ?? (typeof body?.callId === 'string' ? body.callId : undefined);
+        const type = typeof body?.type === 'string' ? body.type : queue === CALL_RECORDS_QUEUE ? 'call-record' : 'message';
+        if (callId) callOf(callId)?.timeline.add('bus', type, { queue });
+      }
+      seen.set(queue, messages.length);
     }
   }, 50);
   timer.unref();

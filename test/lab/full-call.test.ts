@@ -89,4 +89,10 @@ describe('a full call through the local lab', () => {
     expect(messages.every((m) => m.sessionId === call.callId)).toBe(true);
     expect(new Set(messages.map((m) => m.messageId)).size).toBe(messages.length);
   });
+
+  it("publishes the call's record on call-records once it has ended", async () => {
+    await call.timeline.waitFor((e) => e.source === 'bus' && e.type === 'call-record', 10_000, 'call record');
+    const record = lab.serviceBus.messages('call-records').find((m) => (m.body as { callId?: string }).callId === call.callId);
+    expect(record?.body).toMatchObject({ callId: call.callId, callConnectionId: call.callConnectionId });
+  });
 });
