@@ -13,9 +13,9 @@ describe('lab configuration', () => {
     expect([config.FUNCTIONS_PORT, config.WORKER_PORT, config.LAB_PORT]).toEqual([7171, 9191, 0]);
   });
 
-  it('passes VOICE_LIVE_* and AZURE_* variables through to the worker and nothing else', () => {
-    const config = loadLabConfig({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id', HOME: '/root' });
-    expect(config.passThrough).toEqual({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id' });
+  it("passes the worker's own variables through (Voice Live, Azure sign-in, call control) and nothing else", () => {
+    const config = loadLabConfig({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id', TRANSFER_TARGET: '+15550101234', HOME: '/root', ACS_CONNECTION_STRING: 'endpoint=https://real/;accesskey=x' });
+    expect(config.passThrough).toEqual({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id', TRANSFER_TARGET: '+15550101234' });
   });
 
   it('names the variable of a bad value and the flag of a bad option', () => {

@@ -21,7 +21,7 @@ export const labConfigSchema = z.object({
 });
 
 export type LabConfig = z.infer<typeof labConfigSchema> & {
-  /** Every VOICE_LIVE_* / AZURE_* variable, for the worker's own config parser. */
+  /** The worker's own variables (VOICE_LIVE_*, AZURE_*, call control, PLAYOUT_LEAD_MS), for its config parsers. */
   passThrough: Record<string, string>;
 };
 
@@ -57,12 +57,15 @@ export function flagsToEnv(argv: readonly string[], names: Record<string, string
   return out;
 }
 
+/** The worker's own settings a user may give the lab: Voice Live, Azure sign-in, call control, playout. */
+const PASS_THROUGH = /^(VOICE_LIVE_|AZURE_|TRANSFER_|CALL_(MAX|CAP)_|DTMF_|TOOL_|CALLER_|PRICE_)|^(CUSTOM_TOOLS|RECORD_TRANSCRIPTS|END_CALL_TIMEOUT_MS|PLAYOUT_LEAD_MS)$/;
+
 export function loadLabConfig(env: Env, argv: readonly string[] = []): LabConfig {
   const merged = { ...env, ...flagsToEnv(argv) };
   const parsed = parseEnv(labConfigSchema, merged);
   const passThrough: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value !== undefined && value.trim() !== '' && (key.startsWith('VOICE_LIVE_') || key.startsWith('AZURE_'))) passThrough[key] = value;
+    if (value !== undefined && value.trim() !== '' && PASS_THROUGH.test(key)) passThrough[key] = value;
   }
   return { ...parsed, passThrough };
 }
