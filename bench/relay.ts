@@ -7,9 +7,10 @@
  * against which the worker's cost is read.
  *
  * C simulated calls stream real-time 20 ms frames through the worker (a child process, so its CPU and
- * memory are measured alone) to an echo Voice Live peer in this process, which answers every append with
- * the same audio as a `response.audio.delta`. Each frame carries its call and sequence number in its first
- * bytes, so relay-added latency is measured per frame in each direction on one clock:
+ * memory are measured alone) to an echo Voice Live peer in this process, which answers appends with the same
+ * audio as `response.audio.delta`s, in turns (800 ms of echo, then 200 ms without). Each frame carries its call
+ * and sequence number in its first bytes, so relay-added latency is measured per frame in each direction on one
+ * clock:
  *   up   = ACS client sends the frame  -> peer receives the append
  *   down = peer sends the delta        -> ACS client receives the frame
  */
@@ -55,11 +56,13 @@ const sentAtShared = new SharedArrayBuffer(CALLS * FRAMES * 8);
 const echoSentAtShared = new SharedArrayBuffer(CALLS * FRAMES * 8);
 const sentAt = new Float64Array(sentAtShared);
 const echoSentAt = new Float64Array(echoSentAtShared);
-/** [appends received, measuring flag] */
-const peerState = new Int32Array(new SharedArrayBuffer(8));
+/** [appends received, measuring flag, deltas sent] */
+const peerState = new Int32Array(new SharedArrayBuffer(12));
 
 /** Voice Live sends the delta -> ACS receives the frame (includes any wait for the playout lead). */
 const downLatencies: number[] = [];
+/** The same for the first frame of each agent turn: the delay the relay adds before the caller hears a reply. */
+const downFirstLatencies: number[] = [];
 let framesReceived = 0;
 let measuring = false;
 
@@ -100,6 +103,9 @@ wss.on('connection', (ws) => {
       const call = tag.readUInt32LE(0), seq = tag.readUInt32LE(4);
       const valid = call < CALLS && seq < FRAMES;
       if (valid && seq >= workerData.WARMUP_FRAMES && Atomics.load(state, 1) === 1) up.push(at - sentAt[call * FRAMES + seq]);
+      // The agent talks in turns: 800 ms of echo, 200 ms of silence (no deltas), as a model's replies come.
+      if (seq % 50 >= 40) return;
+      Atomics.add(state, 2, 1);
       ws.send(head + audio + '"}');
       if (valid) echoSentAt[call * FRAMES + seq] = now();
       return;
@@ -298,7 +304,9 @@ async function main(): Promise<void> {
         if (tag.call >= CALLS || tag.seq >= FRAMES) return;
         const echoedAt = echoSentAt[tag.call * FRAMES + tag.seq]!;
         if (!(echoedAt > 0)) return;
-        if (measuring && tag.seq >= WARMUP_FRAMES) downLatencies.push(performance.timeOrigin + at - echoedAt);
+        if (!measuring || tag.seq < WARMUP_FRAMES) return;
+        downLatencies.push(performance.timeOrigin + at - echoedAt);
+        if (tag.seq % 50 === 0) downFirstLatencies.push(performance.timeOrigin + at - echoedAt);
       },
     });
     client.sendMetadata(RATE);
@@ -357,6 +365,7 @@ async function main(): Promise<void> {
   clearInterval(rssTimer);
   const upLatencies = Array.from(await peer.upLatencies());
   const appendsReceived = Atomics.load(peerState, 0);
+  const deltasSent = Atomics.load(peerState, 2);
   const after = sampleProc(pid);
   peakRss = Math.max(peakRss, after.rssBytes);
 
@@ -372,8 +381,9 @@ async function main(): Promise<void> {
   const lines = [
     `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}${args['worker-node-args'] ? ` (node ${args['worker-node-args']})` : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
     summary('up', upLatencies),
-    summary('down', downLatencies),
-    `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${appendsReceived - framesReceived}`,
+    summary('down', downFirstLatencies) + '  first frame of each agent turn',
+    summary('down', downLatencies) + '  every frame (includes waiting behind the playout lead)',
+    `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  echoed ${deltasSent}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${deltasSent - framesReceived}`,
     `worker CPU ${cpuS.toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * cpuS) / callSeconds).toFixed(3)} ms per call-second (${((100 * cpuS) / elapsedS).toFixed(0)}% of a core; user ${(after.userSeconds - before.userSeconds).toFixed(2)} s, kernel ${(cpuS - (after.userSeconds - before.userSeconds)).toFixed(2)} s)`,
     `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, calls connected ${(connected.rssBytes / 1048576).toFixed(1)} MiB = ${((connected.rssBytes - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call, peak streaming ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
   ];
