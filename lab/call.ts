@@ -7,7 +7,7 @@ import { runScriptedCall } from './scripted-call.js';
 import { renderCallReport } from './call-report.js';
 import { readWav, writeWav } from './audio/wav.js';
 
-const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono]
+const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono]
 A scripted call through the local lab (no browser): plays caller.wav as the caller from the moment media starts,
 records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
 With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.`;
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       writeFileSync(flags.out, writeWav({ sampleRateHz: result.sampleRateHz, samples: result.heard }));
       out.push('', `what the caller heard: ${resolve(flags.out)}`);
     }
-    const reportPath = resolve(flags.report ?? 'call-report.html');
+    const reportPath = resolve(flags.report ?? 'reports/call-report.html');
     mkdirSync(dirname(reportPath), { recursive: true });
     writeFileSync(
       reportPath,
