@@ -2,7 +2,9 @@ import { ConfigError } from '../shared/config/env.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
 import { setupTelemetry } from '../shared/telemetry.js';
+import { createCallControl } from './call-control/index.js';
 import { WorkerServer } from './server.js';
+import { loadCustomTools } from './tools/loader.js';
 import { VoiceLiveClient } from './voice-live/client.js';
 
 /** The worker process: configuration once, telemetry, the server, and a graceful drain on SIGTERM. */
@@ -19,16 +21,27 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ component: 'worker', level: config.logLevel });
   const stopTelemetry = await setupTelemetry({ connectionString: config.applicationInsightsConnectionString, roleName: 'worker', logger });
-  // Loaded only when needed: with an API key (local runs) the identity stack stays out of memory.
-  const credential = config.voiceLive.apiKey
-    ? undefined
-    : new (await import('@azure/identity')).DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {});
+  // One managed identity for Voice Live, Call Automation and Service Bus, loaded only when something uses it:
+  // with keys and connection strings (local runs) the identity stack stays out of memory.
+  const { acs, serviceBus } = config.callControl;
+  const needsIdentity =
+    !config.voiceLive.apiKey || (acs !== undefined && 'endpoint' in acs) || (serviceBus !== undefined && 'fullyQualifiedNamespace' in serviceBus);
+  const credential = needsIdentity
+    ? new (await import('@azure/identity')).DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {})
+    : undefined;
 
+  const callControl = createCallControl({
+    config: config.callControl,
+    logger: logger.child({ component: 'call-control' }),
+    ...(credential ? { credential: () => credential } : {}),
+    customTools: await loadCustomTools(config.callControl.customTools),
+  });
   const server = new WorkerServer({
     config,
     logger,
     ...(credential ? { credential } : {}),
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
+    hooksFor: (callId) => callControl.hooksFor(callId),
   });
   const address = await server.listen(config.port, config.host);
   logger.info(
@@ -44,7 +57,8 @@ async function main(): Promise<void> {
     server
       .drain(config.drainTimeoutMs)
       .then(async ({ endedByTimeout }) => {
-        logger.info({ endedByTimeout }, 'drained; exiting');
+        const { unpublishedRecords } = await callControl.close(5000);
+        logger.info({ endedByTimeout, unpublishedRecords }, 'drained; exiting');
         await stopTelemetry();
         logger.flush?.();
         process.exit(0);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './env.js';
-import { loadWorkerConfig, workerConfigSchema } from './worker.js';
+import { loadWorkerConfig, mediaWorkerEnvShape, workerConfigSchema } from './worker.js';
 
 const base = { VOICE_LIVE_ENDPOINT: 'https://res.services.ai.azure.com', VOICE_LIVE_MODEL: 'gpt-realtime', ACS_RESOURCE_ID: '6d5a3b2c-1111-4222-8333-444455556666' };
 
@@ -77,12 +77,15 @@ describe('worker configuration', () => {
     );
   });
 
-  it('documents every variable in .env.sample and the README', () => {
+  it('documents every variable in .env.sample, and the relay\'s in the README', () => {
     const sample = readFileSync(join(__dirname, '../../.env.sample'), 'utf8');
     const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
-    for (const key of Object.keys(workerConfigSchema.shape)) {
-      expect(sample, key).toMatch(new RegExp(`^${key}=`, 'm'));
-      expect(readme, key).toContain(`\`${key}\``);
-    }
+    for (const key of Object.keys(workerConfigSchema.shape)) expect(sample, key).toMatch(new RegExp(`^${key}=`, 'm'));
+    for (const key of Object.keys(mediaWorkerEnvShape)) expect(readme, key).toContain(`\`${key}\``);
+  });
+
+  it('parses call control with the rest and names its cross-field problems', () => {
+    expect(loadWorkerConfig(base).callControl.callEventsQueue).toBe('call-events');
+    expect(problems({ ...base, CALL_CAP_ACTION: 'transfer' })[0]).toMatch(/^TRANSFER_TARGET: required when CALL_CAP_ACTION=transfer/);
   });
 });

@@ -1,65 +1,70 @@
 import { z } from 'zod';
+import { type CallControlConfig, callControlConfigFrom, callControlEnvShape, checkCallControlEnv } from './call-control.js';
 import { type Env, boolean, decimal, guid, integer, list, parseEnv, url } from './env.js';
 
 const rateHz = z
   .enum(['8000', '16000', '24000'], { message: 'must be 8000, 16000 or 24000' })
   .transform((value) => Number(value) as 8000 | 16000 | 24000);
 
+/** The media relay's own variables (call control's are in `./call-control.ts`). */
+export const mediaWorkerEnvShape = {
+  PORT: integer(0, 65535).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  VOICE_LIVE_ENDPOINT: url(['https', 'http']),
+  VOICE_LIVE_API_KEY: z.string().optional(),
+  VOICE_LIVE_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2026-07-15').default('2026-07-15'),
+  VOICE_LIVE_MODEL: z.string().optional(),
+  VOICE_LIVE_AGENT_NAME: z.string().optional(),
+  VOICE_LIVE_AGENT_PROJECT: z.string().optional(),
+  VOICE_LIVE_AGENT_VERSION: z.string().optional(),
+  VOICE_LIVE_AUDIO_RATE: rateHz.optional(),
+
+  VOICE_LIVE_INSTRUCTIONS: z
+    .string()
+    .default('You are a helpful phone assistant. Keep answers short and natural; this is a phone call.'),
+  VOICE_LIVE_VOICE_TYPE: z
+    .enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native'])
+    .default('azure-standard'),
+  VOICE_LIVE_VOICE_NAME: z.string().default('en-US-Ava:DragonHDLatestNeural'),
+  VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 2).optional(),
+  VOICE_LIVE_VOICE_ENDPOINT_ID: z.string().optional(),
+  VOICE_LIVE_TURN_DETECTION: z
+    .enum(['azure_semantic_vad', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
+    .default('azure_semantic_vad'),
+  VOICE_LIVE_VAD_THRESHOLD: decimal(0.01, 0.99).optional(),
+  VOICE_LIVE_VAD_PREFIX_PADDING_MS: integer(0, 5000).optional(),
+  VOICE_LIVE_VAD_SILENCE_DURATION_MS: integer(0, 10000).optional(),
+  VOICE_LIVE_REMOVE_FILLER_WORDS: boolean().default(true),
+  VOICE_LIVE_VAD_LANGUAGES: list().optional(),
+  VOICE_LIVE_NOISE_SUPPRESSION: boolean().default(true),
+  VOICE_LIVE_ECHO_CANCELLATION: boolean().default(true),
+  VOICE_LIVE_TRANSCRIPTION_MODEL: z.string().default('azure-speech'),
+  VOICE_LIVE_TRANSCRIPTION_LANGUAGE: z.string().optional(),
+  VOICE_LIVE_GREETING: z.string().optional(),
+  VOICE_LIVE_GREETING_INSTRUCTION: z.string().optional(),
+
+  MEDIA_AUTH: z.enum(['acs', 'none'], { message: 'must be acs or none' }).default('acs'),
+  ACS_RESOURCE_ID: guid().optional(),
+  ACS_TOKEN_ISSUER: url(['https', 'http']).optional(),
+  ACS_JWKS_URL: url(['https', 'http']).optional(),
+  MEDIA_MAX_MESSAGE_BYTES: integer(4096, 16 * 1024 * 1024).default(65536),
+  PLAYOUT_LEAD_MS: integer(40, 1000).default(160),
+  DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
+
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+  AZURE_CLIENT_ID: guid().optional(),
+};
+
 /**
- * Every environment variable the media worker reads. Keys are the variable names (the infra tests
- * check that Bicep provides each one). Cross-field rules are reported against the variables involved.
+ * Every environment variable the worker process reads: the relay's and call control's. Keys are the variable
+ * names (the infra tests check that Bicep provides each one). Cross-field rules name the variables involved.
  */
 export const workerConfigSchema = z
-  .object({
-    PORT: integer(0, 65535).default(8080),
-    HOST: z.string().default('0.0.0.0'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-
-    VOICE_LIVE_ENDPOINT: url(['https', 'http']),
-    VOICE_LIVE_API_KEY: z.string().optional(),
-    VOICE_LIVE_API_VERSION: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'must look like 2026-07-15').default('2026-07-15'),
-    VOICE_LIVE_MODEL: z.string().optional(),
-    VOICE_LIVE_AGENT_NAME: z.string().optional(),
-    VOICE_LIVE_AGENT_PROJECT: z.string().optional(),
-    VOICE_LIVE_AGENT_VERSION: z.string().optional(),
-    VOICE_LIVE_AUDIO_RATE: rateHz.optional(),
-
-    VOICE_LIVE_INSTRUCTIONS: z
-      .string()
-      .default('You are a helpful phone assistant. Keep answers short and natural; this is a phone call.'),
-    VOICE_LIVE_VOICE_TYPE: z
-      .enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native'])
-      .default('azure-standard'),
-    VOICE_LIVE_VOICE_NAME: z.string().default('en-US-Ava:DragonHDLatestNeural'),
-    VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 2).optional(),
-    VOICE_LIVE_VOICE_ENDPOINT_ID: z.string().optional(),
-    VOICE_LIVE_TURN_DETECTION: z
-      .enum(['azure_semantic_vad', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
-      .default('azure_semantic_vad'),
-    VOICE_LIVE_VAD_THRESHOLD: decimal(0.01, 0.99).optional(),
-    VOICE_LIVE_VAD_PREFIX_PADDING_MS: integer(0, 5000).optional(),
-    VOICE_LIVE_VAD_SILENCE_DURATION_MS: integer(0, 10000).optional(),
-    VOICE_LIVE_REMOVE_FILLER_WORDS: boolean().default(true),
-    VOICE_LIVE_VAD_LANGUAGES: list().optional(),
-    VOICE_LIVE_NOISE_SUPPRESSION: boolean().default(true),
-    VOICE_LIVE_ECHO_CANCELLATION: boolean().default(true),
-    VOICE_LIVE_TRANSCRIPTION_MODEL: z.string().default('azure-speech'),
-    VOICE_LIVE_TRANSCRIPTION_LANGUAGE: z.string().optional(),
-    VOICE_LIVE_GREETING: z.string().optional(),
-    VOICE_LIVE_GREETING_INSTRUCTION: z.string().optional(),
-
-    MEDIA_AUTH: z.enum(['acs', 'none'], { message: 'must be acs or none' }).default('acs'),
-    ACS_RESOURCE_ID: guid().optional(),
-    ACS_TOKEN_ISSUER: url(['https', 'http']).optional(),
-    ACS_JWKS_URL: url(['https', 'http']).optional(),
-    MEDIA_MAX_MESSAGE_BYTES: integer(4096, 16 * 1024 * 1024).default(65536),
-    PLAYOUT_LEAD_MS: integer(40, 1000).default(160),
-    DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
-
-    APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
-    AZURE_CLIENT_ID: guid().optional(),
-  })
+  .object({ ...mediaWorkerEnvShape, ...callControlEnvShape })
   .superRefine((c, ctx) => {
+    checkCallControlEnv(c, ctx);
     const agent = c.VOICE_LIVE_AGENT_NAME !== undefined || c.VOICE_LIVE_AGENT_PROJECT !== undefined;
     if (c.VOICE_LIVE_MODEL && agent) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_MODEL'], message: 'set either VOICE_LIVE_MODEL (model mode) or VOICE_LIVE_AGENT_NAME and VOICE_LIVE_AGENT_PROJECT (agent mode), not both' });
@@ -119,6 +124,8 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   applicationInsightsConnectionString?: string;
   azureClientId?: string;
+  /** Tools, Service Bus, Call Automation, call records (issue 5). */
+  callControl: CallControlConfig;
 }
 
 /** Parses and checks the worker's environment once; throws `ConfigError` naming every bad variable. */
@@ -188,5 +195,6 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
     ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
     ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),
+    callControl: callControlConfigFrom(e),
   };
 }
