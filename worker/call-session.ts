@@ -154,7 +154,7 @@ export class CallSession implements CallControl {
       if (this.state !== 'awaiting-metadata') return this.badInput.report('metadata_repeated');
       this.start(message.sampleRateHz, message.channels, message.encoding);
     } else {
-      this.options.hooks?.onDtmf?.(message.tone, this);
+      this.runHook('onDtmf', () => this.options.hooks?.onDtmf?.(message.tone, this));
     }
   };
 
@@ -197,7 +197,7 @@ export class CallSession implements CallControl {
       outputRateHz: voiceLiveRateHz,
       metadata: { callId: this.callId },
     };
-    session = this.options.hooks?.sessionSettings?.(session, this) ?? session;
+    session = this.runHook('sessionSettings', () => this.options.hooks?.sessionSettings?.(session, this)) ?? session;
     const auth = config.apiKey ? { apiKey: config.apiKey } : this.options.credential ? { credential: this.options.credential } : undefined;
     if (!auth) return this.end('no Voice Live credential', 1011);
 
@@ -235,7 +235,7 @@ export class CallSession implements CallControl {
         this.end('Voice Live connect failed', 1011);
       },
     );
-    this.options.hooks?.onStart?.(this);
+    this.runHook('onStart', () => this.options.hooks?.onStart?.(this));
   }
 
   // ---- Voice Live -> caller ------------------------------------------------------------------
@@ -284,7 +284,7 @@ export class CallSession implements CallControl {
         this.log.warn({ error: event.error }, 'Voice Live error event');
         break;
     }
-    this.options.hooks?.onVoiceLiveEvent?.(event, this);
+    this.runHook('onVoiceLiveEvent', () => this.options.hooks?.onVoiceLiveEvent?.(event, this));
   };
 
   private finishItem(itemId: string): void {
@@ -326,7 +326,7 @@ export class CallSession implements CallControl {
     this.bargeIns++;
     this.metrics.bargeIns.inc();
     this.log.debug({ cut }, 'barge-in');
-    for (const item of cut) this.options.hooks?.onBargeIn?.({ itemId: item.itemId, heardMs: Math.floor(item.heardMs) }, this);
+    for (const item of cut) this.runHook('onBargeIn', () => this.options.hooks?.onBargeIn?.({ itemId: item.itemId, heardMs: Math.floor(item.heardMs) }, this));
   }
 
   private discard(responseId: string): void {
@@ -385,12 +385,18 @@ export class CallSession implements CallControl {
       bargeIns: this.bargeIns,
     };
     this.log.info({ ...summary, callRateHz: this.callRateHz }, 'call ended');
-    try {
-      this.options.hooks?.onEnd?.(summary);
-    } catch (error) {
-      this.log.error({ err: { message: (error as Error).message } }, 'onEnd hook failed');
-    }
+    this.runHook('onEnd', () => this.options.hooks?.onEnd?.(summary));
     this.options.onEnded?.(this);
+  }
+
+  /** An extension's failure is logged and contained: it never reaches the relay or another call. */
+  private runHook<T>(name: string, hook: () => T): T | undefined {
+    try {
+      return hook();
+    } catch (error) {
+      this.log.error({ hook: name, err: { message: (error as Error).message } }, 'call hook failed');
+      return undefined;
+    }
   }
 
   get endedReason(): string {

@@ -86,6 +86,30 @@ describe('bad input', () => {
   });
 });
 
+describe('extensions', () => {
+  it('hands DTMF to the hooks, and a hook that throws harms neither the call nor the process', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
+    const tones: string[] = [];
+    worker = await startWorker(workerConfig(peer.url), {
+      hooksFor: () => ({
+        onDtmf: (tone) => {
+          tones.push(tone);
+          throw new Error('tool blew up');
+        },
+      }),
+    });
+    const client = await open('/ws/dtmf');
+    client.sendMetadata(16000);
+    const session = await peer.nextSession();
+    await until(() => worker!.server.calls.get('dtmf')?.voiceLive?.isOpen === true, 3000, 'open');
+    client.sendRaw('{"kind":"DtmfData","dtmfData":{"data":"5"}}');
+    client.sendAudio(patternPcm(640));
+    await until(() => session.receivedAudioBytes() === 640, 2000, 'audio after the failing hook');
+    expect(tones).toEqual(['5']);
+    expect(worker.logs.some((l) => l.msg === 'call hook failed' && l.hook === 'onDtmf' && l.callId === 'dtmf')).toBe(true);
+  });
+});
+
 describe('a silent socket', () => {
   it('is closed when AudioMetadata never comes, without opening Voice Live', async () => {
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
