@@ -39,6 +39,22 @@ describe('media worker relay', () => {
     expect(s.metadata).toEqual({ callId: 'call-1' });
   });
 
+  it('in agent mode, names the agent and its project and sends no instructions', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
+    worker = await startWorker(workerConfig(peer.url, {}, { target: { kind: 'agent', agentName: 'receptionist', projectName: 'contoso' } }));
+    const client = await connect();
+    client.sendMetadata(24000);
+    const session = await peer.nextSession();
+    const update = await session.waitFor('session.update');
+    expect(session.query.get('agent-name')).toBe('receptionist');
+    expect(session.query.get('agent-project-name')).toBe('contoso');
+    expect(session.query.has('model')).toBe(false);
+    const s = update.session as Record<string, unknown>;
+    expect(s.instructions).toBeUndefined();
+    expect(s.input_audio_sampling_rate).toBe(24000);
+    expect(s.output_audio_format).toBe('pcm16');
+  });
+
   it('passes caller audio, silent frames included, to Voice Live without re-encoding it', async () => {
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     const appended: string[] = [];
