@@ -55,6 +55,26 @@ describe('media worker relay', () => {
     expect(s.output_audio_format).toBe('pcm16');
   });
 
+  it('without an API key, authenticates to Voice Live with a Microsoft Entra token', async () => {
+    const scopes: string[] = [];
+    peer = await startVoiceLivePeer({ acceptBearer: (token) => token === 'entra-token' });
+    worker = await startWorker(workerConfig(peer.url, {}, { apiKey: undefined }), {
+      credential: {
+        getToken: async (scope: string | string[]) => {
+          scopes.push(...[scope].flat());
+          return { token: 'entra-token', expiresOnTimestamp: Date.now() + 3_600_000 };
+        },
+      },
+    });
+    const client = await connect();
+    client.sendMetadata(16000);
+    const session = await peer.nextSession();
+    await session.waitFor('session.update');
+    expect(session.headers.authorization).toBe('Bearer entra-token');
+    expect(session.headers['api-key']).toBeUndefined();
+    expect(scopes).toContain('https://ai.azure.com/.default');
+  });
+
   it('passes caller audio, silent frames included, to Voice Live without re-encoding it', async () => {
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     const appended: string[] = [];
