@@ -424,3 +424,22 @@ describe('VoiceLiveClient close', () => {
     expect(client.isOpen).toBe(false);
   });
 });
+
+describe('VoiceLiveClient hand-over after set-up', () => {
+  it('delivers events that arrive right behind session.updated, before connect() has resolved', async () => {
+    const client = makeClient();
+    const audio: string[] = [];
+    client.on('audio', (delta) => audio.push(delta.base64));
+    const sessionPromise = peer.nextSession();
+    const connected = client.connect();
+    const session = await sessionPromise;
+    await session.waitFor('session.update');
+    // Same tick as the peer's session.updated: these land in the client's socket before its connect() continuation runs.
+    for (let i = 0; i < 4; i++) {
+      session.send({ type: 'response.audio.delta', response_id: 'resp_1', item_id: 'item_1', output_index: 0, content_index: 0, delta: Buffer.from([i, i]).toString('base64') });
+    }
+    await connected;
+    await until(() => audio.length === 4);
+    expect(audio).toEqual([0, 1, 2, 3].map((i) => Buffer.from([i, i]).toString('base64')));
+  });
+});

@@ -292,6 +292,7 @@ export class VoiceLiveClient {
           this.stats.reconnects++;
           this.emit('session-replaced', { reason: 'reconnect' });
         }
+        connection.release();
         return;
       } catch (error) {
         const failure = toVoiceLiveError(error);
@@ -509,6 +510,7 @@ export class VoiceLiveClient {
     this.log.info({ sessionId: standby.connection.sessionId, previousSessionId: previous?.sessionId }, 'switched to the renewed Voice Live session');
     if (previous) void previous.close('session renewed');
     this.emit('session-replaced', { reason });
+    standby.connection.release();
   }
 
   private clearRenewalTimers(): void {

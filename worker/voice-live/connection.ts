@@ -30,6 +30,7 @@ export interface ConnectionOptions {
 
 const SESSION_MS = 60 * 60 * 1000;
 const MAX_BODY_CHARS = 2048;
+const MAX_HELD_EVENTS = 512;
 
 /** One Voice Live session on one socket. Never reused after it closes. */
 export class VoiceLiveConnection {
@@ -46,6 +47,11 @@ export class VoiceLiveConnection {
   private replayAcksPending = 0;
   private replaySeq = 0;
   private readonly sessionUpdateEventId = `session_update_${randomUUID().slice(0, 8)}`;
+  /**
+   * Events that arrive after set-up but before the client takes this connection (the `await` between
+   * `session.updated` and adoption lets a whole TCP read of events through first). `undefined` once released.
+   */
+  private held: ServerEvent[] | undefined = [];
 
   constructor(private readonly options: ConnectionOptions) {}
 
@@ -174,6 +180,11 @@ export class VoiceLiveConnection {
     const event = result.event;
     if (this.ready) {
       if (this.replayAcksPending > 0 && this.isReplayAck(event)) return;
+      if (this.held) {
+        if (this.held.length < MAX_HELD_EVENTS) this.held.push(event);
+        else this.options.callbacks.onMalformed(this, 'event arrived before the session was taken over and the hold queue is full');
+        return;
+      }
       this.options.callbacks.onEvent(this, event);
       return;
     }
@@ -223,6 +234,13 @@ export class VoiceLiveConnection {
       // Unix seconds on the wire; accept milliseconds too.
       this.expiresAtMs = expiresAt > 1e12 ? expiresAt : Math.round(expiresAt * 1000);
     }
+  }
+
+  /** The client has taken this connection: pass on what was held, in order, then every event as it comes. */
+  release(): void {
+    const held = this.held;
+    this.held = undefined;
+    for (const event of held ?? []) this.options.callbacks.onEvent(this, event);
   }
 
   /** Sends items that rebuild the conversation; their acks are not passed on. */
