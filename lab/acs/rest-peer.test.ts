@@ -1,6 +1,6 @@
 import { CallAutomationClient } from '@azure/communication-call-automation';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAcsRestPeer, type AcsRestPeer } from './rest-peer.js';
+import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerResponse } from './rest-peer.js';
 
 describe('ACS REST peer', () => {
   let peer: AcsRestPeer;
@@ -91,5 +91,58 @@ describe('ACS REST peer', () => {
     expect(peer.requestsFor('reject')[0]?.body).toMatchObject({ callRejectReason: 'busy' });
     expect(peer.requestsFor('redirect')[0]?.body).toMatchObject({ target: { phoneNumber: { value: '+15550002222' } } });
     expect(peer.calls.size).toBe(0);
+  });
+
+  it('refuses a body with a bad field with 400 naming it, and creates no call', async () => {
+    const answer = (audioFormat: string, transportUrl = 'wss://w/ws/x') =>
+      client.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb', {
+        mediaStreamingOptions: { transportType: 'websocket', audioChannelType: 'mixed', transportUrl, audioFormat: audioFormat as 'pcm16KMono' },
+      });
+    await expect(answer('pcm8KMono')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/mediaStreamingOptions\.audioFormat: must be pcm16KMono or pcm24KMono/) });
+    await expect(answer('pcm16KMono', 'https://w/ws/x')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/mediaStreamingOptions\.transportUrl: must be a ws/) });
+    await expect(client.answerCall(peer.createIncomingCallContext(), 'ftp://app.example/cb')).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/callbackUri: must be an http\(s\) URL/) });
+    expect(peer.calls.size).toBe(0);
+    expect(peer.requests.map((r) => r.status)).toEqual([400, 400, 400]);
+  });
+
+  it('lets a beforeRespond hook refuse a request before anything changes, or act on what the peer answered', async () => {
+    const seen: { operation: string; status: number; state: string | undefined }[] = [];
+    peer.beforeRespond(async ({ request, body, call }, next) => {
+      if (request.operation === 'transferToParticipant' && (body.targetParticipant as { rawId: string }).rawId.endsWith('0000')) {
+        return acsError(400, '8501', 'that desk is closed');
+      }
+      const response: PeerResponse = await next();
+      seen.push({ operation: request.operation, status: response.status, state: call?.state });
+      return response;
+    });
+    const context = peer.createIncomingCallContext({ callConnectionId: 'cc-fixed', from: '+15550003333', to: '+15550004444' });
+    const answered = await client.answerCall(context, 'https://app.example/cb');
+    expect(answered.callConnectionProperties).toMatchObject({ callConnectionId: 'cc-fixed', answeredFor: { phoneNumber: '+15550004444' } });
+    const connection = client.getCallConnection('cc-fixed');
+
+    await expect(connection.transferCallToParticipant({ phoneNumber: '+15550120000' })).rejects.toMatchObject({ statusCode: 400, code: '8501' });
+    expect(peer.calls.get('cc-fixed')?.state).toBe('connected');
+    await connection.transferCallToParticipant({ phoneNumber: '+15550121234' });
+    expect(peer.calls.get('cc-fixed')?.state).toBe('transferring');
+    const participants = await connection.listParticipants();
+    expect(participants.values?.map((p) => p.identifier && 'phoneNumber' in p.identifier ? p.identifier.phoneNumber : 'app')).toEqual(['+15550003333', 'app']);
+    expect(seen).toEqual([
+      { operation: 'answer', status: 200, state: undefined },
+      { operation: 'transferToParticipant', status: 202, state: 'transferring' },
+      { operation: 'listParticipants', status: 200, state: 'transferring' },
+    ]);
+    expect(peer.requests.map((r) => r.status)).toEqual([200, 400, 202, 200]);
+  });
+
+  it('serves paths outside /calling/ through otherRequests, unsigned and unrecorded', async () => {
+    const other = await startAcsRestPeer({ otherRequests: (_req, res, body) => void res.writeHead(200).end(`echo ${body.toString()}`) });
+    try {
+      const response = await fetch(`${other.endpoint}lab/anything`, { method: 'POST', body: 'hi' });
+      expect(await response.text()).toBe('echo hi');
+      expect((await fetch(`${other.endpoint}calling/callConnections:answer?api-version=1`, { method: 'POST', body: '{}' })).status).toBe(401);
+      expect(other.requests.map((r) => r.path)).toEqual(['/calling/callConnections:answer']);
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -1,13 +1,15 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 
 /**
  * A local stand-in for the ACS Call Automation REST API, reached by the real `CallAutomationClient` through a
  * connection string `endpoint=http://127.0.0.1:<port>/;accesskey=<base64>`. It verifies the HMAC-SHA256
- * signature exactly as `@azure/communication-common` computes it, keeps call state, records every request
- * and lets tests script failures and latency. Callbacks and the media socket are not its job (yet): the
- * local lab's ACS emulator builds on `calls` and `onRequest` for those.
+ * signature exactly as `@azure/communication-common` computes it, checks request bodies (a 400 names the bad
+ * field), keeps call state, records every request and lets tests script failures and latency. Callbacks and
+ * the media socket are not its job: the local lab's ACS emulator (`emulator.ts`) adds them through
+ * `beforeRespond`, and serves its own control routes through `otherRequests`.
  */
 
 export type AcsOperation =
@@ -20,6 +22,7 @@ export type AcsOperation =
   | 'transferToParticipant'
   | 'startMediaStreaming'
   | 'stopMediaStreaming'
+  | 'listParticipants'
   | 'unknown';
 
 export interface RecordedRequest {
@@ -72,9 +75,37 @@ export interface PeerCall {
 export interface IncomingCallInit {
   correlationId?: string;
   serverCallId?: string;
+  /** E.164 numbers of the caller and the number dialled; reported as the call's target and `answeredFor`. */
   from?: string;
   to?: string;
+  /** The id the answered call gets; random by default. */
+  callConnectionId?: string;
 }
+
+/** What the peer answers: a status and a JSON body (an ACS error body for a refusal). */
+export interface PeerResponse {
+  status: number;
+  body?: unknown;
+}
+
+/** A request that passed the HMAC, api-version, scripted-failure and body checks, about to be handled. */
+export interface PeerExchange {
+  readonly request: RecordedRequest;
+  /** The parsed, checked JSON body (`{}` when empty). */
+  readonly body: Record<string, unknown>;
+  /** The call the request names, as it is before handling; undefined for answer/reject/redirect and unknown ids. */
+  readonly call: PeerCall | undefined;
+}
+
+/**
+ * Runs before the peer responds. Return a response to refuse the request (nothing changes), or call `next()`
+ * to let the peer handle it (state changes, the call is created) and return what it gave, possibly after
+ * acting on it. Hooks nest in the order they were added.
+ */
+export type BeforeRespondHook = (exchange: PeerExchange, next: () => Promise<PeerResponse>) => PeerResponse | Promise<PeerResponse>;
+
+/** An ACS error response (`{ error: { code, message } }`). */
+export const acsError = (status: number, code: string, message: string): PeerResponse => ({ status, body: { error: { code, message } } });
 
 export interface AcsRestPeerOptions {
   port?: number;
@@ -87,6 +118,10 @@ export interface AcsRestPeerOptions {
   connectOnAnswer?: boolean;
   /** Allowed difference between `x-ms-date` and the peer's clock; default 15 minutes as ACS. */
   maxClockSkewMs?: number;
+  /** The ACS resource id: names the app's participant (`8:acs:<id>_app`). */
+  resourceId?: string;
+  /** Serves requests outside `/calling/` (not signed, not recorded); without it they get 404. */
+  otherRequests?: (request: IncomingMessage, response: ServerResponse, body: Buffer) => void | Promise<void>;
 }
 
 export interface AcsRestPeer {
@@ -107,7 +142,9 @@ export interface AcsRestPeer {
   /** The next request of `operation` waits this long before being handled. */
   delayNext(operation: AcsOperation, delayMs: number): void;
   setCallState(callConnectionId: string, state: CallConnectionState): void;
-  /** Called after each request is handled (the lab emulator posts callbacks from here). */
+  /** Runs before the peer responds to each checked request (see `BeforeRespondHook`); returns a remover. */
+  beforeRespond(hook: BeforeRespondHook): () => void;
+  /** Called after each request is answered. */
   onRequest(listener: (request: RecordedRequest, call: PeerCall | undefined) => void): () => void;
   close(): Promise<void>;
 }
@@ -117,11 +154,13 @@ interface IncomingContextRecord {
   serverCallId: string;
   from?: string | undefined;
   to?: string | undefined;
+  callConnectionId?: string | undefined;
   /** Set once answered, rejected or redirected: ACS takes a context once. */
   consumedBy?: 'answer' | 'reject' | 'redirect';
 }
 
-const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?$/;
+const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+)|(\/participants))?$/;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 function classify(method: string, path: string): { operation: AcsOperation; callConnectionId?: string } {
   if (method === 'POST' && path === '/calling/callConnections:answer') return { operation: 'answer' };
@@ -131,6 +170,7 @@ function classify(method: string, path: string): { operation: AcsOperation; call
   if (!match) return { operation: 'unknown' };
   const callConnectionId = decodeURIComponent(match[1] ?? '');
   const action = match[2];
+  if (match[3]) return method === 'GET' ? { operation: 'listParticipants', callConnectionId } : { operation: 'unknown', callConnectionId };
   if (!action && method === 'GET') return { operation: 'getCall', callConnectionId };
   if (!action && method === 'DELETE') return { operation: 'hangUp', callConnectionId };
   if (method === 'POST' && action === 'terminate') return { operation: 'terminate', callConnectionId };
@@ -142,6 +182,46 @@ function classify(method: string, path: string): { operation: AcsOperation; call
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+// Request bodies as ACS checks them: unknown fields pass (the SDK sends more than the lab uses), bad ones are named.
+const httpUrl = z.string().refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL');
+const identifierBody = z.object({ rawId: z.string().min(1), kind: z.string().optional(), phoneNumber: z.object({ value: z.string() }).optional() }).passthrough();
+const mediaStreamingOptionsBody = z
+  .object({
+    transportUrl: z.string().refine((v) => /^wss?:\/\//.test(v), 'must be a ws:// or wss:// URL'),
+    transportType: z.string().refine((v) => v.toLowerCase() === 'websocket', 'must be websocket'),
+    contentType: z.string().optional(),
+    audioChannelType: z.string().refine((v) => ['mixed', 'unmixed'].includes(v.toLowerCase()), 'must be mixed or unmixed'),
+    startMediaStreaming: z.boolean().optional(),
+    enableBidirectional: z.boolean().optional(),
+    audioFormat: z.string().refine((v) => ['pcm16kmono', 'pcm24kmono'].includes(v.toLowerCase()), 'must be pcm16KMono or pcm24KMono').optional(),
+  })
+  .passthrough();
+const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: httpUrl.optional() }).passthrough();
+
+const bodySchemas: Partial<Record<AcsOperation, z.ZodType<Record<string, unknown>>>> = {
+  answer: z
+    .object({ incomingCallContext: z.string().min(1), callbackUri: httpUrl, operationContext: z.string().optional(), mediaStreamingOptions: mediaStreamingOptionsBody.optional() })
+    .passthrough(),
+  reject: z.object({ incomingCallContext: z.string().min(1), callRejectReason: z.string().optional() }).passthrough(),
+  redirect: z.object({ incomingCallContext: z.string().min(1), target: identifierBody }).passthrough(),
+  transferToParticipant: z
+    .object({ targetParticipant: identifierBody, operationContext: z.string().optional(), operationCallbackUri: httpUrl.optional() })
+    .passthrough(),
+  startMediaStreaming: mediaActionBody,
+  stopMediaStreaming: mediaActionBody,
+};
+
+/** The reason a body is refused, naming each bad field (`mediaStreamingOptions.audioFormat: must be ...`). */
+function bodyRefusal(operation: AcsOperation, body: unknown): string | undefined {
+  const schema = bodySchemas[operation];
+  if (!schema) return undefined;
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return undefined;
+  return result.error.issues.map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`).join('; ');
+}
+
+const phoneIdentifier = (number: string) => ({ kind: 'phoneNumber', rawId: `4:${number}`, phoneNumber: { value: number } });
+
 export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promise<AcsRestPeer> {
   const accessKey = options.accessKey ?? randomBytes(32).toString('base64');
   const key = Buffer.from(accessKey, 'base64');
@@ -152,6 +232,8 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
   const failures = new Map<AcsOperation, ScriptedFailure[]>();
   const delays = new Map<AcsOperation, number[]>();
   const listeners = new Set<(request: RecordedRequest, call: PeerCall | undefined) => void>();
+  const hooks: BeforeRespondHook[] = [];
+  const appIdentifier = { kind: 'communicationUser', rawId: `8:acs:${options.resourceId ?? 'lab'}_app`, communicationUser: { id: `8:acs:${options.resourceId ?? 'lab'}_app` } };
 
   /** Mirrors communicationAccessKeyCredentialPolicy: VERB\npath?query\ndate;host;contentHash, HMAC-SHA256 with the decoded key. */
   function checkSignature(req: IncomingMessage, rawBody: string): string | undefined {
@@ -159,10 +241,10 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     const contentHash = req.headers['x-ms-content-sha256'];
     const host = req.headers.host;
     const authorization = req.headers.authorization;
-    if (typeof authorization !== 'string') return 'no Authorization header';
+    if (typeof authorization !== 'string') return 'request is not signed: no Authorization header';
     const match = /^HMAC-SHA256 SignedHeaders=x-ms-date;host;x-ms-content-sha256&Signature=(.+)$/.exec(authorization);
     if (!match?.[1]) return 'Authorization is not HMAC-SHA256 with SignedHeaders=x-ms-date;host;x-ms-content-sha256';
-    if (typeof date !== 'string' || typeof contentHash !== 'string' || !host) return 'x-ms-date, x-ms-content-sha256 or Host missing';
+    if (typeof date !== 'string' || typeof contentHash !== 'string' || !host) return 'request is not signed: x-ms-date, x-ms-content-sha256 or Host missing';
     const sentAt = Date.parse(date);
     if (Number.isNaN(sentAt) || Math.abs(Date.now() - sentAt) > maxSkewMs) return 'x-ms-date missing or outside the allowed clock skew';
     const actualHash = createHash('sha256').update(rawBody, 'utf8').digest('base64');
@@ -178,29 +260,32 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
   }
 
   function properties(call: PeerCall): Record<string, unknown> {
+    const context = contexts.get(call.incomingCallContext);
     return {
       callConnectionId: call.callConnectionId,
       serverCallId: call.serverCallId,
       correlationId: call.correlationId,
       callbackUri: call.callbackUri,
       callConnectionState: call.state,
-      targets: [],
+      targets: context?.from ? [phoneIdentifier(context.from)] : [],
+      // These two are the bare models (`{ id }`, `{ value }`), not CommunicationIdentifierModels.
+      answeredBy: appIdentifier.communicationUser,
+      ...(context?.to ? { answeredFor: { value: context.to } } : {}),
       mediaStreamingSubscription: call.mediaStreamingOptions
         ? { id: `sub-${call.callConnectionId}`, state: call.mediaStreaming, subscribedContentTypes: ['audio'] }
         : undefined,
     };
   }
 
-  const errorBody = (code: string, message: string) => ({ error: { code, message } });
+  function participants(call: PeerCall): Record<string, unknown>[] {
+    const from = contexts.get(call.incomingCallContext)?.from;
+    return [...(from ? [phoneIdentifier(from)] : []), appIdentifier].map((identifier) => ({ identifier, isMuted: false, isOnHold: false }));
+  }
 
-  function handle(
-    operation: AcsOperation,
-    callConnectionId: string | undefined,
-    body: Record<string, unknown>,
-  ): { status: number; json?: unknown; call?: PeerCall } {
+  /** The peer's own handling: the state change and its response. */
+  function handle(operation: AcsOperation, callConnectionId: string | undefined, body: Record<string, unknown>): PeerResponse {
     if (operation === 'answer' || operation === 'reject' || operation === 'redirect') {
-      const incomingCallContext = typeof body.incomingCallContext === 'string' ? body.incomingCallContext : '';
-      if (!incomingCallContext) return { status: 400, json: errorBody('BadRequest', 'incomingCallContext is required') };
+      const incomingCallContext = body.incomingCallContext as string;
       let context = contexts.get(incomingCallContext);
       if (!context) {
         // A context the test did not create: accept it once, as ACS would a real one.
@@ -208,126 +293,151 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
         contexts.set(incomingCallContext, context);
       }
       if (context.consumedBy) {
-        return { status: 400, json: errorBody('8523', `Call was already ${context.consumedBy === 'answer' ? 'answered' : `${context.consumedBy}ed`}.`) };
+        return acsError(400, '8523', `Call was already ${context.consumedBy === 'answer' ? 'answered' : `${context.consumedBy}ed`}.`);
       }
       context.consumedBy = operation;
       if (operation !== 'answer') return { status: 204 };
-      if (typeof body.callbackUri !== 'string') return { status: 400, json: errorBody('BadRequest', 'callbackUri is required') };
+      const mediaStreamingOptions = body.mediaStreamingOptions as Record<string, unknown> | undefined;
       const call: PeerCall = {
-        callConnectionId: randomUUID(),
+        callConnectionId: context.callConnectionId ?? randomUUID(),
         correlationId: context.correlationId,
         serverCallId: context.serverCallId,
         incomingCallContext,
-        callbackUri: body.callbackUri,
+        callbackUri: body.callbackUri as string,
         state: options.connectOnAnswer === false ? 'connecting' : 'connected',
-        mediaStreamingOptions: body.mediaStreamingOptions as Record<string, unknown> | undefined,
-        mediaStreaming: (body.mediaStreamingOptions as { startMediaStreaming?: boolean } | undefined)?.startMediaStreaming ? 'active' : 'inactive',
+        mediaStreamingOptions,
+        mediaStreaming: mediaStreamingOptions?.startMediaStreaming === true ? 'active' : 'inactive',
         operationContext: typeof body.operationContext === 'string' ? body.operationContext : undefined,
         answeredAt: new Date(),
       };
       calls.set(call.callConnectionId, call);
-      return { status: 200, json: properties(call), call };
+      return { status: 200, body: properties(call) };
     }
 
     const call = callConnectionId ? calls.get(callConnectionId) : undefined;
-    if (operation === 'unknown') return { status: 404, json: errorBody('NotFound', 'no such operation') };
-    if (!call || (call.state === 'disconnected' && operation !== 'getCall')) {
-      return { status: 404, json: errorBody('8522', 'Call not found or already ended.') };
-    }
+    if (operation === 'unknown') return acsError(404, 'NotFound', 'no such operation');
+    if (!call || (call.state === 'disconnected' && operation !== 'getCall')) return acsError(404, '8522', 'Call not found or already ended.');
     switch (operation) {
       case 'getCall':
-        return { status: 200, json: properties(call), call };
+        return { status: 200, body: properties(call) };
+      case 'listParticipants':
+        return { status: 200, body: { value: participants(call), nextLink: '' } };
       case 'terminate':
       case 'hangUp':
         call.state = 'disconnected';
         call.mediaStreaming = 'inactive';
-        return { status: 204, call };
+        return { status: 204 };
       case 'transferToParticipant':
-        if (typeof body.targetParticipant !== 'object' || body.targetParticipant === null) {
-          return { status: 400, json: errorBody('BadRequest', 'targetParticipant is required'), call };
-        }
         call.state = 'transferring';
-        return { status: 202, json: { operationContext: body.operationContext }, call };
+        return { status: 202, body: { operationContext: body.operationContext } };
       case 'startMediaStreaming':
-        if (!call.mediaStreamingOptions) return { status: 400, json: errorBody('8501', 'Media streaming was not configured for this call.'), call };
+        if (!call.mediaStreamingOptions) return acsError(400, '8501', 'Media streaming was not configured for this call.');
         call.mediaStreaming = 'active';
-        return { status: 202, call };
+        return { status: 202 };
       case 'stopMediaStreaming':
         call.mediaStreaming = 'inactive';
-        return { status: 202, call };
+        return { status: 202 };
+    }
+  }
+
+  /** The hooks, outermost first, around the peer's own handling. */
+  function respond(exchange: PeerExchange, index = 0): Promise<PeerResponse> {
+    const hook = hooks[index];
+    if (!hook) return Promise.resolve(handle(exchange.request.operation, exchange.request.callConnectionId, exchange.body));
+    return Promise.resolve(hook(exchange, () => respond(exchange, index + 1)));
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+    const rawBody = raw.toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://peer');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const { operation, callConnectionId } = classify(method, url.pathname);
+    let body: unknown;
+    let bodyError: string | undefined;
+    if (rawBody) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        bodyError = 'body is not JSON';
+      }
+    }
+    const authFailure = checkSignature(req, rawBody);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    const record: RecordedRequest = {
+      operation,
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers,
+      body,
+      rawBody,
+      callConnectionId,
+      authenticated: authFailure === undefined,
+      authFailure,
+      status: 0,
+      receivedAt: new Date(),
+    };
+    requests.push(record);
+
+    const delay = (delays.get(operation)?.shift() ?? 0) + (options.latencyMs ?? 0);
+    const queue = failures.get(operation);
+    const failure = authFailure === undefined ? queue?.[0] : undefined;
+    if (failure) {
+      failure.times = (failure.times ?? 1) - 1;
+      if (failure.times <= 0) queue?.shift();
+    }
+    const wait = delay + (failure?.delayMs ?? 0);
+    if (wait > 0) await sleep(wait);
+
+    let outcome: PeerResponse;
+    const refusal = bodyError ?? bodyRefusal(operation, body);
+    if (authFailure !== undefined) outcome = acsError(401, 'Denied', `Denied by the HMAC check: ${authFailure}`);
+    else if (!url.searchParams.get('api-version')) outcome = acsError(400, 'MissingApiVersionParameter', 'api-version is required');
+    else if (failure) outcome = acsError(failure.status, failure.code ?? String(failure.status), failure.message ?? 'scripted failure');
+    else if (refusal) outcome = acsError(400, 'BadRequest', refusal);
+    else {
+      const call = callConnectionId ? calls.get(callConnectionId) : undefined;
+      outcome = await respond({ request: record, body: (body ?? {}) as Record<string, unknown>, call });
+    }
+
+    record.status = outcome.status;
+    const payload = outcome.body === undefined ? '' : JSON.stringify(outcome.body);
+    res.writeHead(outcome.status, {
+      'content-type': 'application/json',
+      'x-ms-client-request-id': headers['x-ms-client-request-id'] ?? randomUUID(),
+      'x-microsoft-skype-chain-id': randomUUID(),
+    });
+    res.end(payload);
+    const call = callConnectionId ? calls.get(callConnectionId) : [...calls.values()].find((c) => c.incomingCallContext === (body as { incomingCallContext?: unknown } | undefined)?.incomingCallContext);
+    for (const listener of listeners) {
+      try {
+        listener(record, call);
+      } catch {
+        // A listener's failure is the listener's business.
+      }
     }
   }
 
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      void (async () => {
-        const rawBody = Buffer.concat(chunks).toString('utf8');
-        const url = new URL(req.url ?? '/', 'http://peer');
-        const method = (req.method ?? 'GET').toUpperCase();
-        const { operation, callConnectionId } = classify(method, url.pathname);
-        let body: unknown;
-        let bodyError: string | undefined;
-        if (rawBody) {
-          try {
-            body = JSON.parse(rawBody);
-          } catch {
-            bodyError = 'body is not JSON';
-          }
+    void (async () => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) {
+          res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify(acsError(413, 'PayloadTooLarge', 'body larger than 1 MiB').body));
+          return;
         }
-        const authFailure = checkSignature(req, rawBody);
-        const headers: Record<string, string> = {};
-        for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-        const record: RecordedRequest = {
-          operation,
-          method,
-          path: url.pathname,
-          query: Object.fromEntries(url.searchParams),
-          headers,
-          body,
-          rawBody,
-          callConnectionId,
-          authenticated: authFailure === undefined,
-          authFailure,
-          status: 0,
-          receivedAt: new Date(),
-        };
-        requests.push(record);
-
-        const delay = (delays.get(operation)?.shift() ?? 0) + (options.latencyMs ?? 0);
-        const queue = failures.get(operation);
-        const failure = authFailure === undefined ? queue?.[0] : undefined;
-        if (failure) {
-          failure.times = (failure.times ?? 1) - 1;
-          if (failure.times <= 0) queue?.shift();
-        }
-        const wait = delay + (failure?.delayMs ?? 0);
-        if (wait > 0) await sleep(wait);
-
-        let outcome: { status: number; json?: unknown; call?: PeerCall };
-        if (authFailure !== undefined) outcome = { status: 401, json: errorBody('Denied', `Denied by the HMAC check: ${authFailure}`) };
-        else if (!url.searchParams.get('api-version')) outcome = { status: 400, json: errorBody('MissingApiVersionParameter', 'api-version is required') };
-        else if (failure) outcome = { status: failure.status, json: errorBody(failure.code ?? String(failure.status), failure.message ?? 'scripted failure') };
-        else if (bodyError) outcome = { status: 400, json: errorBody('BadRequest', bodyError) };
-        else outcome = handle(operation, callConnectionId, (body ?? {}) as Record<string, unknown>);
-
-        record.status = outcome.status;
-        const payload = outcome.json === undefined ? '' : JSON.stringify(outcome.json);
-        res.writeHead(outcome.status, {
-          'content-type': 'application/json',
-          'x-ms-client-request-id': headers['x-ms-client-request-id'] ?? randomUUID(),
-          'x-microsoft-skype-chain-id': randomUUID(),
-        });
-        res.end(payload);
-        for (const listener of listeners) {
-          try {
-            listener(record, outcome.call);
-          } catch {
-            // A listener's failure is the listener's business.
-          }
-        }
-      })();
+        chunks.push(chunk as Buffer);
+      }
+      const raw = Buffer.concat(chunks);
+      const path = new URL(req.url ?? '/', 'http://peer').pathname;
+      if (options.otherRequests && !path.startsWith('/calling/')) return options.otherRequests(req, res, raw);
+      return serve(req, res, raw);
+    })().catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify(acsError(500, 'InternalError', (error as Error).message).body));
+      else res.destroy();
     });
   });
 
@@ -351,7 +461,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
       const context = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(
         JSON.stringify({ cc: correlationId, n: randomUUID() }),
       ).toString('base64url')}.`;
-      contexts.set(context, { correlationId, serverCallId, from: init.from, to: init.to });
+      contexts.set(context, { correlationId, serverCallId, from: init.from, to: init.to, callConnectionId: init.callConnectionId });
       return context;
     },
     failNext(operation, failure) {
@@ -369,6 +479,13 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
       if (!call) throw new Error(`no call ${callConnectionId}`);
       call.state = state;
       if (state === 'disconnected') call.mediaStreaming = 'inactive';
+    },
+    beforeRespond(hook) {
+      hooks.push(hook);
+      return () => {
+        const index = hooks.indexOf(hook);
+        if (index >= 0) hooks.splice(index, 1);
+      };
     },
     onRequest(listener) {
       listeners.add(listener);
