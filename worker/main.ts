@@ -54,10 +54,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'shutting down after live calls end');
+    const drainDeadline = Date.now() + config.drainTimeoutMs;
     server
       .drain(config.drainTimeoutMs)
       .then(async ({ endedByTimeout }) => {
-        const { unpublishedRecords } = await callControl.close(5000);
+        // Call records still waiting for Service Bus get what is left of the drain time (at least a few seconds).
+        const { unpublishedRecords } = await callControl.close(Math.max(5000, drainDeadline - Date.now()));
         logger.info({ endedByTimeout, unpublishedRecords }, 'drained; exiting');
         await stopTelemetry();
         logger.flush?.();

@@ -87,5 +87,6 @@ describe('worker configuration', () => {
   it('parses call control with the rest and names its cross-field problems', () => {
     expect(loadWorkerConfig(base).callControl.callEventsQueue).toBe('call-events');
     expect(problems({ ...base, CALL_CAP_ACTION: 'transfer' })[0]).toMatch(/^TRANSFER_TARGET: required when CALL_CAP_ACTION=transfer/);
+    expect(problems({ ...base, CALLER_GREETING: 'Hello {name}', VOICE_LIVE_GREETING: 'Hello' })).toEqual([expect.stringMatching(/^CALLER_GREETING: .*not both/)]);
   });
 });

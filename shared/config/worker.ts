@@ -81,6 +81,9 @@ export const workerConfigSchema = z
     if (c.VOICE_LIVE_GREETING && c.VOICE_LIVE_GREETING_INSTRUCTION) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_GREETING'], message: 'set VOICE_LIVE_GREETING or VOICE_LIVE_GREETING_INSTRUCTION, not both' });
     }
+    if (c.CALLER_GREETING && (c.VOICE_LIVE_GREETING || c.VOICE_LIVE_GREETING_INSTRUCTION)) {
+      ctx.addIssue({ code: 'custom', path: ['CALLER_GREETING'], message: 'set CALLER_GREETING or VOICE_LIVE_GREETING(_INSTRUCTION), not both: the caller would be greeted twice' });
+    }
     if (c.VOICE_LIVE_VOICE_TYPE === 'azure-custom' && !c.VOICE_LIVE_VOICE_ENDPOINT_ID) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_VOICE_ENDPOINT_ID'], message: 'required when VOICE_LIVE_VOICE_TYPE=azure-custom' });
     }
