@@ -85,7 +85,7 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
         callId,
         config,
         tools,
-        logger: logger.child({ callId, component: 'call-control' }),
+        logger: logger.child({ callId }),
         actions,
         busClient,
         outbox,
