@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { subscribeToCallSession } from '../../shared/bus.js';
 import { callDisconnected, callIncoming, participantsUpdated, transferAccepted, transferFailed } from '../../shared/call-metadata.js';
 import { agentAudio, received, source, startCallControlLab, TRANSFER_TARGET, until, type CallControlLab } from './harness.js';
 
@@ -57,6 +58,13 @@ describe('per-call event stream from Service Bus', () => {
     await until(() => call.session.closed, 3000, 'Voice Live closed');
     await until(() => lab!.records().length === 1, 5000, 'record');
     expect(lab.records()[0]!.outcome).toEqual({ kind: 'caller_hung_up', reason: 'call disconnected' });
+
+    // The worker released the call's session: another receiver can take it at once.
+    const later: unknown[] = [];
+    const subscription = subscribeToCallSession(lab.busClient, 'call-events', call.callId, (m) => void later.push(m.body), { retryDelayMs: 50 });
+    await lab.publish(participantsUpdated(source(call.callId, 2), { participants: [] }));
+    await until(() => later.length === 1, 5000, 'session free for another receiver');
+    await subscription.close();
   });
 });
 

@@ -175,6 +175,18 @@ describe('call record', () => {
     expect(record.cost.total).toBeCloseTo(record.cost.tokens + record.cost.minutes, 6);
   });
 
+  it('counts Voice Live reconnects in the record', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    call.session.drop(1011, 'server restarting');
+    const replacement = await lab.voiceLive.nextSession();
+    await replacement.waitFor('session.update');
+    await until(() => lab!.worker.server.calls.get(call.callId)?.voiceLive?.isOpen === true, 3000, 'reconnected');
+    await call.media.close();
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]).toMatchObject({ voiceLiveReconnects: 1, outcome: { kind: 'caller_hung_up' } });
+  });
+
   it('leaves the transcript out when RECORD_TRANSCRIPTS=false', async () => {
     lab = await startCallControlLab({ env: { RECORD_TRANSCRIPTS: 'false' } });
     const call = await lab.startCall();
