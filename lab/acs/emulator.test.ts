@@ -204,4 +204,34 @@ describe('ACS emulator', () => {
     await call.waitFor('MediaStreamingFailed');
     expect(app.callbacks.find((c) => c.type === 'MediaStreamingFailed')!.data.resultInformation.subCode).toBe(8581);
   });
+
+  it('refuses an answer once the call stopped ringing, and names a bad mediaStreamingOptions field', async () => {
+    const contexts: string[] = [];
+    app.answerWith = async (context) => void contexts.push(context);
+    const call = await emulator.placeCall();
+    await expect(
+      client.answerCall(contexts[0]!, app.callbackUrl, {
+        mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl, audioChannelType: 'mixed', audioFormat: 'pcm8KMono' as 'pcm16KMono' },
+      }),
+    ).rejects.toMatchObject({ statusCode: 400, message: expect.stringMatching(/mediaStreamingOptions\.audioFormat/) });
+    expect(call.state).toBe('ringing');
+    await call.hangUp();
+    await expect(client.answerCall(contexts[0]!, app.callbackUrl)).rejects.toMatchObject({ statusCode: 400, code: '8501', message: expect.stringMatching(/unanswered/) });
+    expect(emulator.requests.map((r) => r.status)).toEqual([400, 400]);
+    expect(app.callbacks).toEqual([]);
+  });
+
+  it('streams again on startMediaStreaming after the app dropped the media socket', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    app.mediaSockets[0]!.close(1011, 'worker crashed');
+    await call.waitFor('MediaStreamingFailed');
+    const connection = client.getCallConnection(call.callConnectionId);
+    expect((await connection.getCallConnectionProperties()).mediaStreamingSubscription?.state).toBe('inactive');
+    await connection.getCallMedia().startMediaStreaming({ operationContext: 'media-restart:1' });
+    await until(() => app.callbacks.filter((c) => c.type === 'MediaStreamingStarted').length === 2);
+    expect(app.mediaSockets).toHaveLength(2);
+    expect(app.callbacks.at(-1)!.data.operationContext).toBe('media-restart:1');
+    await expect(connection.getCallMedia().startMediaStreaming()).rejects.toMatchObject({ statusCode: 400, code: '8501' });
+  });
 });

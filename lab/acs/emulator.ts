@@ -1,18 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { AcsTokenIssuer } from '../acs-token-issuer.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
-import { hmacRefusal } from './hmac.js';
 import { MediaLeg } from './media-leg.js';
+import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type PeerResponse, type RecordedRequest } from './rest-peer.js';
 import { Timeline, type TimelineEntry } from './timeline.js';
 
 /**
- * The ACS emulator: the Call Automation REST endpoints our code calls (reached by the real
- * `CallAutomationClient` through `connectionString`), Event Grid delivery of IncomingCall to the webhook
+ * The ACS emulator: the Call Automation REST endpoints our code calls (the REST peer of `rest-peer.ts`,
+ * reached by the real `CallAutomationClient` through `connectionString`), Event Grid delivery of IncomingCall to the webhook
  * (validation handshake first), the mid-call callbacks in ACS's order as signed CloudEvents, and the
  * media WebSocket to the transportUrl it was given. A small control API (`/lab/calls`) places and ends calls.
  */
@@ -70,41 +69,12 @@ const placeCallBody = z
   .object({ from: e164.optional(), to: e164.optional(), callerDisplayName: z.string().max(256).optional(), sipHeaders: z.record(z.string(), z.string()).optional() })
   .strict();
 
-const mediaStreamingOptions = z.object({
-  transportUrl: z.string().refine((v) => /^wss?:\/\//.test(v), 'must be a ws:// or wss:// URL'),
-  transportType: z.string().refine((v) => v.toLowerCase() === 'websocket', 'must be websocket'),
-  contentType: z.string().optional(),
-  audioChannelType: z.string().refine((v) => ['mixed', 'unmixed'].includes(v.toLowerCase()), 'must be mixed or unmixed'),
-  startMediaStreaming: z.boolean().optional(),
-  enableBidirectional: z.boolean().optional(),
-  audioFormat: z
-    .string()
-    .refine((v) => ['pcm16kmono', 'pcm24kmono'].includes(v.toLowerCase()), 'must be pcm16KMono or pcm24KMono')
-    .optional(),
-});
-
-const answerBody = z.object({
-  incomingCallContext: z.string().min(1),
-  callbackUri: z.string().refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL'),
-  operationContext: z.string().optional(),
-  mediaStreamingOptions: mediaStreamingOptions.optional(),
-});
-
-const identifierBody = z.object({
-  rawId: z.string().min(1),
-  kind: z.string().optional(),
-  phoneNumber: z.object({ value: z.string() }).optional(),
-});
-
-const transferBody = z.object({
-  targetParticipant: identifierBody,
-  operationContext: z.string().optional(),
-  operationCallbackUri: z.string().refine((v) => /^https?:\/\//.test(v), 'must be an http(s) URL').optional(),
-});
-
-const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: z.string().optional() }).passthrough();
-const rejectBody = z.object({ incomingCallContext: z.string().min(1), callRejectReason: z.string().optional() }).passthrough();
-const redirectBody = z.object({ incomingCallContext: z.string().min(1), target: identifierBody }).passthrough();
+/** The parts of `mediaStreamingOptions` the emulator acts on (the REST peer has checked them). */
+interface MediaStreamingRequest {
+  transportUrl: string;
+  audioFormat?: string;
+  startMediaStreaming?: boolean;
+}
 
 export interface EmulatedCallEvents {
   /** Agent audio the caller heard, one 20 ms frame at a time (at `sampleRateHz`). */
@@ -117,13 +87,14 @@ export interface EmulatedCallEvents {
 export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
   readonly callConnectionId = randomUUID();
   readonly serverCallId = Buffer.from(`lab:${randomUUID()}`).toString('base64url');
-  readonly incomingCallContext: string;
+  /** Set by the emulator from the REST peer, which answers it. */
+  incomingCallContext = '';
   readonly timeline = new Timeline();
   state: CallState = 'ringing';
   sampleRateHz: 16000 | 24000 | undefined;
   callbackUri: string | undefined;
   media: MediaLeg | undefined;
-  mediaOptions: z.infer<typeof mediaStreamingOptions> | undefined;
+  mediaOptions: MediaStreamingRequest | undefined;
   droppedCallerSamples = 0;
   /** @internal set by the emulator */
   clock = { startedAtMs: 0, ticks: 0 };
@@ -138,9 +109,6 @@ export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
     private readonly hooks: { hangUpByCaller(call: EmulatedCall): Promise<void> },
   ) {
     super();
-    this.incomingCallContext = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${Buffer.from(
-      JSON.stringify({ cc: randomBytes(24).toString('base64url'), v: 1 }),
-    ).toString('base64url')}.`;
     this.timeline.subscribe((entry) => this.emit('timeline', entry));
     this.endedPromise = new Promise((resolve) => this.once('ended', resolve));
   }
@@ -197,28 +165,28 @@ export interface AcsEmulator {
   /** The emulated ACS resource's immutable id: the audience of every token it signs. */
   readonly resourceId: string;
   readonly calls: ReadonlyMap<string, EmulatedCall>;
-  /** Every REST request our code made, in order (method, path, body), for assertions. */
-  readonly requests: readonly { method: string; path: string; body: unknown; status: number }[];
+  /** Every REST request our code made, in order (method, path, body, status, ...), for assertions. */
+  readonly requests: readonly RecordedRequest[];
+  /** The REST peer behind the emulator: script failures and latency (`failNext`, `delayNext`), add hooks. */
+  readonly rest: AcsRestPeer;
   placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
   close(): Promise<void>;
 }
 
-type Reply = { status: number; body?: unknown };
-const errorReply = (status: number, code: string, message: string): Reply => ({ status, body: { error: { code, message } } });
+type Reply = PeerResponse;
 
 export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<AcsEmulator> {
   const logger = (options.logger ?? silentLogger).child({ component: 'lab.acs' });
-  const accessKey = options.accessKey ?? randomBytes(32).toString('base64');
   const issuer = options.tokenIssuer;
   const ringTimeoutInMs = options.ringTimeoutInMs ?? 15_000;
   const transferOutcome = options.transferOutcome ?? ((t) => (t.phoneNumber?.endsWith('0000') ? 'failed' : 'accepted'));
   const calls = new Map<string, EmulatedCall>();
   const byConnection = new Map<string, EmulatedCall>();
   const byContext = new Map<string, EmulatedCall>();
-  const requests: { method: string; path: string; body: unknown; status: number }[] = [];
   let validated: Promise<void> | undefined;
   const webhookUrl = () => (typeof options.eventGridWebhookUrl === 'function' ? options.eventGridWebhookUrl() : options.eventGridWebhookUrl);
   let closed = false;
+  const endedLegs = new WeakSet<MediaLeg>();
 
   // One clock for every call's media: each call sends and plays one frame per 20 ms of its own time.
   const ticker = setInterval(() => {
@@ -237,31 +205,22 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
   }, 5);
   ticker.unref();
 
-  const server: Server = createServer((req, res) => {
-    void handle(req, res).catch((error: unknown) => {
-      logger.error({ err: error }, 'emulator request failed');
-      if (!res.headersSent) send(res, errorReply(500, 'InternalError', (error as Error).message));
-    });
+  // The Call Automation REST API is the REST peer's (HMAC, body checks, call state); the emulator adds what
+  // the rest of ACS does around it: ringing calls, callbacks, the media leg, transfer outcomes.
+  const rest = await startAcsRestPeer({
+    port: options.port ?? 0,
+    ...(options.accessKey ? { accessKey: options.accessKey } : {}),
+    connectOnAnswer: false,
+    resourceId: issuer.audience,
+    otherRequests: (req, res, raw) => serveControl(req, res, raw),
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${port}`;
+  rest.beforeRespond((exchange, next) => react(exchange, next));
+  const url = rest.endpoint.replace(/\/$/, '');
 
-  function send(res: ServerResponse, reply: Reply, headers: Record<string, string> = {}): void {
+  function send(res: ServerResponse, reply: Reply): void {
     const body = reply.body === undefined ? '' : JSON.stringify(reply.body);
-    res.writeHead(reply.status, { ...(body ? { 'content-type': 'application/json' } : {}), ...headers });
+    res.writeHead(reply.status, body ? { 'content-type': 'application/json' } : {});
     res.end(body);
-  }
-
-  async function readBody(req: IncomingMessage): Promise<Buffer> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > 1024 * 1024) throw new AcsEmulatorError('bad_request', 'body larger than 1 MiB');
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks);
   }
 
   function parseJson<T>(schema: z.ZodType<T>, raw: Buffer): { ok: true; value: T } | { ok: false; reply: Reply } {
@@ -269,72 +228,55 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     try {
       json = raw.length ? JSON.parse(raw.toString('utf8')) : {};
     } catch {
-      return { ok: false, reply: errorReply(400, 'BadRequest', 'body is not valid JSON') };
+      return { ok: false, reply: acsError(400, 'BadRequest', 'body is not valid JSON') };
     }
     const result = schema.safeParse(json);
     if (!result.success) {
       const reason = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-      return { ok: false, reply: errorReply(400, 'BadRequest', reason) };
+      return { ok: false, reply: acsError(400, 'BadRequest', reason) };
     }
     return { ok: true, value: result.data };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serveControl(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
-    const target = new URL(req.url ?? '/', url);
-    const path = decodeURIComponent(target.pathname);
-    let raw: Buffer;
+    const path = decodeURIComponent(new URL(req.url ?? '/', url).pathname);
     try {
-      raw = await readBody(req);
+      if (path.startsWith('/lab/')) return send(res, await control(method, path, raw));
+      if (path.startsWith('/eventgrid/validate')) return send(res, { status: 200, body: { validated: true } });
+      send(res, acsError(404, 'NotFound', `no such endpoint: ${method} ${path}`));
     } catch (error) {
-      return send(res, errorReply(413, 'PayloadTooLarge', (error as Error).message));
+      logger.error({ err: error }, 'emulator request failed');
+      if (!res.headersSent) send(res, acsError(500, 'InternalError', (error as Error).message));
     }
-
-    if (path.startsWith('/lab/')) return send(res, await control(method, path, raw));
-    if (path.startsWith('/eventgrid/validate')) {
-      return send(res, { status: 200, body: { validated: true } });
-    }
-    if (path.startsWith('/calling/')) {
-      const refusal = hmacRefusal({ method, pathAndQuery: `${target.pathname}${target.search}`, headers: req.headers, body: raw, accessKey });
-      const reply = refusal ? errorReply(401, 'Unauthorized', refusal) : await rest(method, path, raw);
-      let body: unknown;
-      try {
-        body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
-      } catch {
-        body = raw.toString('utf8');
-      }
-      requests.push({ method, path, body, status: reply.status });
-      return send(res, reply);
-    }
-    send(res, errorReply(404, 'NotFound', `no such endpoint: ${method} ${path}`));
   }
 
   async function control(method: string, path: string, raw: Buffer): Promise<Reply> {
     if (path === '/lab/calls') {
       if (method === 'GET') return { status: 200, body: [...calls.values()].map(describeCall) };
-      if (method !== 'POST') return errorReply(405, 'MethodNotAllowed', `${method} /lab/calls: use POST to place a call or GET to list calls`);
+      if (method !== 'POST') return acsError(405, 'MethodNotAllowed', `${method} /lab/calls: use POST to place a call or GET to list calls`);
       const parsed = parseJson(placeCallBody, raw);
       if (!parsed.ok) return parsed.reply;
       try {
         const call = await placeCall(parsed.value);
         return { status: 201, body: describeCall(call) };
       } catch (error) {
-        return errorReply(502, (error as AcsEmulatorError).code ?? 'delivery_failed', (error as Error).message);
+        return acsError(502, (error as AcsEmulatorError).code ?? 'delivery_failed', (error as Error).message);
       }
     }
     const match = path.match(/^\/lab\/calls\/([^/]+)$/);
     if (match) {
       const call = calls.get(match[1]!);
-      if (!call) return errorReply(404, 'NotFound', `no call with id ${match[1]}`);
+      if (!call) return acsError(404, 'NotFound', `no call with id ${match[1]}`);
       if (method === 'GET') return { status: 200, body: { ...describeCall(call), timeline: call.timeline.entries } };
       if (method === 'DELETE') {
-        if (call.isOver) return errorReply(409, 'CallOver', `call ${call.callId} is already ${call.state}`);
+        if (call.isOver) return acsError(409, 'CallOver', `call ${call.callId} is already ${call.state}`);
         await call.hangUp();
         return { status: 202, body: describeCall(call) };
       }
-      return errorReply(405, 'MethodNotAllowed', `${method} ${path}: use GET or DELETE`);
+      return acsError(405, 'MethodNotAllowed', `${method} ${path}: use GET or DELETE`);
     }
-    return errorReply(404, 'NotFound', `no such endpoint: ${method} ${path} (try POST /lab/calls)`);
+    return acsError(404, 'NotFound', `no such endpoint: ${method} ${path} (try POST /lab/calls)`);
   }
 
   function describeCall(call: EmulatedCall) {
@@ -348,44 +290,6 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     };
   }
 
-  async function rest(method: string, path: string, raw: Buffer): Promise<Reply> {
-    if (method === 'POST' && path === '/calling/callConnections:answer') return answer(raw);
-    if (method === 'POST' && path === '/calling/callConnections:reject') return rejectOrRedirect(raw, 'rejected');
-    if (method === 'POST' && path === '/calling/callConnections:redirect') return rejectOrRedirect(raw, 'redirected');
-    const match = path.match(/^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+))?(\/participants)?$/);
-    if (!match) return errorReply(404, 'NotFound', `no such Call Automation endpoint: ${method} ${path}`);
-    const call = byConnection.get(match[1]!);
-    if (!call) return errorReply(404, '8522', `call connection ${match[1]} not found`);
-    const action = match[2];
-    if (match[3] && method === 'GET') return { status: 200, body: { value: participants(call), nextLink: '' } };
-    if (!action && method === 'GET') return { status: 200, body: properties(call) };
-    if (call.isOver) return errorReply(400, '8528', `the call is already ${call.state}`);
-    if (!action && method === 'DELETE') return endCall(call, 'app hung up');
-    if (action === 'terminate' && method === 'POST') return endCall(call, 'app terminated the call');
-    if (action === 'transferToParticipant' && method === 'POST') return transfer(call, raw);
-    if (action === 'startMediaStreaming' && method === 'POST') return mediaAction(call, raw, 'start');
-    if (action === 'stopMediaStreaming' && method === 'POST') return mediaAction(call, raw, 'stop');
-    return errorReply(405, 'MethodNotAllowed', `${method} ${path} is not emulated`);
-  }
-
-  function properties(call: EmulatedCall) {
-    return {
-      callConnectionId: call.callConnectionId,
-      serverCallId: call.serverCallId,
-      callbackUri: call.callbackUri,
-      callConnectionState: call.state === 'connected' ? 'connected' : call.isOver ? 'disconnected' : 'connecting',
-      correlationId: call.callId,
-      targets: [call.callerIdentifier],
-      source: { rawId: `4:${call.to}`, kind: 'phoneNumber', phoneNumber: { value: call.to } },
-      answeredFor: phoneIdentifier(call.to),
-      mediaStreamingSubscription: {
-        id: call.callConnectionId,
-        state: call.media?.isOpen ? 'active' : 'inactive',
-        subscribedContentTypes: ['audio'],
-      },
-    };
-  }
-
   function participants(call: EmulatedCall) {
     return [
       { identifier: call.callerIdentifier, isMuted: false, isOnHold: false },
@@ -393,39 +297,83 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     ];
   }
 
-  async function answer(raw: Buffer): Promise<Reply> {
-    const parsed = parseJson(answerBody, raw);
-    if (!parsed.ok) return parsed.reply;
-    const body = parsed.value;
-    const call = byContext.get(body.incomingCallContext);
-    if (!call) return errorReply(400, '8523', 'incomingCallContext is not one this emulator issued');
-    if (call.state !== 'ringing') return errorReply(400, '8501', `call cannot be answered: it is ${call.state}`);
+  /**
+   * Around the REST peer's handling of each checked request: refuses what only the emulator knows to refuse
+   * (a context it never issued, a call no longer ringing, media already flowing), and once the peer has
+   * accepted a request, does what ACS does next, after the response: connect, stream, transfer, disconnect.
+   */
+  async function react({ request, body }: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse> {
+    const { operation } = request;
+    if (operation === 'answer' || operation === 'reject' || operation === 'redirect') {
+      const call = byContext.get(body.incomingCallContext as string);
+      if (!call) return acsError(400, '8523', 'incomingCallContext is not one this emulator issued');
+      if (call.state !== 'ringing') return acsError(400, '8501', `call cannot be ${operation === 'answer' ? 'answered' : `${operation}ed`}: it is ${call.state}`);
+      const response = await next();
+      if (response.status >= 300) return response;
+      if (operation === 'answer') answered(call, body);
+      else {
+        const outcome = operation === 'reject' ? 'rejected' : 'redirected';
+        call.timeline.add('acs', outcome);
+        finish(call, outcome);
+      }
+      return response;
+    }
+    const call = request.callConnectionId ? byConnection.get(request.callConnectionId) : undefined;
+    if (!call || call.isOver) return next();
+    if (operation === 'startMediaStreaming' && call.media && !endedLegs.has(call.media)) return acsError(400, '8501', 'media streaming is already active');
+    if (operation === 'stopMediaStreaming' && (!call.media || endedLegs.has(call.media))) return acsError(400, '8501', 'media streaming is not active');
+    const response = await next();
+    if (response.status >= 300) return response;
+    const operationContext = typeof body.operationContext === 'string' ? body.operationContext : undefined;
+    switch (operation) {
+      case 'hangUp':
+        setImmediate(() => void disconnect(call, 'app hung up'));
+        break;
+      case 'terminate':
+        setImmediate(() => void disconnect(call, 'app terminated the call'));
+        break;
+      case 'transferToParticipant':
+        transfer(call, body);
+        break;
+      case 'startMediaStreaming':
+        setImmediate(() => void startMedia(call, operationContext));
+        break;
+      case 'stopMediaStreaming':
+        setImmediate(() => void stopMedia(call, operationContext, 'subscriptionStopped'));
+        break;
+      default:
+        break;
+    }
+    return response;
+  }
+
+  function answered(call: EmulatedCall, body: Record<string, unknown>): void {
+    const media = body.mediaStreamingOptions as MediaStreamingRequest | undefined;
     call.state = 'connecting';
-    call.callbackUri = body.callbackUri;
-    call.mediaOptions = body.mediaStreamingOptions;
-    call.sampleRateHz = body.mediaStreamingOptions?.audioFormat?.toLowerCase() === 'pcm24kmono' ? 24000 : 16000;
+    call.callbackUri = body.callbackUri as string;
+    call.mediaOptions = media;
+    call.sampleRateHz = media?.audioFormat?.toLowerCase() === 'pcm24kmono' ? 24000 : 16000;
     call.timeline.add('acs', 'answered', {
-      mediaStreaming: body.mediaStreamingOptions ? { transportUrl: body.mediaStreamingOptions.transportUrl, sampleRateHz: call.sampleRateHz } : null,
+      mediaStreaming: media ? { transportUrl: media.transportUrl, sampleRateHz: call.sampleRateHz } : null,
     });
     byConnection.set(call.callConnectionId, call);
     // ACS answers the request first, then connects the call and reports it through callbacks.
-    setImmediate(() => void connect(call, body.operationContext));
-    return { status: 200, body: properties(call) };
+    setImmediate(() => void connect(call, typeof body.operationContext === 'string' ? body.operationContext : undefined));
   }
 
   async function connect(call: EmulatedCall, operationContext: string | undefined): Promise<void> {
+    if (call.isOver) return;
     call.state = 'connected';
+    rest.setCallState(call.callConnectionId, 'connected');
     void postCallback(call, 'CallConnected', { ...(operationContext ? { operationContext } : {}) });
     void postCallback(call, 'ParticipantsUpdated', { participants: participants(call), sequenceNumber: call.nextSequence() });
     if (call.mediaOptions?.startMediaStreaming) await startMedia(call, operationContext);
   }
 
   async function startMedia(call: EmulatedCall, operationContext: string | undefined): Promise<void> {
+    // The REST peer refuses startMediaStreaming for a call answered without media options.
     const mediaOptions = call.mediaOptions;
-    if (!mediaOptions) {
-      void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'streamUrlMissing', operationContext, { code: 400, subCode: 8581, message: 'No transport url was given.' }));
-      return;
-    }
+    if (!mediaOptions) return;
     const leg = new MediaLeg({
       transportUrl: mediaOptions.transportUrl,
       callConnectionId: call.callConnectionId,
@@ -439,8 +387,10 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     leg.on('stopAudio', (droppedMs) => call.timeline.add('media', 'StopAudio', { droppedMs: Math.round(droppedMs) }));
     leg.on('invalidFrame', (reason) => call.timeline.add('media', 'invalid-frame', { reason }));
     leg.on('closed', ({ code, reason, byUs }) => {
+      endedLegs.add(leg);
       call.timeline.add('media', 'closed', { code, reason, by: byUs ? 'acs' : 'app' });
       if (!byUs && !call.isOver) {
+        setMediaStreaming(call, 'inactive');
         // The app dropped the stream: ACS reports it (it may reconnect in Azure; the emulator does not).
         void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'streamConnectionInterrupted', undefined, { code: 500, subCode: 8603, message: `media WebSocket closed by the app (${code})` }));
       }
@@ -450,6 +400,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       await leg.connect();
     } catch (error) {
       call.media = undefined;
+      setMediaStreaming(call, 'inactive');
       call.timeline.add('media', 'connect-failed', { reason: (error as Error).message });
       void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'initialWebSocketConnectionFailed', operationContext, { code: 500, subCode: 8581, message: 'Transport url is not valid or web socket server is not operational.' }));
       return;
@@ -478,41 +429,32 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
 
   const ok = (message: string) => ({ code: 200, subCode: 0, message });
 
-  async function mediaAction(call: EmulatedCall, raw: Buffer, what: 'start' | 'stop'): Promise<Reply> {
-    const parsed = parseJson(mediaActionBody, raw);
-    if (!parsed.ok) return parsed.reply;
-    if (what === 'start') {
-      if (call.media) return errorReply(400, '8501', 'media streaming is already active');
-      setImmediate(() => void startMedia(call, parsed.value.operationContext));
-    } else {
-      if (!call.media) return errorReply(400, '8501', 'media streaming is not active');
-      setImmediate(() => void stopMedia(call, parsed.value.operationContext, 'subscriptionStopped'));
-    }
-    return { status: 202 };
-  }
-
-  async function endCall(call: EmulatedCall, reason: string): Promise<Reply> {
-    setImmediate(() => void disconnect(call, reason));
-    return { status: 204 };
+  /** Keeps the REST peer's view of the media subscription (`GET` call properties) in step with the leg. */
+  function setMediaStreaming(call: EmulatedCall, state: 'active' | 'inactive'): void {
+    const peerCall = rest.calls.get(call.callConnectionId);
+    if (peerCall) peerCall.mediaStreaming = state;
   }
 
   async function disconnect(call: EmulatedCall, reason: string): Promise<void> {
     if (call.isOver) return;
     call.state = 'disconnected';
+    if (rest.calls.has(call.callConnectionId)) rest.setCallState(call.callConnectionId, 'disconnected');
     call.timeline.add('acs', 'disconnected', { reason });
     await stopMedia(call, undefined, 'subscriptionStopped');
     await postCallback(call, 'CallDisconnected', { resultInformation: ok(reason) });
     finish(call, 'disconnected');
   }
 
-  async function transfer(call: EmulatedCall, raw: Buffer): Promise<Reply> {
-    const parsed = parseJson(transferBody, raw);
-    if (!parsed.ok) return parsed.reply;
-    const { targetParticipant, operationContext, operationCallbackUri } = parsed.value;
+  /** The peer has accepted the transfer (202): ACS then reports whether the target took the call. */
+  function transfer(call: EmulatedCall, body: Record<string, unknown>): void {
+    const targetParticipant = body.targetParticipant as { rawId: string; phoneNumber?: { value: string } };
+    const operationContext = typeof body.operationContext === 'string' ? body.operationContext : undefined;
+    const operationCallbackUri = typeof body.operationCallbackUri === 'string' ? body.operationCallbackUri : undefined;
     const target = { rawId: targetParticipant.rawId, ...(targetParticipant.phoneNumber ? { phoneNumber: targetParticipant.phoneNumber.value } : {}) };
     call.state = 'transferring';
     call.timeline.add('acs', 'transfer-requested', { target: maskPhoneNumber(target.phoneNumber ?? target.rawId) });
     setImmediate(() => {
+      if (call.isOver) return;
       const outcome = transferOutcome(target);
       if (outcome === 'accepted') {
         void postCallback(call, 'CallTransferAccepted', {
@@ -523,30 +465,21 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
         }, operationCallbackUri).then(() => disconnect(call, 'transferred'));
       } else {
         call.state = 'connected';
+        rest.setCallState(call.callConnectionId, 'connected');
         void postCallback(call, 'CallTransferFailed', {
           ...(operationContext ? { operationContext } : {}),
           resultInformation: { code: 500, subCode: 7511, message: 'Transfer target did not answer (lab).' },
         }, operationCallbackUri);
       }
     });
-    return { status: 202, body: { operationContext: operationContext ?? null } };
-  }
-
-  async function rejectOrRedirect(raw: Buffer, outcome: 'rejected' | 'redirected'): Promise<Reply> {
-    const parsed = parseJson(outcome === 'rejected' ? rejectBody : redirectBody, raw);
-    if (!parsed.ok) return parsed.reply;
-    const call = byContext.get(parsed.value.incomingCallContext);
-    if (!call) return errorReply(400, '8523', 'incomingCallContext is not one this emulator issued');
-    if (call.state !== 'ringing') return errorReply(400, '8501', `call is ${call.state}`);
-    call.timeline.add('acs', outcome);
-    finish(call, outcome);
-    return { status: 204 };
   }
 
   function finish(call: EmulatedCall, state: CallState): void {
     call.state = state;
-    byContext.delete(call.incomingCallContext);
+    // byContext keeps the call (as `calls` does): a late answer is refused as too late, not as unknown.
     byConnection.delete(call.callConnectionId);
+    // ACS forgets an ended call: requests naming it get 404 (8522) from then on.
+    rest.calls.delete(call.callConnectionId);
     call.media?.close();
     call.emit('ended', state);
   }
@@ -646,6 +579,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     await validated;
 
     const call = new EmulatedCall(randomUUID(), from, to, { hangUpByCaller: (c) => callerHangUp(c) });
+    call.incomingCallContext = rest.createIncomingCallContext({ correlationId: call.callId, serverCallId: call.serverCallId, callConnectionId: call.callConnectionId, from, to });
     calls.set(call.callId, call);
     byContext.set(call.incomingCallContext, call);
     call.timeline.add('caller', 'dialled', { from: maskPhoneNumber(from), to: maskPhoneNumber(to) });
@@ -703,19 +637,19 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
   }
 
   return {
-    connectionString: `endpoint=${url}/;accesskey=${accessKey}`,
+    connectionString: rest.connectionString,
     url,
     resourceId: issuer.audience,
     calls,
-    requests,
+    requests: rest.requests,
+    rest,
     placeCall,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(ticker);
       for (const call of calls.values()) if (!call.isOver) finish(call, 'disconnected');
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rest.close();
     },
   };
 }
