@@ -36,8 +36,13 @@ export interface PeerSession {
   drop(code?: number, reason?: string): void;
 }
 
+/** What the echo agent says to a `response.create` with no input: PCM at the session's output rate, or at `sampleRateHz` (resampled). */
+export type EchoGreeting = Int16Array | { samples: Int16Array; sampleRateHz?: number; transcript?: string };
+
 export interface PeerSessionOptions {
   mode: 'scripted' | 'echo-agent';
+  /** Echo agent: the greeting, or a function of the session's output rate returning it. */
+  greeting?: EchoGreeting | ((outputRateHz: number) => EchoGreeting) | undefined;
   expiresAtMs: number;
   audioChunkMs: number;
   /** Echo agent: RMS level above which a 20 ms frame counts as speech. */
@@ -497,8 +502,15 @@ export class PeerSessionImpl implements PeerSession {
     const response = (typeof event.response === 'object' && event.response !== null ? event.response : {}) as Record<string, unknown>;
     const pre = response.pre_generated_assistant_message as { content?: { text?: string }[] } | undefined;
     if (!pre && this.pendingEcho) return this.playEcho();
+    const outputRateHz = outputRateOf(this.session);
+    if (!pre && this.options.greeting) {
+      const greeting = typeof this.options.greeting === 'function' ? this.options.greeting(outputRateHz) : this.options.greeting;
+      const { samples, sampleRateHz = outputRateHz, transcript = ECHO_GREETING } = greeting instanceof Int16Array ? { samples: greeting } : greeting;
+      await this.respondWithAudio(sampleRateHz === outputRateHz ? samples : resampleLinear(samples, sampleRateHz, outputRateHz), { transcript });
+      return;
+    }
     const text = pre?.content?.[0]?.text ?? ECHO_GREETING;
-    await this.respondWithAudio(beeps(outputRateOf(this.session)), { transcript: text });
+    await this.respondWithAudio(beeps(outputRateHz), { transcript: text });
   }
 }
 

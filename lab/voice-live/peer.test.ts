@@ -192,4 +192,45 @@ describe('Voice Live test peer, echo agent', () => {
     const done = await line.next('response.done');
     expect(done.response).toMatchObject({ status: 'cancelled', status_details: { reason: 'turn_detected' } });
   });
+
+  it('plays the configured greeting, resampled to the output rate, on response.create without input; a pre-generated message still gets beeps', async () => {
+    const greeting = tone(24000, 500, 440);
+    const line = await open({ mode: 'echo-agent', audioChunkMs: 100, greeting: { samples: greeting, sampleRateHz: 24000, transcript: 'Hello from the lab.' } });
+    line.send({ ...sessionUpdate16k });
+    await line.next('session.updated');
+    line.send({ type: 'response.create' });
+    const done = await line.next('response.audio_transcript.done');
+    expect(done.transcript).toBe('Hello from the lab.');
+    await line.next('response.done');
+    const bytes = line.events.filter((e) => e.type === 'response.audio.delta').reduce((sum, e) => sum + Buffer.from(e.delta as string, 'base64').length, 0);
+    expect(bytes).toBe(16000 * 2 * 0.5); // 500 ms at the session's 16 kHz, not 24 kHz
+
+    line.send({ type: 'response.create', response: { pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Hi Ada.' }] } } });
+    const second = await line.next('response.audio_transcript.done', (e) => e.transcript === 'Hi Ada.');
+    expect(second.transcript).toBe('Hi Ada.');
+  });
+
+  it('calls a greeting function with the output rate, and tells onSession listeners of each accepted socket', async () => {
+    const rates: number[] = [];
+    peer = await startVoiceLivePeer({ mode: 'echo-agent', greeting: (rateHz) => (rates.push(rateHz), tone(rateHz, 100)) });
+    const accepted: string[] = [];
+    const stop = peer.onSession((session) => accepted.push(session.id));
+    const line = await open();
+    await line.next('session.created');
+    expect(accepted).toEqual([peer.sessions[0]!.id]);
+    line.send({ type: 'response.create' });
+    await line.next('response.done');
+    expect(rates).toEqual([24000]);
+    stop();
+    await (await open()).next('session.created');
+    expect(accepted).toHaveLength(1);
+  });
+
+  it('ends a pending nextSession() at close() instead of waiting out its timeout', async () => {
+    peer = await startVoiceLivePeer();
+    const waiting = peer.nextSession(60_000);
+    await peer.close();
+    peer = undefined;
+    await expect(waiting).rejects.toThrow(/closed/);
+  });
 });

@@ -2,9 +2,9 @@ import { STATUS_CODES, createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { PeerSessionImpl, type PeerSession } from './peer-session.js';
+import { PeerSessionImpl, type EchoGreeting, type PeerSession } from './peer-session.js';
 
-export type { ClientEventRecord, PeerSession, RespondOptions } from './peer-session.js';
+export type { ClientEventRecord, EchoGreeting, PeerSession, RespondOptions } from './peer-session.js';
 
 export interface VoiceLivePeerOptions {
   port?: number;
@@ -22,14 +22,22 @@ export interface VoiceLivePeerOptions {
   vadThreshold?: number;
   /** Largest client message accepted (bytes). Default 16 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Echo agent: what a `response.create` with no input (no caller turn to play back, no pre-generated
+   * message) plays, e.g. a spoken greeting; a function is called with the session's output rate. Default:
+   * beeps with a greeting transcript.
+   */
+  greeting?: EchoGreeting | ((outputRateHz: number) => EchoGreeting);
 }
 
 export interface VoiceLivePeer {
   /** http://127.0.0.1:<port>: the endpoint to configure. */
   readonly url: string;
   readonly sessions: PeerSession[];
-  /** The next session not yet handed out by nextSession(), waiting for it to connect if needed. */
+  /** The next session not yet handed out by nextSession(), waiting for it to connect if needed (rejected by close()). */
   nextSession(timeoutMs?: number): Promise<PeerSession>;
+  /** Called with each session as its socket is accepted (after `session.created` is sent); returns a remover. */
+  onSession(listener: (session: PeerSession) => void): () => void;
   /** The next `count` upgrades are answered with this HTTP status (and body) instead of a socket. */
   refuseNextUpgrades(status: number, count?: number, body?: string): void;
   /** Upgrade requests seen, accepted or not: path and query, and the status they got. */
@@ -46,6 +54,8 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
   const refusals: { status: number; body: string }[] = [];
   let handedOut = 0;
   let sessionWaiters: (() => void)[] = [];
+  const pendingNext = new Set<{ timer: NodeJS.Timeout; reject: (error: Error) => void }>();
+  const sessionListeners = new Set<(session: PeerSession) => void>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? 16 * 1024 * 1024, perMessageDeflate: false });
 
   const server = createServer((_req, res) => {
@@ -80,8 +90,16 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
         expiresAtMs: Date.now() + (options.sessionExpiresInMs ?? 60 * 60_000),
         audioChunkMs: options.audioChunkMs ?? 40,
         vadThreshold: options.vadThreshold ?? 500,
+        greeting: options.greeting,
       });
       sessions.push(session);
+      for (const listener of sessionListeners) {
+        try {
+          listener(session);
+        } catch {
+          // A listener's failure is the listener's business.
+        }
+      }
       const waiters = sessionWaiters;
       sessionWaiters = [];
       for (const wake of waiters) wake();
@@ -105,20 +123,38 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
           const session = sessions[index];
           if (!session) return false;
           clearTimeout(timer);
+          pendingNext.delete(pending);
           resolve(session);
           return true;
         };
-        const timer = setTimeout(() => reject(new Error(`peer: session #${index + 1} did not connect within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(() => {
+          pendingNext.delete(pending);
+          reject(new Error(`peer: session #${index + 1} did not connect within ${timeoutMs} ms`));
+        }, timeoutMs);
+        // Never what keeps a process alive, and close() ends the wait at once.
+        timer.unref();
+        const pending = { timer, reject };
+        pendingNext.add(pending);
         const wait = (): void => {
           if (!check()) sessionWaiters.push(wait);
         };
         wait();
       });
     },
+    onSession(listener) {
+      sessionListeners.add(listener);
+      return () => sessionListeners.delete(listener);
+    },
     refuseNextUpgrades(status: number, count = 1, body = errorBody(String(status), STATUS_CODES[status] ?? 'refused')): void {
       for (let i = 0; i < count; i++) refusals.push({ status, body });
     },
     async close(): Promise<void> {
+      for (const { timer, reject } of pendingNext) {
+        clearTimeout(timer);
+        reject(new Error('peer: closed while waiting for a session'));
+      }
+      pendingNext.clear();
+      sessionWaiters = [];
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();
