@@ -170,9 +170,9 @@ describe('call record', () => {
     const expectedTokens =
       ((300 - 100) * 5 + (record.usage.audioTokensIn * 40) + 100 * 2.5 + 200 * 20 + (500 + peerAudioOut) * 80) / 1_000_000;
     expect(record.cost.currency).toBe('EUR');
-    expect(record.cost.tokens).toBeCloseTo(expectedTokens, 6);
-    expect(record.cost.minutes).toBeCloseTo((record.durationMs / 60_000) * 0.01, 6);
-    expect(record.cost.total).toBeCloseTo(record.cost.tokens + record.cost.minutes, 6);
+    expect(record.cost.tokens).toBeCloseTo(expectedTokens, 5);
+    expect(record.cost.minutes).toBeCloseTo((record.durationMs / 60_000) * 0.01, 5);
+    expect(record.cost.total).toBeCloseTo(record.cost.tokens + record.cost.minutes, 5);
   });
 
   it('counts Voice Live reconnects in the record', async () => {
@@ -204,13 +204,13 @@ describe('call record', () => {
     await lab.bus.stop();
     const call = await lab.startCall();
     await call.session.respondWithAudio(agentAudio(200), { transcript: 'Hello.' });
-    await until(() => call.media.audioFrames().length === 10, 3000, 'agent audio relayed');
+    await until(() => call.media.audioFrames().length >= 10, 5000, 'agent audio relayed');
     await call.media.close();
     await until(() => lab!.control.outbox!.size === 1, 3000, 'record waiting');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(lab.control.outbox!.size).toBe(1);
     await lab.bus.restart();
-    await until(() => lab!.records().length === 1, 10_000, 'record published after the bus came back');
+    await until(() => lab!.records().length === 1, 15_000, 'record published after the bus came back');
     expect(lab.records()[0]!.callId).toBe(call.callId);
     expect(lab.control.outbox!.size).toBe(0);
   });
