@@ -17,7 +17,7 @@ import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js'
 import { startAcsEmulator, type AcsEmulator, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
 import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
-import { startVoiceLivePeer, type PeerSession, type VoiceLivePeer } from './voice-live/index.js';
+import { startVoiceLivePeer, type VoiceLivePeer } from './voice-live/index.js';
 import { greeting } from './greeting.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -110,8 +110,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const ports = options.ports ?? {};
   const level = options.logLevel ?? 'warn';
   const log = (component: string): Logger => createLogger({ component, level, ...(options.logDestination ? { destination: options.logDestination } : {}) });
-  const workerEnv = options.workerEnv ?? {};
-  const realVoiceLive = Boolean(workerEnv.VOICE_LIVE_ENDPOINT);
+  const realVoiceLive = Boolean(options.workerEnv?.VOICE_LIVE_ENDPOINT);
+  const voiceLiveMode = options.voiceLiveMode ?? 'echo-agent';
+  const greets = !realVoiceLive && voiceLiveMode === 'echo-agent' && options.greeting !== false;
+  const workerEnv: Env = { ...(greets ? greetingEnv(options.workerEnv ?? {}) : {}), ...options.workerEnv };
   const closers: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) await closer().catch(() => undefined);
@@ -124,18 +126,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     closers.push(() => serviceBus.close());
 
     let voiceLive: VoiceLivePeer | undefined;
-    let stopGreeter = () => undefined as void;
     if (!realVoiceLive) {
-      voiceLive = await startVoiceLivePeer({ mode: options.voiceLiveMode ?? 'echo-agent', apiKey: 'lab-voice-live-key', port: ports.voiceLive ?? 0 });
+      // The echo agent speaks the greeting when the worker asks for its opening response (see greetingEnv).
+      // Synthesis blocks the event loop for about a second: do it before any call is live; the peer
+      // resamples it if a session asks for another rate.
+      const rateHz = Number(workerEnv.VOICE_LIVE_AUDIO_RATE ?? ((options.audioFormat ?? 'pcm24KMono') === 'pcm24KMono' ? 24000 : 16000));
+      const spoken = greets ? await greeting(rateHz, typeof options.greeting === 'string' ? options.greeting : undefined) : undefined;
+      voiceLive = await startVoiceLivePeer({
+        mode: voiceLiveMode,
+        apiKey: 'lab-voice-live-key',
+        port: ports.voiceLive ?? 0,
+        ...(spoken ? { greeting: { samples: spoken.samples, sampleRateHz: spoken.sampleRateHz, transcript: spoken.text } } : {}),
+      });
       const peer = voiceLive;
       closers.push(() => peer.close());
-      if ((options.voiceLiveMode ?? 'echo-agent') === 'echo-agent' && options.greeting !== false) {
-        // Synthesis blocks the event loop for about a second: do it before any call is live.
-        const rateHz = Number(workerEnv.VOICE_LIVE_AUDIO_RATE ?? ((options.audioFormat ?? 'pcm24KMono') === 'pcm24KMono' ? 24000 : 16000));
-        await greeting(rateHz, typeof options.greeting === 'string' ? options.greeting : undefined);
-        stopGreeter = greetEachSession(peer, typeof options.greeting === 'string' ? options.greeting : undefined);
-        closers.push(async () => stopGreeter());
-      }
     }
 
     const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
@@ -161,12 +165,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
           })
         : undefined;
     if (callControl) closers.push(() => callControl.close(2000));
-    const workerConfig = loadWorkerConfig({
-      VOICE_LIVE_MODEL: realVoiceLive ? undefined : 'gpt-realtime',
-      VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
+    /** The worker's settings in the lab, in-process or as a child process: media auth by the token issuer. */
+    const labWorkerEnv = (port: number): Env => ({
       ...workerEnv,
       ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, VOICE_LIVE_API_KEY: 'lab-voice-live-key' } : {}),
-      PORT: String(ports.worker ?? 0),
+      PORT: String(port),
       HOST: host,
       LOG_LEVEL: level,
       MEDIA_AUTH: 'acs',
@@ -174,23 +177,17 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ACS_TOKEN_ISSUER: tokenIssuer.issuer,
       ACS_JWKS_URL: tokenIssuer.jwksUrl,
     });
+    const workerConfig = loadWorkerConfig({
+      VOICE_LIVE_MODEL: realVoiceLive ? undefined : 'gpt-realtime',
+      VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
+      ...labWorkerEnv(ports.worker ?? 0),
+    });
     let worker: WorkerServer | undefined;
     let workerProcess: ChildProcess | undefined;
     let workerPort: number;
     if (options.worker === 'child-process') {
       workerPort = workerConfig.port || (await freePort(host));
-      workerProcess = await spawnWorker({
-        ...workerEnvOf(workerConfig),
-        ...workerEnv,
-        ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, VOICE_LIVE_API_KEY: 'lab-voice-live-key' } : {}),
-        PORT: String(workerPort),
-        HOST: host,
-        LOG_LEVEL: level,
-        MEDIA_AUTH: 'acs',
-        ACS_RESOURCE_ID: RESOURCE_ID,
-        ACS_TOKEN_ISSUER: tokenIssuer.issuer,
-        ACS_JWKS_URL: tokenIssuer.jwksUrl,
-      }, `http://${host}:${workerPort}`);
+      workerProcess = await spawnWorker({ ...workerEnvOf(workerConfig), ...labWorkerEnv(workerPort) }, `http://${host}:${workerPort}`);
       const child = workerProcess;
       closers.push(() => stopChild(child));
     } else {
@@ -330,26 +327,14 @@ function watchBus(peer: ServiceBusPeer, queues: readonly string[], callOf: (call
   return timer;
 }
 
-/** The echo agent speaks first: a greeting synthesised offline, at the rate the session asked for. */
-function greetEachSession(peer: VoiceLivePeer, text: string | undefined): () => void {
-  let greeted = 0;
-  // Polls the peer's session list (it offers no event); the timer never holds the process open.
-  const timer = setInterval(() => {
-    for (; greeted < peer.sessions.length; greeted++) {
-      const session: PeerSession = peer.sessions[greeted]!;
-      void session
-        .waitFor('session.update', undefined, 10_000)
-        .then(async (event) => {
-          const format = ((event.session ?? {}) as Record<string, unknown>).output_audio_format;
-          const rateHz = format === 'pcm16_16000hz' ? 16000 : format === 'pcm16_8000hz' ? 8000 : 24000;
-          const spoken = await greeting(rateHz, text);
-          await session.respondWithAudio(spoken.samples, { transcript: spoken.text });
-        })
-        .catch(() => undefined);
-    }
-  }, 20);
-  timer.unref();
-  return () => clearInterval(timer);
+/**
+ * The worker greets each caller by asking Voice Live for an opening response (as it would in Azure with
+ * VOICE_LIVE_GREETING_INSTRUCTION), which the echo agent answers with the spoken greeting. Nothing is added
+ * when the settings already choose a greeting (the worker refuses two).
+ */
+function greetingEnv(env: Env): Env {
+  if (env.VOICE_LIVE_GREETING || env.VOICE_LIVE_GREETING_INSTRUCTION || env.CALLER_GREETING) return {};
+  return { VOICE_LIVE_GREETING_INSTRUCTION: 'Greet the caller in one short sentence.' };
 }
 
 /** The model/agent settings the lab chose, as variables for a worker process. */
