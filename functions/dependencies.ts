@@ -1,7 +1,7 @@
-import { CallAutomationClient } from '@azure/communication-call-automation';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsTokenVerifier } from '../shared/acs-auth.js';
 import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
+import { createCallAutomationClient } from '../shared/call-automation-client.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createFunctionsState, systemClock, type FunctionsDependencies } from './context.js';
@@ -23,13 +23,9 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     ? new DefaultAzureCredential(config.AZURE_CLIENT_ID ? { managedIdentityClientId: config.AZURE_CLIENT_ID } : {})
     : undefined;
 
-  const callAutomation =
-    config.ACS_ENDPOINT && credential
-      ? new CallAutomationClient(config.ACS_ENDPOINT, credential)
-      : new CallAutomationClient(config.ACS_CONNECTION_STRING as string, {
-          // core-rest-pipeline refuses http:// unless told; only the local lab's loopback emulator is plain http.
-          allowInsecureConnection: /endpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(config.ACS_CONNECTION_STRING as string),
-        });
+  const callAutomation = createCallAutomationClient(
+    config.ACS_ENDPOINT && credential ? { endpoint: config.ACS_ENDPOINT, credential } : { connectionString: config.ACS_CONNECTION_STRING as string },
+  );
 
   const busClient =
     config.SERVICEBUS_FULLY_QUALIFIED_NAMESPACE && credential

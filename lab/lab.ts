@@ -1,7 +1,7 @@
-import { CallAutomationClient } from '@azure/communication-call-automation';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsTokenVerifier } from '../shared/acs-auth.js';
 import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
+import { createCallAutomationClient } from '../shared/call-automation-client.js';
 import type { Env } from '../shared/config/env.js';
 import { loadFunctionsConfig } from '../shared/config/functions.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
@@ -221,7 +221,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       CALL_EVENTS_QUEUE,
     });
     const functionsLogger = log('functions');
-    // The lab builds the clients itself: the emulator is plain http, which the SDK refuses unless told.
+    // The lab builds the clients itself (no managed identity): the same builders as the Functions app.
     const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
     const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
     closers.push(async () => {
@@ -231,7 +231,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     functions.setRoutes(
       createRoutes({
         config: functionsConfig,
-        callAutomation: new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true }),
+        callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
         publisher,
         tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
         logger: functionsLogger,
