@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { incomingCallEvent, startHarness, type Harness } from './test-support.js';
+import { acsError } from '../lab/acs/rest-peer.js';
+import { callbackEvent, incomingCallEvent, startHarness, type Harness } from './test-support.js';
 
 describe('POST /api/incomingCall (Event Grid webhook)', () => {
   let h: Harness;
@@ -47,7 +48,8 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
   it('answers with media streaming to the worker exactly as configured, and publishes the call metadata', async () => {
     const app = h.instance();
     const callId = 'd732db64-4803-462d-be9c-518943ea2b7a';
-    const context = h.acs.createIncomingCallContext({ correlationId: callId });
+    // As in ACS, the IncomingCall event and the answered call name the same serverCallId.
+    const context = h.acs.createIncomingCallContext({ correlationId: callId, serverCallId: `server-${callId}` });
     const response = await app.invoke('incomingCall', { body: [incomingCallEvent({ context, callId, id: 'eg-1' })] });
 
     expect(response.status).toBe(200);
@@ -190,9 +192,51 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
     const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'flaky' }), callId: 'flaky' })];
     h.acs.failNext('answer', { status: 503, code: 'ServiceUnavailable' });
     expect((await app.invoke('incomingCall', { body })).status).toBe(503);
-    expect(h.busMessages()).toHaveLength(0);
+    // call.incoming went out while ACS was asked; nothing says the call was answered.
+    expect(h.published().map((m) => m.type)).toEqual(['call.incoming']);
     expect((await app.invoke('incomingCall', { body })).status).toBe(200);
     expect(h.acs.calls.size).toBe(1);
+    expect(h.acs.requestsFor('answer').map((r) => r.status)).toEqual([503, 200]);
+    expect(h.busMessages().map((m) => [m.messageId, m.applicationProperties.type])).toEqual([
+      ['eg-flaky', 'call.incoming'],
+      ['eg-flaky:answered', 'call.answered'],
+    ]);
+  });
+
+  describe('order on the call session', () => {
+    it('publishes call.incoming while ACS answers, so the session reads incoming, answered, connected when CallConnected follows at once', async () => {
+      const app = h.instance();
+      const callId = 'order-1';
+      const token = await h.issuer.issue();
+      const callbacks: Promise<unknown>[] = [];
+      // As the lab's ACS emulator does: CallConnected is posted as soon as the answer has been answered.
+      const stop = h.acs.onRequest((request, call) => {
+        if (request.operation !== 'answer' || !call) return;
+        const event = callbackEvent('CallConnected', { id: `cc-${callId}`, callId, callConnectionId: call.callConnectionId, data: { operationContext: 'answer' } });
+        callbacks.push(app.invoke('callbacks', { body: [event], params: { callId }, headers: { authorization: `Bearer ${token}` } }));
+      });
+      // ACS holds the answer until call.incoming is on the bus: only a publish that does not wait for the
+      // answer gets there (a handler publishing after answerCall would get a 500 here and answer 503).
+      const unhook = h.acs.beforeRespond(async ({ request }, next) => {
+        if (request.operation !== 'answer') return next();
+        const deadline = Date.now() + 5000;
+        while (!h.busMessages().some((m) => m.sessionId === callId && m.applicationProperties.type === 'call.incoming')) {
+          if (Date.now() > deadline) return acsError(500, 'Test', 'call.incoming was not published while the answer was pending');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        return next();
+      });
+      try {
+        const response = await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
+        expect(response.status).toBe(200);
+        expect(await Promise.all(callbacks)).toMatchObject([{ status: 200 }]);
+      } finally {
+        stop();
+        unhook();
+      }
+      expect(h.busMessages().filter((m) => m.sessionId === callId).map((m) => m.applicationProperties.type)).toEqual(['call.incoming', 'call.answered', 'call.connected']);
+      expect(h.acs.requestsFor('answer')).toHaveLength(1);
+    });
   });
 
   describe('refused requests change nothing', () => {

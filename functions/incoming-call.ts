@@ -67,7 +67,7 @@ interface IncomingCall {
 
 /**
  * POST (and OPTIONS) /api/incomingCall: the Event Grid webhook. Answers each IncomingCall of the batch with
- * media streaming to the worker, then publishes the call's metadata. Answering comes first: nothing slow
+ * media streaming to the worker while publishing call.incoming, then publishes call.answered. Nothing slow
  * stands before answerCall. The response tells Event Grid whether to redeliver (503) or not (200/4xx).
  */
 export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHandler {
@@ -165,7 +165,12 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
     if (!screening.forUs) return decline(call, screening.reason, callers, log);
 
     const record: IncomingCallState = known ?? { published: false };
+    const source = { callId: call.callId, eventId: call.event.id, occurredAt: call.event.time, serverCallId: call.serverCallId };
+    const incoming = callIncoming(source, { from: call.from, to: call.to, callerDisplayName: call.callerDisplayName });
     if (!known) {
+      // call.incoming goes out while ACS answers (never before: the answer waits for nothing), so the call's
+      // session reads incoming -> answered -> connected even when CallConnected comes back quickly.
+      const incomingPublished = publish([incoming], log);
       try {
         const result = await answer(callAutomation, config, call);
         record.answered = result;
@@ -174,6 +179,8 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
         const rest = restErrorOf(error);
         if (!isFinalRefusal(rest.status)) {
           log.error('answerCall failed; asking Event Grid to redeliver', { status: rest.status ?? null, code: rest.code ?? null, error: rest.message });
+          // The redelivery publishes call.incoming again; duplicate detection drops it if this one went out.
+          await incomingPublished;
           return { kind: 'retry', reason: `answerCall failed: ${rest.status ?? rest.message}` };
         }
         // ACS will not take this context again: an earlier delivery answered it, or the call is gone.
@@ -181,42 +188,41 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
         log.warn('ACS refused the answer (already answered or no longer ringing)', { status: rest.status ?? null, code: rest.code ?? null });
       }
       state.incomingCalls.set(call.callId, record);
+      const failed = await incomingPublished;
+      if (failed) return failed;
+      if (record.answered) {
+        const failedAnswered = await publish([answeredMessage(source, record.answered)], log);
+        if (failedAnswered) return failedAnswered;
+      }
     } else {
       log.info('redelivered IncomingCall: not answering again, publishing only');
+      // What went out before is dropped by duplicate detection (same messageIds).
+      const failed = await publish(record.answered ? [incoming, answeredMessage(source, record.answered)] : [incoming], log);
+      if (failed) return failed;
     }
+    record.published = true;
+    state.incomingCalls.set(call.callId, record);
+    return { kind: record.answered ? 'answered' : 'answerRefused' };
+  }
 
-    const source = {
-      callId: call.callId,
-      eventId: call.event.id,
-      occurredAt: call.event.time,
-      serverCallId: record.answered?.serverCallId ?? call.serverCallId,
-    };
-    const messages: CallEventMessage[] = [
-      callIncoming(source, { from: call.from, to: call.to, callerDisplayName: call.callerDisplayName }),
-    ];
-    if (record.answered) {
-      messages.push(
-        callAnswered(
-          { ...source, eventId: `${call.event.id}:answered`, callConnectionId: record.answered.callConnectionId },
-          {
-            callbackUrl: callbackUrlFor(config, call.callId),
-            mediaTransportUrl: mediaTransportUrlFor(config, call.callId),
-            audioFormat: config.MEDIA_AUDIO_FORMAT,
-          },
-        ),
-      );
-    }
+  function answeredMessage(source: { callId: string; eventId: string; occurredAt: Date | string; serverCallId?: string | undefined }, answered: NonNullable<IncomingCallState['answered']>): CallEventMessage {
+    return callAnswered(
+      { ...source, eventId: `${source.eventId}:answered`, serverCallId: answered.serverCallId ?? source.serverCallId, callConnectionId: answered.callConnectionId },
+      { callbackUrl: callbackUrlFor(config, source.callId), mediaTransportUrl: mediaTransportUrlFor(config, source.callId), audioFormat: config.MEDIA_AUDIO_FORMAT },
+    );
+  }
+
+  /** Publishes within PUBLISH_DEADLINE_MS; resolves with the retry outcome when the bus stayed unavailable, never rejects. */
+  async function publish(messages: CallEventMessage[], log: CallLog): Promise<CallOutcome | undefined> {
     try {
       await publisher.publish(messages.map(toBusMessage), { deadlineMs: config.PUBLISH_DEADLINE_MS });
+      log.info('call metadata published', { types: messages.map((m) => m.type) });
+      return undefined;
     } catch (error) {
       const rest = restErrorOf(error);
       log.error('publishing call metadata failed within the deadline; asking Event Grid to redeliver', { code: rest.code ?? null, error: rest.message });
       return { kind: 'retry', reason: `publish failed: ${rest.code ?? rest.message}` };
     }
-    record.published = true;
-    state.incomingCalls.set(call.callId, record);
-    log.info('call metadata published', { types: messages.map((m) => m.type) });
-    return { kind: record.answered ? 'answered' : 'answerRefused' };
   }
 
   async function decline(call: IncomingCall, reason: string, callers: Record<string, string>, log: CallLog): Promise<CallOutcome> {
