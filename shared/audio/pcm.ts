@@ -1,6 +1,6 @@
 /** 16-bit little-endian mono PCM helpers. Views, not copies, wherever the alignment allows. */
 
-const scratch = Buffer.allocUnsafe(16 * 1024);
+const scratch = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * Bytes a base64 string decodes to, or -1 when it is not canonical padded base64.

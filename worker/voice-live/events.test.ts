@@ -33,3 +33,78 @@ describe('parseServerEvent', () => {
     expect(result.ok).toBe(true);
   });
 });
+
+describe('parseServerEvent: response.audio.delta (cut out by position, not parsed as JSON)', () => {
+  const audio = Buffer.from(Array.from({ length: 640 }, (_, i) => (i * 7) & 0xff)).toString('base64');
+  const wire = (fields: string): string => `{"type":"response.audio.delta",${fields}}`;
+
+  it('returns the same event as a full parse, unknown fields kept', () => {
+    const text = wire(`"event_id":"e1","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"${audio}","extra":{"a":[1]}}`.slice(0, -1));
+    expect(parseServerEvent(text)).toEqual({ ok: true, event: JSON.parse(text) });
+  });
+
+  it('accepts the fields in any order, the audio first or last', () => {
+    for (const text of [
+      wire(`"delta":"${audio}","response_id":"r","item_id":"i"`),
+      `{"item_id":"i","delta":"${audio}","type":"response.audio.delta","response_id":"r"}`,
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}"`),
+    ]) {
+      expect(parseServerEvent(text)).toEqual({ ok: true, event: { type: 'response.audio.delta', response_id: 'r', item_id: 'i', delta: audio } });
+    }
+  });
+
+  it('accepts audio written with JSON escapes, unescaped', () => {
+    const text = wire(`"response_id":"r","item_id":"i","delta":"AA\\u0041A"`);
+    expect(parseServerEvent(text)).toMatchObject({ ok: true, event: { delta: 'AAAA' } });
+  });
+
+  it('accepts an empty delta and one larger than any scratch buffer', () => {
+    expect(parseServerEvent(wire('"response_id":"r","item_id":"i","delta":""'))).toMatchObject({ ok: true, event: { delta: '' } });
+    const big = Buffer.alloc(200_000, 1).toString('base64');
+    expect(parseServerEvent(wire(`"response_id":"r","item_id":"i","delta":"${big}"`))).toMatchObject({ ok: true, event: { delta: big } });
+  });
+
+  it('rejects audio that is not canonical base64, with a reason and the event type', () => {
+    for (const delta of ['AAA', 'AA!A', 'AA A', 'A===', 'AA\\nA', 'AA\\"A']) {
+      expect(parseServerEvent(wire(`"response_id":"r","item_id":"i","delta":"${delta}"`)), delta).toEqual({
+        ok: false,
+        reason: expect.stringContaining('base64'),
+        eventType: 'response.audio.delta',
+      });
+    }
+  });
+
+  it('rejects a raw control character in the audio as JSON.parse does', () => {
+    expect(parseServerEvent(wire('"response_id":"r","item_id":"i","delta":"AA\tA"'))).toEqual({ ok: false, reason: 'not JSON' });
+  });
+
+  it('rejects a delta without its ids, or with ids of the wrong type', () => {
+    for (const fields of [`"item_id":"i","delta":"${audio}"`, `"response_id":"r","delta":"${audio}"`, `"response_id":1,"item_id":"i","delta":"${audio}"`, `"response_id":"r","item_id":"i","delta":7`, `"response_id":"r","item_id":"i"`]) {
+      expect(parseServerEvent(wire(fields)), fields).toMatchObject({ ok: false, eventType: 'response.audio.delta' });
+    }
+  });
+
+  it('rejects broken JSON around well-formed audio', () => {
+    for (const text of [
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}"`).slice(0, -1),
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}"}}`).slice(0, -1) + '}',
+      wire(`"response_id":"r" "item_id":"i","delta":"${audio}"`),
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}`),
+      `{"type":"response.audio.delta","response_id":"r","item_id":"i","delta":"${audio}"`,
+    ]) {
+      expect(parseServerEvent(text).ok, text.slice(-20)).toBe(false);
+    }
+  });
+
+  it('reads duplicate and nested keys as JSON.parse does', () => {
+    const cases = [
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}","delta":"AAAA"`),
+      wire(`"response_id":"r","item_id":"i","delta":"AAAA","delta":"${audio}"`),
+      wire(`"response_id":"r","item_id":"i","x":{"delta":"QQ=="},"delta":"${audio}"`),
+      wire(`"response_id":"r","item_id":"i","delta":"${audio}","x":{"delta":"QQ=="}`),
+    ];
+    for (const text of cases) expect(parseServerEvent(text), text.slice(-40)).toEqual({ ok: true, event: JSON.parse(text) });
+    const retyped = wire(`"response_id":"r","item_id":"i","delta":"${audio}","type":"response.something_else"`);
+    expect(parseServerEvent(retyped)).toMatchObject({ ok: true, event: { type: 'other', eventType: 'response.something_else' } });
+  });
+});
