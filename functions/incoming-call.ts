@@ -188,11 +188,13 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
         log.warn('ACS refused the answer (already answered or no longer ringing)', { status: rest.status ?? null, code: rest.code ?? null });
       }
       state.incomingCalls.set(call.callId, record);
-      const failed = await incomingPublished;
-      if (failed) return failed;
-      if (record.answered) {
-        const failedAnswered = await publish([answeredMessage(source, record.answered)], log);
-        if (failedAnswered) return failedAnswered;
+      // Sent right behind call.incoming on the same sender (not after it is confirmed): a CallConnected
+      // callback arriving meanwhile queues its message behind both, even while the first link still opens.
+      const answeredPublished = record.answered ? publish([answeredMessage(source, record.answered)], log) : undefined;
+      const failed = (await incomingPublished) ?? (await answeredPublished);
+      if (failed) {
+        await answeredPublished;
+        return failed;
       }
     } else {
       log.info('redelivered IncomingCall: not answering again, publishing only');
