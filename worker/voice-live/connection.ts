@@ -32,6 +32,16 @@ const SESSION_MS = 60 * 60 * 1000;
 const MAX_BODY_CHARS = 2048;
 const MAX_HELD_EVENTS = 512;
 
+/**
+ * Client frames carry a masking key as RFC 6455 requires, but an all-zero one, which `ws` recognises and
+ * then skips the XOR and the copy of every frame (the text goes to the socket as is). Masking exists to stop
+ * a browser script from steering the bytes a transparent proxy sees; this client is a server process, its
+ * frames are JSON we write, and they travel inside TLS to Azure, so random keys would protect nothing here.
+ */
+function zeroMask(mask: Buffer): void {
+  mask[0] = mask[1] = mask[2] = mask[3] = 0;
+}
+
 /** One Voice Live session on one socket. Never reused after it closes. */
 export class VoiceLiveConnection {
   readonly id = randomUUID();
@@ -101,6 +111,7 @@ export class VoiceLiveConnection {
           handshakeTimeout: options.connectTimeoutInMs,
           perMessageDeflate: false,
           followRedirects: false,
+          generateMask: zeroMask,
         });
       } catch (error) {
         return fail(new VoiceLiveError('CONNECTION_FAILED', `cannot open socket: ${String(error)}`, { retryable: false, cause: error }));
