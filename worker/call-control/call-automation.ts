@@ -1,23 +1,10 @@
-import { CallAutomationClient } from '@azure/communication-call-automation';
+import type { CallAutomationClient } from '@azure/communication-call-automation';
 import { createIdentifierFromRawId, type CommunicationIdentifier } from '@azure/communication-common';
-import type { TokenCredential } from '@azure/core-auth';
-import type { CallControlConfig } from '../../shared/config/call-control.js';
 
 /** What call control asks of ACS for one call (the parts of `CallConnection` it uses). */
 export interface CallActions {
   hangUp(callConnectionId: string): Promise<void>;
   transfer(callConnectionId: string, target: string, options: { operationContext: string; reason: string }): Promise<void>;
-}
-
-/**
- * Call Automation as the Functions app builds it: managed identity against ACS_ENDPOINT in Azure; a connection
- * string locally (plain http allowed for the loopback test peer only: core-rest-pipeline refuses it otherwise).
- */
-export function createCallAutomationClient(acs: NonNullable<CallControlConfig['acs']>, credential: () => TokenCredential): CallAutomationClient {
-  if ('endpoint' in acs) return new CallAutomationClient(acs.endpoint, credential());
-  return new CallAutomationClient(acs.connectionString, {
-    allowInsecureConnection: /endpoint=http:\/\/(127\.0\.0\.1|localhost)[:/]/i.test(acs.connectionString),
-  });
 }
 
 /** `+15551234567` (E.164) or an ACS raw id (`8:acs:...`, `4:+1555...`). */

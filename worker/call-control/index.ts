@@ -8,7 +8,8 @@ import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js
 import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
 import { ToolRegistry } from '../tools/registry.js';
 import type { AgentTool } from '../tools/types.js';
-import { callActionsFrom, createCallAutomationClient, type CallActions } from './call-automation.js';
+import { createCallAutomationClient } from '../../shared/call-automation-client.js';
+import { callActionsFrom, type CallActions } from './call-automation.js';
 import { CallController } from './call-controller.js';
 
 export { CallController } from './call-controller.js';
@@ -54,7 +55,12 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
     if (!deps.credential) throw new Error('a managed identity credential is needed for ACS_ENDPOINT / SERVICEBUS_FULLY_QUALIFIED_NAMESPACE');
     return deps.credential();
   };
-  const actions = deps.actions ?? (config.acs ? callActionsFrom(createCallAutomationClient(config.acs, needCredential)) : undefined);
+  const acsTarget = config.acs
+    ? 'endpoint' in config.acs
+      ? { endpoint: config.acs.endpoint, credential: needCredential }
+      : { connectionString: config.acs.connectionString }
+    : undefined;
+  const actions = deps.actions ?? (acsTarget ? callActionsFrom(createCallAutomationClient(acsTarget)) : undefined);
   const ownsBusClient = !deps.busClient && config.serviceBus !== undefined;
   const busClient =
     deps.busClient ??
