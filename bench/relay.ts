@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     'no-build': { type: 'boolean', default: false },
     bare: { type: 'boolean', default: false },
     'worker-node-args': { type: 'string', default: '' },
+    /** Runs the worker as if the optional native `bufferutil` were not installed (ws then masks in JavaScript). */
+    'no-buffer-util': { type: 'boolean', default: false },
   },
 });
 const CALLS = Number(args.calls);
@@ -208,6 +210,7 @@ async function startWorker(voiceLiveUrl: string, profileDir: string | undefined)
       MEDIA_AUTH: 'none',
       LOG_LEVEL: 'info',
       DRAIN_TIMEOUT_S: '5',
+      ...(args['no-buffer-util'] ? { WS_NO_BUFFER_UTIL: '1' } : {}),
       WS_PATH: createRequire(join(process.cwd(), 'package.json')).resolve('ws'),
       ...(args['voice-live-rate'] ? { VOICE_LIVE_AUDIO_RATE: args['voice-live-rate'] } : {}),
     },
