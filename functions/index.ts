@@ -15,7 +15,12 @@ export function registerRoutes(target: Pick<typeof app, 'http'>, routes: readonl
 // setting stops the app here with a message naming it.
 const config = loadFunctionsConfig();
 const dependencies = createFunctionsDependencies(config);
-void setupTelemetry({ connectionString: config.APPLICATIONINSIGHTS_CONNECTION_STRING, roleName: 'functions', logger: dependencies.logger }).catch(
+void setupTelemetry({
+  connectionString: config.APPLICATIONINSIGHTS_CONNECTION_STRING,
+  authenticationString: config.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+  roleName: 'functions',
+  logger: dependencies.logger,
+}).catch(
   (error: unknown) => dependencies.logger.error({ error: (error as Error).message }, 'Application Insights set-up failed; continuing without it'),
 );
 registerRoutes(app, createRoutes(dependencies));

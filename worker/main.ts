@@ -20,7 +20,12 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ component: 'worker', level: config.logLevel });
-  const stopTelemetry = await setupTelemetry({ connectionString: config.applicationInsightsConnectionString, roleName: 'worker', logger });
+  const stopTelemetry = await setupTelemetry({
+    connectionString: config.applicationInsightsConnectionString,
+    authenticationString: config.applicationInsightsAuthenticationString,
+    roleName: 'worker',
+    logger,
+  });
   // One managed identity for Voice Live, Call Automation and Service Bus, loaded only when something uses it:
   // with keys and connection strings (local runs) the identity stack stays out of memory.
   const { acs, serviceBus } = config.callControl;

@@ -78,6 +78,7 @@ var requiredEnv = [
   { name: 'ACS_RESOURCE_ID', value: acsImmutableResourceId }
   { name: 'DRAIN_TIMEOUT_S', value: string(drainTimeoutSeconds) }
   { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsightsConnectionString }
+  { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
   { name: 'AZURE_CLIENT_ID', value: identityClientId }
   { name: 'ACS_ENDPOINT', value: acsEndpoint }
   { name: 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', value: serviceBusFullyQualifiedNamespace }

@@ -66,6 +66,7 @@ export const functionsConfigSchema = z
 
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),
   })
   .superRefine((c, ctx) => {
     if (!c.ACS_ENDPOINT && !c.ACS_CONNECTION_STRING) {

@@ -54,6 +54,7 @@ export const mediaWorkerEnvShape = {
   DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
 
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),
   AZURE_CLIENT_ID: guid().optional(),
 };
 
@@ -126,6 +127,8 @@ export interface WorkerConfig {
   playoutLeadMs: number;
   drainTimeoutMs: number;
   applicationInsightsConnectionString?: string;
+  /** `Authorization=AAD[;ClientId=…]`: telemetry sent with an Entra token (the resource has local auth off). */
+  applicationInsightsAuthenticationString?: string;
   azureClientId?: string;
   /** Tools, Service Bus, Call Automation, call records (issue 5). */
   callControl: CallControlConfig;
@@ -197,6 +200,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     playoutLeadMs: e.PLAYOUT_LEAD_MS,
     drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
     ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
+    ...(e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ? { applicationInsightsAuthenticationString: e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING } : {}),
     ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),
     callControl: callControlConfigFrom(e),
   };
