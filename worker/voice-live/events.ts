@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { base64DecodedLength } from '../../shared/audio/pcm.js';
 
 // Server events we act on, parsed at the boundary. Objects are loose: the service adds fields often and
 // we keep them. `response.audio.delta` is checked by hand (it is the hot path), everything else by zod.
@@ -164,8 +163,6 @@ export type ParseResult = { ok: true; event: ServerEvent } | { ok: false; reason
 
 /** Parses one text frame. Never throws. */
 export function parseServerEvent(text: string): ParseResult {
-  const fast = parseAudioDeltaFast(text);
-  if (fast !== undefined) return fast;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -176,7 +173,12 @@ export function parseServerEvent(text: string): ParseResult {
   const record = raw as Record<string, unknown>;
   const type = record.type;
   if (typeof type !== 'string') return { ok: false, reason: 'no string "type"' };
-  if (type === 'response.audio.delta') return checkAudioDelta(record);
+  if (type === 'response.audio.delta') {
+    if (typeof record.response_id === 'string' && typeof record.item_id === 'string' && typeof record.delta === 'string') {
+      return { ok: true, event: record as unknown as ResponseAudioDeltaEvent };
+    }
+    return { ok: false, reason: 'response.audio.delta needs string response_id, item_id and delta', eventType: type };
+  }
   const schema = (serverEventSchemas as Record<string, z.ZodType | undefined>)[type];
   if (schema === undefined) return { ok: true, event: { type: 'other', eventType: type, event: record } };
   const parsed = schema.safeParse(record);
@@ -184,54 +186,6 @@ export function parseServerEvent(text: string): ParseResult {
   const issue = parsed.error.issues[0];
   const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(event)';
   return { ok: false, reason: `${type}: ${where}: ${issue?.message ?? 'invalid'}`, eventType: type };
-}
-
-const DELTA_PREFIX = '{"type":"response.audio.delta"';
-const DELTA_KEY = '"delta":"';
-const BAD_DELTA: ParseResult = {
-  ok: false,
-  reason: 'response.audio.delta needs string response_id and item_id, and base64 delta',
-  eventType: 'response.audio.delta',
-};
-
-function checkAudioDelta(record: Record<string, unknown>): ParseResult {
-  const delta = record.delta;
-  if (typeof record.response_id === 'string' && typeof record.item_id === 'string' && typeof delta === 'string' && base64DecodedLength(delta) >= 0) {
-    return { ok: true, event: record as unknown as ResponseAudioDeltaEvent };
-  }
-  return BAD_DELTA;
-}
-
-/**
- * The hot event (tens per second per call), without parsing its audio as JSON: the delta is cut out by
- * position and checked as base64 natively, and only the short remainder goes through JSON.parse, so the
- * event is still proven to be well-formed JSON with the fields the relay needs. Undefined = not this
- * shape (escapes in the audio, a second "delta" key, another type...): the full parser decides, and both
- * paths accept and reject the same input.
- */
-function parseAudioDeltaFast(text: string): ParseResult | undefined {
-  if (!text.startsWith(DELTA_PREFIX)) return undefined;
-  const keyAt = text.indexOf(DELTA_KEY, DELTA_PREFIX.length);
-  if (keyAt < 0) return undefined;
-  const start = keyAt + DELTA_KEY.length;
-  const end = text.indexOf('"', start);
-  // A later "delta" key (a duplicate, or one nested after the audio) would change what JSON.parse keeps.
-  if (end < 0 || text.indexOf('"delta"', end) >= 0) return undefined;
-  const delta = text.slice(start, end);
-  // Not base64 (a JSON escape, a control character...): the full parser judges it.
-  if (base64DecodedLength(delta) < 0) return undefined;
-  let rest: unknown;
-  try {
-    rest = JSON.parse(text.slice(0, start) + text.slice(end));
-  } catch {
-    return undefined;
-  }
-  const record = rest as Record<string, unknown>;
-  // Only the top-level key, emptied above, parses back as "": a "delta" met first inside a nested object does
-  // not. A duplicate "type" later on would win in JSON.parse too.
-  if (record.delta !== '' || record.type !== 'response.audio.delta') return undefined;
-  record.delta = delta;
-  return checkAudioDelta(record);
 }
 
 /** The `error` codes that mean a harmless race, not a fault. */
