@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { WebSocket, RawData } from 'ws';
 import { StreamingResampler } from '../shared/audio/resampler.js';
-import { base64ToInt16, bytesToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
+import { base64DecodedLength, base64ToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
 import type { WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
@@ -183,7 +183,7 @@ export class CallSession implements CallControl {
       frameBytes: frameBytes(callRateHz),
       maxLeadMs: this.options.playoutLeadMs,
       ...(this.options.timers ? { timers: this.options.timers } : {}),
-      send: this.sendAgentFrame,
+      sendBase64: this.sendAgentFrame,
     });
 
     let session: VoiceLiveSessionSettings = {
@@ -243,23 +243,25 @@ export class CallSession implements CallControl {
   private readonly onAgentAudio = (delta: { responseId: string; itemId: string; base64: string }): void => {
     if (this.state !== 'live') return;
     if (this.discardedResponses.has(delta.responseId)) return this.metrics.dropped('discarded_response');
-    const bytes = Buffer.from(delta.base64, 'base64');
-    if (bytes.length % 2 !== 0) return this.badInput.report('odd_byte_count', 'Voice Live audio delta');
+    // Checked natively without keeping the bytes: when no resampling is needed the text itself is queued.
+    const byteLength = base64DecodedLength(delta.base64);
+    if (byteLength < 0) return this.badInput.report('invalid_base64', 'Voice Live audio delta');
+    if (byteLength % 2 !== 0) return this.badInput.report('odd_byte_count', 'Voice Live audio delta');
     if (!this.responseOfItem.has(delta.itemId)) {
       this.responseOfItem.set(delta.itemId, delta.responseId);
       if (this.responseOfItem.size > KEPT_DISCARDED_RESPONSES) this.responseOfItem.delete(this.responseOfItem.keys().next().value!);
     }
     if (this.outboundResampler) {
-      const resampled = this.outboundResampler.process(bytesToInt16(bytes));
+      const resampled = this.outboundResampler.process(base64ToInt16(delta.base64));
       if (resampled.length > 0) this.playout!.enqueue(delta.itemId, int16ToBytes(resampled));
     } else {
-      this.playout!.enqueue(delta.itemId, bytes);
+      this.playout!.enqueueBase64(delta.itemId, delta.base64, byteLength);
     }
   };
 
-  private readonly sendAgentFrame = (frame: Buffer, _itemId: string, queuedAt: number): void => {
+  private readonly sendAgentFrame = (frameBase64: string, _itemId: string, queuedAt: number): void => {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    this.socket.send(encodeAudioFrame(frame.toString('base64')));
+    this.socket.send(encodeAudioFrame(frameBase64));
     this.framesOut++;
     this.metrics.framesOut.inc();
     if ((this.framesOut & LATENCY_SAMPLE_MASK) === 1) this.metrics.outboundLatency.observe((performance.now() - queuedAt) / 1000);

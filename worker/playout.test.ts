@@ -170,3 +170,52 @@ describe('Playout timers', () => {
     expect(armed).toBeLessThanOrEqual(10);
   });
 });
+
+describe('Playout with base64 audio (sendBase64)', () => {
+  /** The same audio through the bytes path and the base64 path, on one clock: the frames must be identical. */
+  function both(frameBytes: number, chunkSizes: number[], finish: boolean) {
+    const timers = new FakeTimers();
+    const viaBytes: { at: number; frame: string; itemId: string }[] = [];
+    const viaText: { at: number; frame: string; itemId: string }[] = [];
+    const bytes = new Playout({ frameBytes, maxLeadMs: 160, timers, send: (frame, itemId) => viaBytes.push({ at: timers.time, frame: frame.toString('base64'), itemId }) });
+    const text = new Playout({ frameBytes, maxLeadMs: 160, timers, sendBase64: (frame, itemId) => viaText.push({ at: timers.time, frame, itemId }) });
+    let n = 0;
+    for (const size of chunkSizes) {
+      const chunk = Buffer.from(Array.from({ length: size }, () => (n++ * 31) & 0xff));
+      bytes.enqueue('a', chunk);
+      text.enqueueBase64('a', chunk.toString('base64'), chunk.length);
+      timers.advance(7);
+    }
+    if (finish) {
+      bytes.finishItem('a');
+      text.finishItem('a');
+    }
+    timers.advance(3000);
+    return { viaBytes, viaText, heard: [bytes.heardMs('a'), text.heardMs('a')] };
+  }
+
+  it('sends the same frames at the same times as the bytes path, whatever the delta sizes', () => {
+    for (const frameBytes of [640, 960]) {
+      for (const sizes of [[frameBytes, frameBytes, frameBytes], [frameBytes * 5 + 300], [333, 1000, 17, 2222, 4], [3, 3, 3, 3, 3, 3, 1001]]) {
+        const { viaBytes, viaText, heard } = both(frameBytes, sizes, true);
+        expect(viaText.length).toBeGreaterThan(0);
+        expect(viaText, `${frameBytes}: ${sizes.join(',')}`).toEqual(viaBytes);
+        expect(heard[1]).toBe(heard[0]);
+      }
+    }
+  });
+
+  it('keeps a trailing partial frame until the item finishes, then pads it with silence', () => {
+    const { viaText } = both(960, [960 * 2 + 90], false);
+    expect(viaText).toHaveLength(2);
+    const finished = both(960, [960 * 2 + 90], true).viaText;
+    expect(finished).toHaveLength(3);
+    const last = Buffer.from(finished[2]!.frame, 'base64');
+    expect(last).toHaveLength(960);
+    expect(last.subarray(90).every((b) => b === 0)).toBe(true);
+  });
+
+  it('needs a way to send', () => {
+    expect(() => new Playout({ frameBytes: FRAME, maxLeadMs: 160 })).toThrow(TypeError);
+  });
+});

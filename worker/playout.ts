@@ -26,12 +26,27 @@ export interface PlayoutOptions {
   refillMs?: number;
   timers?: PlayoutTimers;
   /** Hands one exact frame to the transport; `queuedAt` is when its first byte arrived. */
-  send(frame: Buffer, itemId: string, queuedAt: number): void;
+  send?(frame: Buffer, itemId: string, queuedAt: number): void;
+  /**
+   * The same as base64 text, used instead of `send` when given. Where a frame lies whole in audio queued as
+   * base64 and its edges fall on 3-byte groups (every frame when frames are a multiple of 3 bytes, as at
+   * 24 kHz; a delta that is exactly one frame at 16 kHz), its text is cut from the queued text: the audio is
+   * neither decoded nor re-encoded.
+   */
+  sendBase64?(frameBase64: string, itemId: string, queuedAt: number): void;
+}
+
+/** Queued audio: bytes, or base64 text decoded only if a frame must be assembled from it. */
+interface Chunk {
+  bytes: Buffer | undefined;
+  base64: string | undefined;
+  length: number;
+  at: number;
 }
 
 interface QueuedItem {
   itemId: string;
-  chunks: { bytes: Buffer; at: number }[];
+  chunks: Chunk[];
   headOffset: number;
   queuedBytes: number;
   finished: boolean;
@@ -54,6 +69,7 @@ export class Playout {
   private readonly refillMs: number;
   private readonly timers: PlayoutTimers;
   private readonly sendFrame: PlayoutOptions['send'];
+  private readonly sendFrameBase64: PlayoutOptions['sendBase64'];
   private queue: QueuedItem[] = [];
   private readonly records = new Map<string, ItemRecord>();
   private playEndAt = 0;
@@ -68,23 +84,37 @@ export class Playout {
     this.maxLeadMs = options.maxLeadMs;
     this.refillMs = Math.min(options.refillMs ?? 2 * this.frameMs, this.maxLeadMs - this.frameMs) || this.frameMs;
     this.timers = options.timers ?? systemTimers;
+    if (!options.send && !options.sendBase64) throw new TypeError('Playout: send or sendBase64 is required');
     this.sendFrame = options.send;
+    this.sendFrameBase64 = options.sendBase64;
     this.playEndAt = this.timers.now();
   }
 
   /** Queues agent audio (PCM16 at the call's rate) for an item and sends what the lead allows now. */
   enqueue(itemId: string, bytes: Buffer): void {
-    if (this.disposed || bytes.length === 0) return;
+    if (bytes.length === 0) return;
+    this.enqueueChunk(itemId, { bytes, base64: undefined, length: bytes.length, at: 0 });
+  }
+
+  /** The same for audio as canonical base64 text of `byteLength` bytes (the caller has checked it). */
+  enqueueBase64(itemId: string, base64: string, byteLength: number): void {
+    if (byteLength === 0) return;
+    this.enqueueChunk(itemId, { bytes: undefined, base64, length: byteLength, at: 0 });
+  }
+
+  private enqueueChunk(itemId: string, chunk: Chunk): void {
+    if (this.disposed) return;
     const now = this.timers.now();
+    chunk.at = now;
     let tail = this.queue[this.queue.length - 1];
     if (!tail || tail.itemId !== itemId) {
       if (tail) tail.finished = true;
       tail = { itemId, chunks: [], headOffset: 0, queuedBytes: 0, finished: false };
       this.queue.push(tail);
     }
-    tail.chunks.push({ bytes, at: now });
-    tail.queuedBytes += bytes.length;
-    this.record(itemId).receivedBytes += bytes.length;
+    tail.chunks.push(chunk);
+    tail.queuedBytes += chunk.length;
+    this.record(itemId).receivedBytes += chunk.length;
     this.pump();
   }
 
@@ -202,14 +232,15 @@ export class Playout {
       if (head.queuedBytes >= this.frameBytes || (head.finished && head.queuedBytes > 0)) {
         const audioBytes = Math.min(this.frameBytes, head.queuedBytes);
         const queuedAt = head.chunks[0]!.at;
-        const frame = this.take(head, audioBytes);
+        const frame = this.sendFrameBase64 ? this.takeBase64(head, audioBytes) : this.take(head, audioBytes);
         const record = this.record(head.itemId);
         this.playEndAt += this.frameMs;
         record.sentFrameMs += this.frameMs;
         record.sentAudioMs += (audioBytes / this.frameBytes) * this.frameMs;
         record.endAt = this.playEndAt;
         if (head.finished && head.queuedBytes === 0) this.queue.shift();
-        this.sendFrame(frame, head.itemId, queuedAt);
+        if (typeof frame === 'string') this.sendFrameBase64!(frame, head.itemId, queuedAt);
+        else this.sendFrame!(frame, head.itemId, queuedAt);
         return true;
       }
       if (head.finished && head.queuedBytes === 0) {
@@ -223,8 +254,8 @@ export class Playout {
   /** One frame of bytes: a view when a chunk holds it whole, else one copy (silence-padded at an item's end). */
   private take(item: QueuedItem, audioBytes: number): Buffer {
     const first = item.chunks[0]!;
-    if (audioBytes === this.frameBytes && first.bytes.length - item.headOffset >= audioBytes) {
-      const frame = first.bytes.subarray(item.headOffset, item.headOffset + audioBytes);
+    if (audioBytes === this.frameBytes && first.length - item.headOffset >= audioBytes) {
+      const frame = bytesOf(first).subarray(item.headOffset, item.headOffset + audioBytes);
       this.advance(item, audioBytes);
       return frame;
     }
@@ -232,18 +263,31 @@ export class Playout {
     let filled = 0;
     while (filled < audioBytes) {
       const chunk = item.chunks[0]!;
-      const n = Math.min(audioBytes - filled, chunk.bytes.length - item.headOffset);
-      chunk.bytes.copy(frame, filled, item.headOffset, item.headOffset + n);
+      const n = Math.min(audioBytes - filled, chunk.length - item.headOffset);
+      bytesOf(chunk).copy(frame, filled, item.headOffset, item.headOffset + n);
       filled += n;
       this.advance(item, n);
     }
     return frame;
   }
 
+  /** One frame as base64: cut from the queued text where its edges fall on 3-byte groups, else encoded. */
+  private takeBase64(item: QueuedItem, audioBytes: number): string {
+    const first = item.chunks[0]!;
+    const start = item.headOffset;
+    const end = start + audioBytes;
+    if (first.base64 !== undefined && audioBytes === this.frameBytes && end <= first.length && start % 3 === 0 && (end % 3 === 0 || end === first.length)) {
+      const text = first.base64.slice((start / 3) * 4, end === first.length ? first.base64.length : (end / 3) * 4);
+      this.advance(item, audioBytes);
+      return text;
+    }
+    return this.take(item, audioBytes).toString('base64');
+  }
+
   private advance(item: QueuedItem, n: number): void {
     item.headOffset += n;
     item.queuedBytes -= n;
-    if (item.headOffset >= item.chunks[0]!.bytes.length) {
+    if (item.headOffset >= item.chunks[0]!.length) {
       item.chunks.shift();
       item.headOffset = 0;
     }
@@ -258,4 +302,8 @@ export class Playout {
     }
     return record;
   }
+}
+
+function bytesOf(chunk: Chunk): Buffer {
+  return (chunk.bytes ??= Buffer.from(chunk.base64!, 'base64'));
 }
