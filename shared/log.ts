@@ -38,7 +38,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
       level: options.level ?? 'info',
       redact: { paths: redactedPaths, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: (fields) => maskStrings(fields, 0) as Record<string, unknown> },
       hooks: {
         logMethod(args, method) {
           const masked = args.map((arg) => (typeof arg === 'string' ? maskPhoneNumbersIn(arg) : arg));
@@ -48,6 +48,25 @@ export function createLogger(options: CreateLoggerOptions): Logger {
     },
     (options.destination ?? process.stdout) as pino.DestinationStream,
   );
+}
+
+/**
+ * Fields carry text from the wire (ACS and Service Bus error messages, Voice Live errors) that can hold a
+ * caller's number: every string in them is masked like the message, errors included.
+ */
+function maskStrings(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return maskPhoneNumbersIn(value);
+  if (typeof value !== 'object' || value === null || depth > 8) return value;
+  if (Array.isArray(value)) return value.map((item) => maskStrings(item, depth + 1));
+  if (value instanceof Error) {
+    const own: Record<string, unknown> = { ...value };
+    return maskStrings({ ...own, type: value.name, message: value.message, ...(value.stack ? { stack: value.stack } : {}) }, depth + 1);
+  }
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  const masked: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) masked[key] = maskStrings(item, depth + 1);
+  return masked;
 }
 
 /** A logger that writes nothing, for components built without one. */

@@ -17,3 +17,18 @@ describe('phone number masking', () => {
     expect(text).toContain('lasted 42 s');
   });
 });
+
+describe('phone number masking in free text leaves ids, times and addresses readable', () => {
+  it('keeps call ids (GUIDs) whole', () => {
+    const text = 'callId 12345678-1234-4234-8234-123456789012 and a1b2c3d4-0000-1111-2222-333344445555';
+    expect(maskPhoneNumbersIn(text)).toBe(text);
+  });
+  it('keeps ISO dates and times and IPv4 addresses whole', () => {
+    const text = 'at 2024-05-01T12:34:56.789Z (2024-05-01) from 10.100.200.150';
+    expect(maskPhoneNumbersIn(text)).toBe(text);
+  });
+  it('still masks a number next to them', () => {
+    const text = maskPhoneNumbersIn('call 12345678-1234-4234-8234-123456789012 to +14255550123 at 2024-05-01T12:34:56Z');
+    expect(text).toBe('call 12345678-1234-4234-8234-123456789012 to +14*******23 at 2024-05-01T12:34:56Z');
+  });
+});
