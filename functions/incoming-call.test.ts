@@ -160,6 +160,16 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
       expect(h.busMessages()).toHaveLength(2);
     });
 
+    it('concurrent duplicates waiting on a delivery that failed answer the call once between them', async () => {
+      const app = h.instance();
+      const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'dup3' }), callId: 'dup3' })];
+      h.acs.failNext('answer', { status: 503, code: 'ServiceUnavailable' });
+      const statuses = (await Promise.all([1, 2, 3].map(() => app.invoke('incomingCall', { body })))).map((r) => r.status);
+      expect(statuses.sort()).toEqual([200, 200, 503]);
+      expect(h.acs.requestsFor('answer').map((r) => r.status)).toEqual([503, 200]);
+      expect(h.published().map((m) => m.type)).toEqual(['call.incoming', 'call.answered']);
+    });
+
     it('a duplicate delivery to another instance is refused by ACS and dropped by duplicate detection', async () => {
       const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'dup2' }), callId: 'dup2' })];
       expect((await h.instance().invoke('incomingCall', { body })).status).toBe(200);

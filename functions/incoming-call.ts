@@ -140,8 +140,8 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
 
   /** A concurrent duplicate of a call being handled waits for that handling rather than answering again. */
   async function handleOnce(call: IncomingCall, context: InvocationContext): Promise<CallOutcome> {
-    const running = state.inFlight.get(call.callId);
-    if (running) {
+    // Several duplicates may wait on the same handling: each goes on only when none is running any more.
+    for (let running = state.inFlight.get(call.callId); running; running = state.inFlight.get(call.callId)) {
       await running.catch(() => undefined);
     }
     const work = handle(call, callLog(deps.logger, context, { callId: call.callId, eventId: call.event.id }));
