@@ -26,6 +26,16 @@ describe('verifySasToken', () => {
     const token = createSasToken(audience, key, nowMs + 1000).replace('call-events', 'call-records');
     expect(verifySasToken(token, key, nowMs)).toMatchObject({ ok: false });
   });
+
+  it('refuses a token with broken percent-encoding with a reason instead of throwing', () => {
+    for (const token of [
+      'SharedAccessSignature sr=a&sig=%ZZ&se=1&skn=RootManageSharedAccessKey',
+      'SharedAccessSignature sr=a&sig=abc&se=1&skn=%E0%A4%A',
+      'SharedAccessSignature sr=%&sig=abc&se=1&skn=RootManageSharedAccessKey',
+    ]) {
+      expect(verifySasToken(token, key, nowMs)).toEqual({ ok: false, reason: 'token is not valid percent-encoding' });
+    }
+  });
 });
 
 describe('entityPathOfAudience', () => {

@@ -24,15 +24,21 @@ export function verifySasToken(token: string, key: SasKey, nowMs: number): SasVe
   const se = fields.get('se');
   const skn = fields.get('skn');
   if (!sr || !sig || !se || !skn) return { ok: false, reason: 'token lacks sr, sig, se or skn' };
-  if (decodeURIComponent(skn) !== key.keyName) return { ok: false, reason: `unknown key name '${decodeURIComponent(skn)}'` };
+  let decoded: { audience: string; signature: string; keyName: string };
+  try {
+    decoded = { audience: decodeURIComponent(sr), signature: decodeURIComponent(sig), keyName: decodeURIComponent(skn) };
+  } catch {
+    return { ok: false, reason: 'token is not valid percent-encoding' };
+  }
+  if (decoded.keyName !== key.keyName) return { ok: false, reason: `unknown key name '${decoded.keyName}'` };
   const expected = createHmac('sha256', key.key).update(`${sr}\n${se}`).digest();
-  const given = Buffer.from(decodeURIComponent(sig), 'base64');
+  const given = Buffer.from(decoded.signature, 'base64');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'signature does not match the key' };
   }
   const expiresAtMs = Number(se) * 1000;
   if (!Number.isFinite(expiresAtMs) || expiresAtMs <= nowMs) return { ok: false, reason: 'token expired' };
-  return { ok: true, audience: decodeURIComponent(sr), expiresAtMs };
+  return { ok: true, audience: decoded.audience, expiresAtMs };
 }
 
 /** Builds a token the way the Azure client does; for tests. */
