@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from '../lab/acs-token-issuer.js';
 import { AcsAuthError, AcsTokenVerifier } from './acs-auth.js';
@@ -47,5 +49,22 @@ describe('AcsTokenVerifier', () => {
   it('says the keys were unavailable when the key set cannot be fetched', async () => {
     const offline = new AcsTokenVerifier({ audience: issuer.audience, issuer: issuer.issuer, jwksUrl: 'http://127.0.0.1:9/calling/keys' });
     expect(await codeOf(offline.verifyToken(await issuer.issue()))).toBe('keys_unavailable');
+  });
+  it('says the keys were unavailable (not that the token is bad) when the key set endpoint answers an error or garbage', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/down') res.writeHead(503).end('busy');
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('<html>not json</html>');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/down', '/garbage']) {
+        const broken = new AcsTokenVerifier({ audience: issuer.audience, issuer: issuer.issuer, jwksUrl: base + path });
+        expect(await codeOf(broken.verifyToken(await issuer.issue()))).toBe('keys_unavailable');
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

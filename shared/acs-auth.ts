@@ -66,7 +66,13 @@ export class AcsTokenVerifier {
       return payload;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new AcsAuthError('expired_token', 'token has expired');
-      if (error instanceof joseErrors.JWKSTimeout || !(error instanceof joseErrors.JOSEError)) {
+      if (
+        error instanceof joseErrors.JWKSTimeout ||
+        error instanceof joseErrors.JWKSInvalid ||
+        !(error instanceof joseErrors.JOSEError) ||
+        // jose throws its bare base class only when the key set endpoint answers non-200 or non-JSON.
+        error.constructor === joseErrors.JOSEError
+      ) {
         // Network failures fetching the key set surface as plain errors: the token was not judged.
         throw new AcsAuthError('keys_unavailable', `could not fetch signing keys: ${(error as Error).message}`);
       }
