@@ -42,6 +42,24 @@ describe('ConversationLog', () => {
     ]);
   });
 
+  it("matches a client item to the server's item of the same role and call, not to the caller's turn created meanwhile", () => {
+    const log = new ConversationLog({ outputRateHz: 16000 });
+    log.recordClientItem({ type: 'message', role: 'system', content: [{ type: 'input_text', text: 'Caller context' }] });
+    log.recordClientItem({ type: 'function_call_output', call_id: 'c-late', output: '{}' });
+    // The caller's speech is committed before the server acknowledges our item.
+    log.onServerEvent(created('u1', null, { type: 'message', role: 'user', content: [{ type: 'input_audio' }] }));
+    log.onServerEvent({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'u1', transcript: 'Hello there' });
+    log.onServerEvent(created('s1', 'u1', { type: 'message', role: 'system', content: [{ type: 'input_text', text: 'Caller context' }] }));
+    log.onServerEvent(created('o2', null, { type: 'function_call_output', call_id: 'c2', output: '{}' }));
+    log.onServerEvent(created('o1', null, { type: 'function_call_output', call_id: 'c-late', output: '{}' }));
+    expect(log.snapshot()).toEqual([
+      { kind: 'message', role: 'system', itemId: 's1', text: 'Caller context' },
+      { kind: 'function_call_output', itemId: 'o1', callId: 'c-late', output: '{}' },
+      { kind: 'message', role: 'user', itemId: 'u1', text: 'Hello there' },
+      { kind: 'function_call_output', itemId: 'o2', callId: 'c2', output: '{}' },
+    ]);
+  });
+
   it('skips turns with nothing to replay, already-replayed entries and deleted items', () => {
     const log = new ConversationLog({ outputRateHz: 16000 });
     log.onServerEvent(created('u1', null, { type: 'message', role: 'user' }));

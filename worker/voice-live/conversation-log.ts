@@ -16,6 +16,8 @@ export interface ConversationLogOptions {
 
 type Entry = ConversationEntry & { audioBase64Chars?: number };
 
+const MAX_PENDING_CLIENT_ITEMS = 32;
+
 /**
  * The conversation as the caller experienced it, rebuilt from server events (and items the client
  * created), so a new Voice Live session can be given the same context as `conversation.item.create`s.
@@ -55,6 +57,8 @@ export class ConversationLog {
     if (!entry) return;
     this.push(entry, undefined);
     this.pendingClientItems.push(entry);
+    // An item dropped while no session was open is never acknowledged: forget the oldest beyond a bound.
+    if (this.pendingClientItems.length > MAX_PENDING_CLIENT_ITEMS) this.pendingClientItems.shift();
   }
 
   onServerEvent(event: ServerEvent): void {
@@ -63,9 +67,11 @@ export class ConversationLog {
         const item = event.item;
         const known = item.id !== undefined ? this.byItemId.get(item.id) : undefined;
         if (known) return;
-        const pending = this.pendingClientItems[0];
-        if (pending && pending.kind === kindOf(item) && item.id !== undefined) {
-          this.pendingClientItems.shift();
+        // The server may create the caller's turn before it acknowledges ours: only an item of the same kind,
+        // role and call is ours (else the caller's words could be replayed as a system message).
+        const index = item.id !== undefined ? this.pendingClientItems.findIndex((entry) => isSameItem(entry, item)) : -1;
+        const pending = index >= 0 ? this.pendingClientItems.splice(index, 1)[0] : undefined;
+        if (pending && item.id !== undefined) {
           pending.itemId = item.id;
           this.byItemId.set(item.id, pending);
           return;
@@ -193,6 +199,12 @@ export class ConversationLog {
       if (dropped?.itemId !== undefined) this.byItemId.delete(dropped.itemId);
     }
   }
+}
+
+function isSameItem(entry: Entry, item: ConversationItem): boolean {
+  if (entry.kind !== kindOf(item)) return false;
+  if (entry.kind === 'message') return entry.role === item.role;
+  return entry.callId === undefined || entry.callId === item.call_id;
 }
 
 function kindOf(item: ConversationItem): ConversationEntry['kind'] | undefined {
