@@ -184,6 +184,7 @@ export class CallSession implements CallControl {
       maxLeadMs: this.options.playoutLeadMs,
       ...(this.options.timers ? { timers: this.options.timers } : {}),
       sendBase64: this.sendAgentFrame,
+      batch: this.corkAcsSocket(),
     });
 
     let session: VoiceLiveSessionSettings = {
@@ -266,6 +267,17 @@ export class CallSession implements CallControl {
     this.metrics.framesOut.inc();
     if ((this.framesOut & LATENCY_SAMPLE_MASK) === 1) this.metrics.outboundLatency.observe((performance.now() - queuedAt) / 1000);
   };
+
+  /**
+   * Frames sent in one run go out in one write: `ws` corks the TCP socket only around each message, so the
+   * run is corked as a whole. `ws` does not expose its socket; without one (a stand-in socket) nothing is batched.
+   */
+  private corkAcsSocket(): { begin(): void; end(): void } | undefined {
+    const raw = (this.socket as unknown as { _socket?: { cork?: unknown; uncork?: unknown } })._socket;
+    if (typeof raw?.cork !== 'function' || typeof raw.uncork !== 'function') return undefined;
+    const stream = raw as { cork(): void; uncork(): void };
+    return { begin: () => stream.cork(), end: () => stream.uncork() };
+  }
 
   private readonly onVoiceLiveEvent = (event: ServerEvent): void => {
     if (this.state !== 'live') return;

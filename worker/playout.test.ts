@@ -215,6 +215,31 @@ describe('Playout with base64 audio (sendBase64)', () => {
     expect(last.subarray(90).every((b) => b === 0)).toBe(true);
   });
 
+  it('wraps runs of two or more frames sent at once in one batch, and single frames in none', () => {
+    const timers = new FakeTimers();
+    const events: string[] = [];
+    const playout = new Playout({
+      frameBytes: FRAME,
+      maxLeadMs: 160,
+      timers,
+      send: () => events.push('frame'),
+      batch: { begin: () => events.push('begin'), end: () => events.push('end') },
+    });
+    playout.enqueue('a', audio(100));
+    expect(events).toEqual(['begin', 'frame', 'frame', 'frame', 'frame', 'frame', 'end']);
+    events.length = 0;
+    timers.advance(100);
+    playout.enqueue('a', audio(20));
+    expect(events).toEqual(['frame']);
+    events.length = 0;
+    playout.enqueue('a', audio(400));
+    timers.advance(200);
+    expect(events.filter((e) => e === 'frame').length).toBeGreaterThan(10);
+    expect(events[0]).toBe('begin');
+    expect(events.filter((e) => e === 'begin')).toHaveLength(events.filter((e) => e === 'end').length);
+    expect(events.join(',')).not.toMatch(/begin,frame,end/);
+  });
+
   it('needs a way to send', () => {
     expect(() => new Playout({ frameBytes: FRAME, maxLeadMs: 160 })).toThrow(TypeError);
   });

@@ -34,6 +34,8 @@ export interface PlayoutOptions {
    * neither decoded nor re-encoded.
    */
   sendBase64?(frameBase64: string, itemId: string, queuedAt: number): void;
+  /** Called around a run of two or more frames sent at once (e.g. to cork the socket: one write for all). */
+  batch?: { begin(): void; end(): void };
 }
 
 /** Queued audio: bytes, or base64 text decoded only if a frame must be assembled from it. */
@@ -70,6 +72,7 @@ export class Playout {
   private readonly timers: PlayoutTimers;
   private readonly sendFrame: PlayoutOptions['send'];
   private readonly sendFrameBase64: PlayoutOptions['sendBase64'];
+  private readonly batch: PlayoutOptions['batch'];
   private queue: QueuedItem[] = [];
   private readonly records = new Map<string, ItemRecord>();
   private playEndAt = 0;
@@ -87,6 +90,7 @@ export class Playout {
     if (!options.send && !options.sendBase64) throw new TypeError('Playout: send or sendBase64 is required');
     this.sendFrame = options.send;
     this.sendFrameBase64 = options.sendBase64;
+    this.batch = options.batch;
     this.playEndAt = this.timers.now();
   }
 
@@ -195,8 +199,15 @@ export class Playout {
     if (this.disposed) return;
     const now = this.timers.now();
     if (this.playEndAt < now) this.playEndAt = now;
-    while (this.playEndAt + this.frameMs - now <= this.maxLeadMs) {
-      if (!this.sendNextFrame()) break;
+    // Several frames going out at once (a delta longer than a frame, a timer refill) leave in one socket write.
+    const batch = this.batch !== undefined && this.playEndAt + 2 * this.frameMs - now <= this.maxLeadMs && (this.queue[0]?.queuedBytes ?? 0) >= 2 * this.frameBytes;
+    if (batch) this.batch!.begin();
+    try {
+      while (this.playEndAt + this.frameMs - now <= this.maxLeadMs) {
+        if (!this.sendNextFrame()) break;
+      }
+    } finally {
+      if (batch) this.batch!.end();
     }
     this.schedule(now);
   }
