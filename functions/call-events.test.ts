@@ -149,6 +149,46 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
     expect(h.published().map((m) => m.type)).toEqual(['media.failed', 'media.restartRequested']);
   });
 
+  it('a redelivery arriving while the first delivery is still restarting media waits for it and restarts media once', async () => {
+    const cc = await answeredCall('dup-flight');
+    const app = h.instance();
+    const body = [callbackEvent('MediaStreamingStopped', { id: 'dup-f1', callId: 'dup-flight', callConnectionId: cc })];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const starts: (() => void)[] = [];
+    let startsSeen = 0;
+    const remove = h.acs.beforeRespond(async (exchange, next) => {
+      if (exchange.request.operation === 'startMediaStreaming') {
+        startsSeen += 1;
+        starts.splice(0).forEach((notify) => notify());
+        await released;
+      }
+      return next();
+    });
+    const nextStart = (timeoutMs: number) =>
+      new Promise<void>((resolve) => {
+        starts.push(resolve);
+        setTimeout(resolve, timeoutMs).unref();
+      });
+    try {
+      const firstHeld = nextStart(5_000);
+      const first = post(app, 'dup-flight', body);
+      await firstHeld;
+      expect(startsSeen).toBe(1);
+      // The redelivery comes while ACS still holds the first restart; left alone it would reach ACS at once.
+      const secondStart = nextStart(300);
+      const second = post(app, 'dup-flight', body);
+      await secondStart;
+      release();
+      expect([(await first).status, (await second).status]).toEqual([200, 200]);
+    } finally {
+      release();
+      remove();
+    }
+    expect(h.acs.requestsFor('startMediaStreaming').map((r) => r.body)).toEqual([{ operationContext: 'media-restart:1' }]);
+    expect(h.published().map((m) => m.eventId)).toEqual(['dup-f1', 'dup-f1:restart']);
+  });
+
   it('with Service Bus down it acts, answers 503, and on redelivery publishes without acting again', async () => {
     const cc = await answeredCall('bus-cb');
     const app = h.instance();

@@ -19,6 +19,7 @@ import {
 } from '../shared/call-metadata.js';
 import { identifierModelSchema, toParty } from './acs-identifiers.js';
 import { callLog, createFunctionsState, restErrorOf, systemClock, type CallbackEventState, type CallLog, type FunctionsDependencies } from './context.js';
+import { runExclusively } from './dedup.js';
 import { DeliveryError, describe, parseDelivery, readBody, type DeliveredEvent, type RejectedEvent } from './event-grid.js';
 import { attemptFromOperationContext, executeMediaRestart, planMediaRestart } from './media-restart.js';
 
@@ -200,20 +201,16 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
     const pending: { id: string; record: CallbackEventState }[] = [];
     let retryReason: string | undefined;
     for (const item of events) {
-      const known = state.callbackEvents.get(item.event.id);
-      if (known?.published) continue;
-      let record = known?.actionsDone ? known : undefined;
-      if (!record) {
-        const extra = MEDIA_ENDED.has(item.type) ? await restartMedia(item, callId, log) : { messages: [] };
-        if ('retry' in extra) {
-          retryReason = extra.retry;
-          break;
-        }
-        record = { actionsDone: true, published: false, messages: [item.message, ...extra.messages] } satisfies CallbackEventState;
-        state.callbackEvents.set(item.event.id, record);
+      // A redelivery arriving while this event's actions (a media restart) are still running waits for them
+      // and then finds their record, instead of restarting media a second time with the same attempt number.
+      const step = await runExclusively(state.inFlight, `callback:${item.event.id}`, () => actOnce(item, callId, log));
+      if (step.kind === 'published') continue;
+      if (step.kind === 'retry') {
+        retryReason = step.reason;
+        break;
       }
-      outgoing.push(...record.messages);
-      pending.push({ id: item.event.id, record });
+      outgoing.push(...step.record.messages);
+      pending.push({ id: item.event.id, record: step.record });
     }
 
     if (outgoing.length > 0) {
@@ -233,6 +230,22 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
       jsonBody: { published: outgoing.length, ...(ignored.length ? { ignored } : {}), ...(rejected.length ? { rejected } : {}) },
     };
   };
+
+  /** The event's side effects, done once per event id on this instance; the record of what to publish. */
+  async function actOnce(
+    item: CallbackEvent,
+    callId: string,
+    log: CallLog,
+  ): Promise<{ kind: 'published' } | { kind: 'retry'; reason: string } | { kind: 'act'; record: CallbackEventState }> {
+    const known = state.callbackEvents.get(item.event.id);
+    if (known?.published) return { kind: 'published' };
+    if (known?.actionsDone) return { kind: 'act', record: known };
+    const extra = MEDIA_ENDED.has(item.type) ? await restartMedia(item, callId, log) : { messages: [] };
+    if ('retry' in extra) return { kind: 'retry', reason: extra.retry };
+    const record = { actionsDone: true, published: false, messages: [item.message, ...extra.messages] } satisfies CallbackEventState;
+    state.callbackEvents.set(item.event.id, record);
+    return { kind: 'act', record };
+  }
 
   async function restartMedia(item: CallbackEvent, callId: string, log: CallLog): Promise<{ messages: CallEventMessage[] } | { retry: string }> {
     if (state.disconnectedCalls.get(callId)) return { messages: [] };

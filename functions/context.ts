@@ -37,7 +37,7 @@ export interface FunctionsState {
   mediaRestarts: RecentMap<number>;
   /** Calls whose CallDisconnected has been seen: nothing is restarted after it. */
   disconnectedCalls: RecentMap<true>;
-  /** IncomingCall handling in progress, per callId: a concurrent duplicate waits for it instead of answering. */
+  /** Handling in progress (`incomingCall:<callId>`, `callback:<eventId>`): a concurrent duplicate waits for it instead of acting again. */
   inFlight: Map<string, Promise<unknown>>;
 }
 

@@ -52,3 +52,22 @@ export class RecentMap<V> {
     return this.entries.size;
   }
 }
+
+/**
+ * Runs `work` for `key` only once no other work for the same key is running on this instance: a concurrent
+ * duplicate delivery waits for the handling in progress, then runs and finds what that handling remembered,
+ * rather than repeating its side effects alongside it. Several waiters go on one at a time, even when the
+ * work they waited on failed.
+ */
+export async function runExclusively<T>(inFlight: Map<string, Promise<unknown>>, key: string, work: () => Promise<T>): Promise<T> {
+  for (let running = inFlight.get(key); running; running = inFlight.get(key)) {
+    await running.catch(() => undefined);
+  }
+  const started = work();
+  inFlight.set(key, started);
+  try {
+    return await started;
+  } finally {
+    if (inFlight.get(key) === started) inFlight.delete(key);
+  }
+}

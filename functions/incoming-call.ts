@@ -16,6 +16,7 @@ import {
   type IncomingCallState,
 } from './context.js';
 import { cloudEventsHandshake, DeliveryError, describe, parseDelivery, readBody, type DeliveredEvent, type RejectedEvent } from './event-grid.js';
+import { runExclusively } from './dedup.js';
 import { screenCall } from './screening.js';
 
 export const INCOMING_CALL_EVENT = 'Microsoft.Communication.IncomingCall';
@@ -139,18 +140,10 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
   };
 
   /** A concurrent duplicate of a call being handled waits for that handling rather than answering again. */
-  async function handleOnce(call: IncomingCall, context: InvocationContext): Promise<CallOutcome> {
-    // Several duplicates may wait on the same handling: each goes on only when none is running any more.
-    for (let running = state.inFlight.get(call.callId); running; running = state.inFlight.get(call.callId)) {
-      await running.catch(() => undefined);
-    }
-    const work = handle(call, callLog(deps.logger, context, { callId: call.callId, eventId: call.event.id }));
-    state.inFlight.set(call.callId, work);
-    try {
-      return await work;
-    } finally {
-      if (state.inFlight.get(call.callId) === work) state.inFlight.delete(call.callId);
-    }
+  function handleOnce(call: IncomingCall, context: InvocationContext): Promise<CallOutcome> {
+    return runExclusively(state.inFlight, `incomingCall:${call.callId}`, () =>
+      handle(call, callLog(deps.logger, context, { callId: call.callId, eventId: call.event.id })),
+    );
   }
 
   async function handle(call: IncomingCall, log: CallLog): Promise<CallOutcome> {
