@@ -88,6 +88,38 @@ describe('custom tools', () => {
     expect(JSON.parse(outputs(call.session)[0]!.output)).toEqual({ ok: false, error: 'The stuck_lookup tool did not answer within 150 ms.' });
     await call.session.waitFor('response.create');
   });
+
+  it('speaks a tool result that came back while Voice Live was reconnecting: the new session gets the output, then response.create', async () => {
+    let callId = '';
+    const lookup: AgentTool = {
+      name: 'lookup',
+      description: 'Answers while Voice Live is reconnecting.',
+      parameters: { type: 'object', properties: {} },
+      noFiller: true,
+      handler: async () => {
+        // Answers while the worker is between sessions: its first reconnect attempt has been refused.
+        await until(() => lab!.voiceLive.upgrades.some((u) => u.status === 503), 3000, 'a refused reconnect');
+        expect(lab!.worker.server.calls.get(callId)?.voiceLive?.isOpen).toBe(false);
+        return { balance: 12 };
+      },
+    };
+    lab = await startCallControlLab({ customTools: [lookup] });
+    const call = await lab.startCall();
+    callId = call.callId;
+    const replacement = lab.voiceLive.nextSession();
+    await call.session.callFunction('lookup', {});
+    lab.voiceLive.refuseNextUpgrades(503, 2);
+    call.session.drop(1011, 'server restarting');
+    const next = await replacement;
+    const create = await next.waitFor('response.create', undefined, 3000);
+    expect(create).not.toHaveProperty('response');
+    expect(received(call.session, 'response.create')).toEqual([]);
+    const types = next.received.map((r) => r.type);
+    const output = outputs(next);
+    expect(output.map((o) => JSON.parse(o.output))).toEqual([{ balance: 12 }]);
+    expect(types.lastIndexOf('conversation.item.create')).toBeLessThan(types.indexOf('response.create'));
+    expect(received(next, 'response.create')).toHaveLength(1);
+  });
 });
 
 describe('call record', () => {

@@ -8,8 +8,9 @@ const done = (id: string) => ({ type: 'response.done', response: { id } }) as un
 function gate() {
   const sent: (Record<string, unknown> | undefined)[] = [];
   let now = 0;
-  const g = new ResponseGate(() => ({ createResponse: (r) => void sent.push(r), createConversationItem: () => undefined }), () => now);
-  return { g, sent, advance: (ms: number) => (now += ms) };
+  const sender = { isOpen: true, createResponse: (r?: Record<string, unknown>) => void (sender.isOpen && sent.push(r)), createConversationItem: () => undefined };
+  const g = new ResponseGate(() => sender, () => now);
+  return { g, sent, sender, advance: (ms: number) => (now += ms) };
 }
 
 describe('response gate', () => {
@@ -62,5 +63,26 @@ describe('response gate', () => {
     g.reset();
     await waiting;
     expect(g.hasActiveResponse).toBe(false);
+  });
+
+  it('holds a request while Voice Live is not open and sends it when the new session takes over', () => {
+    const { g, sent, sender } = gate();
+    sender.isOpen = false;
+    g.request({ n: 1 });
+    expect(sent).toEqual([]);
+    sender.isOpen = true;
+    g.reset();
+    expect(sent).toEqual([{ n: 1 }]);
+    g.dispose();
+  });
+
+  it('sends again, on the new session, a request whose response.created never came from the old one', () => {
+    const { g, sent } = gate();
+    g.request({ n: 1 });
+    g.reset();
+    expect(sent).toEqual([{ n: 1 }, { n: 1 }]);
+    g.onEvent(created('r1'));
+    g.reset();
+    expect(sent).toHaveLength(2);
   });
 });

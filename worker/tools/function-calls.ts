@@ -7,6 +7,9 @@ import type { AgentTool, ToolContext } from './types.js';
 
 type ToolStatus = CallRecord['tools'][number]['status'];
 
+/** How often a finished tool checks whether Voice Live is open again (it was reconnecting). */
+const OPEN_POLL_MS = 25;
+
 export interface FunctionCallRunnerOptions {
   registry: ToolRegistry;
   gate: ResponseGate;
@@ -90,10 +93,22 @@ export class FunctionCallRunner {
     if (this.closed || outcome.endsConversation) return;
 
     await this.options.gate.whenDone(responseId);
-    if (this.closed) return;
-    const voiceLive = this.options.voiceLive();
-    voiceLive?.createConversationItem({ type: 'function_call_output', call_id: callId, output: JSON.stringify(outcome.output ?? null) });
+    // While Voice Live reconnects, the new session's replay is already taken: an output sent now would be
+    // dropped and not replayed. It goes to the new session once open, and its response.create behind it.
+    const voiceLive = await this.openVoiceLive();
+    if (!voiceLive) return;
+    voiceLive.createConversationItem({ type: 'function_call_output', call_id: callId, output: JSON.stringify(outcome.output ?? null) });
     this.options.gate.request();
+  }
+
+  /** The Voice Live sender once a session is open; undefined if the call ends first. */
+  private async openVoiceLive(): Promise<VoiceLiveSender | undefined> {
+    for (;;) {
+      if (this.closed) return undefined;
+      const voiceLive = this.options.voiceLive();
+      if (voiceLive && voiceLive.isOpen !== false) return voiceLive;
+      await new Promise((resolve) => setTimeout(resolve, OPEN_POLL_MS).unref());
+    }
   }
 
   private async execute(tool: AgentTool, args: Record<string, unknown>, responseId: string, log: Logger): Promise<Outcome> {
