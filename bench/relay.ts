@@ -1,6 +1,11 @@
 /**
- * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build] [--bare]
+ * Relay benchmark: `npm run bench:relay -- --calls C --seconds S [--profile] [--voice-live-rate 24000] [--no-build] [--bare] [--pin]
  *   [--worker-node-args=--max-semi-space-size=4]`
+ *
+ * `--delta-ms 100` makes the echo peer answer with one delta per 100 ms of audio (Voice Live's deltas are
+ * longer than a frame); the default answers every 20 ms append with its own delta.
+ *
+ * `--pin` runs the worker on CPU 1 and the load generator on CPU 0 (other processes on the machine still share both).
  *
  * `--bare` runs, instead of the worker, the least a relay can do on this machine: the same two protocols
  * translated by string slicing, with no validation, pacing, metrics or Voice Live client. It is the floor
@@ -38,6 +43,10 @@ const { values: args } = parseArgs({
     'worker-node-args': { type: 'string', default: '' },
     /** Runs the worker as if the optional native `bufferutil` were not installed (ws then masks in JavaScript). */
     'no-buffer-util': { type: 'boolean', default: false },
+    /** Worker on CPU 1, this process (ACS clients, echo peer) on CPU 0, as the issue's targets assume (needs taskset). */
+    pin: { type: 'boolean', default: false },
+    /** Audio per Voice Live delta (a multiple of 20): the echo sends one delta per this many ms of appends. */
+    'delta-ms': { type: 'string', default: '20' },
   },
 });
 const CALLS = Number(args.calls);
@@ -92,6 +101,7 @@ const http = createServer((req, res) => res.writeHead(426).end());
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
 wss.on('connection', (ws) => {
   const id = 'resp_' + Math.random().toString(36).slice(2);
+  const pending = [], pendingSeqs = [];
   const head = '{"type":"response.audio.delta","response_id":"' + id + '","item_id":"item_' + id + '","output_index":0,"content_index":0,"delta":"';
   ws.send(JSON.stringify({ type: 'session.created', event_id: 'e0', session: { id } }));
   ws.on('message', (data) => {
@@ -107,9 +117,22 @@ wss.on('connection', (ws) => {
       if (valid && seq >= workerData.WARMUP_FRAMES && Atomics.load(state, 1) === 1) up.push(at - sentAt[call * FRAMES + seq]);
       // The agent talks in turns: 800 ms of echo, 200 ms of silence (no deltas), as a model's replies come.
       if (seq % 50 >= 40) return;
-      Atomics.add(state, 2, 1);
-      ws.send(head + audio + '"}');
-      if (valid) echoSentAt[call * FRAMES + seq] = now();
+      if (workerData.DELTA_FRAMES <= 1) {
+        Atomics.add(state, 2, 1);
+        ws.send(head + audio + '"}');
+        if (valid) echoSentAt[call * FRAMES + seq] = now();
+        return;
+      }
+      // Longer deltas, as a model sends them: several frames' audio in one event.
+      pending.push(Buffer.from(audio, 'base64'));
+      pendingSeqs.push(valid ? call * FRAMES + seq : -1);
+      if (pending.length < workerData.DELTA_FRAMES && seq % 50 !== 39) return;
+      Atomics.add(state, 2, pending.length);
+      ws.send(head + Buffer.concat(pending).toString('base64') + '"}');
+      const at2 = now();
+      for (const index of pendingSeqs) if (index >= 0) echoSentAt[index] = at2;
+      pending.length = 0;
+      pendingSeqs.length = 0;
       return;
     }
     const event = JSON.parse(text);
@@ -130,7 +153,7 @@ parentPort.on('message', (message) => {
 async function startEchoPeer(): Promise<{ url: string; upLatencies(): Promise<Float64Array>; close(): Promise<void> }> {
   const thread = new Worker(PEER_THREAD, {
     eval: true,
-    workerData: { CALLS, FRAMES, WARMUP_FRAMES, sentAtShared, echoSentAtShared, peerStateShared: peerState.buffer, wsPath: createRequire(join(process.cwd(), 'package.json')).resolve('ws') },
+    workerData: { CALLS, FRAMES, WARMUP_FRAMES, DELTA_FRAMES: Number(args['delta-ms']) / 20, sentAtShared, echoSentAtShared, peerStateShared: peerState.buffer, wsPath: createRequire(join(process.cwd(), 'package.json')).resolve('ws') },
   });
   const port = await new Promise<number>((resolve, reject) => {
     thread.once('message', (m: { port: number }) => resolve(m.port));
@@ -199,7 +222,8 @@ http.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ address: '127.0.0
 async function startWorker(voiceLiveUrl: string, profileDir: string | undefined): Promise<{ child: ChildProcess; port: number; exited: Promise<number | null> }> {
   // The built worker, as `npm run start:worker` runs it in production (no TypeScript loader in the process).
   const nodeArgs = [...(args['worker-node-args'] ? args['worker-node-args'].split(' ') : []), ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(args.bare ? ['-e', BARE_RELAY] : ['dist/worker/main.js'])];
-  const child = spawn(process.execPath, nodeArgs, {
+  // taskset execs node: the pid (read from /proc below) stays the worker's.
+  const child = spawn(args.pin ? 'taskset' : process.execPath, args.pin ? ['-c', '1', process.execPath, ...nodeArgs] : nodeArgs, {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',
@@ -290,6 +314,8 @@ async function main(): Promise<void> {
   const peer = await startEchoPeer();
   const profileDir = args.profile ? mkdtempSync(join(tmpdir(), 'relay-prof-')) : undefined;
   const worker = await startWorker(peer.url, profileDir);
+  // Every thread of this process (the peer's included, started above) on the other core.
+  if (args.pin && spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' }).status !== 0) throw new Error('taskset failed');
   const pid = worker.child.pid!;
   await new Promise((r) => setTimeout(r, 500));
   const baseline = sampleProc(pid);
@@ -382,7 +408,7 @@ async function main(): Promise<void> {
   // Audio relayed while measuring, in call-seconds (a saturated load generator stretches wall time).
   const callSeconds = (framesSent - warmupFrames) / 50;
   const lines = [
-    `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}${args['worker-node-args'] ? ` (node ${args['worker-node-args']})` : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}`,
+    `relay benchmark${args.bare ? ' (BARE relay: the floor, not the worker)' : ''}${args['worker-node-args'] ? ` (node ${args['worker-node-args']})` : ''}: ${CALLS} calls x ${SECONDS} s (+1 s warm-up) in ${elapsedS.toFixed(1)} s, ACS ${RATE} Hz, Voice Live ${args['voice-live-rate'] ?? RATE} Hz${args['voice-live-rate'] ? ' (resampling)' : ' (pass-through)'}${args['delta-ms'] !== '20' ? `, ${args['delta-ms']} ms deltas` : ''}${args.pin ? ', pinned' : ''}`,
     summary('up', upLatencies),
     summary('down', downFirstLatencies) + '  first frame of each agent turn',
     summary('down', downLatencies) + '  every frame (includes waiting behind the playout lead)',
