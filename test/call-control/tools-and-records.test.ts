@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { AcsMediaClient } from '../../lab/acs/media-client.js';
 import { callIncoming } from '../../shared/call-metadata.js';
 import { loadCustomTools } from '../../worker/tools/loader.js';
 import type { AgentTool } from '../../worker/tools/types.js';
@@ -205,6 +206,31 @@ describe('call record', () => {
     expect(record.cost.tokens).toBeCloseTo(expectedTokens, 5);
     expect(record.cost.minutes).toBeCloseTo((record.durationMs / 60_000) * 0.01, 5);
     expect(record.cost.total).toBeCloseTo(record.cost.tokens + record.cost.minutes, 5);
+  });
+
+  it('keeps one record per call when a new media socket of the call replaces the first: both parts in it, once', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall('replaced-1');
+    await call.session.respondWithAudio(agentAudio(100), { transcript: 'Hello from the first socket.' });
+    await until(() => lab!.control.calls.get('replaced-1')?.record.usage.responses === 1, 3000, 'first response seen');
+
+    // ACS reconnects the media stream: a second socket for the same call id replaces the first.
+    const media = await AcsMediaClient.connect({ url: `${lab.worker.url}/ws/replaced-1`, callConnectionId: call.callConnectionId, correlationId: 'replaced-1' });
+    media.sendMetadata(16000);
+    const second = await lab.voiceLive.nextSession();
+    await second.waitFor('session.update');
+    await until(() => lab!.worker.server.calls.get('replaced-1')?.voiceLive?.isOpen === true, 3000, 'second Voice Live open');
+    await second.respondWithAudio(agentAudio(100), { transcript: 'Hello from the second socket.' });
+    await until(() => lab!.control.calls.get('replaced-1')?.record.usage.responses === 1, 3000, 'second response seen');
+    await media.close();
+
+    await until(() => lab!.records().length === 1 && lab!.control.calls.size === 0, 5000, 'record');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lab.bus.messages('call-records').map((m) => m.messageId)).toEqual(['replaced-1:record']);
+    const record = lab.records()[0]!;
+    expect(record.transcript?.map((t) => t.text)).toEqual(['Hello from the first socket.', 'Hello from the second socket.']);
+    expect(record.usage.responses).toBe(2);
+    expect(record.outcome.kind).toBe('caller_hung_up');
   });
 
   it('counts Voice Live reconnects in the record', async () => {

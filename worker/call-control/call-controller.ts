@@ -23,7 +23,8 @@ export interface CallControllerDeps {
   logger: Logger;
   actions?: CallActions | undefined;
   busClient?: ServiceBusClient | undefined;
-  outbox?: RecordOutbox | undefined;
+  /** Where the record goes when the call ends (the outbox, or the handover to a replacing socket's controller). */
+  outbox?: Pick<RecordOutbox, 'add'> | undefined;
   /** Pause before accepting the call's bus session again (held elsewhere, bus down). */
   subscriptionRetryDelayMs?: number;
   onFinished?: (controller: CallController) => void;

@@ -3,6 +3,7 @@ import type { RetryOptions, ServiceBusClient } from '@azure/service-bus';
 import { BusPublisher, createServiceBusClient } from '../../shared/bus.js';
 import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
+import type { CallRecord } from '../../shared/call-record.js';
 import type { CallSessionHooks } from '../call-session.js';
 import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js';
 import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
@@ -76,6 +77,30 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
   const outbox = publisher ? new RecordOutbox(publisher, { logger, ...deps.outboxOptions }) : undefined;
   const calls = new Map<string, CallController>();
   const released = new Set<Promise<void>>();
+  /** Records of calls whose media socket just ended, held for one turn in case a new socket of the call replaces it. */
+  const handovers = new Map<string, CallRecord>();
+
+  /**
+   * One record per call: when a new media socket of a call replaces the old one on this worker, the old
+   * socket's record is handed to the new controller (merged into its record) instead of being published.
+   * The server ends the old session just before it asks for the new one's hooks, so a record is held for
+   * one turn before it goes to the outbox; a replacement already live takes it at once.
+   */
+  const recordSinkFor = (callId: string, controller: () => CallController) => ({
+    add(record: CallRecord): void {
+      const successor = calls.get(callId);
+      if (successor && successor !== controller()) {
+        successor.record.inherit(record);
+        return;
+      }
+      handovers.set(callId, record);
+      setImmediate(() => {
+        if (handovers.get(callId) !== record) return;
+        handovers.delete(callId);
+        outbox?.add(record);
+      });
+    },
+  });
 
   logger.info(
     { tools: tools.names, acs: actions !== undefined, serviceBus: busClient !== undefined, transfer: config.transferTarget !== undefined },
@@ -87,25 +112,32 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
     outbox,
     calls,
     hooksFor(callId) {
-      const controller = new CallController({
+      const controller: CallController = new CallController({
         callId,
         config,
         tools,
         logger: logger.child({ callId }),
         actions,
         busClient,
-        outbox,
+        outbox: outbox ? recordSinkFor(callId, () => controller) : undefined,
         ...(deps.subscriptionRetryDelayMs !== undefined ? { subscriptionRetryDelayMs: deps.subscriptionRetryDelayMs } : {}),
-        onFinished: (finished) => {
+        onFinished: (finished: CallController) => {
           if (calls.get(callId) === finished) calls.delete(callId);
           const release = finished.released.finally(() => released.delete(release));
           released.add(release);
         },
       });
+      const inherited = handovers.get(callId);
+      if (inherited) {
+        handovers.delete(callId);
+        controller.record.inherit(inherited);
+      }
       calls.set(callId, controller);
       return controller.hooks;
     },
     async close(timeoutMs) {
+      for (const record of handovers.values()) outbox?.add(record);
+      handovers.clear();
       const unpublishedRecords = outbox ? await outbox.flush(timeoutMs) : 0;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all(released), new Promise((resolve) => (timer = setTimeout(resolve, Math.min(timeoutMs, 5_000))))]);

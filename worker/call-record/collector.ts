@@ -52,6 +52,8 @@ export class CallRecordCollector {
   private openTurn: { stoppedAtMs: number; index: number } | undefined;
   private readonly respondedResponses = new Set<string>();
   private readonly tools: CallRecord['tools'] = [];
+  /** The record of the media socket this call's socket replaced (same worker): merged in by build(). */
+  private earlier: CallRecord | undefined;
 
   constructor(private readonly options: CallRecordCollectorOptions) {
     this.now = options.now ?? Date.now;
@@ -136,7 +138,21 @@ export class CallRecordCollector {
   }
 
   /** The record at the end of the call. */
+  /**
+   * Takes over the record of an earlier media socket of the same call (ACS reconnected the media stream, or
+   * media was restarted to this worker), so the call still has one record: it starts when the first socket
+   * started, lists both parts' transcript, turns and tools, and sums their counts, usage and cost.
+   */
+  inherit(earlier: CallRecord): void {
+    this.earlier = this.earlier ? mergeCallRecords(this.earlier, earlier, this.options.prices) : earlier;
+  }
+
   build(facts: CallEndFacts): CallRecord {
+    const own = this.buildOwn(facts);
+    return this.earlier ? mergeCallRecords(this.earlier, own, this.options.prices) : own;
+  }
+
+  private buildOwn(facts: CallEndFacts): CallRecord {
     const endedAtMs = Math.max(this.now(), this.startedAtMs);
     const durationMs = endedAtMs - this.startedAtMs;
     const outcome = this.outcome ?? outcomeFromReason(facts.reason);
@@ -168,6 +184,46 @@ export class CallRecordCollector {
       ...(this.capReached ? { capReached: this.capReached } : {}),
     });
   }
+}
+
+/**
+ * One record from two parts of the same call, `earlier` first: `later` decides the outcome and the end; lists
+ * are joined in time order; counts and usage are summed and priced at `prices` over the whole duration.
+ */
+export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices: TokenPrices): CallRecord {
+  const [first, second] = Date.parse(earlier.startedAt) <= Date.parse(later.startedAt) ? [earlier, later] : [later, earlier];
+  const startedAtMs = Date.parse(first.startedAt);
+  const endedAtMs = Math.max(Date.parse(first.endedAt), Date.parse(second.endedAt));
+  const byTime = <T extends { at: string }>(a: T[], b: T[]) => [...a, ...b].sort((x, y) => Date.parse(x.at) - Date.parse(y.at));
+  const usage = { ...first.usage };
+  for (const key of Object.keys(usage) as (keyof Usage)[]) usage[key] += second.usage[key];
+  const durationMs = endedAtMs - startedAtMs;
+  const cost = priceCall(usage, durationMs, prices);
+  const callConnectionId = later.callConnectionId ?? earlier.callConnectionId;
+  const from = later.from ?? earlier.from;
+  const to = later.to ?? earlier.to;
+  const capReached = later.capReached ?? earlier.capReached;
+  return buildCallRecord({
+    callId: later.callId,
+    ...(callConnectionId ? { callConnectionId } : {}),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    startedAt: iso(startedAtMs),
+    endedAt: iso(endedAtMs),
+    durationMs,
+    outcome: later.outcome,
+    transcript: first.transcript === null && second.transcript === null ? null : byTime(first.transcript ?? [], second.transcript ?? []),
+    turns: [...first.turns, ...second.turns].sort((x, y) => Date.parse(x.callerStoppedAt) - Date.parse(y.callerStoppedAt)),
+    tools: byTime(first.tools, second.tools),
+    bargeIns: first.bargeIns + second.bargeIns,
+    voiceLiveReconnects: first.voiceLiveReconnects + second.voiceLiveReconnects,
+    framesIn: first.framesIn + second.framesIn,
+    framesOut: first.framesOut + second.framesOut,
+    framesDropped: first.framesDropped + second.framesDropped,
+    usage,
+    cost,
+    ...(capReached ? { capReached } : {}),
+  });
 }
 
 /** When call control did not decide the outcome, the relay's end reason does. */
