@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { subscribeToCallSession } from '../../shared/bus.js';
 import { callDisconnected, callIncoming, participantsUpdated, transferAccepted, transferFailed } from '../../shared/call-metadata.js';
+import { WORKER_HANGUP_CLOSE_REASON } from '../../worker/call-control/call-controller.js';
 import { agentAudio, received, source, startCallControlLab, TRANSFER_TARGET, until, type CallControlLab } from './harness.js';
 
 let lab: CallControlLab | undefined;
@@ -201,8 +202,12 @@ describe('caps and fallbacks', () => {
     expect((update.session as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(['end_call']);
     await call.session.respondWithAudio(agentAudio(200), { transcript: 'Bye.' });
     await call.session.callFunction('end_call', {});
-    expect((await call.media.closed).code).toBe(1000);
+    const closed = await call.media.closed;
+    expect(closed.code).toBe(1000);
+    expect(closed.reason.startsWith(WORKER_HANGUP_CLOSE_REASON)).toBe(true);
     expect(call.media.receivedAudio().length).toBeGreaterThanOrEqual(agentAudio(200).length);
     expect(lab.acs.requestsFor('terminate')).toEqual([]);
+    // Said once at start-up, since the Functions app will see a media stop on a call that is still up.
+    expect(lab.logs.filter((l) => l.level === 'warn' && /no Call Automation.*only closes the media stream/.test(String(l.msg)))).toHaveLength(1);
   });
 });

@@ -31,6 +31,12 @@ export interface CallControllerDeps {
 }
 
 const AUDIBLE_POLL_MS = 20;
+/**
+ * Start of the close reason when the worker ends a call by closing its media socket (no Call Automation, or the
+ * hang-up failed): ACS then reports MediaStreamingStopped on a connected call, so logs and the media peer can
+ * tell this close from a crash.
+ */
+export const WORKER_HANGUP_CLOSE_REASON = 'worker hang-up (media closed, call not ended at ACS)';
 /** Items wait for the Voice Live session to be configured; checked this often. */
 const ITEMS_RETRY_MS = 25;
 
@@ -276,9 +282,13 @@ export class CallController {
           this.log.info({ reason }, 'hung up through Call Automation');
         } catch (error) {
           this.log.warn({ err: { message: (error as Error).message } }, 'hang-up through Call Automation failed; closing the media stream');
+          this.endSoon(`${WORKER_HANGUP_CLOSE_REASON}: ${reason}`);
+          return;
         }
       } else {
-        this.log.info({ reason }, 'ending the call by closing the media stream (no Call Automation for this call)');
+        this.log.warn({ reason }, 'ending the call by closing the media stream only (no Call Automation for this call): ACS keeps the call up');
+        this.endSoon(`${WORKER_HANGUP_CLOSE_REASON}: ${reason}`);
+        return;
       }
       this.endSoon(`agent ended the call: ${reason}`);
     })();

@@ -106,6 +106,12 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
     { tools: tools.names, acs: actions !== undefined, serviceBus: busClient !== undefined, transfer: config.transferTarget !== undefined },
     'call control ready',
   );
+  if (!actions) {
+    logger.warn(
+      'no Call Automation (ACS_ENDPOINT / ACS_CONNECTION_STRING unset): end_call only closes the media stream, so ACS ' +
+        'keeps the call up and the Functions app may restart media (the caller can be greeted again); transfer_to_human is unavailable',
+    );
+  }
 
   return {
     tools,
