@@ -48,4 +48,12 @@ describe('local Functions host', () => {
     expect((await fetch(`${host.url}/api/boom`)).status).toBe(500);
     expect((await fetch(`${host.url}/api/echo/2`, { method: 'POST' })).status).toBe(202);
   });
+
+  it('answers a route parameter with a malformed %-escape with 400 and the reason, and keeps serving', async () => {
+    host = await startFunctionsHost({ routes, port: 0 });
+    const bad = await fetch(`${host.url}/api/echo/%E0%A4%A`, { method: 'POST' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/malformed %-escape/);
+    expect((await fetch(`${host.url}/api/echo/2`, { method: 'POST' })).status).toBe(202);
+  });
 });

@@ -120,10 +120,15 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
       chunks.push(chunk as Buffer);
     }
     const params: Record<string, string> = {};
-    hit.c.names.forEach((name, index) => {
+    for (const [index, name] of hit.c.names.entries()) {
       const value = hit.m[index + 1];
-      if (value !== undefined) params[name] = decodeURIComponent(value);
-    });
+      if (value === undefined) continue;
+      try {
+        params[name] = decodeURIComponent(value);
+      } catch {
+        return plain(res, 400, `route parameter ${name} has a malformed %-escape: ${value}`);
+      }
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;

@@ -180,6 +180,9 @@ describe('ACS emulator', () => {
     expect(((await badCall.json()) as any).error.message).toMatch(/from: must be an E.164 number/);
     expect((await fetch(`${emulator.url}/lab/calls`, { method: 'POST', body: '{nope' })).status).toBe(400);
     expect((await fetch(`${emulator.url}/lab/calls/unknown`, { method: 'DELETE' })).status).toBe(404);
+    const badEscape = await fetch(`${emulator.url}/lab/calls/%E0%A4%A`, { method: 'DELETE' });
+    expect(badEscape.status).toBe(400);
+    expect(((await badEscape.json()) as any).error.message).toMatch(/malformed %-escape/);
   });
 
   it('places and hangs up calls through its control API, and the caller hanging up disconnects the call', async () => {

@@ -240,7 +240,13 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
 
   async function serveControl(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
     const method = req.method ?? 'GET';
-    const path = decodeURIComponent(new URL(req.url ?? '/', url).pathname);
+    const rawPath = new URL(req.url ?? '/', url).pathname;
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      return send(res, acsError(400, 'BadRequest', `malformed %-escape in the path: ${rawPath}`));
+    }
     try {
       if (path.startsWith('/lab/')) return send(res, await control(method, path, raw));
       if (path.startsWith('/eventgrid/validate')) return send(res, { status: 200, body: { validated: true } });
