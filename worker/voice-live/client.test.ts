@@ -443,3 +443,32 @@ describe('VoiceLiveClient hand-over after set-up', () => {
     expect(audio).toEqual([0, 1, 2, 3].map((i) => Buffer.from([i, i]).toString('base64')));
   });
 });
+
+describe('VoiceLiveClient items created while reconnecting', () => {
+  it('sends an item created while the new session was being set up, after that session is configured', async () => {
+    await startPeer({ apiKey: undefined, acceptBearer: () => true });
+    let release: (() => void) | undefined;
+    let calls = 0;
+    const credential: TokenCredential = {
+      getToken: async () => {
+        calls++;
+        // The second token (the reconnect) waits until the test has created its item.
+        if (calls === 2) await new Promise<void>((resolve) => (release = resolve));
+        return { token: 'token', expiresOnTimestamp: Date.now() + 3_600_000 };
+      },
+    };
+    const client = makeClient({ auth: { credential } });
+    await client.connect();
+    const first = peer.sessions[0]!;
+    const replaced = new Promise<void>((resolve) => client.on('session-replaced', () => resolve()));
+    first.drop(1011, 'server error');
+    await until(() => release !== undefined);
+    client.createConversationItem({ type: 'function_call_output', call_id: 'call_42', output: '{"ok":true}' });
+    release!();
+    await replaced;
+    const second = peer.sessions[1]!;
+    const item = await second.waitFor('conversation.item.create', (e) => (e.item as { call_id?: string } | undefined)?.call_id === 'call_42');
+    expect(item).toBeDefined();
+    expect(second.received[0]?.type).toBe('session.update');
+  });
+});

@@ -280,12 +280,16 @@ export class VoiceLiveClient {
       }
       if (this.isClosed()) throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
       try {
-        const connection = await this.openConnection(this.conversation.replayItems().items);
+        const replay = this.conversation.replayItems();
+        const connection = await this.openConnection(replay.items);
         if (this.isClosed()) {
           void connection.close('client closed');
           throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
         }
         this.adopt(connection);
+        // Items created while this session was being set up (e.g. a tool result) were not in its replay.
+        const late = this.conversation.replayItems(replay.entries).items;
+        if (late.length > 0) connection.sendReplay(late);
         this.log.info({ attempt, sessionId: connection.sessionId, kind }, 'Voice Live session configured');
         if (kind === 'initial') this.sendGreeting();
         else {
