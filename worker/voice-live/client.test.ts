@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TokenCredential } from '@azure/core-auth';
-import { startVoiceLivePeer, type VoiceLivePeer, type VoiceLivePeerOptions } from '../../lab/voice-live/index.js';
+import { startVoiceLivePeer, type PeerSession, type VoiceLivePeer, type VoiceLivePeerOptions } from '../../lab/voice-live/index.js';
 import { VoiceLiveClient, VoiceLiveError, type VoiceLiveClientOptions } from './client.js';
 import type { ServerEvent } from './events.js';
 import type { VoiceLiveSessionSettings } from './session-config.js';
@@ -470,5 +470,36 @@ describe('VoiceLiveClient items created while reconnecting', () => {
     const item = await second.waitFor('conversation.item.create', (e) => (e.item as { call_id?: string } | undefined)?.call_id === 'call_42');
     expect(item).toBeDefined();
     expect(second.received[0]?.type).toBe('session.update');
+  });
+});
+
+describe('VoiceLiveClient replay after a reconnect', () => {
+  it('passes on a live item that arrives while replayed items await their echo, and hides the echoes', async () => {
+    const client = makeClient();
+    const { events } = collect(client);
+    await client.connect();
+    client.createConversationItem({ type: 'message', role: 'system', content: [{ type: 'input_text', text: 'The caller is Ada.' }] });
+    const first = peer.sessions[0]!;
+    await first.waitFor('conversation.item.create');
+    const secondSession = new Promise<PeerSession>((resolve) => {
+      const remove = peer.onSession((session) => {
+        remove();
+        // The caller's turn is created by the service right behind session.updated, before the replayed item's echo.
+        void session.waitFor('session.update').then(() =>
+          session.send({ type: 'conversation.item.created', previous_item_id: null, item: { id: 'item_live', type: 'message', role: 'user', content: [] } }),
+        );
+        resolve(session);
+      });
+    });
+    const replaced = new Promise<void>((resolve) => client.on('session-replaced', () => resolve()));
+    first.drop(1011, 'server error');
+    const second = await secondSession;
+    await replaced;
+    await second.waitFor('conversation.item.create');
+    await until(() => events.some((e) => e.type === 'conversation.item.created' && e.item.id === 'item_live'));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const created = events.filter((e) => e.type === 'conversation.item.created').map((e) => (e.type === 'conversation.item.created' ? e.item.role : ''));
+    expect(created.filter((role) => role === 'system')).toHaveLength(1); // the first session's echo only, not the replay's
+    expect(created).toContain('user');
   });
 });

@@ -32,14 +32,9 @@ const SESSION_MS = 60 * 60 * 1000;
 const MAX_BODY_CHARS = 2048;
 const MAX_HELD_EVENTS = 512;
 
-/**
- * Client frames carry a masking key as RFC 6455 requires, but an all-zero one, which `ws` recognises and
- * then skips the XOR and the copy of every frame (the text goes to the socket as is). Masking exists to stop
- * a browser script from steering the bytes a transparent proxy sees; this client is a server process, its
- * frames are JSON we write, and they travel inside TLS to Azure, so random keys would protect nothing here.
- */
-function zeroMask(mask: Buffer): void {
-  mask[0] = mask[1] = mask[2] = mask[3] = 0;
+/** What identifies an item's echo well enough to tell a replayed item from a live one: kind, role, tool call. */
+function itemSignature(item: { type?: unknown; role?: unknown; call_id?: unknown }): string {
+  return `${String(item.type)}|${String(item.role ?? '')}|${String(item.call_id ?? '')}`;
 }
 
 /** One Voice Live session on one socket. Never reused after it closes. */
@@ -54,7 +49,8 @@ export class VoiceLiveConnection {
   private closePromise: Promise<void> | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private alive = true;
-  private replayAcksPending = 0;
+  /** Replayed items not yet acknowledged, in the order sent: acks are matched by kind so a live item is never taken for one. */
+  private readonly pendingReplay: { seq: number; signature: string }[] = [];
   private replaySeq = 0;
   private readonly sessionUpdateEventId = `session_update_${randomUUID().slice(0, 8)}`;
   /**
@@ -111,7 +107,6 @@ export class VoiceLiveConnection {
           handshakeTimeout: options.connectTimeoutInMs,
           perMessageDeflate: false,
           followRedirects: false,
-          generateMask: zeroMask,
         });
       } catch (error) {
         return fail(new VoiceLiveError('CONNECTION_FAILED', `cannot open socket: ${String(error)}`, { retryable: false, cause: error }));
@@ -190,7 +185,7 @@ export class VoiceLiveConnection {
     }
     const event = result.event;
     if (this.ready) {
-      if (this.replayAcksPending > 0 && this.isReplayAck(event)) return;
+      if (this.pendingReplay.length > 0 && this.isReplayAck(event)) return;
       if (this.held) {
         if (this.held.length < MAX_HELD_EVENTS) this.held.push(event);
         else this.options.callbacks.onMalformed(this, 'event arrived before the session was taken over and the hold queue is full');
@@ -203,12 +198,18 @@ export class VoiceLiveConnection {
   }
 
   private isReplayAck(event: ServerEvent): boolean {
-    if (event.type === 'conversation.item.created' || (event.type === 'error' && event.error.event_id?.startsWith('replay_'))) {
-      this.replayAcksPending--;
-      if (event.type === 'error') this.options.callbacks.onSetupWarning(this, `replayed item refused: ${event.error.message ?? ''}`);
+    if (event.type === 'error' && event.error.event_id?.startsWith('replay_')) {
+      const seq = Number(event.error.event_id.slice('replay_'.length));
+      const index = this.pendingReplay.findIndex((entry) => entry.seq === seq);
+      if (index >= 0) this.pendingReplay.splice(index, 1);
+      this.options.callbacks.onSetupWarning(this, `replayed item refused: ${event.error.message ?? ''}`);
       return true;
     }
-    return false;
+    if (event.type !== 'conversation.item.created') return false;
+    const index = this.pendingReplay.findIndex((entry) => entry.signature === itemSignature(event.item));
+    if (index < 0) return false;
+    this.pendingReplay.splice(index, 1);
+    return true;
   }
 
   private onSetupEvent(event: ServerEvent): void {
@@ -257,8 +258,9 @@ export class VoiceLiveConnection {
   /** Sends items that rebuild the conversation; their acks are not passed on. */
   sendReplay(items: readonly Record<string, unknown>[]): void {
     for (const item of items) {
-      this.replayAcksPending++;
-      this.sendJson({ type: 'conversation.item.create', item, event_id: `replay_${++this.replaySeq}` });
+      const seq = ++this.replaySeq;
+      this.pendingReplay.push({ seq, signature: itemSignature(item) });
+      this.sendJson({ type: 'conversation.item.create', item, event_id: `replay_${seq}` });
     }
   }
 
