@@ -97,6 +97,8 @@ export class CallSession implements CallControl {
   private readonly discardedResponses = new Set<string>();
 
   private metadataTimer: NodeJS.Timeout | undefined;
+  /** When ACS last showed it is there (a message or a pong), on the `performance.now()` clock. */
+  private lastHeardFromAcsMs = performance.now();
   private framesIn = 0;
   private framesOut = 0;
   private bargeIns = 0;
@@ -110,6 +112,7 @@ export class CallSession implements CallControl {
     this.log = options.logger;
     this.badInput = new BadInputReporter(options.metrics, options.logger);
     this.socket.on('message', this.onAcsMessage);
+    this.socket.on('pong', () => (this.lastHeardFromAcsMs = performance.now()));
     this.socket.on('close', (code, reason) => this.end(`ACS socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
     this.socket.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.dropped('oversized');
@@ -132,6 +135,22 @@ export class CallSession implements CallControl {
     return this.state;
   }
 
+  /**
+   * Liveness of the ACS side, checked by the server's one timer for all calls: a socket quiet for `pingAfterMs`
+   * is pinged (a live peer answers even when it has nothing to send); one that stays silent for `timeoutMs` is
+   * a half-open connection, and the call is ended so its Voice Live session does not run on unheard.
+   */
+  checkLiveness(nowMs: number, pingAfterMs: number, timeoutMs: number): void {
+    if (this.state === 'ended') return;
+    const silentMs = nowMs - this.lastHeardFromAcsMs;
+    if (silentMs >= timeoutMs) {
+      this.log.warn({ silentMs: Math.round(silentMs) }, 'nothing from ACS (no media, no pong); ending the call');
+      this.end(`ACS silent for ${Math.round(silentMs / 1000)} s`, 1001);
+    } else if (silentMs >= pingAfterMs && this.socket.readyState === this.socket.OPEN) {
+      this.socket.ping();
+    }
+  }
+
   isAgentAudible(): boolean {
     return this.playout?.isAudible() ?? false;
   }
@@ -141,6 +160,7 @@ export class CallSession implements CallControl {
   private readonly onAcsMessage = (data: RawData, isBinary: boolean): void => {
     if (this.state === 'ended') return;
     const receivedAt = performance.now();
+    this.lastHeardFromAcsMs = receivedAt;
     const parsed = parseAcsMessage((data as Buffer).toString('utf8'), isBinary);
     if (!parsed.ok) return this.badInput.report(parsed.reason, parsed.detail);
     const message = parsed.message;

@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     ...(credential ? { credential } : {}),
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
     hooksFor: (callId) => callControl.hooksFor(callId),
+    idleTimeoutMs: config.mediaIdleTimeoutMs,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

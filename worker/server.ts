@@ -25,6 +25,8 @@ export interface WorkerServerOptions {
   timers?: PlayoutTimers;
   /** A media socket that has not sent AudioMetadata by then is closed. Default 10 s. */
   metadataTimeoutMs?: number;
+  /** A call whose ACS socket sends nothing and answers no ping for this long is ended. Default 30 s; 0 turns it off. */
+  idleTimeoutMs?: number;
 }
 
 const CALL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -42,6 +44,7 @@ export class WorkerServer {
   private readonly verifier: AcsTokenVerifier | undefined;
   private readonly log: Logger;
   private isDraining = false;
+  private readonly livenessTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkerServerOptions) {
     this.log = options.logger;
@@ -63,6 +66,15 @@ export class WorkerServer {
       // Every message is parsed as JSON and its audio checked as base64, which rejects what UTF-8 checks would.
       skipUTF8Validation: true,
     });
+    const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+    if (idleTimeoutMs > 0) {
+      const tickMs = Math.max(50, Math.floor(idleTimeoutMs / 3));
+      this.livenessTimer = setInterval(() => {
+        const now = performance.now();
+        for (const call of this.calls.all()) call.checkLiveness(now, tickMs, idleTimeoutMs);
+      }, tickMs);
+      this.livenessTimer.unref();
+    }
     this.http = createServer((req, res) => this.onRequest(req, res));
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
@@ -114,6 +126,7 @@ export class WorkerServer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.livenessTimer);
     for (const call of this.calls.all()) call.end('server closed', 1001);
     this.wss.close();
     await new Promise<void>((resolve) => {

@@ -51,6 +51,7 @@ export const mediaWorkerEnvShape = {
   ACS_JWKS_URL: url(['https', 'http']).optional(),
   MEDIA_MAX_MESSAGE_BYTES: integer(4096, 16 * 1024 * 1024).default(65536),
   PLAYOUT_LEAD_MS: integer(40, 1000).default(160),
+  MEDIA_IDLE_TIMEOUT_S: integer(0, 3600).default(30),
   DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
 
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
@@ -125,6 +126,8 @@ export interface WorkerConfig {
   mediaAuth: { mode: 'none' } | { mode: 'acs'; audience: string; issuer?: string; jwksUrl?: string };
   maxMessageBytes: number;
   playoutLeadMs: number;
+  /** A call whose ACS socket sends nothing and answers no ping for this long is ended (0: never). */
+  mediaIdleTimeoutMs: number;
   drainTimeoutMs: number;
   applicationInsightsConnectionString?: string;
   /** `Authorization=AAD[;ClientId=…]`: telemetry sent with an Entra token (the resource has local auth off). */
@@ -198,6 +201,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
           },
     maxMessageBytes: e.MEDIA_MAX_MESSAGE_BYTES,
     playoutLeadMs: e.PLAYOUT_LEAD_MS,
+    mediaIdleTimeoutMs: e.MEDIA_IDLE_TIMEOUT_S * 1000,
     drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
     ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
     ...(e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ? { applicationInsightsAuthenticationString: e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING } : {}),
