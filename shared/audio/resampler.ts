@@ -191,14 +191,14 @@ export class StreamingResampler {
       if (count > 0) {
         if (wasm) {
           const outputPtr = wasm.scratchPtr + this.outputRegionOffset;
-          wasm.resampleBlock(wasm.scratchPtr, this.nextIndex, this.phase, up, down, tapsPerPhase, this.tablePtr, outputPtr, count);
+          wasm.resampleBlock(wasm.scratchPtr, this.nextIndex, this.phase, up, down, tapsPerPhase, this.tablePtr, outputPtr, count, filter.deltaPhase, filter.deltaTap);
           if (output) {
             const outputIndex = outputPtr >> 1;
             const target = outputOffset + written;
             for (let j = 0; j < count; j++) output[target + j] = x[outputIndex + j]!;
           }
         } else {
-          resampleBlock(x, this.nextIndex, this.phase, up, down, tapsPerPhase, coefficients, output!, outputOffset + written, count);
+          resampleBlock(x, this.nextIndex, this.phase, up, down, tapsPerPhase, coefficients, output!, outputOffset + written, count, filter.deltaPhase, filter.deltaTap);
         }
       }
       written += count;

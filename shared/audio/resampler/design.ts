@@ -46,6 +46,13 @@ export interface PolyphaseFilter {
    * time order of the input window (oldest first), so the kernel walks input and coefficients forward together.
    */
   readonly coefficients: Int16Array;
+  /**
+   * The phase whose taps are exactly one unit tap (a Nyquist filter's: the windowed sinc going up), or -1. Its outputs
+   * are input samples, window position `deltaTap`, so the kernels copy them instead of computing a dot product that
+   * would give the same integer.
+   */
+  readonly deltaPhase: number;
+  readonly deltaTap: number;
 }
 
 export function gcd(a: number, b: number): number {
@@ -105,9 +112,15 @@ export function designPolyphaseFilter(fromRate: number, toRate: number): Polypha
     sum += prototype[n]!;
   }
   for (let n = 0; n < taps; n++) prototype[n] = (prototype[n]! * up) / sum;
+  if (fromRate < toRate) {
+    // Going up, the cut-off is the input's Nyquist frequency: a Nyquist filter, zero every `up` taps from the centre
+    // and one at it. Made exact (the normalisation leaves it 1e-7 off), one phase passes input samples through as is.
+    for (let n = centre % up; n < taps; n += up) prototype[n] = n === centre ? 1 : 0;
+  }
 
   const tapsPerPhase = LANES * Math.ceil(Math.ceil(taps / up) / LANES);
   const coefficients = quantize(prototype, up, tapsPerPhase);
+  const [deltaPhase, deltaTap] = findUnitPhase(coefficients, up, tapsPerPhase);
   return {
     fromRate,
     toRate,
@@ -119,7 +132,27 @@ export function designPolyphaseFilter(fromRate: number, toRate: number): Polypha
     beta,
     prototype,
     coefficients,
+    deltaPhase,
+    deltaTap,
   };
+}
+
+/** [phase, window position] of a phase that is exactly one tap of 2^SHIFT, or [-1, 0]. */
+function findUnitPhase(coefficients: Int16Array, up: number, tapsPerPhase: number): [number, number] {
+  const blocks = tapsPerPhase / LANES;
+  for (let p = 0; p < up; p++) {
+    let unit = -1;
+    let others = 0;
+    for (let j = 0; j < tapsPerPhase; j++) {
+      const base = (p * blocks + Math.floor(j / LANES)) * 2 * LANES;
+      const hi = coefficients[base + (j % LANES)]!;
+      const lo = coefficients[base + LANES + (j % LANES)]!;
+      if (hi === 2 ** (SHIFT - LO_BITS) && lo === 0 && unit < 0) unit = j;
+      else if (hi !== 0 || lo !== 0) others++;
+    }
+    if (unit >= 0 && others === 0) return [p, unit];
+  }
+  return [-1, 0];
 }
 
 function quantize(prototype: Float64Array, up: number, tapsPerPhase: number): Int16Array {

@@ -24,9 +24,21 @@ export function resampleBlock(
   out: Int16Array,
   outOffset: number,
   count: number,
+  unitPhase = -1,
+  unitTap = 0,
 ): void {
   const blocks = tapsPerPhase / LANES; // LANES is 8, written out in the loop below
   for (let m = 0; m < count; m++) {
+    if (phase === unitPhase) {
+      // A unit phase's output is the input sample: what the dot product below would give, without it.
+      out[outOffset + m] = x[start + unitTap]!;
+      phase += down;
+      if (phase >= up) {
+        start += Math.floor(phase / up);
+        phase %= up;
+      }
+      continue;
+    }
     let hiSum = 0;
     let loSum = 0;
     let c = phase * blocks * 2 * LANES;

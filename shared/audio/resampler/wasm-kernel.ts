@@ -16,6 +16,8 @@ export interface WasmKernel {
     coefPtr: number,
     outPtr: number,
     count: number,
+    unitPhase: number,
+    unitTap: number,
   ): void;
   /** Byte offset of a coefficient table in memory (copied in once per table). */
   tableOffset(table: Int16Array): number;
