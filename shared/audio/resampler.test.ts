@@ -76,6 +76,23 @@ describe('StreamingResampler', () => {
     });
   });
 
+  it.each([
+    [16000, 24000, 3, 2],
+    [8000, 48000, 6, 1],
+  ])('going up %i Hz -> %i Hz, every output that falls on an input instant is that input sample exactly', (from, to, up, down) => {
+    const r = new StreamingResampler(from, to);
+    const x = noise(4000, 7).map((v) => v >> 1);
+    const y = r.process(x);
+    let checked = 0;
+    for (let m = r.delaySamples; m < y.length; m++) {
+      const instant = (m - r.delaySamples) * down;
+      if (instant % up !== 0) continue;
+      expect(y[m]).toBe(x[instant / up]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
+
   it('keeps the 16 kHz <-> 24 kHz delay within 2 ms', () => {
     expect(new StreamingResampler(16000, 24000).delaySamples / 24000).toBeLessThanOrEqual(0.002);
     expect(new StreamingResampler(24000, 16000).delaySamples / 16000).toBeLessThanOrEqual(0.002);
