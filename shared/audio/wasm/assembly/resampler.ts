@@ -47,6 +47,32 @@ function seek(): bool {
   return gM < gCount;
 }
 
+/** Four outputs' dot products side by side (independent work in flight), one shared reduction and rounding: lane k is output k. */
+@inline
+function dot4(x0: usize, c0: usize, x1: usize, c1: usize, x2: usize, c2: usize, x3: usize, c3: usize, blocks: i32): v128 {
+  let h0 = i32x4.splat(0), h1 = i32x4.splat(0), h2 = i32x4.splat(0), h3 = i32x4.splat(0);
+  let l0 = i32x4.splat(0), l1 = i32x4.splat(0), l2 = i32x4.splat(0), l3 = i32x4.splat(0);
+  let xo: usize = 0;
+  let co: usize = 0;
+  for (let b = 0; b < blocks; b++) {
+    let v = v128.load(x0 + xo);
+    h0 = i32x4.add(h0, i32x4.dot_i16x8_s(v, v128.load(c0 + co)));
+    l0 = i32x4.add(l0, i32x4.dot_i16x8_s(v, v128.load(c0 + co, 16)));
+    v = v128.load(x1 + xo);
+    h1 = i32x4.add(h1, i32x4.dot_i16x8_s(v, v128.load(c1 + co)));
+    l1 = i32x4.add(l1, i32x4.dot_i16x8_s(v, v128.load(c1 + co, 16)));
+    v = v128.load(x2 + xo);
+    h2 = i32x4.add(h2, i32x4.dot_i16x8_s(v, v128.load(c2 + co)));
+    l2 = i32x4.add(l2, i32x4.dot_i16x8_s(v, v128.load(c2 + co, 16)));
+    v = v128.load(x3 + xo);
+    h3 = i32x4.add(h3, i32x4.dot_i16x8_s(v, v128.load(c3 + co)));
+    l3 = i32x4.add(l3, i32x4.dot_i16x8_s(v, v128.load(c3 + co, 16)));
+    xo += 16;
+    co += 32;
+  }
+  return rounded(sum4(h0, h1, h2, h3), sum4(l0, l1, l2, l3));
+}
+
 @inline
 function single(xp: usize, cp: usize, op: usize, blocks: i32): void {
   let h = i32x4.splat(0);
@@ -95,27 +121,7 @@ export function resampleBlock(
       const c3 = coefPtr + <usize>phase * phaseBytes;
       phase += down;
       while (phase >= up) { phase -= up; start++; }
-      let h0 = i32x4.splat(0), h1 = i32x4.splat(0), h2 = i32x4.splat(0), h3 = i32x4.splat(0);
-      let l0 = i32x4.splat(0), l1 = i32x4.splat(0), l2 = i32x4.splat(0), l3 = i32x4.splat(0);
-      let xo: usize = 0;
-      let co: usize = 0;
-      for (let b = 0; b < blocks; b++) {
-        let v = v128.load(x0 + xo);
-        h0 = i32x4.add(h0, i32x4.dot_i16x8_s(v, v128.load(c0 + co)));
-        l0 = i32x4.add(l0, i32x4.dot_i16x8_s(v, v128.load(c0 + co, 16)));
-        v = v128.load(x1 + xo);
-        h1 = i32x4.add(h1, i32x4.dot_i16x8_s(v, v128.load(c1 + co)));
-        l1 = i32x4.add(l1, i32x4.dot_i16x8_s(v, v128.load(c1 + co, 16)));
-        v = v128.load(x2 + xo);
-        h2 = i32x4.add(h2, i32x4.dot_i16x8_s(v, v128.load(c2 + co)));
-        l2 = i32x4.add(l2, i32x4.dot_i16x8_s(v, v128.load(c2 + co, 16)));
-        v = v128.load(x3 + xo);
-        h3 = i32x4.add(h3, i32x4.dot_i16x8_s(v, v128.load(c3 + co)));
-        l3 = i32x4.add(l3, i32x4.dot_i16x8_s(v, v128.load(c3 + co, 16)));
-        xo += 16;
-        co += 32;
-      }
-      const y = rounded(sum4(h0, h1, h2, h3), sum4(l0, l1, l2, l3));
+      const y = dot4(x0, c0, x1, c1, x2, c2, x3, c3, blocks);
       v128.store64_lane(outPtr + (<usize>m << 1), i16x8.narrow_i32x4_s(y, y), 0);
     }
     for (; m < count; m++) {
@@ -160,27 +166,7 @@ export function resampleBlock(
     const c3 = coefPtr + <usize>gPhase * phaseBytes;
     const o3 = outPtr + (<usize>gM << 1);
     advance();
-    let h0 = i32x4.splat(0), h1 = i32x4.splat(0), h2 = i32x4.splat(0), h3 = i32x4.splat(0);
-    let l0 = i32x4.splat(0), l1 = i32x4.splat(0), l2 = i32x4.splat(0), l3 = i32x4.splat(0);
-    let xo: usize = 0;
-    let co: usize = 0;
-    for (let b = 0; b < blocks; b++) {
-      let v = v128.load(x0 + xo);
-      h0 = i32x4.add(h0, i32x4.dot_i16x8_s(v, v128.load(c0 + co)));
-      l0 = i32x4.add(l0, i32x4.dot_i16x8_s(v, v128.load(c0 + co, 16)));
-      v = v128.load(x1 + xo);
-      h1 = i32x4.add(h1, i32x4.dot_i16x8_s(v, v128.load(c1 + co)));
-      l1 = i32x4.add(l1, i32x4.dot_i16x8_s(v, v128.load(c1 + co, 16)));
-      v = v128.load(x2 + xo);
-      h2 = i32x4.add(h2, i32x4.dot_i16x8_s(v, v128.load(c2 + co)));
-      l2 = i32x4.add(l2, i32x4.dot_i16x8_s(v, v128.load(c2 + co, 16)));
-      v = v128.load(x3 + xo);
-      h3 = i32x4.add(h3, i32x4.dot_i16x8_s(v, v128.load(c3 + co)));
-      l3 = i32x4.add(l3, i32x4.dot_i16x8_s(v, v128.load(c3 + co, 16)));
-      xo += 16;
-      co += 32;
-    }
-    const y = i16x8.narrow_i32x4_s(rounded(sum4(h0, h1, h2, h3), sum4(l0, l1, l2, l3)), i32x4.splat(0));
+    const y = i16x8.narrow_i32x4_s(dot4(x0, c0, x1, c1, x2, c2, x3, c3, blocks), i32x4.splat(0));
     if (o1 == o0 + 2 && o2 == o0 + 4 && o3 == o0 + 6) {
       v128.store64_lane(o0, y, 0);
     } else {
