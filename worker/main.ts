@@ -3,6 +3,7 @@ import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
 import { setupTelemetry } from '../shared/telemetry.js';
 import { createCallControl } from './call-control/index.js';
+import { WorkerMetrics } from './metrics.js';
 import { WorkerServer } from './server.js';
 import { loadCustomTools } from './tools/loader.js';
 import { VoiceLiveClient } from './voice-live/client.js';
@@ -44,6 +45,8 @@ async function main(): Promise<void> {
   const server = new WorkerServer({
     config,
     logger,
+    // Process metrics too (CPU, memory, event-loop delay, GC): what an operator reads first when calls degrade.
+    metrics: new WorkerMetrics({ defaultMetrics: true }),
     ...(credential ? { credential } : {}),
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
     hooksFor: (callId) => callControl.hooksFor(callId),

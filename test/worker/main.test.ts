@@ -41,6 +41,10 @@ describe('worker process', () => {
     const call = await AcsMediaClient.connect({ url: `ws://127.0.0.1:${port}/ws/sig` });
     call.sendMetadata(16000);
     await peer.nextSession();
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/^worker_active_calls 1$/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
     p.child.kill('SIGTERM');
     while (!/draining/.test(p.out())) await new Promise((r) => setTimeout(r, 20));
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
