@@ -191,6 +191,47 @@ function sampleProc(pid: number): ProcSample {
   return { cpuSeconds: ticks / 100, userSeconds: Number(fields[11]) / 100, rssBytes: rssKb * 1024 };
 }
 
+/** Whole-machine CPU time from /proc/stat (ticks), to report the hypervisor's steal during the run. */
+function sampleMachine(): { totalTicks: number; stealTicks: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { totalTicks: fields.reduce((a, b) => a + b, 0), stealTicks: fields[7] ?? 0 };
+}
+
+/** The worker's own view from its `/metrics`: relay-latency buckets and event-loop delay (none for `--bare`). */
+async function sampleWorkerMetrics(port: number): Promise<Map<string, number>> {
+  const values = new Map<string, number>();
+  if (args.bare) return values;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  for (const line of text.split('\n')) {
+    const bucket = /^worker_relay_latency_seconds_bucket\{le="([^"]+)",direction="(inbound|outbound)"\} (\S+)$/.exec(line);
+    if (bucket) values.set(`${bucket[2]} ${bucket[1]}`, Number(bucket[3]));
+    const lag = /^(nodejs_eventloop_lag_p(?:50|99)_seconds) (\S+)$/.exec(line);
+    if (lag) values.set(lag[1]!, Number(lag[2]));
+  }
+  return values;
+}
+
+/** "p50 <= a ms, p99 <= b ms" from the difference of two cumulative histograms (bucket bounds, not exact values). */
+function histogramSummary(before: Map<string, number>, after: Map<string, number>, direction: string): string {
+  const prefix = `${direction} `;
+  const buckets = [...after.entries()]
+    .filter(([key]) => key.startsWith(prefix))
+    .map(([key, value]) => ({ le: key.slice(prefix.length), count: value - (before.get(key) ?? 0) }));
+  const total = buckets.find((b) => b.le === '+Inf')?.count ?? 0;
+  if (total === 0) return `${direction} n/a`;
+  const bound = (q: number) => {
+    const bucket = buckets.find((b) => b.count >= q * total)!;
+    return bucket.le === '+Inf' ? '> 250 ms' : `<= ${Number(bucket.le) * 1000} ms`;
+  };
+  return `${direction} p50 ${bound(0.5)}, p99 ${bound(0.99)} (${total} sampled)`;
+}
+
+/** prom-client samples the event loop with a 10 ms timer and reports the whole interval; the delay is what exceeds it. */
+function eventLoopDelayMs(metrics: Map<string, number>, quantile: 'p50' | 'p99'): string {
+  const seconds = metrics.get(`nodejs_eventloop_lag_${quantile}_seconds`);
+  return seconds === undefined ? 'n/a' : Math.max(0, seconds * 1000 - 10).toFixed(1);
+}
+
 const BARE_RELAY = `
 const { createServer } = require('node:http');
 const { WebSocketServer, WebSocket } = require(process.env.WS_PATH);
@@ -384,10 +425,16 @@ async function main(): Promise<void> {
   await stream(WARMUP_FRAMES);
   await new Promise((r) => setTimeout(r, 1500));
   const warmupFrames = framesSent;
+  const workerMetricsBefore = await sampleWorkerMetrics(worker.port);
   const before = sampleProc(pid);
+  const machineBefore = sampleMachine();
+  const generatorBefore = process.cpuUsage();
   const startedAt = performance.now();
   await stream(FRAMES);
   const elapsedS = (performance.now() - startedAt) / 1000;
+  const generatorCpu = process.cpuUsage(generatorBefore);
+  const machineAfter = sampleMachine();
+  const stealPercent = (100 * (machineAfter.stealTicks - machineBefore.stealTicks)) / (machineAfter.totalTicks - machineBefore.totalTicks);
   await new Promise((r) => setTimeout(r, 500));
   measuring = false;
   Atomics.store(peerState, 1, 0);
@@ -397,6 +444,7 @@ async function main(): Promise<void> {
   const deltasSent = Atomics.load(peerState, 2);
   const after = sampleProc(pid);
   peakRss = Math.max(peakRss, after.rssBytes);
+  const workerMetricsAfter = await sampleWorkerMetrics(worker.port);
 
   for (const client of clients) await client.close();
   await new Promise((r) => setTimeout(r, 300));
@@ -414,6 +462,13 @@ async function main(): Promise<void> {
     summary('down', downLatencies) + '  every frame (includes waiting behind the playout lead)',
     `frames  sent ${framesSent}  at Voice Live ${appendsReceived}  echoed ${deltasSent}  back at ACS ${framesReceived}  lost up ${framesSent - appendsReceived}  lost down ${deltasSent - framesReceived}`,
     `worker CPU ${cpuS.toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * cpuS) / callSeconds).toFixed(3)} ms per call-second (${((100 * cpuS) / elapsedS).toFixed(0)}% of a core; user ${(after.userSeconds - before.userSeconds).toFixed(2)} s, kernel ${(cpuS - (after.userSeconds - before.userSeconds)).toFixed(2)} s)`,
+    ...(args.bare
+      ? []
+      : [
+          `inside the worker (its /metrics, message handled to message sent): ${histogramSummary(workerMetricsBefore, workerMetricsAfter, 'inbound')}; ${histogramSummary(workerMetricsBefore, workerMetricsAfter, 'outbound')}; event-loop delay beyond its 10 ms sampling timer p50 ${eventLoopDelayMs(workerMetricsAfter, 'p50')} ms, p99 ${eventLoopDelayMs(workerMetricsAfter, 'p99')} ms`,
+        ]),
+    `machine: hypervisor steal ${stealPercent.toFixed(1)}% of CPU time during the run, load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    `load generator (ACS clients and echo peer, one process) CPU ${((generatorCpu.user + generatorCpu.system) / 1e6).toFixed(2)} s = ${((generatorCpu.user + generatorCpu.system) / 1e4 / elapsedS).toFixed(0)}% of a core`,
     `worker RSS baseline ${(baseline.rssBytes / 1048576).toFixed(1)} MiB, calls connected ${(connected.rssBytes / 1048576).toFixed(1)} MiB = ${((connected.rssBytes - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call, peak streaming ${(peakRss / 1048576).toFixed(1)} MiB = ${((peakRss - baseline.rssBytes) / 1024 / CALLS).toFixed(0)} KiB per call`,
   ];
   process.stdout.write(lines.join('\n') + '\n');

@@ -1,0 +1,143 @@
+/**
+ * TCP floor: `npm run bench:tcp-floor -- --calls C --seconds S [--pin]`
+ *
+ * What the relay benchmark's traffic costs a Node process when it does nothing but move bytes: no WebSocket
+ * framing, no JSON, no base64. C calls, each two loopback TCP connections through a child process that pipes
+ * them (`a.on('data') -> b.write`, both ways). The caller side sends one message of an ACS `AudioData` frame's
+ * size every 20 ms; the far side echoes 40 of every 50 (800 ms of agent audio, 200 ms without), as the echo
+ * Voice Live peer of `bench/relay.ts` does. The child's CPU per call-second is the least any relay written in
+ * Node can cost for this traffic on this machine (the kernel's loopback TCP path plus Node's socket streams);
+ * read the relay benchmark's figures against it.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+
+const { values: args } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '10' },
+    pin: { type: 'boolean', default: false },
+  },
+});
+const CALLS = Number(args.calls);
+const SECONDS = Number(args.seconds);
+
+/** The size of a 20 ms, 16 kHz ACS AudioData message, which is also about the size of the append it becomes. */
+const MESSAGE_BYTES = Buffer.byteLength(
+  JSON.stringify({
+    kind: 'AudioData',
+    audioData: { timestamp: new Date().toISOString(), participantRawID: '8:acs:00000000-0000-0000-0000-000000000000', data: Buffer.alloc(640).toString('base64'), silent: false },
+  }),
+);
+
+const PIPE = `
+const net = require('node:net');
+const server = net.createServer((caller) => {
+  caller.setNoDelay(true);
+  const far = net.connect(Number(process.env.FAR_PORT), '127.0.0.1');
+  far.setNoDelay(true);
+  caller.on('data', (chunk) => far.write(chunk));
+  far.on('data', (chunk) => caller.write(chunk));
+  caller.on('close', () => far.destroy());
+  far.on('close', () => caller.destroy());
+  caller.on('error', () => undefined);
+  far.on('error', () => undefined);
+});
+server.listen(0, '127.0.0.1', () => process.send(server.address().port));
+`;
+
+function cpuTicks(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+function machineTicks(): { total: number; steal: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+}
+
+/** The far side: counts whole messages per connection and echoes those of the agent's turns. */
+async function startEchoPeer(): Promise<{ port: number; echoed: () => number; close: () => void }> {
+  let echoed = 0;
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    let pendingBytes = 0;
+    let seq = 0;
+    const message = Buffer.alloc(MESSAGE_BYTES, 0x41);
+    socket.on('data', (chunk: Buffer) => {
+      pendingBytes += chunk.length;
+      while (pendingBytes >= MESSAGE_BYTES) {
+        pendingBytes -= MESSAGE_BYTES;
+        if (seq++ % 50 < 40) {
+          socket.write(message);
+          echoed++;
+        }
+      }
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, echoed: () => echoed, close: () => server.close() };
+}
+
+async function main(): Promise<void> {
+  const peer = await startEchoPeer();
+  const nodeArgs = ['-e', PIPE];
+  const child: ChildProcess = spawn(args.pin ? 'taskset' : process.execPath, args.pin ? ['-c', '1', process.execPath, ...nodeArgs] : nodeArgs, {
+    env: { PATH: process.env.PATH ?? '', FAR_PORT: String(peer.port) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(Number(m))));
+  if (args.pin) spawn('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+
+  let received = 0;
+  const callers: Socket[] = await Promise.all(
+    Array.from({ length: CALLS }, () => new Promise<Socket>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+      socket.setNoDelay(true);
+      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    })),
+  );
+  const message = Buffer.alloc(MESSAGE_BYTES, 0x42);
+  let sent = 0;
+  // Every call sends on its own 20 ms clock, the calls spread over the period, as in the relay benchmark.
+  const timers = callers.map((socket, call) =>
+    setTimeout(() => {
+      timers[call] = setInterval(() => {
+        socket.write(message);
+        sent++;
+      }, 20);
+    }, (call * 20) / CALLS),
+  );
+
+  await new Promise((r) => setTimeout(r, 1000));
+  const before = { cpu: cpuTicks(child.pid!), machine: machineTicks(), sent, echoed: peer.echoed() };
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  const after = { cpu: cpuTicks(child.pid!), machine: machineTicks(), sent, echoed: peer.echoed() };
+
+  for (const timer of timers) clearInterval(timer);
+  for (const socket of callers) socket.destroy();
+  child.kill();
+  peer.close();
+
+  const callSeconds = (after.sent - before.sent) / 50;
+  const userS = (after.cpu.user - before.cpu.user) / 100;
+  const systemS = (after.cpu.system - before.cpu.system) / 100;
+  const steal = (100 * (after.machine.steal - before.machine.steal)) / (after.machine.total - before.machine.total);
+  process.stdout.write(
+    [
+      `TCP floor: ${CALLS} calls x ${SECONDS} s, ${MESSAGE_BYTES}-byte messages, ${after.sent - before.sent} up and ${after.echoed - before.echoed} echoed down through a byte pipe${args.pin ? ', pinned' : ''}`,
+      `pipe CPU ${(userS + systemS).toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * (userS + systemS)) / callSeconds).toFixed(3)} ms per call-second (user ${((1000 * userS) / callSeconds).toFixed(3)}, kernel ${((1000 * systemS) / callSeconds).toFixed(3)})`,
+      `machine: hypervisor steal ${steal.toFixed(1)}% of CPU time during the run; bytes back at the callers ${received}`,
+    ].join('\n') + '\n',
+  );
+  process.exit(0);
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`${error.stack ?? error.message}\n`);
+  process.exit(1);
+});
