@@ -47,6 +47,14 @@ describe('worker configuration', () => {
     expect(config.mediaAuth).toEqual({ mode: 'none' });
   });
 
+  it('reads end-of-utterance detection and refuses its settings where they cannot apply', () => {
+    const config = loadWorkerConfig({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1_multilingual', VOICE_LIVE_EOU_THRESHOLD_LEVEL: 'high', VOICE_LIVE_EOU_TIMEOUT_MS: '1500' });
+    expect(config.voiceLive.turnDetection.endOfUtterance).toEqual({ model: 'semantic_detection_v1_multilingual', thresholdLevel: 'high', timeoutMs: 1500 });
+    expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1', VOICE_LIVE_TURN_DETECTION: 'semantic_vad' })).toEqual([expect.stringMatching(/^VOICE_LIVE_EOU_MODEL: .*not semantic_vad/)]);
+    expect(problems({ ...base, VOICE_LIVE_EOU_TIMEOUT_MS: '1500' })).toEqual([expect.stringMatching(/^VOICE_LIVE_EOU_TIMEOUT_MS: needs VOICE_LIVE_EOU_MODEL/)]);
+    expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v2' })[0]).toMatch(/^VOICE_LIVE_EOU_MODEL: /);
+  });
+
   it('refuses model and agent mode together, naming the variables', () => {
     expect(problems({ ...base, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p' }).join('\n')).toMatch(/VOICE_LIVE_MODEL: .*VOICE_LIVE_AGENT_NAME/);
   });

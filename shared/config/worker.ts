@@ -2,6 +2,10 @@ import { z } from 'zod';
 import { type CallControlConfig, callControlConfigFrom, callControlEnvShape, checkCallControlEnv } from './call-control.js';
 import { type Env, boolean, decimal, guid, integer, list, parseEnv, url } from './env.js';
 
+/** Azure semantic end-of-utterance detection models and thresholds (the SDK's `EouDetection` union). */
+export const END_OF_UTTERANCE_MODELS = ['semantic_detection_v1', 'semantic_detection_v1_en', 'semantic_detection_v1_multilingual'] as const;
+export const END_OF_UTTERANCE_THRESHOLD_LEVELS = ['low', 'medium', 'high', 'default'] as const;
+
 const rateHz = z
   .enum(['8000', '16000', '24000'], { message: 'must be 8000, 16000 or 24000' })
   .transform((value) => Number(value) as 8000 | 16000 | 24000);
@@ -31,13 +35,16 @@ export const mediaWorkerEnvShape = {
   VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 2).optional(),
   VOICE_LIVE_VOICE_ENDPOINT_ID: z.string().optional(),
   VOICE_LIVE_TURN_DETECTION: z
-    .enum(['azure_semantic_vad', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
+    .enum(['azure_semantic_vad', 'azure_semantic_vad_en', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
     .default('azure_semantic_vad'),
   VOICE_LIVE_VAD_THRESHOLD: decimal(0.01, 0.99).optional(),
   VOICE_LIVE_VAD_PREFIX_PADDING_MS: integer(0, 5000).optional(),
   VOICE_LIVE_VAD_SILENCE_DURATION_MS: integer(0, 10000).optional(),
   VOICE_LIVE_REMOVE_FILLER_WORDS: boolean().default(true),
   VOICE_LIVE_VAD_LANGUAGES: list().optional(),
+  VOICE_LIVE_EOU_MODEL: z.enum(['none', ...END_OF_UTTERANCE_MODELS]).default('none'),
+  VOICE_LIVE_EOU_THRESHOLD_LEVEL: z.enum(END_OF_UTTERANCE_THRESHOLD_LEVELS).optional(),
+  VOICE_LIVE_EOU_TIMEOUT_MS: integer(100, 10_000).optional(),
   VOICE_LIVE_NOISE_SUPPRESSION: boolean().default(true),
   VOICE_LIVE_ECHO_CANCELLATION: boolean().default(true),
   VOICE_LIVE_TRANSCRIPTION_MODEL: z.string().default('azure-speech'),
@@ -86,6 +93,14 @@ export const workerConfigSchema = z
     if (c.CALLER_GREETING && (c.VOICE_LIVE_GREETING || c.VOICE_LIVE_GREETING_INSTRUCTION)) {
       ctx.addIssue({ code: 'custom', path: ['CALLER_GREETING'], message: 'set CALLER_GREETING or VOICE_LIVE_GREETING(_INSTRUCTION), not both: the caller would be greeted twice' });
     }
+    if (c.VOICE_LIVE_EOU_MODEL !== 'none' && c.VOICE_LIVE_TURN_DETECTION === 'semantic_vad') {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_EOU_MODEL'], message: 'end-of-utterance detection works with the Azure VAD types and server_vad, not semantic_vad' });
+    }
+    for (const name of ['VOICE_LIVE_EOU_THRESHOLD_LEVEL', 'VOICE_LIVE_EOU_TIMEOUT_MS'] as const) {
+      if (c[name] !== undefined && c.VOICE_LIVE_EOU_MODEL === 'none') {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'needs VOICE_LIVE_EOU_MODEL (end-of-utterance detection is off)' });
+      }
+    }
     if (c.VOICE_LIVE_VOICE_TYPE === 'azure-custom' && !c.VOICE_LIVE_VOICE_ENDPOINT_ID) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_VOICE_ENDPOINT_ID'], message: 'required when VOICE_LIVE_VOICE_TYPE=azure-custom' });
     }
@@ -117,6 +132,11 @@ export interface WorkerConfig {
       silenceDurationMs?: number;
       removeFillerWords?: boolean;
       languages?: string[];
+      endOfUtterance?: {
+        model: (typeof END_OF_UTTERANCE_MODELS)[number];
+        thresholdLevel?: (typeof END_OF_UTTERANCE_THRESHOLD_LEVELS)[number];
+        timeoutMs?: number;
+      };
     };
     noiseSuppression: boolean;
     echoCancellation: boolean;
@@ -173,6 +193,15 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
         ...(e.VOICE_LIVE_VAD_SILENCE_DURATION_MS !== undefined ? { silenceDurationMs: e.VOICE_LIVE_VAD_SILENCE_DURATION_MS } : {}),
         ...(semanticVad ? { removeFillerWords: e.VOICE_LIVE_REMOVE_FILLER_WORDS } : {}),
         ...(e.VOICE_LIVE_VAD_LANGUAGES?.length ? { languages: e.VOICE_LIVE_VAD_LANGUAGES } : {}),
+        ...(e.VOICE_LIVE_EOU_MODEL !== 'none'
+          ? {
+              endOfUtterance: {
+                model: e.VOICE_LIVE_EOU_MODEL,
+                ...(e.VOICE_LIVE_EOU_THRESHOLD_LEVEL ? { thresholdLevel: e.VOICE_LIVE_EOU_THRESHOLD_LEVEL } : {}),
+                ...(e.VOICE_LIVE_EOU_TIMEOUT_MS !== undefined ? { timeoutMs: e.VOICE_LIVE_EOU_TIMEOUT_MS } : {}),
+              },
+            }
+          : {}),
       },
       noiseSuppression: e.VOICE_LIVE_NOISE_SUPPRESSION,
       echoCancellation: e.VOICE_LIVE_ECHO_CANCELLATION,

@@ -4,7 +4,7 @@ import { buildSessionUpdate, voiceLiveSessionSettingsSchema, type VoiceLiveSessi
 const base: VoiceLiveSessionSettings = {
   instructions: 'Be brief.',
   voice: { type: 'azure-standard', name: 'en-US-Ava:DragonHDLatestNeural', temperature: 0.8 },
-  turnDetection: { type: 'azure_semantic_vad', threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500, removeFillerWords: true, endOfUtteranceModel: 'semantic_detection_v1' },
+  turnDetection: { type: 'azure_semantic_vad', threshold: 0.5, prefixPaddingMs: 300, silenceDurationMs: 500, removeFillerWords: true, endOfUtterance: { model: 'semantic_detection_v1', thresholdLevel: 'low', timeoutMs: 2000 } },
   noiseSuppression: true,
   echoCancellation: true,
   transcription: { model: 'azure-speech', language: 'en-US' },
@@ -31,7 +31,7 @@ describe('buildSessionUpdate', () => {
           prefix_padding_ms: 300,
           silence_duration_ms: 500,
           remove_filler_words: true,
-          end_of_utterance_detection: { model: 'semantic_detection_v1' },
+          end_of_utterance_detection: { model: 'semantic_detection_v1', threshold_level: 'low', timeout_ms: 2000 },
           interrupt_response: true,
           create_response: true,
           auto_truncate: false,
@@ -60,6 +60,12 @@ describe('buildSessionUpdate', () => {
   it('sends only the parameters each VAD type and voice type accepts', () => {
     const semantic = buildSessionUpdate({ ...base, turnDetection: { type: 'semantic_vad', eagerness: 'high', threshold: 0.5, removeFillerWords: true } }).session;
     expect(semantic.turn_detection).toEqual({ type: 'semantic_vad', eagerness: 'high', interrupt_response: true, create_response: true, auto_truncate: false });
+    const eouModelOnly = buildSessionUpdate({ ...base, turnDetection: { type: 'server_vad', endOfUtterance: { model: 'semantic_detection_v1_multilingual' } } }).session;
+    expect(eouModelOnly.turn_detection).toMatchObject({ type: 'server_vad', end_of_utterance_detection: { model: 'semantic_detection_v1_multilingual' } });
+    const semanticWithEou = buildSessionUpdate({ ...base, turnDetection: { type: 'semantic_vad', endOfUtterance: { model: 'semantic_detection_v1' } } }).session;
+    expect(semanticWithEou.turn_detection).not.toHaveProperty('end_of_utterance_detection');
+    const english = buildSessionUpdate({ ...base, turnDetection: { type: 'azure_semantic_vad_en', removeFillerWords: false } }).session;
+    expect(english.turn_detection).toMatchObject({ type: 'azure_semantic_vad_en', remove_filler_words: false });
     const multilingual = buildSessionUpdate({ ...base, turnDetection: { type: 'azure_semantic_vad_multilingual', languages: ['en', 'fr'] } }).session;
     expect(multilingual.turn_detection).toMatchObject({ languages: ['en', 'fr'] });
     const custom = buildSessionUpdate({ ...base, voice: { type: 'azure-custom', name: 'MyVoice', endpointId: 'ep-1', rate: '1.1', style: 'cheerful' } }).session;

@@ -1,7 +1,15 @@
 import { z } from 'zod';
+import { END_OF_UTTERANCE_MODELS, END_OF_UTTERANCE_THRESHOLD_LEVELS } from '../../shared/config/worker.js';
 
 export type VoiceType = 'azure-standard' | 'azure-custom' | 'openai' | 'azure-realtime-native';
-export type TurnDetectionType = 'azure_semantic_vad' | 'azure_semantic_vad_multilingual' | 'server_vad' | 'semantic_vad';
+export type TurnDetectionType = 'azure_semantic_vad' | 'azure_semantic_vad_en' | 'azure_semantic_vad_multilingual' | 'server_vad' | 'semantic_vad';
+
+/** Azure semantic end-of-utterance detection: decides from what was said whether the caller has finished. */
+export interface EndOfUtteranceDetection {
+  model: (typeof END_OF_UTTERANCE_MODELS)[number];
+  thresholdLevel?: (typeof END_OF_UTTERANCE_THRESHOLD_LEVELS)[number];
+  timeoutMs?: number;
+}
 export type AudioRateHz = 16000 | 24000 | 8000;
 
 export interface VoiceLiveSessionSettings {
@@ -15,7 +23,8 @@ export interface VoiceLiveSessionSettings {
     silenceDurationMs?: number;
     removeFillerWords?: boolean;
     eagerness?: string;
-    endOfUtteranceModel?: string;
+    /** Not for `semantic_vad` (OpenAI's own turn detection has none). */
+    endOfUtterance?: EndOfUtteranceDetection;
     languages?: string[];
   };
   noiseSuppression: boolean;
@@ -47,13 +56,19 @@ export const voiceLiveSessionSettingsSchema = z.object({
       path: ['endpointId'],
     }),
   turnDetection: z.object({
-    type: z.enum(['azure_semantic_vad', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad']),
+    type: z.enum(['azure_semantic_vad', 'azure_semantic_vad_en', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad']),
     threshold: z.number().min(0).max(1).optional(),
     prefixPaddingMs: z.number().int().min(0).optional(),
     silenceDurationMs: z.number().int().min(0).optional(),
     removeFillerWords: z.boolean().optional(),
     eagerness: z.string().optional(),
-    endOfUtteranceModel: z.string().optional(),
+    endOfUtterance: z
+      .object({
+        model: z.enum(END_OF_UTTERANCE_MODELS),
+        thresholdLevel: z.enum(END_OF_UTTERANCE_THRESHOLD_LEVELS).optional(),
+        timeoutMs: z.number().int().positive().optional(),
+      })
+      .optional(),
     languages: z.array(z.string()).optional(),
   }),
   noiseSuppression: z.boolean(),
@@ -108,7 +123,7 @@ export function buildSessionUpdate(settings: VoiceLiveSessionSettings): { type: 
   session.output_audio_format = outputAudioFormat(settings.outputRateHz);
 
   const td = settings.turnDetection;
-  const azureSemantic = td.type === 'azure_semantic_vad' || td.type === 'azure_semantic_vad_multilingual';
+  const azureSemantic = td.type === 'azure_semantic_vad' || td.type === 'azure_semantic_vad_en' || td.type === 'azure_semantic_vad_multilingual';
   session.turn_detection = compact({
     type: td.type,
     threshold: td.type === 'semantic_vad' ? undefined : td.threshold,
@@ -117,8 +132,11 @@ export function buildSessionUpdate(settings: VoiceLiveSessionSettings): { type: 
     remove_filler_words: azureSemantic ? td.removeFillerWords : undefined,
     eagerness: td.type === 'semantic_vad' ? td.eagerness : undefined,
     languages: td.type === 'azure_semantic_vad_multilingual' ? td.languages : undefined,
+    // The wire shape of the GA API versions and the SDK (threshold_level, timeout_ms), not 2025-05-01-preview's.
     end_of_utterance_detection:
-      td.endOfUtteranceModel !== undefined && td.type !== 'semantic_vad' ? { model: td.endOfUtteranceModel } : undefined,
+      td.endOfUtterance && td.type !== 'semantic_vad'
+        ? compact({ model: td.endOfUtterance.model, threshold_level: td.endOfUtterance.thresholdLevel, timeout_ms: td.endOfUtterance.timeoutMs })
+        : undefined,
     // The relay truncates to what the caller actually heard (it knows ACS buffering; the service does not).
     interrupt_response: true,
     create_response: true,
