@@ -340,7 +340,9 @@ function greetingEnv(env: Env): Env {
 /** The model/agent settings the lab chose, as variables for a worker process. */
 function workerEnvOf(config: ReturnType<typeof loadWorkerConfig>): Record<string, string> {
   const target = config.voiceLive.target;
-  return target.kind === 'model' ? { VOICE_LIVE_MODEL: target.model } : { VOICE_LIVE_AGENT_NAME: target.agentName, VOICE_LIVE_AGENT_PROJECT: target.projectName };
+  if (target.kind === 'model') return { VOICE_LIVE_MODEL: target.model };
+  if (target.kind === 'agent-classic') return { VOICE_LIVE_AGENT_ID: target.agentId, VOICE_LIVE_AGENT_PROJECT: target.projectName };
+  return { VOICE_LIVE_AGENT_NAME: target.agentName, VOICE_LIVE_AGENT_PROJECT: target.projectName };
 }
 
 function freePort(host: string): Promise<number> {

@@ -219,7 +219,8 @@ export class CallSession implements CallControl {
       metadata: { callId: this.callId },
     };
     session = this.runHook('sessionSettings', () => this.options.hooks?.sessionSettings?.(session, this)) ?? session;
-    const auth = config.apiKey ? { apiKey: config.apiKey } : this.options.credential ? { credential: this.options.credential } : undefined;
+    const credential = this.options.credential;
+    const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
     if (!auth) return this.end('no Voice Live credential', 1011);
 
     const client = this.options.createVoiceLiveClient({

@@ -55,6 +55,22 @@ describe('worker configuration', () => {
     expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v2' })[0]).toMatch(/^VOICE_LIVE_EOU_MODEL: /);
   });
 
+  it('reads a classic agent by id, which cannot be combined with an agent name or version', () => {
+    const { VOICE_LIVE_MODEL: _model, ...noModel } = base;
+    expect(loadWorkerConfig({ ...noModel, VOICE_LIVE_AGENT_ID: 'asst_123', VOICE_LIVE_AGENT_PROJECT: 'contoso' }).voiceLive.target).toEqual({ kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' });
+    expect(problems({ ...noModel, VOICE_LIVE_AGENT_ID: 'asst_123' })).toEqual([expect.stringMatching(/^VOICE_LIVE_AGENT_PROJECT: required in agent mode \(VOICE_LIVE_AGENT_ID is set\)/)]);
+    expect(problems({ ...noModel, VOICE_LIVE_AGENT_ID: 'asst_123', VOICE_LIVE_AGENT_NAME: 'r', VOICE_LIVE_AGENT_PROJECT: 'p' })[0]).toMatch(/^VOICE_LIVE_AGENT_ID: .*not both/);
+    expect(problems({ ...noModel, VOICE_LIVE_AGENT_ID: 'asst_123', VOICE_LIVE_AGENT_PROJECT: 'p', VOICE_LIVE_AGENT_VERSION: '2' })[0]).toMatch(/^VOICE_LIVE_AGENT_VERSION: /);
+  });
+
+  it('reads Azure voice prosody and locale, and refuses them for OpenAI voices', () => {
+    const config = loadWorkerConfig({ ...base, VOICE_LIVE_VOICE_RATE: '1.1', VOICE_LIVE_VOICE_STYLE: 'cheerful', VOICE_LIVE_VOICE_LOCALE: 'en-GB', VOICE_LIVE_VOICE_TEMPERATURE: '0.7' });
+    expect(config.voiceLive.voice).toEqual({ type: 'azure-standard', name: 'en-US-Ava:DragonHDLatestNeural', temperature: 0.7, rate: '1.1', style: 'cheerful', locale: 'en-GB' });
+    expect(problems({ ...base, VOICE_LIVE_VOICE_TYPE: 'openai', VOICE_LIVE_VOICE_NAME: 'alloy', VOICE_LIVE_VOICE_STYLE: 'cheerful' })).toEqual([expect.stringMatching(/^VOICE_LIVE_VOICE_STYLE: applies to Azure voices/)]);
+    expect(problems({ ...base, VOICE_LIVE_VOICE_TEMPERATURE: '1.5' })[0]).toMatch(/^VOICE_LIVE_VOICE_TEMPERATURE: /);
+    expect(problems({ ...base, VOICE_LIVE_VOICE_LOCALE: 'English' })[0]).toMatch(/^VOICE_LIVE_VOICE_LOCALE: must be a BCP-47 locale/);
+  });
+
   it('refuses model and agent mode together, naming the variables', () => {
     expect(problems({ ...base, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p' }).join('\n')).toMatch(/VOICE_LIVE_MODEL: .*VOICE_LIVE_AGENT_NAME/);
   });

@@ -23,6 +23,7 @@ export const mediaWorkerEnvShape = {
   VOICE_LIVE_AGENT_NAME: z.string().optional(),
   VOICE_LIVE_AGENT_PROJECT: z.string().optional(),
   VOICE_LIVE_AGENT_VERSION: z.string().optional(),
+  VOICE_LIVE_AGENT_ID: z.string().optional(),
   VOICE_LIVE_AUDIO_RATE: rateHz.optional(),
 
   VOICE_LIVE_INSTRUCTIONS: z
@@ -32,7 +33,10 @@ export const mediaWorkerEnvShape = {
     .enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native'])
     .default('azure-standard'),
   VOICE_LIVE_VOICE_NAME: z.string().default('en-US-Ava:DragonHDLatestNeural'),
-  VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 2).optional(),
+  VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 1).optional(),
+  VOICE_LIVE_VOICE_RATE: decimal(0.5, 1.5).optional(),
+  VOICE_LIVE_VOICE_STYLE: z.string().optional(),
+  VOICE_LIVE_VOICE_LOCALE: z.string().regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP-47 locale such as en-GB').optional(),
   VOICE_LIVE_VOICE_ENDPOINT_ID: z.string().optional(),
   VOICE_LIVE_TURN_DETECTION: z
     .enum(['azure_semantic_vad', 'azure_semantic_vad_en', 'azure_semantic_vad_multilingual', 'server_vad', 'semantic_vad'])
@@ -74,15 +78,19 @@ export const workerConfigSchema = z
   .object({ ...mediaWorkerEnvShape, ...callControlEnvShape })
   .superRefine((c, ctx) => {
     checkCallControlEnv(c, ctx);
-    const agent = c.VOICE_LIVE_AGENT_NAME !== undefined || c.VOICE_LIVE_AGENT_PROJECT !== undefined;
+    const agent = c.VOICE_LIVE_AGENT_NAME !== undefined || c.VOICE_LIVE_AGENT_ID !== undefined || c.VOICE_LIVE_AGENT_PROJECT !== undefined;
     if (c.VOICE_LIVE_MODEL && agent) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_MODEL'], message: 'set either VOICE_LIVE_MODEL (model mode) or VOICE_LIVE_AGENT_NAME and VOICE_LIVE_AGENT_PROJECT (agent mode), not both' });
     } else if (!c.VOICE_LIVE_MODEL && !agent) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_MODEL'], message: 'required: set VOICE_LIVE_MODEL, or VOICE_LIVE_AGENT_NAME and VOICE_LIVE_AGENT_PROJECT for agent mode' });
-    } else if (agent && !c.VOICE_LIVE_AGENT_NAME) {
-      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_NAME'], message: 'required in agent mode (VOICE_LIVE_AGENT_PROJECT is set)' });
+    } else if (c.VOICE_LIVE_AGENT_NAME && c.VOICE_LIVE_AGENT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_ID'], message: 'set VOICE_LIVE_AGENT_NAME (an agent by name) or VOICE_LIVE_AGENT_ID (a classic agent by id), not both' });
+    } else if (agent && !c.VOICE_LIVE_AGENT_NAME && !c.VOICE_LIVE_AGENT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_NAME'], message: 'required in agent mode (VOICE_LIVE_AGENT_PROJECT is set), or VOICE_LIVE_AGENT_ID for a classic agent' });
     } else if (agent && !c.VOICE_LIVE_AGENT_PROJECT) {
-      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_PROJECT'], message: 'required in agent mode (VOICE_LIVE_AGENT_NAME is set)' });
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_PROJECT'], message: `required in agent mode (${c.VOICE_LIVE_AGENT_ID ? 'VOICE_LIVE_AGENT_ID' : 'VOICE_LIVE_AGENT_NAME'} is set)` });
+    } else if (c.VOICE_LIVE_AGENT_ID && c.VOICE_LIVE_AGENT_VERSION) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_VERSION'], message: 'applies to agents by name (VOICE_LIVE_AGENT_NAME), not to a classic agent id' });
     }
     if (c.MEDIA_AUTH === 'acs' && !c.ACS_RESOURCE_ID) {
       ctx.addIssue({ code: 'custom', path: ['ACS_RESOURCE_ID'], message: 'required when MEDIA_AUTH=acs (the immutable resource id of the ACS resource, the token audience)' });
@@ -101,6 +109,11 @@ export const workerConfigSchema = z
         ctx.addIssue({ code: 'custom', path: [name], message: 'needs VOICE_LIVE_EOU_MODEL (end-of-utterance detection is off)' });
       }
     }
+    if (c.VOICE_LIVE_VOICE_TYPE === 'openai') {
+      for (const name of ['VOICE_LIVE_VOICE_TEMPERATURE', 'VOICE_LIVE_VOICE_RATE', 'VOICE_LIVE_VOICE_STYLE', 'VOICE_LIVE_VOICE_LOCALE'] as const) {
+        if (c[name] !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: 'applies to Azure voices, not VOICE_LIVE_VOICE_TYPE=openai' });
+      }
+    }
     if (c.VOICE_LIVE_VOICE_TYPE === 'azure-custom' && !c.VOICE_LIVE_VOICE_ENDPOINT_ID) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_VOICE_ENDPOINT_ID'], message: 'required when VOICE_LIVE_VOICE_TYPE=azure-custom' });
     }
@@ -110,7 +123,9 @@ export type WorkerEnv = z.infer<typeof workerConfigSchema>;
 
 export type VoiceLiveTarget =
   | { kind: 'model'; model: string }
-  | { kind: 'agent'; agentName: string; projectName: string; agentVersion?: string };
+  | { kind: 'agent'; agentName: string; projectName: string; agentVersion?: string }
+  /** A classic agent by id: the service also wants an Entra agent token, so a managed identity is needed even with an API key. */
+  | { kind: 'agent-classic'; agentId: string; projectName: string };
 
 export interface WorkerConfig {
   port: number;
@@ -124,7 +139,7 @@ export interface WorkerConfig {
     /** Forced Voice Live audio rate; undefined = use the call's own rate both ways (no resampling). */
     audioRateHz?: 8000 | 16000 | 24000;
     instructions: string;
-    voice: { type: WorkerEnv['VOICE_LIVE_VOICE_TYPE']; name: string; temperature?: number; endpointId?: string };
+    voice: { type: WorkerEnv['VOICE_LIVE_VOICE_TYPE']; name: string; temperature?: number; endpointId?: string; rate?: string; style?: string; locale?: string };
     turnDetection: {
       type: WorkerEnv['VOICE_LIVE_TURN_DETECTION'];
       threshold?: number;
@@ -171,12 +186,14 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       apiVersion: e.VOICE_LIVE_API_VERSION,
       target: e.VOICE_LIVE_MODEL
         ? { kind: 'model', model: e.VOICE_LIVE_MODEL }
-        : {
-            kind: 'agent',
-            agentName: e.VOICE_LIVE_AGENT_NAME!,
-            projectName: e.VOICE_LIVE_AGENT_PROJECT!,
-            ...(e.VOICE_LIVE_AGENT_VERSION ? { agentVersion: e.VOICE_LIVE_AGENT_VERSION } : {}),
-          },
+        : e.VOICE_LIVE_AGENT_ID
+          ? { kind: 'agent-classic', agentId: e.VOICE_LIVE_AGENT_ID, projectName: e.VOICE_LIVE_AGENT_PROJECT! }
+          : {
+              kind: 'agent',
+              agentName: e.VOICE_LIVE_AGENT_NAME!,
+              projectName: e.VOICE_LIVE_AGENT_PROJECT!,
+              ...(e.VOICE_LIVE_AGENT_VERSION ? { agentVersion: e.VOICE_LIVE_AGENT_VERSION } : {}),
+            },
       ...(e.VOICE_LIVE_API_KEY ? { apiKey: e.VOICE_LIVE_API_KEY } : {}),
       ...(e.VOICE_LIVE_AUDIO_RATE ? { audioRateHz: e.VOICE_LIVE_AUDIO_RATE } : {}),
       instructions: e.VOICE_LIVE_INSTRUCTIONS,
@@ -185,6 +202,9 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
         name: e.VOICE_LIVE_VOICE_NAME,
         ...(e.VOICE_LIVE_VOICE_TEMPERATURE !== undefined ? { temperature: e.VOICE_LIVE_VOICE_TEMPERATURE } : {}),
         ...(e.VOICE_LIVE_VOICE_ENDPOINT_ID ? { endpointId: e.VOICE_LIVE_VOICE_ENDPOINT_ID } : {}),
+        ...(e.VOICE_LIVE_VOICE_RATE !== undefined ? { rate: String(e.VOICE_LIVE_VOICE_RATE) } : {}),
+        ...(e.VOICE_LIVE_VOICE_STYLE ? { style: e.VOICE_LIVE_VOICE_STYLE } : {}),
+        ...(e.VOICE_LIVE_VOICE_LOCALE ? { locale: e.VOICE_LIVE_VOICE_LOCALE } : {}),
       },
       turnDetection: {
         type: e.VOICE_LIVE_TURN_DETECTION,

@@ -117,6 +117,26 @@ describe('VoiceLiveClient connecting', () => {
     expect((session.received[0]!.event as { session: Record<string, unknown> }).session).not.toHaveProperty('instructions');
   });
 
+  it('connects a classic agent by id with an API key, adding the Entra agent token to the query', async () => {
+    const credential: TokenCredential = { getToken: async () => ({ token: 'agent-token', expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const { instructions: _omitted, ...agentSettings } = settings;
+    const client = makeClient({ auth: { apiKey: 'test-key', credential }, target: { kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' }, session: agentSettings });
+    await client.connect();
+    const session = peer.sessions[0]!;
+    expect(session.headers['api-key']).toBe('test-key');
+    expect(session.headers.authorization).toBeUndefined();
+    expect(Object.fromEntries(session.query)).toEqual({
+      'api-version': '2026-07-15',
+      'agent-id': 'asst_123',
+      'agent-project-name': 'contoso',
+      'agent-access-token': 'agent-token',
+    });
+  });
+
+  it('refuses a classic agent without a credential for its agent token', () => {
+    expect(() => makeClient({ target: { kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' } })).toThrow(/options\.auth\.credential: a classic agent/);
+  });
+
   it('sends a text greeting once, after session.updated, as a pre-generated assistant message', async () => {
     const client = makeClient({ greeting: { kind: 'text', text: 'Hello, Contoso here.' } });
     await client.connect();

@@ -21,8 +21,11 @@ export interface VoiceLiveClientOptions {
   /** e.g. 2026-07-15 */
   apiVersion: string;
   target: VoiceLiveTarget;
-  /** `api-key` header, else `Authorization: Bearer` for VOICE_LIVE_SCOPE. Never put in the URL. */
-  auth: { apiKey: string } | { credential: TokenCredential };
+  /**
+   * `api-key` header, else `Authorization: Bearer` for VOICE_LIVE_SCOPE. Never put in the URL. A classic agent
+   * (`agent-classic`) also needs an Entra agent token from `credential`, with or without an API key.
+   */
+  auth: { apiKey: string; credential?: TokenCredential } | { credential: TokenCredential };
   session: VoiceLiveSessionSettings;
   /** Spoken once, after the first `session.updated` (not again after a reconnect or renewal). */
   greeting?: { kind: 'text'; text: string } | { kind: 'generated'; instruction: string };
@@ -52,6 +55,8 @@ export interface VoiceLiveClientEvents {
 
 type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+const tokenCredential = z.custom<TokenCredential>((c) => typeof (c as TokenCredential | null)?.getToken === 'function', 'must have getToken()');
+
 const optionsSchema = z.object({
   endpoint: z.string().refine((value) => {
     try {
@@ -73,8 +78,8 @@ const optionsSchema = z.object({
     z.object({ kind: z.literal('agent-classic'), agentId: z.string().min(1), projectName: z.string().min(1) }),
   ]),
   auth: z.union([
-    z.object({ apiKey: z.string().min(1, 'must not be empty') }),
-    z.object({ credential: z.custom<TokenCredential>((c) => typeof (c as TokenCredential | null)?.getToken === 'function', 'must have getToken()') }),
+    z.object({ apiKey: z.string().min(1, 'must not be empty'), credential: tokenCredential.optional() }),
+    z.object({ credential: tokenCredential }),
   ]),
   session: voiceLiveSessionSettingsSchema,
   greeting: z
@@ -97,6 +102,9 @@ const optionsSchema = z.object({
   heartbeatIntervalMs: z.number().int().min(0).optional(),
   closeTimeoutInMs: z.number().int().positive().optional(),
   maxBufferedBytes: z.number().int().positive().optional(),
+}).refine((o) => o.target.kind !== 'agent-classic' || o.auth.credential !== undefined, {
+  message: 'a classic agent (agent-classic) needs a credential for its agent access token',
+  path: ['auth', 'credential'],
 });
 
 const WARNING_BURST = 5;
@@ -323,6 +331,17 @@ export class VoiceLiveClient {
     throw fatal;
   }
 
+  private async entraToken(credential: TokenCredential): Promise<string> {
+    let token: string | undefined;
+    try {
+      token = (await credential.getToken(VOICE_LIVE_SCOPE, { abortSignal: this.lifetime.signal }))?.token;
+    } catch (error) {
+      throw new VoiceLiveError('AUTH_TOKEN_FAILED', `could not get an Entra token: ${(error as Error).message}`, { retryable: true, cause: error });
+    }
+    if (!token) throw new VoiceLiveError('AUTH_TOKEN_FAILED', 'credential returned no token', { retryable: true });
+    return token;
+  }
+
   private async openConnection(replay: Record<string, unknown>[]): Promise<VoiceLiveConnection> {
     const headers: Record<string, string> = {
       'x-ms-client-request-id': randomUUID(),
@@ -330,17 +349,10 @@ export class VoiceLiveClient {
     };
     let agentAccessToken: string | undefined;
     const auth = this.options.auth;
-    if ('apiKey' in auth) {
-      headers['api-key'] = auth.apiKey;
-    } else {
-      let token: string | undefined;
-      try {
-        token = (await auth.credential.getToken(VOICE_LIVE_SCOPE, { abortSignal: this.lifetime.signal }))?.token;
-      } catch (error) {
-        throw new VoiceLiveError('AUTH_TOKEN_FAILED', `could not get an Entra token: ${(error as Error).message}`, { retryable: true, cause: error });
-      }
-      if (!token) throw new VoiceLiveError('AUTH_TOKEN_FAILED', 'credential returned no token', { retryable: true });
-      headers.authorization = `Bearer ${token}`;
+    if ('apiKey' in auth) headers['api-key'] = auth.apiKey;
+    if (!('apiKey' in auth) || this.options.target.kind === 'agent-classic') {
+      const token = await this.entraToken(auth.credential!);
+      if (!('apiKey' in auth)) headers.authorization = `Bearer ${token}`;
       if (this.options.target.kind === 'agent-classic') agentAccessToken = token;
     }
     const url = buildVoiceLiveUrl({

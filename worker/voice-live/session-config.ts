@@ -15,7 +15,7 @@ export type AudioRateHz = 16000 | 24000 | 8000;
 export interface VoiceLiveSessionSettings {
   /** Omitted in agent mode: the agent's instructions live in Foundry. */
   instructions?: string;
-  voice: { type: VoiceType; name: string; temperature?: number; endpointId?: string; rate?: string; style?: string };
+  voice: { type: VoiceType; name: string; temperature?: number; endpointId?: string; rate?: string; style?: string; locale?: string };
   turnDetection: {
     type: TurnDetectionType;
     threshold?: number;
@@ -46,10 +46,11 @@ export const voiceLiveSessionSettingsSchema = z.object({
     .object({
       type: z.enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native']),
       name: z.string().min(1),
-      temperature: z.number().min(0).max(2).optional(),
+      temperature: z.number().min(0).max(1).optional(),
       endpointId: z.string().min(1).optional(),
       rate: z.string().optional(),
       style: z.string().optional(),
+      locale: z.string().optional(),
     })
     .refine((voice) => voice.type !== 'azure-custom' || voice.endpointId !== undefined, {
       message: 'an azure-custom voice needs endpointId',
@@ -116,6 +117,7 @@ export function buildSessionUpdate(settings: VoiceLiveSessionSettings): { type: 
     endpoint_id: voice.endpointId,
     rate: voice.rate,
     style: voice.style,
+    locale: voice.locale,
   });
 
   session.input_audio_format = 'pcm16';
