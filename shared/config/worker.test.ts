@@ -51,6 +51,7 @@ describe('worker configuration', () => {
     const config = loadWorkerConfig({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1_multilingual', VOICE_LIVE_EOU_THRESHOLD_LEVEL: 'high', VOICE_LIVE_EOU_TIMEOUT_MS: '1500' });
     expect(config.voiceLive.turnDetection.endOfUtterance).toEqual({ model: 'semantic_detection_v1_multilingual', thresholdLevel: 'high', timeoutMs: 1500 });
     expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1', VOICE_LIVE_TURN_DETECTION: 'semantic_vad' })).toEqual([expect.stringMatching(/^VOICE_LIVE_EOU_MODEL: .*not semantic_vad/)]);
+    expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1', VOICE_LIVE_API_VERSION: '2025-05-01-preview' })).toEqual([expect.stringMatching(/^VOICE_LIVE_EOU_MODEL: needs VOICE_LIVE_API_VERSION 2025-10-01 or later/)]);
     expect(problems({ ...base, VOICE_LIVE_EOU_TIMEOUT_MS: '1500' })).toEqual([expect.stringMatching(/^VOICE_LIVE_EOU_TIMEOUT_MS: needs VOICE_LIVE_EOU_MODEL/)]);
     expect(problems({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v2' })[0]).toMatch(/^VOICE_LIVE_EOU_MODEL: /);
   });

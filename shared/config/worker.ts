@@ -104,6 +104,9 @@ export const workerConfigSchema = z
     if (c.VOICE_LIVE_EOU_MODEL !== 'none' && c.VOICE_LIVE_TURN_DETECTION === 'semantic_vad') {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_EOU_MODEL'], message: 'end-of-utterance detection works with the Azure VAD types and server_vad, not semantic_vad' });
     }
+    if (c.VOICE_LIVE_EOU_MODEL !== 'none' && c.VOICE_LIVE_API_VERSION < '2025-10-01') {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_EOU_MODEL'], message: `needs VOICE_LIVE_API_VERSION 2025-10-01 or later (${c.VOICE_LIVE_API_VERSION} used another shape for it)` });
+    }
     for (const name of ['VOICE_LIVE_EOU_THRESHOLD_LEVEL', 'VOICE_LIVE_EOU_TIMEOUT_MS'] as const) {
       if (c[name] !== undefined && c.VOICE_LIVE_EOU_MODEL === 'none') {
         ctx.addIssue({ code: 'custom', path: [name], message: 'needs VOICE_LIVE_EOU_MODEL (end-of-utterance detection is off)' });
