@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './env.js';
-import { functionsConfigSchema, loadFunctionsConfig } from './functions.js';
+import { callRecordingFormat, functionsConfigSchema, loadFunctionsConfig } from './functions.js';
 
 const minimal = {
   ACS_ENDPOINT: 'https://acs-demo.communication.azure.com',
@@ -42,6 +42,34 @@ describe('Functions configuration', () => {
     expect(problems({ ...minimal, NOT_FOR_US_ACTION: 'redirect' })).toEqual(['NOT_FOR_US_REDIRECT_TO']);
     expect(problems({ ...minimal, CALLED_NUMBERS_ALLOWED: '+18331234567, 555' })).toEqual(['CALLED_NUMBERS_ALLOWED']);
     expect(problems({ ...minimal, MEDIA_AUDIO_FORMAT: 'pcm8KMono' })).toEqual(['MEDIA_AUDIO_FORMAT']);
+    expect(problems({ ...minimal, CALLBACK_BASE_URL: 'func.example.net' })).toEqual(['CALLBACK_BASE_URL']);
+  });
+
+  describe('call recording', () => {
+    it('is off unless asked for; mixed mp3 by default, wav by default when unmixed', () => {
+      const off = loadFunctionsConfig(minimal);
+      expect(off).toMatchObject({ CALL_RECORDING: 'off', CALL_RECORDING_CHANNEL: 'mixed' });
+      expect(off.CALL_RECORDING_STORAGE_URL).toBeUndefined();
+      expect(callRecordingFormat(off)).toBe('mp3');
+      expect(callRecordingFormat(loadFunctionsConfig({ ...minimal, CALL_RECORDING: 'audio', CALL_RECORDING_CHANNEL: 'unmixed' }))).toBe('wav');
+      expect(callRecordingFormat(loadFunctionsConfig({ ...minimal, CALL_RECORDING: 'audio', CALL_RECORDING_FORMAT: 'wav' }))).toBe('wav');
+    });
+
+    it('takes a blob container URL for bring-your-own-storage, trailing slash trimmed', () => {
+      const config = loadFunctionsConfig({ ...minimal, CALL_RECORDING: 'audio', CALL_RECORDING_STORAGE_URL: 'https://strec.blob.core.windows.net/recordings/' });
+      expect(config.CALL_RECORDING_STORAGE_URL).toBe('https://strec.blob.core.windows.net/recordings');
+    });
+
+    it('names the variable of each impossible recording setting', () => {
+      expect(problems({ ...minimal, CALL_RECORDING: 'video' })).toEqual(['CALL_RECORDING']);
+      expect(problems({ ...minimal, CALL_RECORDING_CHANNEL: 'stereo' })).toEqual(['CALL_RECORDING_CHANNEL']);
+      expect(problems({ ...minimal, CALL_RECORDING_FORMAT: 'mp4' })).toEqual(['CALL_RECORDING_FORMAT']);
+      // ACS writes unmixed audio as wav only.
+      expect(problems({ ...minimal, CALL_RECORDING: 'audio', CALL_RECORDING_CHANNEL: 'unmixed', CALL_RECORDING_FORMAT: 'mp3' })).toEqual(['CALL_RECORDING_FORMAT']);
+      for (const bad of ['http://strec.blob.core.windows.net/recordings', 'https://strec.blob.core.windows.net/', 'https://strec.blob.core.windows.net/recordings?sv=2024&sig=abc', 'recordings']) {
+        expect(problems({ ...minimal, CALL_RECORDING_STORAGE_URL: bad })).toEqual(['CALL_RECORDING_STORAGE_URL']);
+      }
+    });
   });
 
   it('local.settings.sample.json lists every setting and nothing unknown', () => {

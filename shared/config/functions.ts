@@ -3,12 +3,21 @@ import { type Env, guid, integer, list, parseEnv, url } from './env.js';
 
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
+/** For refinements that run after `url()` has already reported a value that is no URL at all. */
+const parsedUrl = (value: string): URL | undefined => {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+};
+
 /** A public URL of one of the given secure schemes; the plain scheme is accepted on loopback only (the local lab). */
 const publicUrl = (secure: 'https' | 'wss', plain: 'http' | 'ws') =>
   url([secure, plain])
     .refine((value) => {
-      const parsed = new URL(value);
-      return parsed.protocol === `${secure}:` || loopbackHosts.has(parsed.hostname);
+      const parsed = parsedUrl(value);
+      return !parsed || parsed.protocol === `${secure}:` || loopbackHosts.has(parsed.hostname);
     }, `must be a ${secure} URL (${plain} is allowed on 127.0.0.1/localhost only)`)
     .transform((value) => value.replace(/\/+$/, ''));
 
@@ -19,6 +28,15 @@ const numberList = () =>
       z.string().regex(/^(\+\d{3,15}\*?|\+?\*|[0-9]+:[^,\s]+)$/, 'entries must be E.164 numbers (+15551234567), prefixes (+1555*) or ACS raw ids'),
     ),
   );
+
+/** An Azure Blob container URL, without a SAS: ACS writes there with its own managed identity. */
+const blobContainerUrl = () =>
+  url(['https'])
+    .refine((value) => {
+      const parsed = parsedUrl(value);
+      return !parsed || parsed.search === '' && parsed.hash === '' && /^\/[^/]+/.test(parsed.pathname);
+    }, 'must be a blob container URL such as https://<account>.blob.core.windows.net/<container>, without a SAS token (ACS writes with its managed identity)')
+    .transform((value) => value.replace(/\/+$/, ''));
 
 /**
  * Every environment variable the Functions app reads. Keys are the variable names (the infra tests check
@@ -64,6 +82,12 @@ export const functionsConfigSchema = z
     MEDIA_RESTART_MAX_ATTEMPTS: integer(0, 10).default(2),
     EVENTGRID_SUBSCRIPTION_NAMES: list().default([]),
 
+    CALL_RECORDING: z.enum(['off', 'audio'], { message: 'must be off or audio' }).default('off'),
+    CALL_RECORDING_CHANNEL: z.enum(['mixed', 'unmixed'], { message: 'must be mixed or unmixed' }).default('mixed'),
+    /** Unset: mp3 for mixed, wav for unmixed (see `callRecordingFormat`). */
+    CALL_RECORDING_FORMAT: z.enum(['wav', 'mp3'], { message: 'must be wav or mp3' }).optional(),
+    CALL_RECORDING_STORAGE_URL: blobContainerUrl().optional(),
+
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),
@@ -78,10 +102,22 @@ export const functionsConfigSchema = z
     if (c.NOT_FOR_US_ACTION === 'redirect' && !c.NOT_FOR_US_REDIRECT_TO) {
       ctx.addIssue({ code: 'custom', path: ['NOT_FOR_US_REDIRECT_TO'], message: 'required when NOT_FOR_US_ACTION=redirect' });
     }
+    if (c.CALL_RECORDING_CHANNEL === 'unmixed' && c.CALL_RECORDING_FORMAT === 'mp3') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CALL_RECORDING_FORMAT'],
+        message: 'mp3 is for mixed recordings only: ACS writes unmixed audio (one channel per participant) as wav; set wav, or CALL_RECORDING_CHANNEL=mixed',
+      });
+    }
   });
 
 export type FunctionsConfig = z.infer<typeof functionsConfigSchema>;
 export type MediaAudioFormat = FunctionsConfig['MEDIA_AUDIO_FORMAT'];
+
+/** The recording format: as set, else what ACS allows for the channel (mp3 mixed, wav unmixed). */
+export function callRecordingFormat(config: Pick<FunctionsConfig, 'CALL_RECORDING_CHANNEL' | 'CALL_RECORDING_FORMAT'>): 'wav' | 'mp3' {
+  return config.CALL_RECORDING_FORMAT ?? (config.CALL_RECORDING_CHANNEL === 'unmixed' ? 'wav' : 'mp3');
+}
 
 /** Parses the Functions app's settings once at start-up; throws `ConfigError` naming every bad variable. */
 export function loadFunctionsConfig(env: Env = process.env): FunctionsConfig {
