@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { callIncoming, CallEventMessageError, mediaRestartRequested, parseCallEventMessage, toBusMessage } from './call-metadata.js';
+import {
+  callIncoming,
+  CallEventMessageError,
+  mediaRestartRequested,
+  parseCallEventMessage,
+  recordingFailed,
+  recordingRequested,
+  recordingStarted,
+  recordingStopped,
+  toBusMessage,
+} from './call-metadata.js';
 
 const source = { callId: 'call-1', eventId: 'ev-1', occurredAt: '2026-01-05T10:00:00Z' };
 const incoming = () =>
@@ -36,5 +46,19 @@ describe('call-events message schema', () => {
     expect(parseCallEventMessage({ ...incoming(), type: 'call.teleported' })).toMatchObject({ ok: false, unknownType: 'call.teleported' });
     expect(parseCallEventMessage('{not json')).toMatchObject({ ok: false, reason: 'body is not JSON' });
     expect(parseCallEventMessage({ ...incoming(), data: { from: {} } })).toMatchObject({ ok: false, reason: expect.stringMatching(/data\.from/) });
+  });
+
+  it('recording messages are new version-1 types: requested, started, stopped and failed, each with what identifies the recording', () => {
+    const requested = recordingRequested({ ...source, eventId: 'ev-1:recording' }, { recordingId: 'rec-1', recordingState: 'inactive', channel: 'mixed', format: 'mp3', storage: 'azureCommunicationServices' });
+    const started = recordingStarted(source, { recordingId: 'rec-1', state: 'active', recordingKind: 'azureCommunicationServices', startedAt: '2026-01-05T10:00:01.000Z' });
+    const stopped = recordingStopped({ ...source, eventId: 'ev-2' }, { recordingId: 'rec-1', state: 'inactive' });
+    const failedByAcs = recordingFailed({ ...source, eventId: 'ev-3' }, { resultInformation: { code: 400, subCode: 8522, message: 'call ended' } });
+    const failedRequest = recordingFailed({ ...source, eventId: 'ev-1:recordingFailed' }, { error: { status: 500, code: 'InternalError', message: 'ACS answered 500' } });
+    for (const message of [requested, started, stopped, failedByAcs, failedRequest]) {
+      expect(message.schemaVersion).toBe(1);
+      expect(parseCallEventMessage(JSON.stringify(message))).toEqual({ ok: true, message });
+    }
+    expect(() => recordingStarted(source, { recordingId: '', state: 'active' })).toThrow(/data\.recordingId/);
+    expect(() => recordingRequested(source, { recordingId: 'r', channel: 'mixed', format: 'mp4' as 'mp3', storage: 'azureCommunicationServices' })).toThrow(/data\.format/);
   });
 });

@@ -46,6 +46,14 @@ const envelope = {
 
 const resultData = z.object({ resultInformation: resultInformationSchema.optional(), operationContext: z.string().optional() });
 const mediaData = resultData.extend({ mediaStreamingUpdate: mediaStreamingUpdateSchema.optional() });
+/** RecordingStateChanged: ACS documents the states `active` and `inactive` (stopped or paused); others pass through. */
+const recordingStateData = resultData.extend({
+  recordingId: z.string().min(1),
+  state: z.string().min(1),
+  recordingKind: z.string().optional(),
+  /** When ACS says the recording started (ISO 8601). */
+  startedAt: z.iso.datetime({ offset: true }).optional(),
+});
 
 const variants = {
   /** IncomingCall accepted for answering (published whether this instance or an earlier delivery answered it). */
@@ -72,6 +80,26 @@ const variants = {
   }),
   'transfer.accepted': resultData.extend({ transferee: partySchema.optional(), transferTarget: partySchema.optional() }),
   'transfer.failed': resultData,
+  /** ACS accepted our start-recording request (CALL_RECORDING=audio); `recording.started` follows from ACS. */
+  'recording.requested': z.object({
+    recordingId: z.string().min(1),
+    recordingState: z.string().optional(),
+    channel: z.enum(['mixed', 'unmixed']),
+    format: z.enum(['wav', 'mp3']),
+    storage: z.enum(['azureCommunicationServices', 'azureBlobStorage']),
+  }),
+  /** RecordingStateChanged to `active`. */
+  'recording.started': recordingStateData,
+  /** RecordingStateChanged to any other state (`inactive`: stopped, paused, or the call ended). */
+  'recording.stopped': recordingStateData,
+  /**
+   * The recording did not start: ACS's StartRecordingFailed callback (`resultInformation`), or our start request
+   * refused or unanswered (`error`, with the HTTP status and ACS error code when there was one). The call goes on.
+   */
+  'recording.failed': resultData.extend({
+    recordingId: z.string().min(1).optional(),
+    error: z.object({ status: z.number().int().optional(), code: z.string().optional(), message: z.string() }).optional(),
+  }),
 } as const;
 
 export type CallEventType = keyof typeof variants;
@@ -149,6 +177,10 @@ export const callHangUpRequested = builder('call.hangUpRequested');
 export const participantsUpdated = builder('participants.updated');
 export const transferAccepted = builder('transfer.accepted');
 export const transferFailed = builder('transfer.failed');
+export const recordingRequested = builder('recording.requested');
+export const recordingStarted = builder('recording.started');
+export const recordingStopped = builder('recording.stopped');
+export const recordingFailed = builder('recording.failed');
 
 export type ParseCallEventResult =
   | { ok: true; message: CallEventMessage }
