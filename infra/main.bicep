@@ -18,26 +18,26 @@ param aiLocation string = ''
 @description('Set by azd (SERVICE_WORKER_RESOURCE_EXISTS): true once the worker app exists, so provisioning keeps its image.')
 param workerExists bool = false
 
-@description('Voice Live model (model mode). Leave empty and set the agent name and project for agent mode.')
+@description('Voice Live model (model mode). Ignored in agent mode (an agent name or id is set): the worker takes one or the other.')
 param voiceLiveModel string = 'gpt-realtime-mini'
 
 @description('Foundry agent name (agent mode).')
 param voiceLiveAgentName string = ''
 
-@description('Foundry project name of the agent (agent mode).')
+@description('Classic Foundry agent id (agent mode, instead of the name).')
+param voiceLiveAgentId string = ''
+
+@description('Foundry project of the agent; empty in agent mode = the project this deployment creates.')
 param voiceLiveAgentProject string = ''
 
-@description('Voice Live API version; empty = the worker default.')
-param voiceLiveApiVersion string = ''
+@description('Name of the Foundry project created in the new AI Services account; empty = proj-<token>.')
+param aiProjectName string = ''
 
-@description('Voice Live voice name; empty = the worker default.')
-param voiceLiveVoiceName string = ''
+@description('Existing Foundry / AI Services endpoint for Voice Live; when set no AI account or project is created, and the worker identity needs Cognitive Services User and Azure AI User there (README).')
+param voiceLiveEndpointOverride string = ''
 
-@description('System instructions for the agent (model mode); empty = the worker default.')
-param voiceLiveInstructions string = ''
-
-@description('Fixed greeting the agent says when the call connects; empty = none.')
-param voiceLiveGreeting string = ''
+@description('Worker settings by environment variable name (keys of workerConfigSchema), one azd value of the same name each (main.parameters.json); empty values are not set, so the worker defaults apply.')
+param workerSettings object = {}
 
 @description('Seconds a draining worker lets live calls go on after SIGTERM. The replica grace period is this plus 30 s.')
 @minValue(0)
@@ -54,9 +54,6 @@ param workerMaxReplicas int = 5
 @minValue(1)
 @description('Concurrent connections (calls) per worker replica before the HTTP scale rule adds a replica.')
 param workerConcurrentCallsPerReplica int = 50
-
-@description('PSTN number or ACS identity (rawId) the agent transfers callers to; empty = transfer disabled.')
-param transferTarget string = ''
 
 @description('Where ACS stores data at rest.')
 param acsDataLocation string = 'United States'
@@ -106,6 +103,7 @@ var names = {
   serviceBus: 'sb-${resourceToken}'
   communication: 'acs-${resourceToken}'
   ai: 'ais-${resourceToken}'
+  aiProject: empty(aiProjectName) ? 'proj-${resourceToken}' : aiProjectName
   containerAppsEnvironment: 'cae-${resourceToken}'
   worker: 'ca-worker-${resourceToken}'
   functionsPlan: 'plan-func-${resourceToken}'
@@ -182,20 +180,33 @@ module communication 'modules/communication.bicep' = {
   }
 }
 
-module ai 'modules/ai.bicep' = {
+// Voice Live: a new Foundry account with a project, unless an existing endpoint is named.
+var createAi = empty(voiceLiveEndpointOverride)
+
+module ai 'modules/ai.bicep' = if (createAi) {
   name: 'ai'
   scope: rg
   params: {
     location: empty(aiLocation) ? location : aiLocation
     tags: allTags
     accountName: names.ai
+    projectName: names.aiProject
   }
 }
+
+var voiceLiveEndpoint = createAi ? ai!.outputs.endpoint : voiceLiveEndpointOverride
+var agentMode = !empty(voiceLiveAgentName) || !empty(voiceLiveAgentId)
+// An agent without a named project is looked up in the project created here.
+var voiceLiveAgentProjectOrDefault = !empty(voiceLiveAgentProject)
+  ? voiceLiveAgentProject
+  : (agentMode && createAi ? names.aiProject : '')
 
 // Before either app is created: the Flex deployment container and the worker's registry pull need their roles.
 module roles 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   scope: rg
+  // The AI account is passed by name (below), so the dependency is stated.
+  dependsOn: [ai]
   params: {
     functionsPrincipalId: identities.outputs.functionsPrincipalId
     workerPrincipalId: identities.outputs.workerPrincipalId
@@ -204,7 +215,9 @@ module roles 'modules/role-assignments.bicep' = {
     registryName: registry.outputs.registryName
     serviceBusNamespaceName: serviceBus.outputs.namespaceName
     communicationName: communication.outputs.communicationName
-    aiAccountName: ai.outputs.accountName
+    // By name, not the module's output: with an existing endpoint that module is not deployed and nothing is granted.
+    aiAccountName: names.ai
+    grantAiAccess: createAi
   }
 }
 
@@ -223,20 +236,17 @@ module worker 'modules/worker.bicep' = {
     identityClientId: identities.outputs.workerClientId
     registryLoginServer: registry.outputs.loginServer
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
-    voiceLiveEndpoint: ai.outputs.endpoint
-    voiceLiveModel: voiceLiveModel
+    voiceLiveEndpoint: voiceLiveEndpoint
+    voiceLiveModel: agentMode ? '' : voiceLiveModel
     voiceLiveAgentName: voiceLiveAgentName
-    voiceLiveAgentProject: voiceLiveAgentProject
-    voiceLiveApiVersion: voiceLiveApiVersion
-    voiceLiveVoiceName: voiceLiveVoiceName
-    voiceLiveInstructions: voiceLiveInstructions
-    voiceLiveGreeting: voiceLiveGreeting
+    voiceLiveAgentId: voiceLiveAgentId
+    voiceLiveAgentProject: voiceLiveAgentProjectOrDefault
+    settings: workerSettings
     acsImmutableResourceId: communication.outputs.immutableResourceId
     acsEndpoint: communication.outputs.endpoint
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     callEventsQueueName: serviceBus.outputs.callEventsQueueName
     callRecordsQueueName: serviceBus.outputs.callRecordsQueueName
-    transferTarget: transferTarget
     drainTimeoutSeconds: drainTimeoutSeconds
     minReplicas: workerMinReplicas
     maxReplicas: workerMaxReplicas
@@ -291,6 +301,8 @@ output ACS_RESOURCE_ID string = communication.outputs.immutableResourceId
 output ACS_ARM_RESOURCE_ID string = communication.outputs.resourceId
 output ACS_SYSTEM_TOPIC_NAME string = communication.outputs.systemTopicName
 output INCOMING_CALL_SUBSCRIPTION_NAME string = incomingCallSubscriptionName
-output VOICE_LIVE_ENDPOINT string = ai.outputs.endpoint
+output VOICE_LIVE_ENDPOINT string = voiceLiveEndpoint
+output AZURE_AI_PROJECT_NAME string = createAi ? ai!.outputs.projectName : ''
+output WORKER_PRINCIPAL_ID string = identities.outputs.workerPrincipalId
 output SERVICEBUS_FULLY_QUALIFIED_NAMESPACE string = serviceBus.outputs.fullyQualifiedNamespace
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName

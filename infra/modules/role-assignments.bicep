@@ -8,6 +8,8 @@ param registryName string
 param serviceBusNamespaceName string
 param communicationName string
 param aiAccountName string
+@description('False when Voice Live uses an existing endpoint (voiceLiveEndpointOverride): the account here is not created, and the deployer grants the roles on that endpoint (README).')
+param grantAiAccess bool
 
 @description('Built-in Azure role definition ids (MicrosoftDocs built-in-roles). The only role ids in infra/.')
 var builtInRoles = {
@@ -60,6 +62,7 @@ resource communication 'Microsoft.Communication/communicationServices@2025-05-01
   name: communicationName
 }
 
+// Named even when not created (grantAiAccess false): an existing reference is never read, only its id is built.
 resource ai 'Microsoft.CognitiveServices/accounts@2025-06-01' existing = {
   name: aiAccountName
 }
@@ -108,7 +111,8 @@ resource functionsMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 // ---- Worker ----
 
-resource workerCognitiveServicesUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+// Voice Live in model and agent mode: both roles on the account, which its projects (and their agents) inherit.
+resource workerCognitiveServicesUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantAiAccess) {
   name: guid(ai.id, workerPrincipalId, builtInRoles.cognitiveServicesUser)
   scope: ai
   properties: {
@@ -118,7 +122,7 @@ resource workerCognitiveServicesUser 'Microsoft.Authorization/roleAssignments@20
   }
 }
 
-resource workerAzureAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+resource workerAzureAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantAiAccess) {
   name: guid(ai.id, workerPrincipalId, builtInRoles.azureAiUser)
   scope: ai
   properties: {

@@ -9,19 +9,18 @@ param identityClientId string
 param registryLoginServer string
 param appInsightsConnectionString string
 param voiceLiveEndpoint string
+@description('Model mode: the model; empty in agent mode (main.bicep decides, the worker refuses both).')
 param voiceLiveModel string
 param voiceLiveAgentName string
+param voiceLiveAgentId string
 param voiceLiveAgentProject string
-param voiceLiveApiVersion string
-param voiceLiveVoiceName string
-param voiceLiveInstructions string
-param voiceLiveGreeting string
+@description('Worker settings by environment variable name (azd values of the same name); empty = not set.')
+param settings object
 param acsImmutableResourceId string
 param acsEndpoint string
 param serviceBusFullyQualifiedNamespace string
 param callEventsQueueName string
 param callRecordsQueueName string
-param transferTarget string
 param drainTimeoutSeconds int
 param minReplicas int
 param maxReplicas int
@@ -86,18 +85,19 @@ var requiredEnv = [
   { name: 'CALL_RECORDS_QUEUE', value: callRecordsQueueName }
 ]
 
-// Env entries set only when their parameter is not empty, so the worker's own defaults apply otherwise.
+// The Voice Live target, decided in main.bicep (model or agent); set only when not empty.
 var optionalEnv = [
-  // Agent mode wins when an agent is named: the worker refuses both at once.
-  { name: 'VOICE_LIVE_MODEL', value: empty(voiceLiveAgentName) ? voiceLiveModel : '' }
+  { name: 'VOICE_LIVE_MODEL', value: voiceLiveModel }
   { name: 'VOICE_LIVE_AGENT_NAME', value: voiceLiveAgentName }
+  { name: 'VOICE_LIVE_AGENT_ID', value: voiceLiveAgentId }
   { name: 'VOICE_LIVE_AGENT_PROJECT', value: voiceLiveAgentProject }
-  { name: 'VOICE_LIVE_API_VERSION', value: voiceLiveApiVersion }
-  { name: 'VOICE_LIVE_VOICE_NAME', value: voiceLiveVoiceName }
-  { name: 'VOICE_LIVE_INSTRUCTIONS', value: voiceLiveInstructions }
-  { name: 'VOICE_LIVE_GREETING', value: voiceLiveGreeting }
-  { name: 'TRANSFER_TARGET', value: transferTarget }
 ]
+
+// Every tuning setting, name = key: only those with a value, so the worker's own defaults apply otherwise.
+var settingsEnv = map(filter(items(settings), setting => !empty(setting.value)), setting => {
+  name: setting.key
+  value: string(setting.value)
+})
 
 resource worker 'Microsoft.App/containerApps@2025-07-01' = {
   name: appName
@@ -136,7 +136,7 @@ resource worker 'Microsoft.App/containerApps@2025-07-01' = {
           name: 'worker'
           image: image
           resources: { cpu: json(cpu), memory: memory }
-          env: concat(requiredEnv, filter(optionalEnv, entry => !empty(entry.value)))
+          env: concat(requiredEnv, filter(optionalEnv, entry => !empty(entry.value)), settingsEnv)
           probes: [
             {
               type: 'Startup'
