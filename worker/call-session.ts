@@ -4,12 +4,13 @@ import { StreamingResampler } from '../shared/audio/resampler.js';
 import { base64DecodedLength, base64ToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
 import type { WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
+import { maskPhoneNumbersIn } from '../shared/privacy.js';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
 import { BadInputReporter } from './bad-input.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Playout, type PlayoutTimers, systemTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
-import type { ServerEvent } from './voice-live/events.js';
+import { responseEnd, type ResponseObject, type ServerEvent } from './voice-live/events.js';
 import type { VoiceLiveSessionSettings } from './voice-live/session-config.js';
 
 export type CallState = 'awaiting-metadata' | 'live' | 'ended';
@@ -89,12 +90,18 @@ export class CallSession implements CallControl {
   private outboundResampler: StreamingResampler | undefined;
   private silentFrameBase64 = '';
   private callRateHz = 0;
+  private voiceLiveRateHz = 0;
 
   // Per-response state, reset when a new Voice Live session takes over.
   private activeResponseId: string | undefined;
   /** Which response each recent item of agent audio belongs to. */
   private readonly responseOfItem = new Map<string, string>();
   private readonly discardedResponses = new Set<string>();
+  /** Items whose audio has started and not had `response.audio.done`, with their response. */
+  private readonly unfinishedItems = new Map<string, string>();
+  /** Agent audio accepted for the current response: summarised once at `response.done`, never logged per delta. */
+  private responseAudioBytes = 0;
+  private responseAudioDeltas = 0;
 
   private metadataTimer: NodeJS.Timeout | undefined;
   /** When ACS last showed it is there (a message or a pong), on the `performance.now()` clock. */
@@ -171,9 +178,13 @@ export class CallSession implements CallControl {
       this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
       if ((this.framesIn & LATENCY_SAMPLE_MASK) === 1) this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
     } else if (message.kind === 'metadata') {
+      if (this.log.isLevelEnabled('debug')) {
+        this.log.debug({ sampleRateHz: message.sampleRateHz, channels: message.channels, encoding: message.encoding }, 'ACS audio metadata');
+      }
       if (this.state !== 'awaiting-metadata') return this.badInput.report('metadata_repeated');
       this.start(message.sampleRateHz, message.channels, message.encoding);
     } else {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ tone: message.tone }, 'ACS DTMF tone');
       this.runHook('onDtmf', () => this.options.hooks?.onDtmf?.(message.tone, this));
     }
   };
@@ -194,6 +205,7 @@ export class CallSession implements CallControl {
     const config = this.options.voiceLive;
     const voiceLiveRateHz = config.audioRateHz ?? callRateHz;
     this.callRateHz = callRateHz;
+    this.voiceLiveRateHz = voiceLiveRateHz;
     this.silentFrameBase64 = Buffer.alloc(frameBytes(callRateHz)).toString('base64');
     if (voiceLiveRateHz !== callRateHz) {
       this.inboundResampler = new StreamingResampler(callRateHz, voiceLiveRateHz);
@@ -269,9 +281,13 @@ export class CallSession implements CallControl {
     const byteLength = base64DecodedLength(delta.base64);
     if (byteLength < 0) return this.badInput.report('invalid_base64', 'Voice Live audio delta');
     if (byteLength % 2 !== 0) return this.badInput.report('odd_byte_count', 'Voice Live audio delta');
+    this.responseAudioBytes += byteLength;
+    this.responseAudioDeltas++;
     if (!this.responseOfItem.has(delta.itemId)) {
       this.responseOfItem.set(delta.itemId, delta.responseId);
       if (this.responseOfItem.size > KEPT_DISCARDED_RESPONSES) this.responseOfItem.delete(this.responseOfItem.keys().next().value!);
+      this.unfinishedItems.set(delta.itemId, delta.responseId);
+      if (this.unfinishedItems.size > KEPT_DISCARDED_RESPONSES) this.unfinishedItems.delete(this.unfinishedItems.keys().next().value!);
     }
     if (this.outboundResampler) {
       const resampled = this.outboundResampler.process(base64ToInt16(delta.base64));
@@ -302,25 +318,100 @@ export class CallSession implements CallControl {
 
   private readonly onVoiceLiveEvent = (event: ServerEvent): void => {
     if (this.state !== 'live') return;
+    // Audio deltas are the hot path: never logged one by one (response.done summarises them).
+    if (event.type !== 'response.audio.delta' && this.log.isLevelEnabled('debug')) this.logEvent(event);
     switch (event.type) {
       case 'input_audio_buffer.speech_started':
         this.bargeIn();
         break;
       case 'response.created':
         this.activeResponseId = event.response.id;
+        this.responseAudioBytes = 0;
+        this.responseAudioDeltas = 0;
         break;
       case 'response.done':
         if (this.activeResponseId === event.response.id) this.activeResponseId = undefined;
+        this.onResponseDone(event.response);
         break;
       case 'response.audio.done':
+        this.unfinishedItems.delete(event.item_id);
         if (!this.discardedResponses.has(event.response_id)) this.finishItem(event.item_id);
         break;
-      case 'error':
-        this.log.warn({ error: event.error }, 'Voice Live error event');
-        break;
+      // `error` events are logged once, by the Voice Live client.
     }
     this.runHook('onVoiceLiveEvent', () => this.options.hooks?.onVoiceLiveEvent?.(event, this));
   };
+
+  /**
+   * Every response ends here, whatever its status. A failed or incomplete one (service error, content filter,
+   * token limit) would otherwise leave the caller in silence with no trace: it is counted and logged as a
+   * warning. Cancelled ones (a barge-in, a superseded response) are normal.
+   */
+  private onResponseDone(response: ResponseObject): void {
+    const end = responseEnd(response);
+    this.metrics.responseEnded(end);
+    const bargedIn = this.discardedResponses.has(end.responseId);
+    // An item that never got response.audio.done (the response failed mid-way) still plays out, its last frame padded.
+    for (const [itemId, responseId] of this.unfinishedItems) {
+      if (responseId !== end.responseId) continue;
+      this.unfinishedItems.delete(itemId);
+      if (!bargedIn) this.finishItem(itemId);
+    }
+    const audioMs = Math.round((this.responseAudioBytes / 2 / this.voiceLiveRateHz) * 1000);
+    if (end.status === 'failed' || end.status === 'incomplete') {
+      this.log.warn(
+        { responseId: end.responseId, status: end.status, reason: end.reason, ...(end.error ? { error: end.error } : {}), audioMs },
+        `Voice Live response ${end.status}${end.reason ? ` (${end.reason})` : ''}${end.error?.message ? `: ${end.error.message}` : ''}`,
+      );
+    } else if (this.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        {
+          responseId: end.responseId,
+          status: response.status,
+          ...(end.reason ? { reason: end.reason } : {}),
+          ...(bargedIn ? { bargedIn } : {}),
+          audioDeltas: this.responseAudioDeltas,
+          audioMs,
+        },
+        'response done',
+      );
+    }
+  }
+
+  /** One debug line per Voice Live event (not per streaming delta); transcripts are masked and only ever logged here. */
+  private logEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case 'input_audio_buffer.speech_started':
+        return this.log.debug({ itemId: event.item_id, audioStartMs: event.audio_start_ms }, 'caller speech started');
+      case 'input_audio_buffer.speech_stopped':
+        return this.log.debug({ itemId: event.item_id, audioEndMs: event.audio_end_ms }, 'caller speech stopped');
+      case 'response.created':
+        return this.log.debug({ responseId: event.response.id }, 'response created');
+      case 'conversation.item.input_audio_transcription.completed':
+        return this.log.debug({ itemId: event.item_id, transcript: maskPhoneNumbersIn(event.transcript) }, 'caller said');
+      case 'response.audio_transcript.done':
+        return this.log.debug(
+          {
+            responseId: event.response_id,
+            itemId: event.item_id,
+            transcript: maskPhoneNumbersIn(event.transcript),
+            ...(this.discardedResponses.has(event.response_id) ? { interrupted: true } : {}),
+          },
+          'agent said',
+        );
+      case 'session.created':
+      case 'session.updated':
+        return this.log.debug({ eventType: event.type, sessionId: event.session.id }, 'Voice Live event');
+      case 'response.done':
+      case 'error':
+        return; // lines of their own
+      case 'other':
+        if (!event.eventType.endsWith('.delta')) this.log.debug({ eventType: event.eventType }, 'Voice Live event');
+        return;
+      default:
+        if (!event.type.endsWith('.delta')) this.log.debug({ eventType: event.type }, 'Voice Live event');
+    }
+  }
 
   private finishItem(itemId: string): void {
     if (this.outboundResampler) {
@@ -375,6 +466,9 @@ export class CallSession implements CallControl {
     this.activeResponseId = undefined;
     this.responseOfItem.clear();
     this.discardedResponses.clear();
+    this.unfinishedItems.clear();
+    this.responseAudioBytes = 0;
+    this.responseAudioDeltas = 0;
     this.playout?.forgetItems();
     this.outboundResampler?.reset();
   }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BadInputReason } from './acs-media.js';
+import type { ResponseEnd } from './voice-live/events.js';
 
 export type DropReason = BadInputReason | 'discarded_response' | 'voice_live_not_ready' | 'malformed_voice_live_event' | 'oversized';
 
@@ -17,6 +18,12 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
   readonly bargeIns = new Counter({ name: 'worker_barge_ins_total', help: 'Times a caller interrupted the agent', registers: [this.registry] });
+  readonly responses = new Counter({
+    name: 'worker_responses_total',
+    help: 'Voice Live responses ended (response.done), by status (completed, cancelled, failed, incomplete, other) and reason (a fixed set, else other; none when the service gave none)',
+    labelNames: ['status', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly voiceLiveReconnects = new Counter({
     name: 'worker_voice_live_reconnects_total',
     help: 'Voice Live sessions replaced after a drop or for renewal',
@@ -42,6 +49,10 @@ export class WorkerMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  responseEnded(end: Pick<ResponseEnd, 'status' | 'reasonLabel'>): void {
+    this.responses.labels(end.status, end.reasonLabel).inc();
   }
 
   dropped(reason: DropReason, count = 1): void {

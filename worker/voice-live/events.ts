@@ -49,7 +49,9 @@ const usage = z.looseObject({
 const responseObject = z.looseObject({
   id,
   status: z.string().optional(),
-  status_details: z.looseObject({ type: z.string().nullish(), reason: z.string().nullish() }).nullish(),
+  // The SDK (@azure/ai-voicelive 1.1.0): cancelled/incomplete carry `reason: string`, failed carries `error: any`.
+  // `error` is read by hand (responseEnd) so an unexpected shape cannot make a whole response.done malformed.
+  status_details: z.looseObject({ type: z.string().nullish(), reason: z.string().nullish(), error: z.unknown().optional() }).nullish(),
   output: z.array(conversationItemSchema).nullish(),
   usage: usage.nullish(),
 });
@@ -186,6 +188,64 @@ export function parseServerEvent(text: string): ParseResult {
   const issue = parsed.error.issues[0];
   const where = issue && issue.path.length > 0 ? issue.path.join('.') : '(event)';
   return { ok: false, reason: `${type}: ${where}: ${issue?.message ?? 'invalid'}`, eventType: type };
+}
+
+export type ResponseObject = z.infer<typeof responseObject>;
+
+/** Terminal statuses of a response (`in_progress` never ends one); anything else is counted as `other`. */
+export const RESPONSE_STATUSES = ['completed', 'cancelled', 'failed', 'incomplete'] as const;
+export type ResponseStatusLabel = (typeof RESPONSE_STATUSES)[number] | 'other';
+
+/**
+ * Reasons a response ends early that get their own metric label. Cancelled/incomplete reasons are the realtime
+ * API's; for failed responses the error's code or type is matched. Anything else is `other`, so a service that
+ * invents new reasons cannot grow the label set.
+ */
+export const RESPONSE_END_REASONS = [
+  'turn_detected',
+  'client_cancelled',
+  'max_output_tokens',
+  'content_filter',
+  'server_error',
+  'rate_limit_exceeded',
+  'insufficient_quota',
+  'invalid_request_error',
+] as const;
+export type ResponseReasonLabel = (typeof RESPONSE_END_REASONS)[number] | 'other' | 'none';
+
+export interface ResponseEnd {
+  responseId: string;
+  /** For metric labels: a fixed set. */
+  status: ResponseStatusLabel;
+  reasonLabel: ResponseReasonLabel;
+  /** As the service said it (at most 100 characters): the details' reason, else the error's code or type. */
+  reason: string | undefined;
+  error: { type?: string; code?: string; message?: string } | undefined;
+}
+
+const knownStatuses: ReadonlySet<string> = new Set(RESPONSE_STATUSES);
+const knownReasons: ReadonlySet<string> = new Set(RESPONSE_END_REASONS);
+const wireText = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value.length > 0 ? value.slice(0, max) : undefined);
+
+/** How a `response.done` ended, read from `status` and `status_details` (`reason`, or `error {type, code, message}`). */
+export function responseEnd(response: ResponseObject): ResponseEnd {
+  const status = response.status && knownStatuses.has(response.status) ? (response.status as ResponseStatusLabel) : 'other';
+  const details = response.status_details ?? undefined;
+  let error: ResponseEnd['error'];
+  const rawError = details?.error;
+  if (typeof rawError === 'object' && rawError !== null && !Array.isArray(rawError)) {
+    const e = rawError as Record<string, unknown>;
+    const type = wireText(e.type, 100);
+    const code = wireText(e.code, 100);
+    const message = wireText(e.message, 500);
+    error = { ...(type ? { type } : {}), ...(code ? { code } : {}), ...(message ? { message } : {}) };
+  } else if (typeof rawError === 'string' && rawError.length > 0) {
+    error = { message: rawError.slice(0, 500) };
+  }
+  const candidates = [wireText(details?.reason, 100), error?.code, error?.type];
+  const reason = candidates.find((c) => c !== undefined);
+  const known = candidates.find((c) => c !== undefined && knownReasons.has(c)) as ResponseReasonLabel | undefined;
+  return { responseId: response.id, status, reasonLabel: known ?? (reason !== undefined ? 'other' : 'none'), reason, error };
 }
 
 /** The `error` codes that mean a harmless race, not a fault. */
