@@ -134,6 +134,58 @@ describe('ACS REST peer', () => {
     expect(peer.requests.map((r) => r.status)).toEqual([200, 400, 202, 200]);
   });
 
+  it('starts a recording of a connected call as the SDK asks (202 with its id), refuses a second one (409), gets and stops it', async () => {
+    const answered = await client.answerCall(peer.createIncomingCallContext({ correlationId: 'rec-1' }), 'https://app.example/cb/rec-1');
+    const callConnectionId = answered.callConnectionProperties.callConnectionId as string;
+    const recorder = client.getCallRecording();
+
+    const started = await recorder.start({
+      callConnectionId,
+      recordingContent: 'audio',
+      recordingChannel: 'unmixed',
+      recordingFormat: 'wav',
+      recordingStorage: { recordingStorageKind: 'azureBlobStorage', recordingDestinationContainerUrl: 'https://strec.blob.core.windows.net/recordings' },
+      recordingStateCallbackEndpointUrl: 'https://app.example/cb/rec-1',
+    });
+    expect(started).toMatchObject({ recordingId: expect.any(String), recordingState: 'inactive', recordingKind: 'azureCommunicationServices' });
+    const [request] = peer.requestsFor('startRecording');
+    expect(request).toMatchObject({ method: 'POST', path: '/calling/recordings', status: 202, authenticated: true, callConnectionId });
+    // The wire names: recordingStorage travels as externalStorage.
+    expect(request?.body).toEqual({
+      callConnectionId,
+      recordingStateCallbackUri: 'https://app.example/cb/rec-1',
+      recordingContentType: 'audio',
+      recordingChannelType: 'unmixed',
+      recordingFormatType: 'wav',
+      externalStorage: { recordingStorageKind: 'azureBlobStorage', recordingDestinationContainerUrl: 'https://strec.blob.core.windows.net/recordings' },
+    });
+    expect(peer.recordings.get(started.recordingId)).toMatchObject({ callConnectionId, stopped: false });
+
+    await expect(recorder.start({ callConnectionId, recordingContent: 'audio' })).rejects.toMatchObject({ statusCode: 409 });
+    expect(await recorder.getState(started.recordingId)).toMatchObject({ recordingId: started.recordingId });
+    await recorder.stop(started.recordingId);
+    expect(peer.recordings.get(started.recordingId)).toMatchObject({ stopped: true, state: 'inactive' });
+    await expect(recorder.stop(started.recordingId)).rejects.toMatchObject({ statusCode: 404 });
+    expect(peer.requests.map((r) => r.operation)).toEqual(['answer', 'startRecording', 'startRecording', 'getRecording', 'stopRecording', 'stopRecording']);
+  });
+
+  it('refuses recording options ACS does not combine, an ended call, and a BYOS request without a container', async () => {
+    const answered = await client.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb');
+    const callConnectionId = answered.callConnectionProperties.callConnectionId as string;
+    const recorder = client.getCallRecording();
+    await expect(recorder.start({ callConnectionId, recordingContent: 'audio', recordingChannel: 'unmixed', recordingFormat: 'mp3' })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/recordingFormatType: unmixed audio is recorded as wav only/),
+    });
+    await expect(recorder.start({ callConnectionId, recordingStorage: { recordingStorageKind: 'azureBlobStorage' } })).rejects.toMatchObject({
+      statusCode: 400,
+      message: expect.stringMatching(/externalStorage\.recordingDestinationContainerUrl/),
+    });
+    await client.getCallConnection(callConnectionId).hangUp(true);
+    await expect(recorder.start({ callConnectionId })).rejects.toMatchObject({ statusCode: 404, code: '8522' });
+    expect(peer.recordings.size).toBe(0);
+  });
+
   it('serves paths outside /calling/ through otherRequests, unsigned and unrecorded', async () => {
     const other = await startAcsRestPeer({ otherRequests: (_req, res, body) => void res.writeHead(200).end(`echo ${body.toString()}`) });
     try {

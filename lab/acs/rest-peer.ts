@@ -23,6 +23,9 @@ export type AcsOperation =
   | 'startMediaStreaming'
   | 'stopMediaStreaming'
   | 'listParticipants'
+  | 'startRecording'
+  | 'getRecording'
+  | 'stopRecording'
   | 'unknown';
 
 export interface RecordedRequest {
@@ -36,7 +39,10 @@ export interface RecordedRequest {
   /** Parsed JSON body, or undefined when empty. */
   body: unknown;
   rawBody: string;
+  /** For call operations; for startRecording, the callConnectionId of its body. */
   callConnectionId?: string | undefined;
+  /** For getRecording and stopRecording. */
+  recordingId?: string | undefined;
   /** Whether the HMAC signature, content hash and date checked out. */
   authenticated: boolean;
   authFailure?: string | undefined;
@@ -70,6 +76,17 @@ export interface PeerCall {
   mediaStreaming: 'active' | 'inactive';
   operationContext?: string | undefined;
   answeredAt: Date;
+}
+
+/** A recording started through `POST /calling/recordings`. */
+export interface PeerRecording {
+  recordingId: string;
+  callConnectionId: string;
+  /** `inactive` until started (the emulator reports it active through RecordingStateChanged), `active`, then `inactive` when stopped. */
+  state: 'active' | 'inactive';
+  stopped: boolean;
+  /** The request body as received (`recordingChannelType`, `recordingFormatType`, `externalStorage`, ...). */
+  options: Record<string, unknown>;
 }
 
 export interface IncomingCallInit {
@@ -133,6 +150,8 @@ export interface AcsRestPeer {
   readonly requests: RecordedRequest[];
   /** Calls by callConnectionId. */
   readonly calls: Map<string, PeerCall>;
+  /** Recordings by recordingId. */
+  readonly recordings: Map<string, PeerRecording>;
   /** Requests of one operation, in order. */
   requestsFor(operation: AcsOperation): RecordedRequest[];
   /** An incomingCallContext as Event Grid would carry it, tied to a correlation id the answer then reports. */
@@ -160,12 +179,20 @@ interface IncomingContextRecord {
 }
 
 const CALL_PATH = /^\/calling\/callConnections\/([^/:]+)(?::([A-Za-z]+)|(\/participants))?$/;
+const RECORDING_PATH = /^\/calling\/recordings\/([^/:]+)$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 
-function classify(method: string, path: string): { operation: AcsOperation; callConnectionId?: string } {
+function classify(method: string, path: string): { operation: AcsOperation; callConnectionId?: string; recordingId?: string } {
   if (method === 'POST' && path === '/calling/callConnections:answer') return { operation: 'answer' };
   if (method === 'POST' && path === '/calling/callConnections:reject') return { operation: 'reject' };
   if (method === 'POST' && path === '/calling/callConnections:redirect') return { operation: 'redirect' };
+  if (method === 'POST' && path === '/calling/recordings') return { operation: 'startRecording' };
+  const recording = RECORDING_PATH.exec(path);
+  if (recording) {
+    if (method === 'GET') return { operation: 'getRecording', recordingId: decodeURIComponent(recording[1] ?? '') };
+    if (method === 'DELETE') return { operation: 'stopRecording', recordingId: decodeURIComponent(recording[1] ?? '') };
+    return { operation: 'unknown' };
+  }
   const match = CALL_PATH.exec(path);
   if (!match) return { operation: 'unknown' };
   const callConnectionId = decodeURIComponent(match[1] ?? '');
@@ -197,6 +224,38 @@ const mediaStreamingOptionsBody = z
   })
   .passthrough();
 const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: httpUrl.optional() }).passthrough();
+// ACS's combinations: audio is mp3 or wav when mixed, wav when unmixed; audioVideo is mixed mp4.
+const startRecordingBody = z
+  .object({
+    callConnectionId: z.string().min(1).optional(),
+    callLocator: z.object({ serverCallId: z.string().optional(), kind: z.string().optional() }).passthrough().optional(),
+    recordingStateCallbackUri: httpUrl.optional(),
+    recordingContentType: z.enum(['audio', 'audioVideo']).optional(),
+    recordingChannelType: z.enum(['mixed', 'unmixed']).optional(),
+    recordingFormatType: z.enum(['wav', 'mp3', 'mp4']).optional(),
+    pauseOnStart: z.boolean().optional(),
+    externalStorage: z
+      .object({ recordingStorageKind: z.enum(['azureCommunicationServices', 'azureBlobStorage']), recordingDestinationContainerUrl: z.string().optional() })
+      .passthrough()
+      .refine((v) => v.recordingStorageKind !== 'azureBlobStorage' || /^https:\/\/[^/]+\/[^/?]+/.test(v.recordingDestinationContainerUrl ?? ''), {
+        message: 'azureBlobStorage needs recordingDestinationContainerUrl, an https container URL',
+        path: ['recordingDestinationContainerUrl'],
+      })
+      .optional(),
+  })
+  .passthrough()
+  .superRefine((b, ctx) => {
+    if (!b.callConnectionId === !b.callLocator) ctx.addIssue({ code: 'custom', path: ['callConnectionId'], message: 'give exactly one of callConnectionId and callLocator' });
+    const content = b.recordingContentType ?? 'audio';
+    const format = b.recordingFormatType;
+    if (content === 'audio' && format === 'mp4') ctx.addIssue({ code: 'custom', path: ['recordingFormatType'], message: 'audio recordings are mp3 or wav' });
+    if (content === 'audio' && b.recordingChannelType === 'unmixed' && format && format !== 'wav') {
+      ctx.addIssue({ code: 'custom', path: ['recordingFormatType'], message: 'unmixed audio is recorded as wav only' });
+    }
+    if (content === 'audioVideo' && ((format && format !== 'mp4') || b.recordingChannelType === 'unmixed')) {
+      ctx.addIssue({ code: 'custom', path: ['recordingFormatType'], message: 'audioVideo recordings are mixed mp4' });
+    }
+  });
 
 const bodySchemas: Partial<Record<AcsOperation, z.ZodType<Record<string, unknown>>>> = {
   answer: z
@@ -209,6 +268,7 @@ const bodySchemas: Partial<Record<AcsOperation, z.ZodType<Record<string, unknown
     .passthrough(),
   startMediaStreaming: mediaActionBody,
   stopMediaStreaming: mediaActionBody,
+  startRecording: startRecordingBody as z.ZodType<Record<string, unknown>>,
 };
 
 /** The reason a body is refused, naming each bad field (`mediaStreamingOptions.audioFormat: must be ...`). */
@@ -228,6 +288,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
   const maxSkewMs = options.maxClockSkewMs ?? 15 * 60_000;
   const requests: RecordedRequest[] = [];
   const calls = new Map<string, PeerCall>();
+  const recordings = new Map<string, PeerRecording>();
   const contexts = new Map<string, IncomingContextRecord>();
   const failures = new Map<AcsOperation, ScriptedFailure[]>();
   const delays = new Map<AcsOperation, number[]>();
@@ -282,8 +343,33 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     return [...(from ? [phoneIdentifier(from)] : []), appIdentifier].map((identifier) => ({ identifier, isMuted: false, isOnHold: false }));
   }
 
+  const recordingState = (r: PeerRecording) => ({ recordingId: r.recordingId, recordingState: r.state, recordingKind: 'azureCommunicationServices' });
+
+  function handleRecording(operation: 'startRecording' | 'getRecording' | 'stopRecording', recordingId: string | undefined, body: Record<string, unknown>): PeerResponse {
+    if (operation === 'startRecording') {
+      const serverCallId = (body.callLocator as { serverCallId?: string } | undefined)?.serverCallId;
+      const call = typeof body.callConnectionId === 'string' ? calls.get(body.callConnectionId) : [...calls.values()].find((c) => c.serverCallId === serverCallId);
+      if (!call || call.state === 'disconnected') return acsError(404, '8522', 'Call not found or already ended.');
+      if (call.state !== 'connected') return acsError(400, '8501', `Action is not allowed while the call is ${call.state}.`);
+      if ([...recordings.values()].some((r) => r.callConnectionId === call.callConnectionId && !r.stopped)) {
+        return acsError(409, 'RecordingAlreadyInProgress', 'A recording is already in progress for this call.');
+      }
+      const recording: PeerRecording = { recordingId: Buffer.from(`lab-recording:${randomUUID()}`).toString('base64url'), callConnectionId: call.callConnectionId, state: 'inactive', stopped: false, options: body };
+      recordings.set(recording.recordingId, recording);
+      // Accepted, not yet recording: ACS then posts RecordingStateChanged (active) or StartRecordingFailed.
+      return { status: 202, body: recordingState(recording) };
+    }
+    const recording = recordingId ? recordings.get(recordingId) : undefined;
+    if (!recording || (recording.stopped && operation === 'stopRecording')) return acsError(404, '8522', 'Recording not found or already stopped.');
+    if (operation === 'getRecording') return { status: 200, body: recordingState(recording) };
+    recording.stopped = true;
+    recording.state = 'inactive';
+    return { status: 204 };
+  }
+
   /** The peer's own handling: the state change and its response. */
-  function handle(operation: AcsOperation, callConnectionId: string | undefined, body: Record<string, unknown>): PeerResponse {
+  function handle(operation: AcsOperation, callConnectionId: string | undefined, body: Record<string, unknown>, recordingId?: string): PeerResponse {
+    if (operation === 'startRecording' || operation === 'getRecording' || operation === 'stopRecording') return handleRecording(operation, recordingId, body);
     if (operation === 'answer' || operation === 'reject' || operation === 'redirect') {
       const incomingCallContext = body.incomingCallContext as string;
       let context = contexts.get(incomingCallContext);
@@ -343,7 +429,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
   /** The hooks, outermost first, around the peer's own handling. */
   function respond(exchange: PeerExchange, index = 0): Promise<PeerResponse> {
     const hook = hooks[index];
-    if (!hook) return Promise.resolve(handle(exchange.request.operation, exchange.request.callConnectionId, exchange.body));
+    if (!hook) return Promise.resolve(handle(exchange.request.operation, exchange.request.callConnectionId, exchange.body, exchange.request.recordingId));
     return Promise.resolve(hook(exchange, () => respond(exchange, index + 1)));
   }
 
@@ -351,7 +437,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     const rawBody = raw.toString('utf8');
     const url = new URL(req.url ?? '/', 'http://peer');
     const method = (req.method ?? 'GET').toUpperCase();
-    const { operation, callConnectionId } = classify(method, url.pathname);
+    const { operation, callConnectionId, recordingId } = classify(method, url.pathname);
     let body: unknown;
     let bodyError: string | undefined;
     if (rawBody) {
@@ -372,7 +458,8 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
       headers,
       body,
       rawBody,
-      callConnectionId,
+      callConnectionId: callConnectionId ?? (operation === 'startRecording' && typeof (body as { callConnectionId?: unknown } | undefined)?.callConnectionId === 'string' ? (body as { callConnectionId: string }).callConnectionId : undefined),
+      recordingId,
       authenticated: authFailure === undefined,
       authFailure,
       status: 0,
@@ -397,7 +484,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     else if (failure) outcome = acsError(failure.status, failure.code ?? String(failure.status), failure.message ?? 'scripted failure');
     else if (refusal) outcome = acsError(400, 'BadRequest', refusal);
     else {
-      const call = callConnectionId ? calls.get(callConnectionId) : undefined;
+      const call = record.callConnectionId ? calls.get(record.callConnectionId) : undefined;
       outcome = await respond({ request: record, body: (body ?? {}) as Record<string, unknown>, call });
     }
 
@@ -409,7 +496,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
       'x-microsoft-skype-chain-id': randomUUID(),
     });
     res.end(payload);
-    const call = callConnectionId ? calls.get(callConnectionId) : [...calls.values()].find((c) => c.incomingCallContext === (body as { incomingCallContext?: unknown } | undefined)?.incomingCallContext);
+    const call = record.callConnectionId ? calls.get(record.callConnectionId) : [...calls.values()].find((c) => c.incomingCallContext === (body as { incomingCallContext?: unknown } | undefined)?.incomingCallContext);
     for (const listener of listeners) {
       try {
         listener(record, call);
@@ -454,6 +541,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     accessKey,
     requests,
     calls,
+    recordings,
     requestsFor: (operation) => requests.filter((r) => r.operation === operation),
     createIncomingCallContext(init = {}) {
       const correlationId = init.correlationId ?? randomUUID();
