@@ -132,6 +132,34 @@ export function resources(root: Node): BicepResource[] {
   });
 }
 
+export interface BicepModule {
+  symbol: string;
+  path: string;
+  /** The condition of `= if (...) {`, without the parentheses; undefined when the module is always deployed. */
+  condition?: string;
+  body: Node;
+}
+
+/** Module declarations with their file path, condition (if any) and body object. */
+export function modules(root: Node): BicepModule[] {
+  return descendants(root, 'module_declaration').flatMap((declaration) => {
+    const symbol = declaration.namedChildren[0]?.text ?? '';
+    const path = literal(declaration.namedChildren[1]) ?? '';
+    const third = declaration.namedChildren[2];
+    const body = descendants(declaration, 'object')[0];
+    if (!body) return [];
+    const condition = third?.type === 'if_statement' ? third.namedChildren[0]?.text.replace(/^\(|\)$/g, '') : undefined;
+    return [{ symbol, path, body, ...(condition !== undefined ? { condition } : {}) }];
+  });
+}
+
+/** The condition of a resource declared `= if (...) {`, else undefined. */
+export function resourceCondition(root: Node, symbol: string): string | undefined {
+  const declaration = descendants(root, 'resource_declaration').find((d) => d.namedChildren[0]?.text === symbol);
+  const statement = declaration?.namedChildren.find((c) => c?.type === 'if_statement');
+  return statement?.namedChildren[0]?.text.replace(/^\(|\)$/g, '');
+}
+
 export function outputs(root: Node): string[] {
   return descendants(root, 'output_declaration').map((o) => o.namedChildren[0]?.text ?? '');
 }

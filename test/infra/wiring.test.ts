@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import type { Node } from 'web-tree-sitter';
 import { functionsConfigSchema } from '../../shared/config/functions.js';
 import { workerConfigSchema } from '../../shared/config/worker.js';
-import { at, bicepFiles, descendants, literal, outputs, parseBicepFile, properties, repoPath, repoRoot, resources, variable } from './bicep.js';
+import { at, bicepFiles, descendants, literal, modules, outputs, parameters, parseBicepFile, properties, repoPath, repoRoot, resourceCondition, resources, variable } from './bicep.js';
 
 const infra = (...path: string[]): string => join(repoRoot, 'infra', ...path);
 
@@ -67,12 +67,188 @@ describe('settings wiring: worker container env <-> workerConfigSchema', () => {
     expect(literal(properties(mediaAuth!).get('value'))).toBe('acs');
   });
 
-  it('passes both env lists to the container, the optional one filtered on empty values', () => {
+  it('passes the three env lists to the container, the optional one filtered on empty values', () => {
     const app = resources(worker).find((r) => r.type.startsWith('Microsoft.App/containerApps@') && r.symbol === 'worker')!;
     const container = descendants(at(app.body, 'properties', 'template', 'containers')!, 'object')[0]!;
     const env = properties(container).get('env')!.text;
-    expect(env).toContain('requiredEnv');
-    expect(env).toMatch(/filter\(optionalEnv,/);
+    expect(env).toMatch(/^concat\(requiredEnv, filter\(optionalEnv, (\w+) => !empty\(\1\.value\)\), settingsEnv\)$/);
+  });
+});
+
+interface ParametersFile {
+  parameters: Record<string, { value: unknown }>;
+}
+const parametersFile = (): ParametersFile => JSON.parse(readFileSync(infra('main.parameters.json'), 'utf8')) as ParametersFile;
+
+/** The azd value a `${NAME=default}` parameter reads, else undefined. */
+const azdName = (value: unknown): string | undefined => (typeof value === 'string' ? /^\$\{([A-Z0-9_]+)(=[^}]*)?\}$/.exec(value)?.[1] : undefined);
+
+describe('settings wiring: every worker tuning variable can be set with `azd env set NAME value`', () => {
+  // The variables the issue names, and the call-control settings a deployer tunes.
+  const ISSUE_LIST = [
+    'VOICE_LIVE_AGENT_ID', 'VOICE_LIVE_AGENT_VERSION', 'VOICE_LIVE_VOICE_TYPE', 'VOICE_LIVE_VOICE_ENDPOINT_ID', 'VOICE_LIVE_VOICE_TEMPERATURE',
+    'VOICE_LIVE_VOICE_RATE', 'VOICE_LIVE_VOICE_STYLE', 'VOICE_LIVE_VOICE_LOCALE', 'VOICE_LIVE_TURN_DETECTION', 'VOICE_LIVE_VAD_THRESHOLD',
+    'VOICE_LIVE_VAD_PREFIX_PADDING_MS', 'VOICE_LIVE_VAD_SILENCE_DURATION_MS', 'VOICE_LIVE_REMOVE_FILLER_WORDS', 'VOICE_LIVE_VAD_LANGUAGES',
+    'VOICE_LIVE_EOU_MODEL', 'VOICE_LIVE_EOU_THRESHOLD_LEVEL', 'VOICE_LIVE_EOU_TIMEOUT_MS', 'VOICE_LIVE_NOISE_SUPPRESSION',
+    'VOICE_LIVE_ECHO_CANCELLATION', 'VOICE_LIVE_TRANSCRIPTION_MODEL', 'VOICE_LIVE_TRANSCRIPTION_LANGUAGE', 'VOICE_LIVE_GREETING_INSTRUCTION',
+    'VOICE_LIVE_AUDIO_RATE', 'LOG_LEVEL', 'CALL_MAX_MINUTES', 'CALL_MAX_TOKENS', 'CALL_CAP_ACTION', 'CALL_CAP_GRACE_S', 'RECORD_TRANSCRIPTS',
+    'TOOL_TIMEOUT_MS', 'TOOL_FILLER_TEXT', 'TOOL_FILLER_AFTER_MS', 'CUSTOM_TOOLS', 'TRANSFER_TARGET', 'TRANSFER_TIMEOUT_MS', 'DTMF_TRANSFER_KEY',
+  ];
+  // Variables with a main.bicep parameter of their own, because main.bicep decides with them (model vs agent, the
+  // default project, the replica grace period).
+  const DEDICATED: Record<string, string> = {
+    VOICE_LIVE_MODEL: 'voiceLiveModel',
+    VOICE_LIVE_AGENT_NAME: 'voiceLiveAgentName',
+    VOICE_LIVE_AGENT_ID: 'voiceLiveAgentId',
+    VOICE_LIVE_AGENT_PROJECT: 'voiceLiveAgentProject',
+    DRAIN_TIMEOUT_S: 'drainTimeoutSeconds',
+  };
+  // Variables azd deliberately does not offer: wired from the resources Bicep creates, fixed by the container, or
+  // secrets and local-lab overrides that have no place in Azure.
+  const NOT_FROM_AZD = {
+    fromResources: ['VOICE_LIVE_ENDPOINT', 'ACS_RESOURCE_ID', 'ACS_ENDPOINT', 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', 'CALL_EVENTS_QUEUE', 'CALL_RECORDS_QUEUE', 'AZURE_CLIENT_ID', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'],
+    fixed: ['PORT', 'HOST', 'MEDIA_AUTH'],
+    secretsAndLocal: ['VOICE_LIVE_API_KEY', 'ACS_CONNECTION_STRING', 'SERVICEBUS_CONNECTION_STRING', 'ACS_TOKEN_ISSUER', 'ACS_JWKS_URL'],
+  };
+
+  let settings: Record<string, unknown>;
+  let main: Node;
+  let worker: Node;
+  beforeAll(async () => {
+    settings = parametersFile().parameters.workerSettings!.value as Record<string, unknown>;
+    main = await parseBicepFile(infra('main.bicep'));
+    worker = await parseBicepFile(infra('modules', 'worker.bicep'));
+  });
+
+  it('reads each setting from the azd value of the same name, empty by default (= not set)', () => {
+    const wrong = Object.entries(settings).filter(([key, value]) => value !== `\${${key}=}`);
+    expect(wrong).toEqual([]);
+    expect(Object.keys(settings).length).toBeGreaterThan(40);
+  });
+
+  it('offers every variable the issue names, each exactly once (as a setting or a dedicated parameter)', () => {
+    const offered = [...Object.keys(settings), ...Object.keys(DEDICATED)];
+    expect(ISSUE_LIST.filter((key) => !offered.includes(key))).toEqual([]);
+    expect(Object.keys(settings).filter((key) => key in DEDICATED)).toEqual([]);
+  });
+
+  it('covers the whole worker schema: each variable is offered through azd, or set from resources, fixed, or local-only', () => {
+    const accounted = [...Object.keys(settings), ...Object.keys(DEDICATED), ...Object.values(NOT_FROM_AZD).flat()];
+    expect(Object.keys(workerConfigSchema.shape).filter((key) => !accounted.includes(key))).toEqual([]);
+    expect(accounted.filter((key) => !(key in workerConfigSchema.shape))).toEqual([]);
+    expect(new Set(accounted).size).toBe(accounted.length);
+  });
+
+  it('settings are worker variables Bicep does not set itself, and never a secret or a local-lab override', () => {
+    const bicepSet = envNames(worker, 'requiredEnv', 'optionalEnv');
+    const keys = Object.keys(settings);
+    expect(keys.filter((key) => !(key in workerConfigSchema.shape))).toEqual([]);
+    expect(keys.filter((key) => bicepSet.includes(key))).toEqual([]);
+    expect(keys.filter((key) => [...NOT_FROM_AZD.secretsAndLocal, ...NOT_FROM_AZD.fixed].includes(key))).toEqual([]);
+  });
+
+  it('the dedicated parameters read the azd value named after the variable', () => {
+    const params = parametersFile().parameters;
+    for (const [variableName, param] of Object.entries(DEDICATED)) {
+      expect(azdName(params[param]?.value), param).toBe(variableName);
+    }
+  });
+
+  it('reaches the container env: main.bicep hands workerSettings to the worker, which adds each non-empty entry by name', () => {
+    const declaration = descendants(main, 'parameter_declaration').find((d) => d.namedChildren[0]?.text === 'workerSettings')!;
+    expect(declaration.namedChildren[1]?.text).toBe('object');
+    const workerModule = modules(main).find((m) => m.symbol === 'worker')!;
+    expect(at(workerModule.body, 'params', 'settings')?.text).toBe('workerSettings');
+    expect(variable(worker, 'settingsEnv')!.text.replace(/\s+/g, ' ')).toMatch(
+      /^map\(filter\(items\(settings\), (\w+) => !empty\(\1\.value\)\), (\w+) => \{ name: \2\.key value: string\(\2\.value\) \}\)$/,
+    );
+  });
+
+  it('an agent (by name or id) switches the worker to agent mode: no model is set alongside it', () => {
+    expect(variable(main, 'agentMode')!.text).toBe('!empty(voiceLiveAgentName) || !empty(voiceLiveAgentId)');
+    const params = modules(main).find((m) => m.symbol === 'worker')!;
+    expect(at(params.body, 'params', 'voiceLiveModel')!.text).toBe("agentMode ? '' : voiceLiveModel");
+    expect(at(params.body, 'params', 'voiceLiveAgentId')!.text).toBe('voiceLiveAgentId');
+    const optional = envNames(worker, 'optionalEnv');
+    expect(optional).toEqual(['VOICE_LIVE_MODEL', 'VOICE_LIVE_AGENT_NAME', 'VOICE_LIVE_AGENT_ID', 'VOICE_LIVE_AGENT_PROJECT']);
+  });
+
+  it('no output feeds back into a different input: azd writes every output into the env the parameters are read from', () => {
+    const inputs = new Map<string, string>();
+    const collect = (param: string, value: unknown): void => {
+      const name = azdName(value);
+      if (name) inputs.set(name, param);
+      else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) collect(k, v);
+    };
+    for (const [param, { value }] of Object.entries(parametersFile().parameters)) collect(param, value);
+    // These outputs echo the value their input had (or its default), so the round trip changes nothing.
+    const ECHOES = ['AZURE_LOCATION', 'INCOMING_CALL_SUBSCRIPTION_NAME', 'AZURE_AI_PROJECT_NAME'];
+    expect(outputs(main).filter((name) => inputs.has(name) && !ECHOES.includes(name))).toEqual([]);
+    // The effective endpoint is an output; the existing-endpoint input has another name.
+    expect(outputs(main)).toContain('VOICE_LIVE_ENDPOINT');
+    expect(inputs.get('VOICE_LIVE_ENDPOINT_OVERRIDE')).toBe('voiceLiveEndpointOverride');
+  });
+});
+
+describe('agent mode under azd: a Foundry project, or an existing endpoint', () => {
+  let main: Node;
+  let ai: Node;
+  let roles: Node;
+  beforeAll(async () => {
+    main = await parseBicepFile(infra('main.bicep'));
+    ai = await parseBicepFile(infra('modules', 'ai.bicep'));
+    roles = await parseBicepFile(infra('modules', 'role-assignments.bicep'));
+  });
+
+  it('the AI Services account allows projects and has the managed identity projects need', () => {
+    const account = resources(ai).find((r) => r.type.startsWith('Microsoft.CognitiveServices/accounts@'))!;
+    expect(literal(properties(account.body).get('kind'))).toBe('AIServices');
+    expect(at(account.body, 'properties', 'allowProjectManagement')!.text).toBe('true');
+    expect(literal(at(account.body, 'identity', 'type'))).toBe('SystemAssigned');
+  });
+
+  it('creates one Foundry project in that account (API 2025-06-01 or later), named by the aiProjectName parameter or derived', () => {
+    const projects = resources(ai).filter((r) => r.type.startsWith('Microsoft.CognitiveServices/accounts/projects@'));
+    expect(projects).toHaveLength(1);
+    const project = projects[0]!;
+    expect(project.type.split('@')[1]! >= '2025-06-01').toBe(true);
+    expect(properties(project.body).get('parent')!.text).toBe('account');
+    expect(properties(project.body).get('name')!.text).toBe('projectName');
+    expect(literal(at(project.body, 'identity', 'type'))).toBe('SystemAssigned');
+    expect(outputs(ai)).toContain('projectName');
+    const aiModule = modules(main).find((m) => m.symbol === 'ai')!;
+    expect(at(aiModule.body, 'params', 'projectName')!.text).toBe('names.aiProject');
+    expect(at(variable(main, 'names'), 'aiProject')!.text).toMatch(/^empty\(aiProjectName\) \? '[a-z-]+\$\{resourceToken\}' : aiProjectName$/);
+    expect(azdName(parametersFile().parameters.aiProjectName!.value)).toBe('AZURE_AI_PROJECT_NAME');
+  });
+
+  it('an agent without a project uses the created project; a named project wins; no project in model mode', () => {
+    expect(variable(main, 'voiceLiveAgentProjectOrDefault')!.text.replace(/\s+/g, ' ')).toBe(
+      "!empty(voiceLiveAgentProject) ? voiceLiveAgentProject : (agentMode && createAi ? names.aiProject : '')",
+    );
+    const workerModule = modules(main).find((m) => m.symbol === 'worker')!;
+    expect(at(workerModule.body, 'params', 'voiceLiveAgentProject')!.text).toBe('voiceLiveAgentProjectOrDefault');
+  });
+
+  it('an existing endpoint replaces the new account: no account, project or AI role is created, the worker uses that endpoint', () => {
+    expect(variable(main, 'createAi')!.text).toBe('empty(voiceLiveEndpointOverride)');
+    expect(modules(main).find((m) => m.symbol === 'ai')!.condition).toBe('createAi');
+    expect(variable(main, 'voiceLiveEndpoint')!.text).toBe('createAi ? ai!.outputs.endpoint : voiceLiveEndpointOverride');
+    const workerModule = modules(main).find((m) => m.symbol === 'worker')!;
+    expect(at(workerModule.body, 'params', 'voiceLiveEndpoint')!.text).toBe('voiceLiveEndpoint');
+    const rolesModule = modules(main).find((m) => m.symbol === 'roles')!;
+    expect(at(rolesModule.body, 'params', 'grantAiAccess')!.text).toBe('createAi');
+    // The account goes in by name, so the dependency on its module is explicit.
+    expect(properties(rolesModule.body).get('dependsOn')!.text).toMatch(/\bai\b/);
+    expect(parameters(main)).toContain('voiceLiveEndpointOverride');
+  });
+
+  it('the worker identity gets Cognitive Services User and Azure AI User on the new account (inherited by its project), and only then', () => {
+    for (const symbol of ['workerCognitiveServicesUser', 'workerAzureAiUser']) {
+      expect(resourceCondition(roles, symbol), symbol).toBe('grantAiAccess');
+    }
+    const others = resources(roles).filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@') && properties(r.body).get('scope')!.text !== 'ai');
+    expect(others.map((r) => resourceCondition(roles, r.symbol)).filter((c) => c !== undefined)).toEqual([]);
   });
 });
 
