@@ -39,6 +39,21 @@ describe('call record schema', () => {
     expect(() => buildCallRecord({ ...input, durationMs: -1 })).toThrow(/durationMs/);
   });
 
+  it('carries failed/incomplete responses as an optional field of version 1: records without it still parse', () => {
+    const failedResponses = { count: 1, list: [{ at: '2026-01-05T10:00:30.000Z', status: 'failed' as const, reason: 'internal_error' }] };
+    const record = buildCallRecord({ ...input, failedResponses });
+    expect(record.schemaVersion).toBe(1);
+    expect(parseCallRecord(JSON.stringify(record))).toEqual({ ok: true, record });
+    const older = buildCallRecord(input);
+    expect(older).not.toHaveProperty('failedResponses');
+    expect(parseCallRecord(JSON.stringify(older))).toEqual({ ok: true, record: older });
+    expect(() => buildCallRecord({ ...input, failedResponses: { count: 1, list: [{ ...failedResponses.list[0]!, status: 'cancelled' as never }] } })).toThrow(
+      /failedResponses\.list\.0\.status/,
+    );
+    const many = Array.from({ length: 21 }, () => failedResponses.list[0]!);
+    expect(() => buildCallRecord({ ...input, failedResponses: { count: 21, list: many } })).toThrow(/failedResponses\.list/);
+  });
+
   it('reports a newer schema version as such', () => {
     expect(parseCallRecord({ ...buildCallRecord(input), schemaVersion: 2 })).toEqual({ ok: false, reason: 'unsupported schemaVersion 2' });
     expect(parseCallRecord('{')).toEqual({ ok: false, reason: 'body is not JSON' });

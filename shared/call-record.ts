@@ -41,6 +41,23 @@ export const toolUseSchema = z.object({
   status: z.enum(['ok', 'failed', 'timeout', 'invalid_arguments', 'unknown_tool']),
 });
 
+/** At most this many failed/incomplete responses are listed (all are counted). */
+export const MAX_LISTED_FAILED_RESPONSES = 20;
+
+export const failedResponseSchema = z.object({
+  at: isoTime,
+  status: z.enum(['failed', 'incomplete']),
+  /** As the service gave it: `status_details.reason` (e.g. `content_filter`, `max_output_tokens`), else the error's code or type; `unknown` when none. */
+  reason: z.string().max(100),
+});
+
+export const failedResponsesSchema = z.object({
+  count,
+  /** The first MAX_LISTED_FAILED_RESPONSES, in time order. */
+  list: z.array(failedResponseSchema).max(MAX_LISTED_FAILED_RESPONSES),
+});
+export type FailedResponses = z.infer<typeof failedResponsesSchema>;
+
 export const usageSchema = z.object({
   responses: count,
   audioTokensIn: count,
@@ -94,6 +111,12 @@ export const callRecordSchema = z.object({
   cost: costSchema,
   /** Which per-call cap was reached, if any. */
   capReached: z.enum(['minutes', 'tokens']).optional(),
+  /**
+   * Agent responses that ended `failed` or `incomplete` (the caller heard nothing, or part of an answer). Added
+   * within version 1: absent in records from workers that predate it; cancelled responses (barge-in) are normal
+   * and not counted.
+   */
+  failedResponses: failedResponsesSchema.optional(),
 });
 export type CallRecord = z.infer<typeof callRecordSchema>;
 export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../voice-live/events.js';
-import { CallRecordCollector } from './collector.js';
+import { CallRecordCollector, mergeCallRecords } from './collector.js';
 import { addUsage, emptyUsage, priceCall } from './cost.js';
 
 const prices = { currency: 'USD', audioInputPer1M: 40, audioOutputPer1M: 80, textInputPer1M: 5, textOutputPer1M: 20, cachedInputPer1M: 2.5, callPerMinute: 0.02 };
@@ -50,6 +50,43 @@ describe('call record collector', () => {
     expect(record.outcome).toEqual({ kind: 'transferred', reason: 'wanted a person' });
     expect(record.from).toBe('+14*******01');
     expect(record.to).toBe('8:acs:…1234');
+  });
+});
+
+describe('failed and incomplete responses in the record', () => {
+  const responseDone = (id: string, status: string, statusDetails: unknown) =>
+    ev({ type: 'response.done', response: { id, status, status_details: statusDetails, usage: { total_tokens: 1 } } });
+
+  it('counts failed and incomplete responses with their reasons, not completed or cancelled ones', () => {
+    const { c, advance } = collector();
+    c.onVoiceLiveEvent(responseDone('r1', 'completed', null));
+    c.onVoiceLiveEvent(responseDone('r2', 'cancelled', { type: 'cancelled', reason: 'turn_detected' }));
+    advance(100);
+    c.onVoiceLiveEvent(responseDone('r3', 'failed', { type: 'failed', error: { type: 'server_error', code: 'internal_error', message: 'Boom.' } }));
+    advance(100);
+    c.onVoiceLiveEvent(responseDone('r4', 'incomplete', { type: 'incomplete', reason: 'content_filter' }));
+    c.onVoiceLiveEvent(responseDone('r5', 'failed', { type: 'failed' }));
+    expect(c.build(facts).failedResponses).toEqual({
+      count: 3,
+      list: [
+        { at: '2026-01-05T10:00:00.100Z', status: 'failed', reason: 'internal_error' },
+        { at: '2026-01-05T10:00:00.200Z', status: 'incomplete', reason: 'content_filter' },
+        { at: '2026-01-05T10:00:00.200Z', status: 'failed', reason: 'unknown' },
+      ],
+    });
+  });
+
+  it('lists at most 20 but counts them all, also across the parts of a call whose media socket was replaced', () => {
+    const { c } = collector();
+    for (let i = 0; i < 25; i++) c.onVoiceLiveEvent(responseDone(`r${i}`, 'incomplete', { type: 'incomplete', reason: 'max_output_tokens' }));
+    const record = c.build(facts);
+    expect(record.failedResponses!.count).toBe(25);
+    expect(record.failedResponses!.list).toHaveLength(20);
+    const { failedResponses: _dropped, ...older } = record;
+    expect(mergeCallRecords(older, record, prices).failedResponses!.count).toBe(25);
+    expect(mergeCallRecords(record, record, prices).failedResponses).toMatchObject({ count: 50, list: expect.any(Array) });
+    expect(mergeCallRecords(record, record, prices).failedResponses!.list).toHaveLength(20);
+    expect(mergeCallRecords(older, older, prices)).not.toHaveProperty('failedResponses');
   });
 });
 

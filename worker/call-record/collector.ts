@@ -1,7 +1,14 @@
 import type { TokenPrices } from '../../shared/config/call-control.js';
-import { buildCallRecord, type CallOutcomeKind, type CallRecord, type Usage } from '../../shared/call-record.js';
+import {
+  MAX_LISTED_FAILED_RESPONSES,
+  buildCallRecord,
+  type CallOutcomeKind,
+  type CallRecord,
+  type FailedResponses,
+  type Usage,
+} from '../../shared/call-record.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
-import type { ServerEvent } from '../voice-live/events.js';
+import { responseEnd, type ServerEvent } from '../voice-live/events.js';
 import { addUsage, emptyUsage, priceCall } from './cost.js';
 
 export interface CallRecordCollectorOptions {
@@ -52,6 +59,7 @@ export class CallRecordCollector {
   private openTurn: { stoppedAtMs: number; index: number } | undefined;
   private readonly respondedResponses = new Set<string>();
   private readonly tools: CallRecord['tools'] = [];
+  private readonly failedResponses: FailedResponses = { count: 0, list: [] };
   /** The record of the media socket this call's socket replaced (same worker): merged in by build(). */
   private earlier: CallRecord | undefined;
 
@@ -123,9 +131,17 @@ export class CallRecordCollector {
           this.addEntry(undefined, { role: 'caller', text: event.transcript, atMs });
         }
         break;
-      case 'response.done':
+      case 'response.done': {
         addUsage(this.usage, event.response.usage as Record<string, unknown> | null | undefined);
+        const end = responseEnd(event.response);
+        if (end.status === 'failed' || end.status === 'incomplete') {
+          this.failedResponses.count++;
+          if (this.failedResponses.list.length < MAX_LISTED_FAILED_RESPONSES) {
+            this.failedResponses.list.push({ at: iso(this.now()), status: end.status, reason: end.reason ?? 'unknown' });
+          }
+        }
         break;
+      }
       default:
         break;
     }
@@ -182,6 +198,7 @@ export class CallRecordCollector {
       usage: { ...this.usage },
       cost: priceCall(this.usage, durationMs, this.options.prices),
       ...(this.capReached ? { capReached: this.capReached } : {}),
+      failedResponses: { count: this.failedResponses.count, list: [...this.failedResponses.list] },
     });
   }
 }
@@ -203,6 +220,13 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const from = later.from ?? earlier.from;
   const to = later.to ?? earlier.to;
   const capReached = later.capReached ?? earlier.capReached;
+  const failedResponses =
+    first.failedResponses || second.failedResponses
+      ? {
+          count: (first.failedResponses?.count ?? 0) + (second.failedResponses?.count ?? 0),
+          list: byTime(first.failedResponses?.list ?? [], second.failedResponses?.list ?? []).slice(0, MAX_LISTED_FAILED_RESPONSES),
+        }
+      : undefined;
   return buildCallRecord({
     callId: later.callId,
     ...(callConnectionId ? { callConnectionId } : {}),
@@ -223,6 +247,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
     usage,
     cost,
     ...(capReached ? { capReached } : {}),
+    ...(failedResponses ? { failedResponses } : {}),
   });
 }
 
