@@ -57,6 +57,9 @@ describe('call-control configuration', () => {
     expect(config.prices.audioOutputPer1M).toBe(80.5);
     expect(config.caps).toEqual({ maxMinutes: 20, maxTokens: 200000, action: 'transfer', graceMs: 60_000 });
     expect(loadCallControlConfig({ DTMF_TRANSFER_KEY: 'none' }).dtmfTransferKey).toBeUndefined();
+    expect(loadCallControlConfig({}).toolFillerText).toBe('One moment, please.');
+    expect(loadCallControlConfig({ TOOL_FILLER_TEXT: '' }).toolFillerText).toBe('One moment, please.');
+    expect(loadCallControlConfig({ TOOL_FILLER_TEXT: 'none' }).toolFillerText).toBe('');
   });
 
   it('names each bad variable', () => {

@@ -32,7 +32,8 @@ export const callControlEnvShape = {
     .default('0'),
   DTMF_INTERDIGIT_MS: integer(0, 10_000).default(800),
 
-  TOOL_FILLER_TEXT: z.string().default('One moment, please.'),
+  // An empty value means unset (the default applies), so turning the filler off is spelled `none`.
+  TOOL_FILLER_TEXT: z.string().default('One moment, please.').transform((text) => (text.trim().toLowerCase() === 'none' ? '' : text)),
   TOOL_FILLER_AFTER_MS: integer(0, 60_000).default(700),
   TOOL_TIMEOUT_MS: integer(100, 300_000).default(10_000),
   CUSTOM_TOOLS: list().default([]),
