@@ -14,7 +14,7 @@ interface FakeApp {
   callbackUrl: string;
   mediaUrl: string;
   deliveries: { headers: Record<string, unknown>; body: any[] }[];
-  callbacks: { type: string; data: any; authorized: boolean }[];
+  callbacks: { type: string; data: any; authorized: boolean; url: string | undefined }[];
   mediaHeaders: Record<string, unknown>[];
   mediaMessages: any[];
   mediaSockets: WebSocket[];
@@ -45,7 +45,7 @@ async function startFakeApp(issuer: AcsTokenIssuer, client: () => CallAutomation
       return;
     }
     const authorized = await verifier.verifyAuthorizationHeader(req.headers.authorization).then(() => true, () => false);
-    for (const e of body) app.callbacks!.push({ type: e.type.replace('Microsoft.Communication.', ''), data: e.data, authorized });
+    for (const e of body) app.callbacks!.push({ type: e.type.replace('Microsoft.Communication.', ''), data: e.data, authorized, url: req.url });
     res.writeHead(200).end();
   });
   const wss = new WebSocketServer({ server, path: '/ws' });
@@ -152,6 +152,31 @@ describe('ACS emulator', () => {
     await expect(call.ended()).resolves.toBe('disconnected');
     expect(app.callbacks.map((c) => c.type).slice(-2)).toEqual(['MediaStreamingStopped', 'CallDisconnected']);
     await expect(client.getCallConnection(call.callConnectionId).getCallConnectionProperties()).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  it('records a call on request: RecordingStateChanged (active) to the recording callback URL, signed; inactive when stopped or when the call ends', async () => {
+    const call = await emulator.placeCall();
+    await call.waitFor('MediaStreamingStarted');
+    const recorder = client.getCallRecording();
+    const started = await recorder.start({ callConnectionId: call.callConnectionId, recordingContent: 'audio', recordingChannel: 'mixed', recordingFormat: 'mp3', recordingStateCallbackEndpointUrl: `${app.callbackUrl}?recording` });
+    expect(started.recordingState).toBe('inactive');
+    await call.waitFor('RecordingStateChanged');
+    const active = app.callbacks.find((c) => c.type === 'RecordingStateChanged')!;
+    expect(active).toMatchObject({ authorized: true, url: '/callbacks?recording', data: { recordingId: started.recordingId, state: 'active', callConnectionId: call.callConnectionId, correlationId: call.callId } });
+    expect(Number.isNaN(Date.parse(active.data.startDateTime))).toBe(false);
+    expect(emulator.rest.recordings.get(started.recordingId)?.state).toBe('active');
+
+    await recorder.stop(started.recordingId);
+    await until(() => app.callbacks.filter((c) => c.type === 'RecordingStateChanged').length === 2);
+    expect(app.callbacks.filter((c) => c.type === 'RecordingStateChanged').map((c) => c.data.state)).toEqual(['active', 'inactive']);
+
+    // A second recording runs until the call ends: ACS stops it before CallDisconnected.
+    const second = await recorder.start({ callConnectionId: call.callConnectionId, recordingStateCallbackEndpointUrl: app.callbackUrl });
+    await until(() => app.callbacks.filter((c) => c.type === 'RecordingStateChanged').length === 3);
+    await client.getCallConnection(call.callConnectionId).hangUp(true);
+    await call.ended();
+    expect(app.callbacks.map((c) => c.type).slice(-3)).toEqual(['MediaStreamingStopped', 'RecordingStateChanged', 'CallDisconnected']);
+    expect(app.callbacks.at(-2)?.data).toMatchObject({ recordingId: second.recordingId, state: 'inactive' });
   });
 
   it('reports a transfer as accepted then disconnects, or as failed and keeps the call', async () => {

@@ -6,7 +6,7 @@ import type { AcsTokenIssuer } from '../acs-token-issuer.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
 import { MediaLeg } from './media-leg.js';
-import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type PeerResponse, type RecordedRequest } from './rest-peer.js';
+import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type PeerRecording, type PeerResponse, type RecordedRequest } from './rest-peer.js';
 import { Timeline, type TimelineEntry } from './timeline.js';
 
 /**
@@ -324,7 +324,9 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       }
       return response;
     }
-    const call = request.callConnectionId ? byConnection.get(request.callConnectionId) : undefined;
+    // Recording requests name the call in their body (start) or through the recording (stop).
+    const callConnectionId = request.callConnectionId ?? (request.recordingId ? rest.recordings.get(request.recordingId)?.callConnectionId : undefined);
+    const call = callConnectionId ? byConnection.get(callConnectionId) : undefined;
     if (!call || call.isOver) return next();
     if (operation === 'startMediaStreaming' && call.media && !endedLegs.has(call.media)) return acsError(400, '8501', 'media streaming is already active');
     if (operation === 'stopMediaStreaming' && (!call.media || endedLegs.has(call.media))) return acsError(400, '8501', 'media streaming is not active');
@@ -347,6 +349,17 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       case 'stopMediaStreaming':
         setImmediate(() => void stopMedia(call, operationContext, 'subscriptionStopped'));
         break;
+      case 'startRecording': {
+        const recordingId = (response.body as { recordingId?: string } | undefined)?.recordingId;
+        const recording = recordingId ? rest.recordings.get(recordingId) : undefined;
+        if (recording) setImmediate(() => void recordingStarted(call, recording));
+        break;
+      }
+      case 'stopRecording': {
+        const recording = request.recordingId ? rest.recordings.get(request.recordingId) : undefined;
+        if (recording) setImmediate(() => void recordingChanged(call, recording));
+        break;
+      }
       default:
         break;
     }
@@ -425,6 +438,36 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     await postCallback(call, 'MediaStreamingStopped', mediaUpdate('mediaStreamingStopped', details, operationContext, ok('Action completed successfully.')));
   }
 
+  /** ACS has accepted the recording (202): it starts, and says so where the request asked (else the call's callback URI). */
+  async function recordingStarted(call: EmulatedCall, recording: PeerRecording): Promise<void> {
+    if (call.isOver || recording.stopped) return;
+    recording.state = 'active';
+    call.timeline.add('acs', 'recording-started', { channel: recording.options.recordingChannelType ?? 'mixed', format: recording.options.recordingFormatType ?? null });
+    await recordingChanged(call, recording);
+  }
+
+  function recordingChanged(call: EmulatedCall, recording: PeerRecording): Promise<void> {
+    const uri = typeof recording.options.recordingStateCallbackUri === 'string' ? recording.options.recordingStateCallbackUri : undefined;
+    return postCallback(call, 'RecordingStateChanged', {
+      recordingId: recording.recordingId,
+      state: recording.state,
+      recordingKind: 'azureCommunicationServices',
+      ...(recording.state === 'active' ? { startDateTime: new Date().toISOString() } : {}),
+      resultInformation: ok('Recording state changed.'),
+    }, uri);
+  }
+
+  /** The call is over: its recordings stop, and ACS reports each as inactive. */
+  async function stopRecordings(call: EmulatedCall): Promise<void> {
+    for (const recording of rest.recordings.values()) {
+      if (recording.callConnectionId !== call.callConnectionId || recording.stopped) continue;
+      const wasActive = recording.state === 'active';
+      recording.stopped = true;
+      recording.state = 'inactive';
+      if (wasActive) await recordingChanged(call, recording);
+    }
+  }
+
   function mediaUpdate(status: string, details: string, operationContext: string | undefined, resultInformation: object) {
     return {
       ...(operationContext ? { operationContext } : {}),
@@ -447,6 +490,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     if (rest.calls.has(call.callConnectionId)) rest.setCallState(call.callConnectionId, 'disconnected');
     call.timeline.add('acs', 'disconnected', { reason });
     await stopMedia(call, undefined, 'subscriptionStopped');
+    await stopRecordings(call);
     await postCallback(call, 'CallDisconnected', { resultInformation: ok(reason) });
     finish(call, 'disconnected');
   }
