@@ -38,7 +38,7 @@ export class WorkerMetrics {
   });
   readonly relayLatency = new Histogram({
     name: 'worker_relay_latency_seconds',
-    help: 'Time a frame spends in the worker (one frame in 8 is sampled): inbound = ACS message to Voice Live append; outbound = Voice Live delta to ACS frame (includes waiting for the playout lead)',
+    help: 'Time a frame spends in the worker (one frame in 32 is sampled): inbound = ACS message to Voice Live append; outbound = Voice Live delta to ACS frame (includes waiting for the playout lead)',
     labelNames: ['direction'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [this.registry],
