@@ -11,17 +11,23 @@ import {
   mediaStarted,
   mediaStopped,
   participantsUpdated,
+  recordingFailed,
+  recordingRequested,
+  recordingStarted,
+  recordingStopped,
   toBusMessage,
   transferAccepted,
   transferFailed,
   type CallEventMessage,
   type CallEventSource,
 } from '../shared/call-metadata.js';
+import { callRecordingFormat } from '../shared/config/functions.js';
 import { identifierModelSchema, toParty } from './acs-identifiers.js';
 import { callLog, createFunctionsState, restErrorOf, systemClock, type CallbackEventState, type CallLog, type FunctionsDependencies } from './context.js';
 import { runExclusively } from './dedup.js';
 import { DeliveryError, describe, parseDelivery, readBody, type DeliveredEvent, type RejectedEvent } from './event-grid.js';
 import { attemptFromOperationContext, executeMediaRestart, planMediaRestart } from './media-restart.js';
+import { startCallRecording, startRecordingOptionsFor } from './recording.js';
 
 const resultInformation = z
   .object({ code: z.number().int().optional(), subCode: z.number().int().optional(), message: z.string().optional() })
@@ -51,6 +57,28 @@ const participantsData = commonData.extend({
 });
 
 const transferData = commonData.extend({ transferee: identifierModelSchema.optional(), transferTarget: identifierModelSchema.optional() });
+
+const recordingStateData = commonData.extend({
+  recordingId: z.string().min(1),
+  state: z.string().min(1),
+  recordingKind: z.string().optional(),
+  startDateTime: z.string().optional(),
+});
+const startRecordingFailedData = commonData.extend({ recordingId: z.string().min(1).optional() });
+type RecordingStateData = z.infer<typeof recordingStateData>;
+
+/** ACS's timestamps may carry 7 fractional digits; messages carry `toISOString()`'s. */
+const isoOrNothing = (value: string | undefined) => {
+  const ms = value ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? {} : { startedAt: new Date(ms).toISOString() };
+};
+const recordingState = (d: RecordingStateData) => ({
+  ...result(d),
+  recordingId: d.recordingId,
+  state: d.state,
+  ...(d.recordingKind ? { recordingKind: d.recordingKind } : {}),
+  ...isoOrNothing(d.startDateTime),
+});
 
 type CommonData = z.infer<typeof commonData>;
 type MediaData = z.infer<typeof mediaData>;
@@ -102,12 +130,21 @@ const handlers = {
       }),
   },
   'Microsoft.Communication.CallTransferFailed': { schema: commonData, build: (s: CallEventSource, d: CommonData) => transferFailed(s, result(d)) },
+  'Microsoft.Communication.RecordingStateChanged': {
+    schema: recordingStateData,
+    build: (s: CallEventSource, d: RecordingStateData) => (d.state === 'active' ? recordingStarted(s, recordingState(d)) : recordingStopped(s, recordingState(d))),
+  },
+  'Microsoft.Communication.StartRecordingFailed': {
+    schema: startRecordingFailedData,
+    build: (s: CallEventSource, d: z.infer<typeof startRecordingFailedData>) => recordingFailed(s, { ...result(d), ...(d.recordingId ? { recordingId: d.recordingId } : {}) }),
+  },
 } as const;
 
 type HandledType = keyof typeof handlers;
 const isHandled = (type: string): type is HandledType => type in handlers;
 const MEDIA_ENDED = new Set<string>(['Microsoft.Communication.MediaStreamingStopped', 'Microsoft.Communication.MediaStreamingFailed']);
 const DISCONNECTED = 'Microsoft.Communication.CallDisconnected';
+const CONNECTED = 'Microsoft.Communication.CallConnected';
 
 interface CallbackEvent {
   event: DeliveredEvent;
@@ -118,8 +155,9 @@ interface CallbackEvent {
 
 /**
  * POST /api/callbacks/{callId}: ACS mid-call events. Authenticated by the JWT ACS signs (audience = the ACS
- * resource's immutable id); each event of the batch becomes a call-metadata message, and media streaming
- * that ends while the call is connected is started again, a bounded number of times.
+ * resource's immutable id); each event of the batch becomes a call-metadata message, media streaming
+ * that ends while the call is connected is started again, a bounded number of times, and with
+ * CALL_RECORDING=audio a connected call is recorded (RecordingStateChanged comes back to this same URL).
  */
 export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandler {
   const { config, callAutomation, publisher, tokenVerifier } = deps;
@@ -240,11 +278,60 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
     const known = state.callbackEvents.get(item.event.id);
     if (known?.published) return { kind: 'published' };
     if (known?.actionsDone) return { kind: 'act', record: known };
-    const extra = MEDIA_ENDED.has(item.type) ? await restartMedia(item, callId, log) : { messages: [] };
+    const extra = MEDIA_ENDED.has(item.type)
+      ? await restartMedia(item, callId, log)
+      : item.type === CONNECTED
+        ? { messages: await startRecording(item, callId, log) }
+        : { messages: [] };
     if ('retry' in extra) return { kind: 'retry', reason: extra.retry };
     const record = { actionsDone: true, published: false, messages: [item.message, ...extra.messages] } satisfies CallbackEventState;
     state.callbackEvents.set(item.event.id, record);
     return { kind: 'act', record };
+  }
+
+  /**
+   * CALL_RECORDING=audio: one recording per call. A redelivered CallConnected is caught by the event record
+   * (actOnce), another CallConnected of the call on this instance by `state.recordings`, and one on another
+   * instance by ACS refusing a second recording (409, taken as done). A failure is published, never retried.
+   */
+  async function startRecording(item: CallbackEvent, callId: string, log: CallLog): Promise<CallEventMessage[]> {
+    if (config.CALL_RECORDING === 'off' || state.disconnectedCalls.get(callId)) return [];
+    return runExclusively(state.inFlight, `recording:${callId}`, async () => {
+      if (state.recordings.get(callId)) {
+        log.info('call recording already started on this instance: not starting another');
+        return [];
+      }
+      const { callConnectionId, serverCallId } = item.data;
+      const outcome = await startCallRecording(callAutomation, startRecordingOptionsFor(config, callId, callConnectionId));
+      const source: CallEventSource = { callId, eventId: `${item.event.id}:recording`, occurredAt: clock.now(), callConnectionId, serverCallId };
+      switch (outcome.kind) {
+        case 'started': {
+          state.recordings.set(callId, { recordingId: outcome.recordingId });
+          const storage = config.CALL_RECORDING_STORAGE_URL ? 'azureBlobStorage' : 'azureCommunicationServices';
+          log.info('call recording requested', { recordingId: outcome.recordingId, channel: config.CALL_RECORDING_CHANNEL, format: callRecordingFormat(config), storage });
+          return [
+            recordingRequested(source, {
+              recordingId: outcome.recordingId,
+              ...(outcome.recordingState ? { recordingState: outcome.recordingState } : {}),
+              channel: config.CALL_RECORDING_CHANNEL,
+              format: callRecordingFormat(config),
+              storage,
+            }),
+          ];
+        }
+        case 'alreadyRecording':
+          state.recordings.set(callId, {});
+          log.info('ACS says the call is recording already: not starting another', { code: outcome.code ?? null });
+          return [];
+        case 'failed':
+          log.error('starting the call recording failed; the call goes on without it', {
+            status: outcome.error.status ?? null,
+            code: outcome.error.code ?? null,
+            error: outcome.error.message,
+          });
+          return [recordingFailed({ ...source, eventId: `${item.event.id}:recordingFailed` }, { error: outcome.error })];
+      }
+    });
   }
 
   async function restartMedia(item: CallbackEvent, callId: string, log: CallLog): Promise<{ messages: CallEventMessage[] } | { retry: string }> {

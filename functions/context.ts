@@ -22,7 +22,7 @@ export interface IncomingCallState {
 
 /** What a callback event left behind on this instance. */
 export interface CallbackEventState {
-  /** Side effects (media restart, hang-up) are done; only the publish may be outstanding. */
+  /** Side effects (media restart, hang-up, starting the recording) are done; only the publish may be outstanding. */
   actionsDone: boolean;
   published: boolean;
   /** The messages this event yields (its own and any derived from its side effects), kept for republishing. */
@@ -37,7 +37,9 @@ export interface FunctionsState {
   mediaRestarts: RecentMap<number>;
   /** Calls whose CallDisconnected has been seen: nothing is restarted after it. */
   disconnectedCalls: RecentMap<true>;
-  /** Handling in progress (`incomingCall:<callId>`, `callback:<eventId>`): a concurrent duplicate waits for it instead of acting again. */
+  /** Calls this instance has started recording (or found recording already), per callId: one recording per call. */
+  recordings: RecentMap<{ recordingId?: string | undefined }>;
+  /** Handling in progress (`incomingCall:<callId>`, `callback:<eventId>`, `recording:<callId>`): a concurrent duplicate waits for it instead of acting again. */
   inFlight: Map<string, Promise<unknown>>;
 }
 
@@ -47,6 +49,7 @@ export function createFunctionsState(now: () => number = Date.now): FunctionsSta
     callbackEvents: new RecentMap({ now }),
     mediaRestarts: new RecentMap({ now, ttlMs: 6 * 60 * 60_000 }),
     disconnectedCalls: new RecentMap({ now, ttlMs: 6 * 60 * 60_000 }),
+    recordings: new RecentMap({ now, ttlMs: 6 * 60 * 60_000 }),
     inFlight: new Map(),
   };
 }

@@ -113,6 +113,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       await closeInstances();
       acs.requests.length = 0;
       acs.calls.clear();
+      acs.recordings.clear();
       logs.length = 0;
       busOffset = bus.messages(config.CALL_EVENTS_QUEUE).length;
     },
