@@ -10,7 +10,7 @@ import { BadInputReporter } from './bad-input.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Playout, type PlayoutTimers, systemTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
-import { responseEnd, type ResponseObject, type ServerEvent } from './voice-live/events.js';
+import { responseEnd, type ResponseEnd, type ResponseObject, type ServerEvent } from './voice-live/events.js';
 import type { VoiceLiveSessionSettings } from './voice-live/session-config.js';
 
 export type CallState = 'awaiting-metadata' | 'live' | 'ended';
@@ -66,6 +66,10 @@ export interface CallSessionOptions {
 }
 
 const ACS_CLOSE_TIMEOUT_MS = 1000;
+/** Failed responses asked for again in one call. */
+const MAX_RESPONSE_RETRIES = 3;
+/** Failures that asking again cannot fix: it would fail the same way, and load a throttled service further. */
+const NOT_RETRIED_REASONS: ReadonlySet<string> = new Set(['rate_limit_exceeded', 'insufficient_quota', 'invalid_request_error']);
 const KEPT_DISCARDED_RESPONSES = 16;
 /** Relay latency is observed for one frame in 32: a prom-client observation (label hashing, validation) costs about
  * as much as the rest of a frame's bookkeeping, and 32 still gives each replica thousands of samples a minute. */
@@ -95,6 +99,10 @@ export class CallSession implements CallControl {
 
   // Per-response state, reset when a new Voice Live session takes over.
   private activeResponseId: string | undefined;
+  private callerSpeaking = false;
+  private responseRetries = 0;
+  /** The response in progress was asked for again after a failure: if it fails too, it is not asked for a third time. */
+  private retryOutstanding = false;
   /** Which response each recent item of agent audio belongs to. */
   private readonly responseOfItem = new Map<string, string>();
   private readonly discardedResponses = new Set<string>();
@@ -323,7 +331,11 @@ export class CallSession implements CallControl {
     if (event.type !== 'response.audio.delta' && this.log.isLevelEnabled('debug')) this.logEvent(event);
     switch (event.type) {
       case 'input_audio_buffer.speech_started':
+        this.callerSpeaking = true;
         this.bargeIn();
+        break;
+      case 'input_audio_buffer.speech_stopped':
+        this.callerSpeaking = false;
         break;
       case 'response.created':
         this.activeResponseId = event.response.id;
@@ -359,11 +371,14 @@ export class CallSession implements CallControl {
       if (!bargedIn) this.finishItem(itemId);
     }
     const audioMs = Math.round((this.responseAudioBytes / 2 / this.voiceLiveRateHz) * 1000);
+    const wasRetry = this.retryOutstanding;
+    this.retryOutstanding = false;
     if (end.status === 'failed' || end.status === 'incomplete') {
       this.log.warn(
         { responseId: end.responseId, status: end.status, reason: end.reason, ...(end.error ? { error: end.error } : {}), audioMs },
         `Voice Live response ${end.status}${end.reason ? ` (${end.reason})` : ''}${end.error?.message ? `: ${end.error.message}` : ''}`,
       );
+      if (end.status === 'failed' && !wasRetry && !bargedIn) this.retryFailedResponse(end);
     } else if (this.log.isLevelEnabled('debug')) {
       this.log.debug(
         {
@@ -377,6 +392,21 @@ export class CallSession implements CallControl {
         'response done',
       );
     }
+  }
+
+  /**
+   * A response that failed (a service error, not a throttle or a bad request) leaves the caller waiting in
+   * silence for an answer that will not come: ask for it once more, unless the caller has moved on (speaking,
+   * or another response already started). Bounded per call.
+   */
+  private retryFailedResponse(end: ResponseEnd): void {
+    if (NOT_RETRIED_REASONS.has(end.reasonLabel) || this.callerSpeaking || this.activeResponseId !== undefined) return;
+    if (this.responseRetries >= MAX_RESPONSE_RETRIES || !this.client?.isOpen) return;
+    this.responseRetries++;
+    this.retryOutstanding = true;
+    this.metrics.responseRetries.inc();
+    this.log.info({ failedResponseId: end.responseId, attempt: this.responseRetries }, 'asking Voice Live again after a failed response');
+    this.client.createResponse();
   }
 
   /** One debug line per Voice Live event (not per streaming delta); transcripts are masked and only ever logged here. */

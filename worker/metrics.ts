@@ -24,6 +24,11 @@ export class WorkerMetrics {
     labelNames: ['status', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly responseRetries = new Counter({
+    name: 'worker_response_retries_total',
+    help: 'Failed Voice Live responses asked for again (at most once in a row, a few times per call)',
+    registers: [this.registry],
+  });
   readonly voiceLiveReconnects = new Counter({
     name: 'worker_voice_live_reconnects_total',
     help: 'Voice Live sessions replaced after a drop or for renewal',

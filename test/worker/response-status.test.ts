@@ -87,6 +87,35 @@ describe('responses that end failed, incomplete or cancelled', () => {
     expect(await scrape()).toContain('worker_responses_total{status="completed",reason="none"} 1');
   });
 
+  it('a failed response is asked for once more; a retry that fails too is not, nor is a throttled one', async () => {
+    const { client, session } = await startCall();
+    const creates = () => session.received.filter((r) => r.type === 'response.create').length;
+    endedResponse(session, 'resp_1', 'failed', serverError, 1);
+    await until(() => creates() === 1, 3000, 'the response asked for again');
+    expect(worker!.logs.find((l) => l.msg === 'asking Voice Live again after a failed response')).toMatchObject({ callId: 'call-1', failedResponseId: 'resp_1', attempt: 1 });
+    endedResponse(session, 'resp_2', 'failed', serverError, 1); // the retry fails too
+    await until(() => worker!.logs.some((l) => l.level === 'warn' && l.responseId === 'resp_2'), 3000, 'second failure');
+    endedResponse(session, 'resp_3', 'failed', { type: 'failed', error: { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded', message: 'slow down' } }, 1);
+    await until(() => worker!.logs.some((l) => l.level === 'warn' && l.responseId === 'resp_3'), 3000, 'throttled failure');
+    // Caller audio sent now reaches Voice Live behind anything the worker sent before it on the same socket.
+    const before = session.receivedAudioBytes();
+    client.sendAudio(patternPcm(640, 5));
+    await until(() => session.receivedAudioBytes() === before + 640, 3000, 'marker audio');
+    expect(creates()).toBe(1);
+    expect(await scrape()).toContain('worker_response_retries_total 1');
+  });
+
+  it('a failed response is not asked for again while the caller is speaking', async () => {
+    const { client, session } = await startCall();
+    session.speechStarted();
+    endedResponse(session, 'resp_1', 'failed', serverError, 1);
+    await until(() => worker!.logs.some((l) => l.level === 'warn' && l.responseId === 'resp_1'), 3000, 'failure');
+    const before = session.receivedAudioBytes();
+    client.sendAudio(patternPcm(640, 5));
+    await until(() => session.receivedAudioBytes() === before + 640, 3000, 'marker audio');
+    expect(session.received.filter((r) => r.type === 'response.create')).toEqual([]);
+  });
+
   it('an incomplete response (content filter) is a warning too; an unknown reason is labelled other', async () => {
     const { session } = await startCall();
     endedResponse(session, 'resp_filtered', 'incomplete', { type: 'incomplete', reason: 'content_filter' }, 1);
