@@ -65,6 +65,9 @@ param containerRegistrySku string = 'Basic'
 param incomingCallSubscriptionName string = 'incoming-call'
 
 @allowed(['', 'pcm16KMono', 'pcm24KMono'])
+@description('Functions app settings, each from the azd value of the same name (main.parameters.json); empty = the app default.')
+param functionsSettings object = {}
+
 @description('Media streaming PCM format ACS sends the worker; empty = the app default.')
 param mediaAudioFormat string = ''
 
@@ -282,6 +285,7 @@ module functions 'modules/functions.bicep' = {
     notForUsAction: notForUsAction
     notForUsRedirectTo: notForUsRedirectTo
     alwaysReadyInstances: functionsAlwaysReadyInstances
+    settings: functionsSettings
   }
 }
 

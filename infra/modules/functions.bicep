@@ -22,6 +22,8 @@ param callerNumbersAllowed string
 param callerNumbersDenied string
 param notForUsAction string
 param notForUsRedirectTo string
+@description('Further app settings by name (recording, publish deadline, log level...); empty values are left unset.')
+param settings object
 
 @minValue(0)
 param alwaysReadyInstances int
@@ -119,7 +121,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
   properties: union(
     platformAppSettings,
     requiredAppSettings,
-    toObject(filter(items(optionalAppSettings), setting => !empty(setting.value)), setting => setting.key, setting => setting.value)
+    toObject(filter(items(optionalAppSettings), setting => !empty(setting.value)), setting => setting.key, setting => setting.value),
+    toObject(filter(items(settings), setting => !empty(setting.value)), setting => setting.key, setting => setting.value)
   )
 }
 

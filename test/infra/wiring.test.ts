@@ -254,9 +254,11 @@ describe('agent mode under azd: a Foundry project, or an existing endpoint', () 
 
 describe('settings wiring: Functions app settings <-> functionsConfigSchema', () => {
   let functions: Node;
+  let main: Node;
   let appSettings: string[];
   beforeAll(async () => {
     functions = await parseBicepFile(infra('modules', 'functions.bicep'));
+    main = await parseBicepFile(infra('main.bicep'));
     appSettings = [...objectKeys(functions, 'requiredAppSettings'), ...objectKeys(functions, 'optionalAppSettings')];
   });
 
@@ -271,6 +273,22 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
     }
     expect(appSettings).not.toContain('ACS_CONNECTION_STRING');
     expect(appSettings).not.toContain('SERVICEBUS_CONNECTION_STRING');
+  });
+
+  it('offers the Functions tunables (recording, publish deadline, log level...) as azd values of the same name', () => {
+    const settings = parametersFile().parameters.functionsSettings!.value as Record<string, unknown>;
+    expect(Object.entries(settings).filter(([key, value]) => value !== `\${${key}=}`)).toEqual([]);
+    for (const key of ['CALL_RECORDING', 'CALL_RECORDING_CHANNEL', 'CALL_RECORDING_FORMAT', 'CALL_RECORDING_STORAGE_URL', 'PUBLISH_DEADLINE_MS', 'MEDIA_RESTART_MAX_ATTEMPTS']) {
+      expect(Object.keys(settings)).toContain(key);
+    }
+    // Schema variables, not ones Bicep sets itself, and never a secret or a local-lab override.
+    const read = Object.keys(functionsConfigSchema.shape);
+    expect(Object.keys(settings).filter((key) => !read.includes(key) || appSettings.includes(key))).toEqual([]);
+    expect(Object.keys(settings).filter((key) => /CONNECTION_STRING|TOKEN_ISSUER|JWKS/.test(key))).toEqual([]);
+    const functionsModule = modules(main).find((m) => m.symbol === 'functions')!;
+    expect(at(functionsModule.body, 'params', 'settings')?.text).toBe('functionsSettings');
+    const config = resources(functions).find((r) => r.type.startsWith('Microsoft.Web/sites/config@'))!;
+    expect(properties(config.body).get('properties')!.text.replace(/\s+/g, ' ')).toMatch(/toObject\(filter\(items\(settings\), (\w+) => !empty\(\1\.value\)\), (\w+) => \2\.key, \2 => \2\.value\)/);
   });
 
   it('sets no app setting the code does not read, except the named host settings', () => {
