@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
+import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsJson, parseAcsMessage } from './acs-media.js';
 
 const pcm = Buffer.alloc(640, 1).toString('base64');
 
@@ -65,6 +65,40 @@ describe('parseAcsMessage fast path', () => {
 
   it('rejects a message that starts like audio but is not JSON', () => {
     expect(parseAcsMessage('{"kind":"AudioData","audioData":{"data":"AAAA", oops')).toMatchObject({ ok: false, reason: 'not_json' });
+  });
+
+  it('reads the exact ACS message like the full parser, with its timestamp, participant and silent flag', () => {
+    const exact = `{"kind":"AudioData","audioData":{"timestamp":"2026-11-22T03:00:00.020Z","participantRawID":"8:acs:p","data":"${pcm}","silent":true}}`;
+    const spaced = exact.replace('{"timestamp"', '{ "timestamp"'); // valid JSON, not the exact shape: the full parser
+    expect(parseAcsMessage(exact)).toEqual(parseAcsMessage(spaced));
+    expect(parseAcsMessage(exact)).toEqual({
+      ok: true,
+      message: { kind: 'audio', base64: pcm, byteLength: 640, silent: true, timestamp: '2026-11-22T03:00:00.020Z', participantRawId: '8:acs:p' },
+    });
+    expect(parseAcsMessage(`{"kind":"AudioData","audioData":{"data":"${pcm}"}}\n`)).toMatchObject({ ok: true, message: { byteLength: 640, silent: false } });
+  });
+
+  it.each([
+    ['trailing garbage', `{"kind":"AudioData","audioData":{"data":"AAAA","silent":false}}x`],
+    ['a raw control character in a string', `{"kind":"AudioData","audioData":{"timestamp":"t\u0001","data":"AAAA"}}`],
+    ['a missing closing brace', `{"kind":"AudioData","audioData":{"data":"AAAA","silent":false}`],
+  ])('sends what only looks like the exact ACS message to the full parser, which refuses it: %s', (_name, text) => {
+    expect(parseAcsMessage(text)).toMatchObject({ ok: false, reason: 'not_json' });
+  });
+
+  it('agrees with the full JSON parser on every one-character change of the exact ACS message', () => {
+    const exact = `{"kind":"AudioData","audioData":{"timestamp":"2026-11-22T03:00:00Z","participantRawID":"8:acs:p","data":"AAAAAAAA","silent":false}}`;
+    const replacements = ['"', '\\', '}', '{', ',', ':', ' ', '\n', '\u0001', 'x', 'A', '=', 'é'];
+    let compared = 0;
+    for (let at = 0; at <= exact.length; at++) {
+      for (const r of replacements) {
+        for (const text of [exact.slice(0, at) + r + exact.slice(at + 1), exact.slice(0, at) + r + exact.slice(at)]) {
+          expect(parseAcsMessage(text), text).toEqual(parseAcsJson(text));
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(3000);
   });
 
   it('rejects a wrong silent flag on the fast path too', () => {

@@ -50,8 +50,11 @@ const bad = (reason: BadInputReason, detail?: string): AcsParseResult => (detail
 
 /** Parses one inbound WebSocket message (text, or bytes holding JSON text). */
 export function parseAcsMessage(text: string, isBinary = false): AcsParseResult {
-  const fast = parseAudioDataFast(text);
-  if (fast !== undefined) return fast;
+  return parseAudioDataFast(text) ?? parseAcsJson(text, isBinary);
+}
+
+/** The same through JSON.parse alone: any key order and casing, escapes, whitespace. */
+export function parseAcsJson(text: string, isBinary = false): AcsParseResult {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -62,34 +65,29 @@ export function parseAcsMessage(text: string, isBinary = false): AcsParseResult 
   return parseSlow(lowerFirstKeys(raw as Record<string, unknown>));
 }
 
-const AUDIO_PREFIX = '{"kind":"AudioData","audioData":{';
-const DATA_KEY = '"data":"';
-
 /**
- * The 50-per-second message in ACS's own casing, without parsing its audio as JSON: the audio is cut out
- * and checked as base64, and only the short remainder goes through JSON.parse (so the message is still
- * proven to be well-formed JSON with the shape the schema below would accept). Undefined = not this shape.
+ * The 50-per-second message exactly as ACS writes it: `{"kind":"AudioData","audioData":{"timestamp":"…",
+ * "participantRawID":"…","data":"…","silent":false}}`. The head and the tail are matched by two anchored
+ * patterns that accept only that JSON (no escapes, no other keys or order, no whitespace but at the end), so the
+ * message is proven well-formed without JSON.parse building an object 50 times a second per call; anything else,
+ * valid or not, goes to the full parser. Undefined = not this exact shape.
  */
+const AUDIO_HEAD = /^\{"kind":"AudioData","audioData":\{(?:"timestamp":"([^"\\\u0000-\u001f]{0,64})",)?(?:"participantRawID":"([^"\\\u0000-\u001f]{0,256})",)?"data":"/;
+const AUDIO_TAIL = /"(?:,"silent":(?:true|false))?\}\}[ \t\n\r]*$/y;
+const SILENT_TRUE = ',"silent":true';
+
 function parseAudioDataFast(text: string): AcsParseResult | undefined {
-  if (!text.startsWith(AUDIO_PREFIX)) return undefined;
-  const keyAt = text.indexOf(DATA_KEY, AUDIO_PREFIX.length);
-  if (keyAt < 0) return undefined;
-  const dataStart = keyAt + DATA_KEY.length;
+  const head = AUDIO_HEAD.exec(text);
+  if (head === null) return undefined;
+  const dataStart = head[0].length;
   const dataEnd = text.indexOf('"', dataStart);
   if (dataEnd < 0) return undefined;
-  let rest: unknown;
-  try {
-    rest = JSON.parse(text.slice(0, dataStart) + text.slice(dataEnd));
-  } catch {
-    return undefined;
-  }
-  const body = (rest as { audioData?: Record<string, unknown> }).audioData;
-  if (typeof body !== 'object' || body === null || body['data'] !== '') return undefined;
-  const silent = body['silent'];
-  if (silent !== undefined && typeof silent !== 'boolean') return undefined;
-  const result = audio(text.slice(dataStart, dataEnd), silent === true, body);
-  // JSON escapes (some serializers write `+` as \u002B) are legal: let the full parser unescape them.
-  if (!result.ok && result.reason === 'invalid_base64' && text.lastIndexOf('\\', dataEnd) >= dataStart) return undefined;
+  AUDIO_TAIL.lastIndex = dataEnd;
+  if (!AUDIO_TAIL.test(text)) return undefined;
+  const result = audio(text.slice(dataStart, dataEnd), text.startsWith(SILENT_TRUE, dataEnd + 1), head[1], head[2]);
+  // Audio that is not base64 as written may be JSON escapes (some serializers write `+` as \u002B) or may not be
+  // JSON at all (a raw control character): rare, so the full parser decides which.
+  if (!result.ok && result.reason === 'invalid_base64') return undefined;
   return result;
 }
 
@@ -104,7 +102,7 @@ function parseSlow(message: Record<string, unknown>): AcsParseResult {
     if (body.data.data === undefined || body.data.data === '') {
       return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
     }
-    return audio(body.data.data, silent, body.data);
+    return audio(body.data.data, silent, body.data.timestamp, body.data.participantRawID);
   }
   if (kind === 'audiometadata') {
     const body = metadataSchema.safeParse(lowerFirstKeys(message['audioMetadata']));
@@ -130,13 +128,11 @@ function parseSlow(message: Record<string, unknown>): AcsParseResult {
   return bad('unknown_kind', envelope.data.kind.slice(0, 40));
 }
 
-function audio(base64: string, silent: boolean, body: Record<string, unknown>): AcsParseResult {
+function audio(base64: string, silent: boolean, timestamp: string | undefined, participantRawId: string | undefined): AcsParseResult {
   const byteLength = base64DecodedLength(base64);
   if (byteLength < 0) return bad('invalid_base64');
   if (byteLength === 0) return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
   if (byteLength % 2 !== 0) return bad('odd_byte_count', String(byteLength));
-  const timestamp = body['timestamp'];
-  const participant = body['participantRawID'];
   return {
     ok: true,
     message: {
@@ -144,8 +140,8 @@ function audio(base64: string, silent: boolean, body: Record<string, unknown>): 
       base64,
       byteLength,
       silent,
-      ...(typeof timestamp === 'string' ? { timestamp } : {}),
-      ...(typeof participant === 'string' ? { participantRawId: participant } : {}),
+      ...(timestamp !== undefined ? { timestamp } : {}),
+      ...(participantRawId !== undefined ? { participantRawId } : {}),
     },
   };
 }
