@@ -7,7 +7,8 @@
  * size every 20 ms; the far side echoes 40 of every 50 (800 ms of agent audio, 200 ms without), as the echo
  * Voice Live peer of `bench/relay.ts` does. The child's CPU per call-second is the least any relay written in
  * Node can cost for this traffic on this machine (the kernel's loopback TCP path plus Node's socket streams);
- * read the relay benchmark's figures against it.
+ * read the relay benchmark's figures against it. Each message carries its send time, so the latency of one hop
+ * through the pipe (up: caller to far side; down: far side to caller) is also the floor for the relay's.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -59,28 +60,69 @@ function machineTicks(): { total: number; steal: number } {
   return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
 }
 
-/** The far side: counts whole messages per connection and echoes those of the agent's turns. */
+/** Latencies (ms) of the measured seconds: a message carries its send time (`performance.now()`) in its first 8 bytes. */
+const upLatencies: number[] = [];
+const downLatencies: number[] = [];
+let measuring = false;
+
+/** A fresh message stamped with the time it is sent (a fresh buffer: a queued write keeps a reference to it). */
+function stampedMessage(fill: number): Buffer {
+  const message = Buffer.alloc(MESSAGE_BYTES, fill);
+  message.writeDoubleLE(performance.now(), 0);
+  return message;
+}
+
+/** Cuts a byte stream back into fixed-size messages and hands over each one's send time. */
+function messageReader(onMessage: (sentAt: number) => void): (chunk: Buffer) => void {
+  const stamp = Buffer.alloc(8);
+  let offset = 0; // within the current message
+  return (chunk) => {
+    let at = 0;
+    while (at < chunk.length) {
+      if (offset < 8) {
+        const n = Math.min(8 - offset, chunk.length - at);
+        chunk.copy(stamp, offset, at, at + n);
+        offset += n;
+        at += n;
+        continue;
+      }
+      const n = Math.min(MESSAGE_BYTES - offset, chunk.length - at);
+      offset += n;
+      at += n;
+      if (offset === MESSAGE_BYTES) {
+        offset = 0;
+        onMessage(stamp.readDoubleLE(0));
+      }
+    }
+  };
+}
+
+/** The far side: reads whole messages per connection and echoes those of the agent's turns. */
 async function startEchoPeer(): Promise<{ port: number; echoed: () => number; close: () => void }> {
   let echoed = 0;
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    let pendingBytes = 0;
     let seq = 0;
-    const message = Buffer.alloc(MESSAGE_BYTES, 0x41);
-    socket.on('data', (chunk: Buffer) => {
-      pendingBytes += chunk.length;
-      while (pendingBytes >= MESSAGE_BYTES) {
-        pendingBytes -= MESSAGE_BYTES;
+    socket.on(
+      'data',
+      messageReader((sentAt) => {
+        if (measuring) upLatencies.push(performance.now() - sentAt);
         if (seq++ % 50 < 40) {
-          socket.write(message);
+          socket.write(stampedMessage(0x41));
           echoed++;
         }
-      }
-    });
+      }),
+    );
     socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, echoed: () => echoed, close: () => server.close() };
+}
+
+function latencySummary(name: string, values: number[]): string {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return `${name} p50 ${at(0.5).toFixed(2)} ms, p99 ${at(0.99).toFixed(2)} ms, max ${(sorted.at(-1) ?? NaN).toFixed(2)} ms`;
 }
 
 async function main(): Promise<void> {
@@ -98,10 +140,15 @@ async function main(): Promise<void> {
     Array.from({ length: CALLS }, () => new Promise<Socket>((resolve) => {
       const socket = connect(port, '127.0.0.1', () => resolve(socket));
       socket.setNoDelay(true);
-      socket.on('data', (chunk: Buffer) => (received += chunk.length));
+      const read = messageReader((sentAt) => {
+        if (measuring) downLatencies.push(performance.now() - sentAt);
+      });
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        read(chunk);
+      });
     })),
   );
-  const message = Buffer.alloc(MESSAGE_BYTES, 0x42);
   let sent = 0;
   // Every call sends on its own 20 ms clock, the calls spread over the period, as in the relay benchmark; a
   // late tick catches up (kept on the clock, so call-seconds are what the clock says).
@@ -111,7 +158,7 @@ async function main(): Promise<void> {
     const now = performance.now();
     for (let call = 0; call < CALLS; call++) {
       while (next[call]! <= now) {
-        callers[call]!.write(message);
+        callers[call]!.write(stampedMessage(0x42));
         sent++;
         next[call]! += 20;
       }
@@ -120,7 +167,9 @@ async function main(): Promise<void> {
 
   await new Promise((r) => setTimeout(r, 1000));
   const before = { cpu: cpuTicks(child.pid!), machine: machineTicks(), sent, echoed: peer.echoed() };
+  measuring = true;
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
   const after = { cpu: cpuTicks(child.pid!), machine: machineTicks(), sent, echoed: peer.echoed() };
 
   clearInterval(ticker);
@@ -136,6 +185,7 @@ async function main(): Promise<void> {
     [
       `TCP floor: ${CALLS} calls x ${SECONDS} s, ${MESSAGE_BYTES}-byte messages, ${after.sent - before.sent} up and ${after.echoed - before.echoed} echoed down through a byte pipe${args.pin ? ', pinned' : ''}`,
       `pipe CPU ${(userS + systemS).toFixed(2)} s over ${callSeconds.toFixed(0)} call-seconds = ${((1000 * (userS + systemS)) / callSeconds).toFixed(3)} ms per call-second (user ${((1000 * userS) / callSeconds).toFixed(3)}, kernel ${((1000 * systemS) / callSeconds).toFixed(3)})`,
+      `one hop through the pipe (callers and echo peer on one thread of this process): ${latencySummary('up', upLatencies)}; ${latencySummary('down', downLatencies)}`,
       `machine: hypervisor steal ${steal.toFixed(1)}% of CPU time during the run; bytes back at the callers ${received}`,
     ].join('\n') + '\n',
   );
