@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildCallRecord, CallRecordError, parseCallRecord, toCallRecordBusMessage, type CallRecordInput } from './call-record.js';
+import { buildCallRecord, CallRecordError, callRecordSchema, parseCallRecord, toCallRecordBusMessage, type CallRecordInput } from './call-record.js';
 
 const input: CallRecordInput = {
   callId: 'call-1',
@@ -62,5 +64,16 @@ describe('call record schema', () => {
   it('is one Service Bus message per call: messageId <callId>:record', () => {
     const message = toCallRecordBusMessage(buildCallRecord(input));
     expect(message).toMatchObject({ messageId: 'call-1:record', subject: 'call.record', applicationProperties: { schemaVersion: 1, outcome: 'completed' } });
+  });
+});
+
+describe('the README', () => {
+  it('shows a call record that the schema accepts, with every field the schema knows', () => {
+    const readme = readFileSync(join(__dirname, '../README.md'), 'utf8');
+    const example = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes('"schemaVersion"') && block.includes('"cost"'));
+    expect(example).toBeDefined();
+    const record = JSON.parse(example!) as Record<string, unknown>;
+    expect(parseCallRecord(record)).toMatchObject({ ok: true });
+    expect(Object.keys(record).sort()).toEqual(Object.keys(callRecordSchema.shape).sort());
   });
 });

@@ -58,6 +58,17 @@ export const failedResponsesSchema = z.object({
 });
 export type FailedResponses = z.infer<typeof failedResponsesSchema>;
 
+/** How far the call's ACS recording got; a later step outranks an earlier one, whatever order the events came in. */
+export const RECORDING_STATES = ['requested', 'active', 'stopped', 'failed'] as const;
+export const recordingSchema = z.object({
+  /** ACS's id of the recording: how its file is found. */
+  recordingId: z.string().min(1).optional(),
+  state: z.enum(RECORDING_STATES),
+  /** Why it failed (ACS's result message or our request's error), without phone numbers. */
+  reason: z.string().max(300).optional(),
+});
+export type CallRecording = z.infer<typeof recordingSchema>;
+
 export const usageSchema = z.object({
   responses: count,
   audioTokensIn: count,
@@ -117,6 +128,8 @@ export const callRecordSchema = z.object({
    * and not counted.
    */
   failedResponses: failedResponsesSchema.optional(),
+  /** The call's ACS recording (CALL_RECORDING on the Functions app). Added within version 1: absent when not recorded. */
+  recording: recordingSchema.optional(),
 });
 export type CallRecord = z.infer<typeof callRecordSchema>;
 export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AcsMediaClient } from '../../lab/acs/media-client.js';
-import { callIncoming } from '../../shared/call-metadata.js';
+import { callIncoming, recordingFailed, recordingRequested, recordingStarted } from '../../shared/call-metadata.js';
 import { loadCustomTools } from '../../worker/tools/loader.js';
 import type { AgentTool } from '../../worker/tools/types.js';
 import { agentAudio, received, source, startCallControlLab, until, type CallControlLab } from './harness.js';
@@ -243,6 +243,27 @@ describe('call record', () => {
     await call.media.close();
     await until(() => lab!.records().length === 1, 5000, 'record');
     expect(lab.records()[0]).toMatchObject({ voiceLiveReconnects: 1, outcome: { kind: 'caller_hung_up' } });
+  });
+
+  it('names the call recording in the record, from the recording events on the call\'s session', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall('recorded-1');
+    await lab.publish(recordingRequested(source('recorded-1', 1), { recordingId: 'rec-1', channel: 'mixed', format: 'mp3', storage: 'azureCommunicationServices' }));
+    await lab.publish(recordingStarted(source('recorded-1', 2), { recordingId: 'rec-1', state: 'active' }));
+    await until(() => lab!.control.calls.get('recorded-1')?.record.recordingSoFar?.state === 'active', 3000, 'both events applied');
+    await call.media.close();
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.recording).toEqual({ recordingId: 'rec-1', state: 'active' });
+  });
+
+  it('records why a recording failed, without phone numbers', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall('recorded-2');
+    await lab.publish(recordingFailed(source('recorded-2', 1), { error: { status: 400, code: 'BadRequest', message: 'cannot record +442071234567' } }));
+    await until(() => lab!.control.calls.get('recorded-2')?.record.recordingSoFar !== undefined, 3000, 'event applied');
+    await call.media.close();
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.recording).toEqual({ state: 'failed', reason: expect.stringMatching(/^cannot record \+44\**67$/) });
   });
 
   it('leaves the transcript out when RECORD_TRANSCRIPTS=false', async () => {

@@ -4,7 +4,7 @@ import { subscribeToCallSession, type CallSessionSubscription, type ReceivedBusM
 import { parseCallEventMessage, type CallEventMessage } from '../../shared/call-metadata.js';
 import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
-import { maskPhoneNumber } from '../../shared/privacy.js';
+import { maskPhoneNumber, maskPhoneNumbersIn } from '../../shared/privacy.js';
 import type { CallControl, CallSessionHooks, CallSummary } from '../call-session.js';
 import { CallRecordCollector } from '../call-record/collector.js';
 import type { RecordOutbox } from '../call-record/outbox.js';
@@ -222,6 +222,22 @@ export class CallController {
         const info = event.data.resultInformation;
         const reason = `${info?.message ?? 'the transfer failed'}${info?.code !== undefined ? ` (code ${info.code}${info.subCode !== undefined ? `/${info.subCode}` : ''})` : ''}`;
         this.settleTransfer(event.data.operationContext, { ok: false, reason });
+        break;
+      }
+      case 'recording.requested':
+        this.record.setRecording({ recordingId: event.data.recordingId, state: 'requested' });
+        break;
+      case 'recording.started':
+      case 'recording.stopped':
+        this.record.setRecording({ recordingId: event.data.recordingId, state: event.type === 'recording.started' ? 'active' : 'stopped' });
+        break;
+      case 'recording.failed': {
+        const reason = event.data.resultInformation?.message ?? event.data.error?.message;
+        this.record.setRecording({
+          ...(event.data.recordingId ? { recordingId: event.data.recordingId } : {}),
+          state: 'failed',
+          ...(reason ? { reason: maskPhoneNumbersIn(reason).slice(0, 300) } : {}),
+        });
         break;
       }
       default:

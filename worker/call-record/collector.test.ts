@@ -90,6 +90,27 @@ describe('failed and incomplete responses in the record', () => {
   });
 });
 
+describe('the call recording in the record', () => {
+  it('keeps the furthest state whatever order the events came in, and the id once known', () => {
+    const { c } = collector();
+    expect(c.build(facts)).not.toHaveProperty('recording');
+    c.setRecording({ recordingId: 'rec-1', state: 'active' }); // ACS's callback overtook our own request's message
+    c.setRecording({ recordingId: 'rec-1', state: 'requested' });
+    expect(c.build(facts).recording).toEqual({ recordingId: 'rec-1', state: 'active' });
+    c.setRecording({ state: 'failed', reason: 'storage unreachable' });
+    expect(c.build(facts).recording).toEqual({ recordingId: 'rec-1', state: 'failed', reason: 'storage unreachable' });
+  });
+
+  it('merges the recording of the two parts of a call whose media socket was replaced', () => {
+    const { c } = collector();
+    const without = c.build(facts);
+    c.setRecording({ recordingId: 'rec-1', state: 'stopped' });
+    const stopped = c.build(facts);
+    expect(mergeCallRecords(stopped, without, prices).recording).toEqual({ recordingId: 'rec-1', state: 'stopped' });
+    expect(mergeCallRecords(without, without, prices)).not.toHaveProperty('recording');
+  });
+});
+
 describe('usage and cost', () => {
   it('adds response.done usage by modality, and counts totals without a breakdown as text', () => {
     const usage = emptyUsage();

@@ -1,5 +1,7 @@
 import type { TokenPrices } from '../../shared/config/call-control.js';
 import {
+  type CallRecording,
+  RECORDING_STATES,
   MAX_LISTED_FAILED_RESPONSES,
   buildCallRecord,
   type CallOutcomeKind,
@@ -60,6 +62,7 @@ export class CallRecordCollector {
   private readonly respondedResponses = new Set<string>();
   private readonly tools: CallRecord['tools'] = [];
   private readonly failedResponses: FailedResponses = { count: 0, list: [] };
+  private recording: CallRecording | undefined;
   /** The record of the media socket this call's socket replaced (same worker): merged in by build(). */
   private earlier: CallRecord | undefined;
 
@@ -78,8 +81,17 @@ export class CallRecordCollector {
     this.outcome ??= { kind, reason };
   }
 
+  get recordingSoFar(): CallRecording | undefined {
+    return this.recording;
+  }
+
   get outcomeKind(): CallOutcomeKind | undefined {
     return this.outcome?.kind;
+  }
+
+  /** What the Functions app reported of the call's recording (`recording.*` call events). */
+  setRecording(update: CallRecording): void {
+    this.recording = mergeRecording(this.recording, update);
   }
 
   setCapReached(cap: 'minutes' | 'tokens'): void {
@@ -199,8 +211,17 @@ export class CallRecordCollector {
       cost: priceCall(this.usage, durationMs, this.options.prices),
       ...(this.capReached ? { capReached: this.capReached } : {}),
       failedResponses: { count: this.failedResponses.count, list: [...this.failedResponses.list] },
+      ...(this.recording ? { recording: this.recording } : {}),
     });
   }
+}
+
+/** The further state wins (the events race: ACS's callback can overtake our own `recording.requested`); ids are kept. */
+function mergeRecording(known: CallRecording | undefined, update: CallRecording | undefined): CallRecording | undefined {
+  if (!known || !update) return known ?? update;
+  const later = RECORDING_STATES.indexOf(update.state) >= RECORDING_STATES.indexOf(known.state) ? update : known;
+  const recordingId = later.recordingId ?? known.recordingId ?? update.recordingId;
+  return { ...later, ...(recordingId ? { recordingId } : {}) };
 }
 
 /**
@@ -220,6 +241,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const from = later.from ?? earlier.from;
   const to = later.to ?? earlier.to;
   const capReached = later.capReached ?? earlier.capReached;
+  const recording = mergeRecording(earlier.recording, later.recording);
   const failedResponses =
     first.failedResponses || second.failedResponses
       ? {
@@ -248,6 +270,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
     cost,
     ...(capReached ? { capReached } : {}),
     ...(failedResponses ? { failedResponses } : {}),
+    ...(recording ? { recording } : {}),
   });
 }
 
