@@ -64,10 +64,10 @@ param containerRegistrySku string = 'Basic'
 @description('Name of the IncomingCall Event Grid subscription (created by the postdeploy hook, checked by the app).')
 param incomingCallSubscriptionName string = 'incoming-call'
 
-@allowed(['', 'pcm16KMono', 'pcm24KMono'])
 @description('Functions app settings, each from the azd value of the same name (main.parameters.json); empty = the app default.')
 param functionsSettings object = {}
 
+@allowed(['', 'pcm16KMono', 'pcm24KMono'])
 @description('Media streaming PCM format ACS sends the worker; empty = the app default.')
 param mediaAudioFormat string = ''
 
