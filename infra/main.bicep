@@ -64,8 +64,16 @@ param containerRegistrySku string = 'Basic'
 @description('Name of the IncomingCall Event Grid subscription (created by the postdeploy hook, checked by the app).')
 param incomingCallSubscriptionName string = 'incoming-call'
 
-@description('Functions app settings, each from the azd value of the same name (main.parameters.json); empty = the app default.')
+@description('Functions app settings, each from the azd value of the same name (main.parameters.json); empty = the app default. CALL_RECORDING=audio without CALL_RECORDING_STORAGE_URL also creates the recording storage.')
 param functionsSettings object = {}
+
+@minValue(0)
+@description('Recording storage created here (CALL_RECORDING=audio): days before a recording moves to the cool tier; 0 = stays hot.')
+param recordingCoolAfterDays int = 30
+
+@minValue(0)
+@description('Recording storage created here: days before a recording is deleted; 0 = kept until deleted by hand.')
+param recordingDeleteAfterDays int = 0
 
 @allowed(['', 'pcm16KMono', 'pcm24KMono'])
 @description('Media streaming PCM format ACS sends the worker; empty = the app default.')
@@ -102,6 +110,7 @@ var names = {
   functionsIdentity: 'id-func-${resourceToken}'
   workerIdentity: 'id-worker-${resourceToken}'
   storage: 'st${resourceToken}'
+  recordingStorage: 'strec${resourceToken}'
   registry: 'cr${resourceToken}'
   serviceBus: 'sb-${resourceToken}'
   communication: 'acs-${resourceToken}'
@@ -173,6 +182,12 @@ module serviceBus 'modules/servicebus.bicep' = {
   }
 }
 
+// Call recording: ACS writes each recording to blob storage with its own (system-assigned) identity. Storage is
+// created here unless the deployer names their own container, who then grants ACS's identity the role there.
+var callRecordingOn = (functionsSettings.?CALL_RECORDING ?? '') == 'audio'
+var deployerRecordingStorageUrl = functionsSettings.?CALL_RECORDING_STORAGE_URL ?? ''
+var createRecordingStorage = callRecordingOn && empty(deployerRecordingStorageUrl)
+
 module communication 'modules/communication.bicep' = {
   name: 'communication'
   scope: rg
@@ -180,8 +195,26 @@ module communication 'modules/communication.bicep' = {
     tags: allTags
     communicationName: names.communication
     dataLocation: acsDataLocation
+    systemAssignedIdentity: callRecordingOn
   }
 }
+
+module recordingStorage 'modules/recording-storage.bicep' = if (createRecordingStorage) {
+  name: 'recording-storage'
+  scope: rg
+  params: {
+    location: location
+    tags: allTags
+    storageAccountName: names.recordingStorage
+    coolAfterDays: recordingCoolAfterDays
+    deleteAfterDays: recordingDeleteAfterDays
+  }
+}
+
+// The Functions settings, with our container as the recording storage when this deployment creates it.
+var functionsSettingsWithRecordingStorage = createRecordingStorage
+  ? union(functionsSettings, { CALL_RECORDING_STORAGE_URL: recordingStorage!.outputs.containerUrl })
+  : functionsSettings
 
 // Voice Live: a new Foundry account with a project, unless an existing endpoint is named.
 var createAi = empty(voiceLiveEndpointOverride)
@@ -208,8 +241,8 @@ var voiceLiveAgentProjectOrDefault = !empty(voiceLiveAgentProject)
 module roles 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   scope: rg
-  // The AI account is passed by name (below), so the dependency is stated.
-  dependsOn: [ai]
+  // The AI account and the recording storage are passed by name (below), so the dependencies are stated.
+  dependsOn: [ai, recordingStorage]
   params: {
     functionsPrincipalId: identities.outputs.functionsPrincipalId
     workerPrincipalId: identities.outputs.workerPrincipalId
@@ -221,6 +254,9 @@ module roles 'modules/role-assignments.bicep' = {
     // By name, not the module's output: with an existing endpoint that module is not deployed and nothing is granted.
     aiAccountName: names.ai
     grantAiAccess: createAi
+    acsPrincipalId: communication.outputs.principalId
+    recordingStorageAccountName: names.recordingStorage
+    grantRecordingStorageAccess: createRecordingStorage
   }
 }
 
@@ -285,7 +321,7 @@ module functions 'modules/functions.bicep' = {
     notForUsAction: notForUsAction
     notForUsRedirectTo: notForUsRedirectTo
     alwaysReadyInstances: functionsAlwaysReadyInstances
-    settings: functionsSettings
+    settings: functionsSettingsWithRecordingStorage
   }
 }
 
@@ -304,6 +340,11 @@ output ACS_ENDPOINT string = communication.outputs.endpoint
 output ACS_RESOURCE_ID string = communication.outputs.immutableResourceId
 output ACS_ARM_RESOURCE_ID string = communication.outputs.resourceId
 output ACS_SYSTEM_TOPIC_NAME string = communication.outputs.systemTopicName
+// Empty unless calls are recorded: the identity to grant Storage Blob Data Contributor on your own recording storage.
+output ACS_PRINCIPAL_ID string = communication.outputs.principalId
+// Where recordings go ('' when recording is off). Not named CALL_RECORDING_STORAGE_URL: azd would feed it back as the
+// deployer's own storage on the next provision.
+output RECORDING_CONTAINER_URL string = createRecordingStorage ? recordingStorage!.outputs.containerUrl : (callRecordingOn ? deployerRecordingStorageUrl : '')
 output INCOMING_CALL_SUBSCRIPTION_NAME string = incomingCallSubscriptionName
 output VOICE_LIVE_ENDPOINT string = voiceLiveEndpoint
 output AZURE_AI_PROJECT_NAME string = createAi ? ai!.outputs.projectName : ''

@@ -5,11 +5,15 @@
 param tags object
 param communicationName string
 param dataLocation string
+@description('True when calls are recorded (CALL_RECORDING=audio): ACS writes recordings to blob storage with this identity.')
+param systemAssignedIdentity bool
 
 resource communication 'Microsoft.Communication/communicationServices@2025-05-01' = {
   name: communicationName
   location: 'global'
   tags: tags
+  // null = no identity property at all, so a deployment without recording sends what it always did.
+  identity: systemAssignedIdentity ? { type: 'SystemAssigned' } : null
   properties: {
     dataLocation: dataLocation
     // Both apps call ACS with Entra tokens; no code reads a connection string.
@@ -33,3 +37,5 @@ output resourceId string = communication.id
 output immutableResourceId string = communication.properties.immutableResourceId
 output endpoint string = 'https://${communication.properties.hostName}/'
 output systemTopicName string = systemTopic.name
+// Empty without the identity; the principal that needs Storage Blob Data Contributor on recording storage.
+output principalId string = systemAssignedIdentity ? communication.identity.principalId : ''

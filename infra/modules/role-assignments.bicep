@@ -10,6 +10,11 @@ param communicationName string
 param aiAccountName string
 @description('False when Voice Live uses an existing endpoint (voiceLiveEndpointOverride): the account here is not created, and the deployer grants the roles on that endpoint (README).')
 param grantAiAccess bool
+@description('ACS\'s system-assigned identity; empty when calls are not recorded.')
+param acsPrincipalId string
+param recordingStorageAccountName string
+@description('True when this deployment creates the recording storage (recording on, no storage of the deployer\'s own).')
+param grantRecordingStorageAccess bool
 
 @description('Built-in Azure role definition ids (MicrosoftDocs built-in-roles). The only role ids in infra/.')
 var builtInRoles = {
@@ -30,6 +35,8 @@ var builtInRoles = {
   // AzureWebJobsStorage (blob leases, host keys) and the Flex Consumption deployment container. An HTTP-only app
   // uses no queues or tables, so no queue or table role.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // ACS writes call recordings (bring-your-own storage) with its own identity.
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -60,6 +67,11 @@ resource callRecords 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existin
 
 resource communication 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
   name: communicationName
+}
+
+// Named even when not created (grantRecordingStorageAccess false), like the AI account below.
+resource recordingStorage 'Microsoft.Storage/storageAccounts@2025-01-01' existing = {
+  name: recordingStorageAccountName
 }
 
 // Named even when not created (grantAiAccess false): an existing reference is never read, only its id is built.
@@ -178,6 +190,20 @@ resource workerMetrics 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.monitoringMetricsPublisher)
     principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- Azure Communication Services ----
+
+// Call recording to our storage. The account holds nothing but the recordings container, so account scope (what
+// Microsoft documents for ACS recording storage) reaches no other data.
+resource acsRecordingStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantRecordingStorageAccess) {
+  name: guid(recordingStorage.id, acsPrincipalId, builtInRoles.storageBlobDataContributor)
+  scope: recordingStorage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
+    principalId: acsPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

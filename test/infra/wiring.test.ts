@@ -247,8 +247,9 @@ describe('agent mode under azd: a Foundry project, or an existing endpoint', () 
     for (const symbol of ['workerCognitiveServicesUser', 'workerAzureAiUser']) {
       expect(resourceCondition(roles, symbol), symbol).toBe('grantAiAccess');
     }
+    // The only other conditional role is ACS's on the recording storage (recording-storage.test.ts).
     const others = resources(roles).filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@') && properties(r.body).get('scope')!.text !== 'ai');
-    expect(others.map((r) => resourceCondition(roles, r.symbol)).filter((c) => c !== undefined)).toEqual([]);
+    expect(others.map((r) => resourceCondition(roles, r.symbol)).filter((c) => c !== undefined)).toEqual(['grantRecordingStorageAccess']);
   });
 });
 
@@ -285,8 +286,10 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
     const read = Object.keys(functionsConfigSchema.shape);
     expect(Object.keys(settings).filter((key) => !read.includes(key) || appSettings.includes(key))).toEqual([]);
     expect(Object.keys(settings).filter((key) => /CONNECTION_STRING|TOKEN_ISSUER|JWKS/.test(key))).toEqual([]);
+    // Through the variable that adds our recording container when this deployment creates it (recording-storage.test.ts).
     const functionsModule = modules(main).find((m) => m.symbol === 'functions')!;
-    expect(at(functionsModule.body, 'params', 'settings')?.text).toBe('functionsSettings');
+    expect(at(functionsModule.body, 'params', 'settings')?.text).toBe('functionsSettingsWithRecordingStorage');
+    expect(variable(main, 'functionsSettingsWithRecordingStorage')!.text).toMatch(/^createRecordingStorage\s*\?\s*union\(functionsSettings, \{[^}]*\}\)\s*:\s*functionsSettings$/);
     const config = resources(functions).find((r) => r.type.startsWith('Microsoft.Web/sites/config@'))!;
     expect(properties(config.body).get('properties')!.text.replace(/\s+/g, ' ')).toMatch(/toObject\(filter\(items\(settings\), (\w+) => !empty\(\1\.value\)\), (\w+) => \2\.key, \2 => \2\.value\)/);
   });
@@ -390,6 +393,7 @@ describe('role assignments', () => {
     serviceBusDataReceiver: { id: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0', role: 'Azure Service Bus Data Receiver' },
     serviceBusDataSender: { id: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39', role: 'Azure Service Bus Data Sender' },
     storageBlobDataOwner: { id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', role: 'Storage Blob Data Owner' },
+    storageBlobDataContributor: { id: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe', role: 'Storage Blob Data Contributor' },
   };
   const COGNITIVE_SERVICES_OPENAI_USER = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
   const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
@@ -460,6 +464,7 @@ describe('role assignments', () => {
         'worker serviceBusDataSender @callRecords',
         'worker acrPull @registry',
         'worker monitoringMetricsPublisher @appInsights',
+        'acs storageBlobDataContributor @recordingStorage',
       ].sort(),
     );
   });
