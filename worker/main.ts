@@ -1,8 +1,10 @@
+import { metrics as openTelemetryMetrics } from '@opentelemetry/api';
 import { ConfigError } from '../shared/config/env.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
 import { setupTelemetry } from '../shared/telemetry.js';
 import { createCallControl } from './call-control/index.js';
+import { exportPromMetrics } from './metrics-export.js';
 import { WorkerMetrics } from './metrics.js';
 import { WorkerServer } from './server.js';
 import { loadCustomTools } from './tools/loader.js';
@@ -27,6 +29,13 @@ async function main(): Promise<void> {
     roleName: 'worker',
     logger,
   });
+  // Process metrics too (CPU, memory, event-loop delay, GC): what an operator reads first when calls degrade.
+  const metrics = new WorkerMetrics({ defaultMetrics: true });
+  if (config.applicationInsightsConnectionString) {
+    // Nothing scrapes /metrics in Container Apps: the worker's metrics ride on the MeterProvider useAzureMonitor installed.
+    const { instrumentNames } = exportPromMetrics(metrics.registry, openTelemetryMetrics.getMeter('worker'), { logger });
+    logger.info({ instruments: instrumentNames.length }, 'worker metrics exported to Application Insights');
+  }
   // One managed identity for Voice Live, Call Automation and Service Bus, loaded only when something uses it:
   // with keys and connection strings (local runs) the identity stack stays out of memory.
   const { acs, serviceBus } = config.callControl;
@@ -45,8 +54,7 @@ async function main(): Promise<void> {
   const server = new WorkerServer({
     config,
     logger,
-    // Process metrics too (CPU, memory, event-loop delay, GC): what an operator reads first when calls degrade.
-    metrics: new WorkerMetrics({ defaultMetrics: true }),
+    metrics,
     ...(credential ? { credential } : {}),
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
     hooksFor: (callId) => callControl.hooksFor(callId),
