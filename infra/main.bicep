@@ -97,6 +97,21 @@ param notForUsRedirectTo string = ''
 @description('Always-ready Functions instances (removes cold start on IncomingCall, billed while idle).')
 param functionsAlwaysReadyInstances int = 0
 
+@description('Email address alerts go to (azd ALERT_EMAIL). Empty = no alerting: no action group, alert rule or alert identity is created.')
+param alertEmail string = ''
+
+@minValue(0)
+@description('Alert when more than this many Voice Live responses end failed or incomplete in 15 minutes.')
+param alertResponsesFailedThreshold int = 5
+
+@minValue(0)
+@description('Alert when more than this many calls end with outcome failed in 15 minutes.')
+param alertCallsFailedThreshold int = 3
+
+@minValue(0)
+@description('Alert when more than this many frames are dropped for bad input in 15 minutes.')
+param alertFramesDroppedThreshold int = 50
+
 @description('Optional tags added to every resource.')
 param tags object = {}
 
@@ -120,7 +135,11 @@ var names = {
   worker: 'ca-worker-${resourceToken}'
   functionsPlan: 'plan-func-${resourceToken}'
   functions: 'func-${resourceToken}'
+  alertsIdentity: 'id-alerts-${resourceToken}'
+  actionGroup: 'ag-${resourceToken}'
 }
+
+var alertsOn = !empty(alertEmail)
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-11-01' = {
   name: names.resourceGroup
@@ -147,6 +166,7 @@ module identities 'modules/identities.bicep' = {
     tags: allTags
     functionsIdentityName: names.functionsIdentity
     workerIdentityName: names.workerIdentity
+    alertsIdentityName: alertsOn ? names.alertsIdentity : ''
   }
 }
 
@@ -257,6 +277,28 @@ module roles 'modules/role-assignments.bicep' = {
     acsPrincipalId: communication.outputs.principalId
     recordingStorageAccountName: names.recordingStorage
     grantRecordingStorageAccess: createRecordingStorage
+    alertsPrincipalId: identities.outputs.alertsPrincipalId
+    grantAlertsQueryAccess: alertsOn
+  }
+}
+
+// Alerting, only with ALERT_EMAIL: after the roles, so the rules' identity can read Application Insights from the
+// first evaluation.
+module alerts 'modules/alerts.bicep' = if (alertsOn) {
+  name: 'alerts'
+  scope: rg
+  dependsOn: [roles]
+  params: {
+    location: location
+    tags: allTags
+    appInsightsName: monitoring.outputs.appInsightsName
+    actionGroupName: names.actionGroup
+    alertEmail: alertEmail
+    identityId: identities.outputs.alertsIdentityId
+    nameSuffix: resourceToken
+    responsesFailedThreshold: alertResponsesFailedThreshold
+    callsFailedThreshold: alertCallsFailedThreshold
+    framesDroppedThreshold: alertFramesDroppedThreshold
   }
 }
 

@@ -15,6 +15,10 @@ param acsPrincipalId string
 param recordingStorageAccountName string
 @description('True when this deployment creates the recording storage (recording on, no storage of the deployer\'s own).')
 param grantRecordingStorageAccess bool
+@description('The alert rules\' identity; empty when alerting is off (no ALERT_EMAIL).')
+param alertsPrincipalId string = ''
+@description('True when alerting is on: the alert rules\' identity may read (query) the Application Insights resource.')
+param grantAlertsQueryAccess bool = false
 
 @description('Built-in Azure role definition ids (MicrosoftDocs built-in-roles). The only role ids in infra/.')
 var builtInRoles = {
@@ -37,6 +41,8 @@ var builtInRoles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   // ACS writes call recordings (bring-your-own storage) with its own identity.
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  // Log search alert rules query with their managed identity, which needs Reader on what the query reads.
+  reader: 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -204,6 +210,21 @@ resource acsRecordingStorage 'Microsoft.Authorization/roleAssignments@2022-04-01
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.storageBlobDataContributor)
     principalId: acsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- Alerts (ALERT_EMAIL) ----
+
+// The log search alert rules run their queries as this identity. Reader on the one Application Insights resource
+// the rules are scoped to: its query API is a read action, and the workspace behind it is left out (resource-context
+// queries read a workspace-based resource's rows with permissions on the resource).
+resource alertsAppInsightsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantAlertsQueryAccess) {
+  name: guid(appInsights.id, alertsPrincipalId, builtInRoles.reader)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.reader)
+    principalId: alertsPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

@@ -247,9 +247,10 @@ describe('agent mode under azd: a Foundry project, or an existing endpoint', () 
     for (const symbol of ['workerCognitiveServicesUser', 'workerAzureAiUser']) {
       expect(resourceCondition(roles, symbol), symbol).toBe('grantAiAccess');
     }
-    // The only other conditional role is ACS's on the recording storage (recording-storage.test.ts).
+    // The only other conditional roles are ACS's on the recording storage (recording-storage.test.ts) and the alert
+    // rules' Reader (alerts.test.ts).
     const others = resources(roles).filter((r) => r.type.startsWith('Microsoft.Authorization/roleAssignments@') && properties(r.body).get('scope')!.text !== 'ai');
-    expect(others.map((r) => resourceCondition(roles, r.symbol)).filter((c) => c !== undefined)).toEqual(['grantRecordingStorageAccess']);
+    expect(others.map((r) => resourceCondition(roles, r.symbol)).filter((c) => c !== undefined)).toEqual(['grantRecordingStorageAccess', 'grantAlertsQueryAccess']);
   });
 });
 
@@ -394,6 +395,7 @@ describe('role assignments', () => {
     serviceBusDataSender: { id: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39', role: 'Azure Service Bus Data Sender' },
     storageBlobDataOwner: { id: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', role: 'Storage Blob Data Owner' },
     storageBlobDataContributor: { id: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe', role: 'Storage Blob Data Contributor' },
+    reader: { id: 'acdd72a7-3385-48ef-bd42-f606fba81ae7', role: 'Reader' },
   };
   const COGNITIVE_SERVICES_OPENAI_USER = '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd';
   const guidPattern = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
@@ -465,6 +467,7 @@ describe('role assignments', () => {
         'worker acrPull @registry',
         'worker monitoringMetricsPublisher @appInsights',
         'acs storageBlobDataContributor @recordingStorage',
+        'alerts reader @appInsights',
       ].sort(),
     );
   });

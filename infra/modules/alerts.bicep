@@ -1,0 +1,184 @@
+// Opt-in alerting (azd value ALERT_EMAIL; main.bicep deploys this module only when it is set): one action group that
+// emails the address, and log search alert rules over the worker's metrics in Application Insights (table
+// customMetrics: prom name in `name`, labels in customDimensions, a counter's row = its increase over the export
+// interval, so failures are summed with valueSum). Every rule is evaluated every 5 minutes and names the README row
+// to read when it fires.
+param location string
+param tags object
+param appInsightsName string
+param actionGroupName string
+@description('Where alerts are emailed.')
+param alertEmail string
+@description('Resource id of the user-assigned identity the rules query with (Reader on Application Insights, role-assignments.bicep).')
+param identityId string
+@description('Appended to each rule name, so rule names stay unique per environment like every other resource name.')
+param nameSuffix string
+@minValue(0)
+param responsesFailedThreshold int
+@minValue(0)
+param callsFailedThreshold int
+@minValue(0)
+param framesDroppedThreshold int
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'voiceagent'
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'alert-email'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
+// One entry per rule. `condition` is the rule's criterion as the API takes it: `Total` of a measure column for the
+// counters (the rule sums it over the window), `Count` of rows for the heartbeat. Queries keep `timestamp`, which the
+// rule bins on.
+var rules = [
+  {
+    name: 'voice-live-responses-failing'
+    displayName: 'Voice agent: Voice Live responses failing'
+    description: 'More than ${responsesFailedThreshold} Voice Live responses ended failed or incomplete in 15 minutes (worker_responses_total, status failed/incomplete): callers get no or cut-off answers. Split by the reason label (README, The media worker, Metrics): rate_limit_exceeded or insufficient_quota = the model deployment\'s quota; server_error = the service; max_output_tokens or content_filter = instructions or model. Then README Troubleshooting.'
+    severity: 2
+    windowSize: 'PT15M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_responses_total"
+| where tostring(customDimensions.status) in ("failed", "incomplete")
+| project timestamp, failedResponses = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'failedResponses'
+      operator: 'GreaterThan'
+      threshold: responsesFailedThreshold
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+  {
+    name: 'calls-failing'
+    displayName: 'Voice agent: calls failing'
+    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries. Search the worker log for the calls\' callId: README Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
+    severity: 2
+    windowSize: 'PT15M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_calls_total"
+| where tostring(customDimensions.outcome) == "failed"
+| project timestamp, failedCalls = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'failedCalls'
+      operator: 'GreaterThan'
+      threshold: callsFailedThreshold
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+  {
+    name: 'media-auth-refused'
+    displayName: 'Voice agent: media socket authentication refused'
+    description: 'The worker refused media WebSocket upgrades for their token in the last 5 minutes (worker_upgrades_rejected_total, reason invalid_token, expired_token or keys_unavailable). If these are ACS\'s, every call is answered and then silent: a wrong ACS_RESOURCE_ID (the immutable GUID, not the ARM path) or ACS\'s signing keys not reachable from the worker. README Troubleshooting, row "answered, then silence, then the call drops"; worker log line "media upgrade refused".'
+    severity: 1
+    windowSize: 'PT5M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_upgrades_rejected_total"
+| where tostring(customDimensions.reason) in ("invalid_token", "expired_token", "keys_unavailable")
+| project timestamp, refusedUpgrades = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'refusedUpgrades'
+      operator: 'GreaterThan'
+      threshold: 0
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+  {
+    name: 'frames-dropped'
+    displayName: 'Voice agent: audio frames dropped for bad input'
+    description: 'More than ${framesDroppedThreshold} messages or frames were dropped in 15 minutes for bad input (worker_frames_dropped_total; discarded_response, normal after a barge-in, and voice_live_not_ready, counted during a Voice Live reconnect, are left out). Callers may hear choppy audio. The reason label names the fault (README, The media worker, Metrics, with KQL per reason); README Troubleshooting, row "choppy or robotic audio".'
+    severity: 3
+    windowSize: 'PT15M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_frames_dropped_total"
+| where tostring(customDimensions.reason) !in ("discarded_response", "voice_live_not_ready")
+| project timestamp, droppedFrames = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'droppedFrames'
+      operator: 'GreaterThan'
+      threshold: framesDroppedThreshold
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+  {
+    name: 'no-worker'
+    displayName: 'Voice agent: no worker reporting'
+    description: 'No worker replica exported worker_active_calls for 15 minutes (every replica exports it each minute, also at 0 calls): the worker is down, crash-looping, or cannot send telemetry, and calls cannot be answered. Check the container app\'s replicas and revisions and the first lines of the worker log (README Troubleshooting, row "the worker or Functions app will not start"), and that its identity still holds Monitoring Metrics Publisher on Application Insights.'
+    severity: 1
+    windowSize: 'PT15M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_active_calls"
+| project timestamp
+'''
+      timeAggregation: 'Count'
+      operator: 'LessThan'
+      threshold: 1
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+]
+
+resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in rules: {
+  name: 'alert-${rule.name}-${nameSuffix}'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  // The query runs as this identity, not as whoever last deployed: the rules keep working when people change.
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    displayName: rule.displayName
+    description: rule.description
+    severity: rule.severity
+    enabled: true
+    scopes: [appInsights.id]
+    evaluationFrequency: 'PT5M'
+    windowSize: rule.windowSize
+    criteria: {
+      allOf: [rule.condition]
+    }
+    // Stateful: one email when a rule fires and one when it resolves, not one every 5 minutes while it lasts.
+    autoMitigate: true
+    // ARM checks each query against the Application Insights schema on deploy: the one check of the KQL in Azure.
+    skipQueryValidation: false
+    actions: {
+      actionGroups: [actionGroup.id]
+      customProperties: {
+        runbook: 'README.md, Troubleshooting'
+      }
+    }
+  }
+}]
+
+output actionGroupName string = actionGroup.name
