@@ -32,5 +32,5 @@ output workerIdentityId string = workerIdentity.id
 output workerClientId string = workerIdentity.properties.clientId
 output workerPrincipalId string = workerIdentity.properties.principalId
 // Empty when alerting is off.
-output alertsIdentityId string = empty(alertsIdentityName) ? '' : alertsIdentity!.id
-output alertsPrincipalId string = empty(alertsIdentityName) ? '' : alertsIdentity!.properties.principalId
+output alertsIdentityId string = !empty(alertsIdentityName) ? alertsIdentity!.id : ''
+output alertsPrincipalId string = !empty(alertsIdentityName) ? alertsIdentity!.properties.principalId : ''

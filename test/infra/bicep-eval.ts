@@ -117,12 +117,15 @@ export function evaluate(node: Node, lookup: (name: string) => BicepValue): Bice
     case 'parenthesized_expression':
       return evaluate(named[0]!, lookup);
     case 'array':
-      return named.map((n) => evaluate(n, lookup));
+      return named.filter((n) => n.type !== 'comment').map((n) => evaluate(n, lookup));
     case 'object': {
       const result: Record<string, BicepValue> = {};
       for (const property of named) {
+        if (property.type === 'comment') continue;
         if (property.type !== 'object_property') throw new BicepEvalError(`unsupported object member ${property.type}`);
-        result[propertyKey(property)] = evaluate(property.namedChildren[1]!, lookup);
+        const key = property.namedChildren[0]!;
+        // A key may be an interpolated string ('${identityId}': {}); an identifier key is its own name.
+        result[key.type === 'string' ? String(evaluate(key, lookup)) : propertyKey(property)] = evaluate(property.namedChildren[1]!, lookup);
       }
       return result;
     }
