@@ -294,6 +294,15 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     expect(frames).toEqual({ name: 'reason', op: '!in', values: [...DROPS_THAT_ARE_NOT_BAD_INPUT] });
   });
 
+  it('README (Deploy to Azure) documents ALERT_EMAIL, each threshold value with its default, and that nothing is created without it', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Deploy to Azure'));
+    expect(section).toContain(`azd env set ALERT_EMAIL ${EMAIL}`);
+    for (const t of Object.values(THRESHOLDS)) expect(section).toContain(`\`${t.azd}\` (default ${t.default})`);
+    expect(section).toMatch(/Without `ALERT_EMAIL` \(the default\), none of this is created/);
+    for (const rule of alertRules()) expect(section.toLowerCase()).toContain(rule.properties.displayName.replace('Voice agent: ', '').toLowerCase());
+  });
+
   it('worker_active_calls, the heartbeat of the no-worker rule, has a value to export at 0 calls', async () => {
     const value = await new WorkerMetrics().activeCalls.get();
     expect(value.values).toEqual([{ value: 0, labels: {} }]);
