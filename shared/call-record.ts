@@ -69,6 +69,13 @@ export const recordingSchema = z.object({
 });
 export type CallRecording = z.infer<typeof recordingSchema>;
 
+/** What the agent handed over with a transfer to a human (a warm hand-off). */
+export const handoffSchema = z.object({
+  reason: z.string().max(500),
+  /** The agent's summary for the colleague: what was said, so absent when transcripts are off (RECORD_TRANSCRIPTS). */
+  summary: z.string().max(2000).optional(),
+});
+
 export const usageSchema = z.object({
   responses: count,
   audioTokensIn: count,
@@ -130,6 +137,8 @@ export const callRecordSchema = z.object({
   failedResponses: failedResponsesSchema.optional(),
   /** The call's ACS recording (CALL_RECORDING on the Functions app). Added within version 1: absent when not recorded. */
   recording: recordingSchema.optional(),
+  /** Set when the call was transferred to a human. Added within version 1. */
+  handoff: handoffSchema.optional(),
 });
 export type CallRecord = z.infer<typeof callRecordSchema>;
 export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;

@@ -82,6 +82,17 @@ describe('ACS REST peer', () => {
     await expect(connection.getCallMedia().startMediaStreaming()).rejects.toMatchObject({ statusCode: 404, code: '8522' });
   });
 
+  it('refuses custom SIP headers outside ACS\'s documented limits (value characters, length, count) with 400', async () => {
+    const id = (await client.answerCall(peer.createIncomingCallContext(), 'https://app.example/cb')).callConnectionProperties.callConnectionId!;
+    const transfer = (customCallingContext: { kind: 'sipx' | 'voip'; key: string; value: string }[]) =>
+      client.getCallConnection(id).transferCallToParticipant({ phoneNumber: '+15550001111' }, { customCallingContext });
+    await expect(transfer([{ kind: 'sipx', key: 'Reason', value: 'has spaces' }])).rejects.toMatchObject({ statusCode: 400 });
+    await expect(transfer([{ kind: 'sipx', key: 'Reason', value: 'x'.repeat(257) }])).rejects.toMatchObject({ statusCode: 400 });
+    await expect(transfer(Array.from({ length: 6 }, (_, i) => ({ kind: 'sipx' as const, key: `K${i}`, value: 'v' })))).rejects.toMatchObject({ statusCode: 400 });
+    await transfer([{ kind: 'sipx', key: 'Reason', value: 'wants%20a%20refund' }, { kind: 'voip', key: 'Summary', value: 'free text, with spaces' }]);
+    expect(peer.requestsFor('transferToParticipant').map((r) => r.status)).toEqual([400, 400, 400, 202]);
+  });
+
   it('records reject and redirect, and fails scripted operations with an ACS error body', async () => {
     await client.rejectCall(peer.createIncomingCallContext(), { callRejectReason: 'busy' });
     await client.redirectCall(peer.createIncomingCallContext(), { targetParticipant: { phoneNumber: '+15550002222' } });

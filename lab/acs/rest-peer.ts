@@ -223,6 +223,23 @@ const mediaStreamingOptionsBody = z
     audioFormat: z.string().refine((v) => ['pcm16kmono', 'pcm24kmono'].includes(v.toLowerCase()), 'must be pcm16KMono or pcm24KMono').optional(),
   })
   .passthrough();
+/**
+ * Custom calling context as ACS documents its limits (how-tos/call-automation/custom-context): at most 5 SIP
+ * headers, keys of at most 64 characters with an `X-` prefix, values of at most 256 characters from letters, digits
+ * and `=;.!%*_+~-` only (no spaces); VoIP keys of at most 64 characters.
+ */
+const customCallingContextBody = z
+  .object({
+    sipHeaders: z
+      .record(
+        z.string().max(64, 'SIP header keys are at most 64 characters').regex(/^X-[A-Za-z0-9.!%*_+~-]+$/i, 'SIP header keys start with X- and use letters, digits and .!%*_+~-'),
+        z.string().max(256, 'SIP header values are at most 256 characters').regex(/^[A-Za-z0-9=;.!%*_+~-]*$/, 'SIP header values use letters, digits and =;.!%*_+~- only'),
+      )
+      .refine((headers) => Object.keys(headers).length <= 5, 'at most 5 custom SIP headers')
+      .optional(),
+    voipHeaders: z.record(z.string().max(64, 'VoIP header keys are at most 64 characters'), z.string()).optional(),
+  })
+  .passthrough();
 const mediaActionBody = z.object({ operationContext: z.string().optional(), operationCallbackUri: httpUrl.optional() }).passthrough();
 // ACS's combinations: audio is mp3 or wav when mixed, wav when unmixed; audioVideo is mixed mp4.
 const startRecordingBody = z
@@ -264,7 +281,12 @@ const bodySchemas: Partial<Record<AcsOperation, z.ZodType<Record<string, unknown
   reject: z.object({ incomingCallContext: z.string().min(1), callRejectReason: z.string().optional() }).passthrough(),
   redirect: z.object({ incomingCallContext: z.string().min(1), target: identifierBody }).passthrough(),
   transferToParticipant: z
-    .object({ targetParticipant: identifierBody, operationContext: z.string().optional(), operationCallbackUri: httpUrl.optional() })
+    .object({
+      targetParticipant: identifierBody,
+      operationContext: z.string().optional(),
+      operationCallbackUri: httpUrl.optional(),
+      customCallingContext: customCallingContextBody.optional(),
+    })
     .passthrough(),
   startMediaStreaming: mediaActionBody,
   stopMediaStreaming: mediaActionBody,

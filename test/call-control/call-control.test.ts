@@ -129,13 +129,45 @@ describe('agent tools', () => {
     const body = request.body as Record<string, any>;
     expect(request.callConnectionId).toBe(call.callConnectionId);
     expect(body.targetParticipant).toMatchObject({ kind: 'phoneNumber', rawId: `4:${TRANSFER_TARGET}`, phoneNumber: { value: TRANSFER_TARGET } });
-    expect(body.customCallingContext.sipHeaders).toEqual({ 'X-MS-Custom-TransferReason': 'wants to talk about a refund' });
+    // SIP header values may hold only letters, digits and =;.!%*_+~- (ACS): the reason is percent-encoded.
+    expect(body.customCallingContext.sipHeaders).toEqual({ 'X-MS-Custom-TransferReason': 'wants%20to%20talk%20about%20a%20refund' });
+    expect(request.status).toBe(202);
     expect(body.operationContext).toMatch(/^transfer:/);
     await lab.publish(transferAccepted(source(call.callId, 1, call.callConnectionId), { operationContext: body.operationContext }));
     expect((await call.media.closed).code).toBe(1000);
     await until(() => lab!.records().length === 1, 5000, 'record');
     expect(lab.records()[0]!.outcome).toEqual({ kind: 'transferred', reason: 'wants to talk about a refund' });
     expect(lab.records()[0]!.tools).toEqual([expect.objectContaining({ name: 'transfer_to_human', status: 'ok' })]);
+  });
+
+  it('transfer_to_human: a warm hand-off: the agent\'s summary travels in a custom header and lands in the record', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    const summary = 'Ada Lovelace, order 1001: the parcel shows delivered but never arrived. Address confirmed; she wants a refund.';
+    await call.session.callFunction('transfer_to_human', { reason: 'refund for a lost parcel', summary });
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const body = lab.acs.requestsFor('transferToParticipant')[0]!.body as Record<string, any>;
+    const headers = body.customCallingContext.sipHeaders as Record<string, string>;
+    expect(Object.keys(headers)).toEqual(['X-MS-Custom-TransferReason', 'X-MS-Custom-TransferSummary']);
+    expect(decodeURIComponent(headers['X-MS-Custom-TransferReason']!)).toBe('refund for a lost parcel');
+    expect(decodeURIComponent(headers['X-MS-Custom-TransferSummary']!)).toBe(summary);
+    expect(lab.acs.requestsFor('transferToParticipant')[0]!.status).toBe(202);
+    await lab.publish(transferAccepted(source(call.callId, 1, call.callConnectionId), { operationContext: body.operationContext }));
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.handoff).toEqual({ reason: 'refund for a lost parcel', summary });
+  });
+
+  it('transfer_to_human: with transcripts off, the record keeps the hand-off reason but not the summary; the colleague still gets it', async () => {
+    lab = await startCallControlLab({ env: { RECORD_TRANSCRIPTS: 'false' } });
+    const call = await lab.startCall();
+    await call.session.callFunction('transfer_to_human', { reason: 'billing question', summary: 'Card ending 4242 was charged twice.' });
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const body = lab.acs.requestsFor('transferToParticipant')[0]!.body as Record<string, any>;
+    expect(decodeURIComponent(body.customCallingContext.sipHeaders['X-MS-Custom-TransferSummary'])).toBe('Card ending 4242 was charged twice.');
+    await lab.publish(transferAccepted(source(call.callId, 1, call.callConnectionId), { operationContext: body.operationContext }));
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.handoff).toEqual({ reason: 'billing question' });
+    expect(JSON.stringify(lab.bus.messages('call-records')[0]!.body)).not.toContain('4242');
   });
 
   it('transfer_to_human: a failed transfer is told to the model as a function_call_output, then response.create', async () => {
@@ -177,7 +209,7 @@ describe('DTMF', () => {
     await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
     const body = lab.acs.requestsFor('transferToParticipant')[0]!.body as Record<string, any>;
     expect(body.targetParticipant.rawId).toBe(`4:${TRANSFER_TARGET}`);
-    expect(body.customCallingContext.sipHeaders['X-MS-Custom-TransferReason']).toBe('caller pressed 0');
+    expect(decodeURIComponent(body.customCallingContext.sipHeaders['X-MS-Custom-TransferReason'])).toBe('caller pressed 0');
   });
 });
 

@@ -278,7 +278,7 @@ export class CallController {
       abortSignal,
       logger: this.log,
       endCall: (reason) => this.endCall(reason),
-      transferToHuman: (reason) => this.transferToHuman(reason),
+      transferToHuman: (reason, summary) => this.transferToHuman(reason, summary),
     };
   }
 
@@ -311,16 +311,16 @@ export class CallController {
     return this.ending;
   }
 
-  transferToHuman(reason: string): Promise<TransferOutcome> {
+  transferToHuman(reason: string, summary?: string): Promise<TransferOutcome> {
     if (this.transferring) return this.transferring;
-    const attempt = this.doTransfer(reason).finally(() => {
+    const attempt = this.doTransfer(reason, summary).finally(() => {
       if (this.transferring === attempt) this.transferring = undefined;
     });
     this.transferring = attempt;
     return attempt;
   }
 
-  private async doTransfer(reason: string): Promise<TransferOutcome> {
+  private async doTransfer(reason: string, summary: string | undefined): Promise<TransferOutcome> {
     const target = this.deps.config.transferTarget;
     const connectionId = this.callConnectionId;
     if (!target) return { ok: false, reason: 'no transfer target is configured' };
@@ -328,7 +328,7 @@ export class CallController {
     const operationContext = `transfer:${randomUUID()}`;
     const outcome = new Promise<TransferOutcome>((resolve) => (this.transfer = { operationContext, settle: resolve }));
     try {
-      await this.deps.actions.transfer(connectionId, target, { operationContext, reason });
+      await this.deps.actions.transfer(connectionId, target, { operationContext, reason, ...(summary ? { summary } : {}) });
     } catch (error) {
       this.transfer = undefined;
       const message = (error as Error).message;
@@ -351,6 +351,7 @@ export class CallController {
     this.transfer = undefined;
     if (result.ok) {
       this.record.setOutcome('transferred', reason);
+      this.record.setHandoff({ reason, ...(summary ? { summary } : {}) });
       this.log.info('transfer accepted: the caller is with a human');
       this.endSoon('transferred to a human');
     } else {

@@ -63,6 +63,7 @@ export class CallRecordCollector {
   private readonly tools: CallRecord['tools'] = [];
   private readonly failedResponses: FailedResponses = { count: 0, list: [] };
   private recording: CallRecording | undefined;
+  private handoff: CallRecord['handoff'];
   /** The record of the media socket this call's socket replaced (same worker): merged in by build(). */
   private earlier: CallRecord | undefined;
 
@@ -87,6 +88,14 @@ export class CallRecordCollector {
 
   get outcomeKind(): CallOutcomeKind | undefined {
     return this.outcome?.kind;
+  }
+
+  /** The reason and the agent's summary that went with an accepted transfer to a human. */
+  setHandoff(handoff: { reason: string; summary?: string }): void {
+    this.handoff = {
+      reason: handoff.reason.slice(0, 500),
+      ...(handoff.summary && this.options.recordTranscripts ? { summary: handoff.summary.slice(0, 2000) } : {}),
+    };
   }
 
   /** What the Functions app reported of the call's recording (`recording.*` call events). */
@@ -212,6 +221,7 @@ export class CallRecordCollector {
       ...(this.capReached ? { capReached: this.capReached } : {}),
       failedResponses: { count: this.failedResponses.count, list: [...this.failedResponses.list] },
       ...(this.recording ? { recording: this.recording } : {}),
+      ...(this.handoff ? { handoff: this.handoff } : {}),
     });
   }
 }
@@ -242,6 +252,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const to = later.to ?? earlier.to;
   const capReached = later.capReached ?? earlier.capReached;
   const recording = mergeRecording(earlier.recording, later.recording);
+  const handoff = later.handoff ?? earlier.handoff;
   const failedResponses =
     first.failedResponses || second.failedResponses
       ? {
@@ -271,6 +282,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
     ...(capReached ? { capReached } : {}),
     ...(failedResponses ? { failedResponses } : {}),
     ...(recording ? { recording } : {}),
+    ...(handoff ? { handoff } : {}),
   });
 }
 

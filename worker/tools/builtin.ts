@@ -19,19 +19,25 @@ export const endCallTool: AgentTool<{ reason?: string }> = {
 };
 
 /** Transfers to the configured human; on failure the model is told, so it can tell the caller. */
-export const transferToHumanTool: AgentTool<{ reason: string }> = {
+export const transferToHumanTool: AgentTool<{ reason: string; summary?: string }> = {
   name: 'transfer_to_human',
   description:
     'Transfer the caller to a human colleague. Use it when the caller asks for a person, or when you cannot help. Tell the caller you are transferring them before you call this.',
   parameters: {
     type: 'object',
-    properties: { reason: { type: 'string', description: 'Why the caller needs a human, in one short sentence (passed to the colleague).' } },
+    properties: {
+      reason: { type: 'string', description: 'Why the caller needs a human, in one short sentence (passed to the colleague).' },
+      summary: {
+        type: 'string',
+        description: 'For the colleague who picks up, in two or three sentences: who is calling, what they need, and what you have already found out or done, so they do not have to ask again.',
+      },
+    },
     required: ['reason'],
     additionalProperties: false,
   },
   endsConversation: (result) => (result as TransferOutcome).ok === true,
   async handler(args, context) {
-    const outcome = await context.transferToHuman(args.reason);
+    const outcome = await context.transferToHuman(args.reason, args.summary);
     return outcome.ok
       ? { ok: true, status: 'transferred' }
       : { ok: false, status: 'transfer_failed', reason: outcome.reason, instruction: 'Tell the caller the transfer did not work and offer to help further or to try again later.' };

@@ -13,8 +13,11 @@ export interface ToolContext {
   readonly logger: Logger;
   /** Hangs up after the agent's last words have played. */
   endCall(reason: string): Promise<void>;
-  /** Transfers the caller to the configured human target; resolves with the outcome. */
-  transferToHuman(reason: string): Promise<TransferOutcome>;
+  /**
+   * Transfers the caller to the configured human target; resolves with the outcome. `summary` (what the caller
+   * needs, what was done) travels to the colleague with the call and into the call record: a warm hand-off.
+   */
+  transferToHuman(reason: string, summary?: string): Promise<TransferOutcome>;
 }
 
 export type TransferOutcome = { ok: true } | { ok: false; reason: string };
