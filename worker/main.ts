@@ -1,10 +1,8 @@
-import { metrics as openTelemetryMetrics } from '@opentelemetry/api';
 import { ConfigError } from '../shared/config/env.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
 import { setupTelemetry } from '../shared/telemetry.js';
 import { createCallControl } from './call-control/index.js';
-import { exportPromMetrics } from './metrics-export.js';
 import { WorkerMetrics } from './metrics.js';
 import { WorkerServer } from './server.js';
 import { loadCustomTools } from './tools/loader.js';
@@ -33,6 +31,8 @@ async function main(): Promise<void> {
   const metrics = new WorkerMetrics({ defaultMetrics: true });
   if (config.applicationInsightsConnectionString) {
     // Nothing scrapes /metrics in Container Apps: the worker's metrics ride on the MeterProvider useAzureMonitor installed.
+    // Loaded only here, as setupTelemetry loads the SDK: without a connection string none of it is in memory.
+    const [{ metrics: openTelemetryMetrics }, { exportPromMetrics }] = await Promise.all([import('@opentelemetry/api'), import('./metrics-export.js')]);
     const { instrumentNames } = exportPromMetrics(metrics.registry, openTelemetryMetrics.getMeter('worker'), { logger });
     logger.info({ instruments: instrumentNames.length }, 'worker metrics exported to Application Insights');
   }
