@@ -99,7 +99,6 @@ export class CallSession implements CallControl {
 
   // Per-response state, reset when a new Voice Live session takes over.
   private activeResponseId: string | undefined;
-  private callerSpeaking = false;
   private responseRetries = 0;
   /** The response in progress was asked for again after a failure: if it fails too, it is not asked for a third time. */
   private retryOutstanding = false;
@@ -331,11 +330,7 @@ export class CallSession implements CallControl {
     if (event.type !== 'response.audio.delta' && this.log.isLevelEnabled('debug')) this.logEvent(event);
     switch (event.type) {
       case 'input_audio_buffer.speech_started':
-        this.callerSpeaking = true;
         this.bargeIn();
-        break;
-      case 'input_audio_buffer.speech_stopped':
-        this.callerSpeaking = false;
         break;
       case 'response.created':
         this.activeResponseId = event.response.id;
@@ -400,7 +395,7 @@ export class CallSession implements CallControl {
    * or another response already started). Bounded per call.
    */
   private retryFailedResponse(end: ResponseEnd): void {
-    if (NOT_RETRIED_REASONS.has(end.reasonLabel) || this.callerSpeaking || this.activeResponseId !== undefined) return;
+    if (NOT_RETRIED_REASONS.has(end.reasonLabel) || this.client?.callerIsSpeaking || this.activeResponseId !== undefined) return;
     if (this.responseRetries >= MAX_RESPONSE_RETRIES || !this.client?.isOpen) return;
     this.responseRetries++;
     this.retryOutstanding = true;

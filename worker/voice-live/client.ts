@@ -198,6 +198,11 @@ export class VoiceLiveClient {
     return this.conversation.snapshot();
   }
 
+  /** Between the service's speech_started and speech_stopped on the current session. */
+  get callerIsSpeaking(): boolean {
+    return this.callerSpeaking;
+  }
+
   get isOpen(): boolean {
     return this.state === 'open';
   }
