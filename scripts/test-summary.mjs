@@ -1,19 +1,27 @@
-// Prints the plain `N passed, M failed` line CI reads, from vitest's JSON report.
+// Prints the plain `N passed, M failed` line CI reads, from vitest's JSON reports: one per run (e.g. Node 20 and
+// Node 22), each summarised on its own line first, then the sum as the last line.
 import { readFileSync } from 'node:fs';
 
-const file = process.argv[2] ?? 'test-results/vitest.json';
-let report;
-try {
-  report = JSON.parse(readFileSync(file, 'utf8'));
-} catch (error) {
-  console.log(`no test report at ${file}: ${error.message}`);
-  console.log('0 passed, 1 failed');
-  process.exit(1);
+const files = process.argv.length > 2 ? process.argv.slice(2) : ['test-results/vitest.json'];
+const totals = { passed: 0, failed: 0, skipped: 0 };
+for (const file of files) {
+  let report;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    console.log(`no test report at ${file}: ${error.message}`);
+    totals.failed += 1;
+    continue;
+  }
+  const passed = report.numPassedTests ?? 0;
+  // A suite that fails to load counts as a failure even though it ran no test.
+  const failedSuites = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length;
+  const failed = (report.numFailedTests ?? 0) + failedSuites;
+  const skipped = report.numPendingTests ?? 0;
+  if (files.length > 1) console.log(`${file}: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  totals.passed += passed;
+  totals.failed += failed + (passed === 0 ? 1 : 0);
+  totals.skipped += skipped;
 }
-const passed = report.numPassedTests ?? 0;
-// A suite that fails to load counts as a failure even though it ran no test.
-const failedSuites = (report.testResults ?? []).filter((r) => r.status === 'failed' && (r.assertionResults ?? []).length === 0).length;
-const failed = (report.numFailedTests ?? 0) + failedSuites;
-const skipped = report.numPendingTests ?? 0;
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(failed > 0 || passed === 0 ? 1 : 0);
+console.log(`${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exit(totals.failed > 0 ? 1 : 0);
