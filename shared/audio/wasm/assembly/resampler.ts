@@ -125,17 +125,7 @@ export function resampleBlock(
       v128.store64_lane(outPtr + (<usize>m << 1), i16x8.narrow_i32x4_s(y, y), 0);
     }
     for (; m < count; m++) {
-      const xp = xPtr + (<usize>start << 1);
-      const cp = coefPtr + <usize>phase * phaseBytes;
-      let h = i32x4.splat(0);
-      let l = i32x4.splat(0);
-      for (let b = 0; b < blocks; b++) {
-        const v = v128.load(xp + (<usize>b << 4));
-        h = i32x4.add(h, i32x4.dot_i16x8_s(v, v128.load(cp + (<usize>b << 5))));
-        l = i32x4.add(l, i32x4.dot_i16x8_s(v, v128.load(cp + (<usize>b << 5), 16)));
-      }
-      const y = rounded(sum4(h, h, h, h), sum4(l, l, l, l));
-      store<i16>(outPtr + (<usize>m << 1), i16x8.extract_lane_s(i16x8.narrow_i32x4_s(y, y), 0));
+      single(xPtr + (<usize>start << 1), coefPtr + <usize>phase * phaseBytes, outPtr + (<usize>m << 1), blocks);
       phase += down;
       while (phase >= up) { phase -= up; start++; }
     }
