@@ -135,6 +135,16 @@ describe('Playout', () => {
     expect(playout.unheardItems()).toEqual([{ itemId: 'b', heardMs: 150, receivedMs: 200 }]);
   });
 
+  it('lists an item still streaming even when the caller has heard all of it that arrived (the model is behind)', () => {
+    const { timers, playout } = setup(160);
+    playout.enqueue('a', audio(40));
+    timers.advance(100);
+    expect(playout.heardMs('a')).toBe(40);
+    expect(playout.unheardItems()).toEqual([{ itemId: 'a', heardMs: 40, receivedMs: 40 }]);
+    playout.finishItem('a');
+    expect(playout.unheardItems()).toEqual([]);
+  });
+
   it('plays items in order without mixing them in one frame', () => {
     const { timers, sent, playout } = setup(160);
     playout.enqueue('a', Buffer.alloc(FRAME + 100, 1));

@@ -145,17 +145,22 @@ export class Playout {
   }
 
   /**
-   * Items the caller has not heard in full (queued here, or not yet played at ACS), oldest first, with what
-   * was heard of each: what a barge-in must truncate. Read it before `clear()`.
+   * Items the caller has not heard in full (queued here, not yet played at ACS, or still streaming from the
+   * model: heard to the end of what arrived, but more is coming), oldest first, with what was heard of each:
+   * what a barge-in must truncate. Read it before `clear()`.
    */
   unheardItems(): { itemId: string; heardMs: number; receivedMs: number }[] {
     const out: { itemId: string; heardMs: number; receivedMs: number }[] = [];
     for (const itemId of this.records.keys()) {
       const heardMs = this.heardMs(itemId);
       const receivedMs = this.receivedMs(itemId);
-      if (heardMs < receivedMs) out.push({ itemId, heardMs, receivedMs });
+      if (heardMs < receivedMs || this.isStreaming(itemId)) out.push({ itemId, heardMs, receivedMs });
     }
     return out;
+  }
+
+  private isStreaming(itemId: string): boolean {
+    return this.queue.some((q) => q.itemId === itemId && !q.finished);
   }
 
   /** Audio handed to ACS and not yet played, in ms. */

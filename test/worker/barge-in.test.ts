@@ -76,6 +76,22 @@ describe('barge-in', () => {
     expect(typeof cancel.response_id).toBe('string');
   });
 
+  it('truncates an item the caller heard all of so far when the model is behind and still streaming it', async () => {
+    const session = await liveCall();
+    const ids = { response_id: 'resp_slow', item_id: 'item_slow', output_index: 0, content_index: 0 };
+    session.send({ type: 'response.created', response: { id: ids.response_id, object: 'realtime.response', status: 'in_progress', output: [] } });
+    session.send({ type: 'response.output_item.added', response_id: ids.response_id, output_index: 0, item: { id: ids.item_id, object: 'realtime.item', type: 'message', role: 'assistant', status: 'in_progress', content: [] } });
+    session.send({ type: 'response.audio.delta', ...ids, delta: patternPcm(640 * 2, 3).toString('base64') });
+    await until(() => client!.audioFrames().length === 2, 2000, 'the first 40 ms played');
+    // The model is late with its next delta: ACS plays out all 40 ms, the response goes on.
+    await new Promise((r) => setTimeout(r, 150));
+    session.speechStarted();
+    const truncate = await session.waitFor('conversation.item.truncate');
+    expect(truncate.item_id).toBe(ids.item_id);
+    expect(truncate.audio_end_ms).toBe(40);
+    expect(session.received.some((r) => r.type === 'response.cancel' && r.event.response_id === ids.response_id)).toBe(true);
+  });
+
   it('does nothing when the caller speaks while the agent is silent', async () => {
     const session = await liveCall();
     await session.respondWithAudio(patternPcm(640 * 3, 7));
