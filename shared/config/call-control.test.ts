@@ -30,6 +30,14 @@ describe('call-control configuration', () => {
     });
   });
 
+  it('checks in on a silent caller by default (12 s, twice), can be turned off, and refuses a quiet time under a second', () => {
+    expect(loadCallControlConfig({}).callerSilence).toEqual({ promptAfterMs: 12_000, maxPrompts: 2 });
+    expect(loadCallControlConfig({ CALLER_SILENCE_PROMPT_MS: '0' }).callerSilence).toBeUndefined();
+    expect(loadCallControlConfig({ CALLER_SILENCE_PROMPT_MS: '8000', CALLER_SILENCE_MAX_PROMPTS: '0' }).callerSilence).toEqual({ promptAfterMs: 8000, maxPrompts: 0 });
+    expect(problems({ CALLER_SILENCE_PROMPT_MS: '500' })).toEqual(['CALLER_SILENCE_PROMPT_MS: must be 0 (off) or at least 1000']);
+    expect(problems({ CALLER_SILENCE_MAX_PROMPTS: '11' })).toEqual(['CALLER_SILENCE_MAX_PROMPTS: must be at most 10']);
+  });
+
   it('uses managed identity settings in Azure and connection strings locally', () => {
     const azure = loadCallControlConfig({ ACS_ENDPOINT: 'https://acs.communication.azure.com', SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: 'ns.servicebus.windows.net' });
     expect(azure.acs).toEqual({ endpoint: 'https://acs.communication.azure.com' });

@@ -41,6 +41,11 @@ export const callControlEnvShape = {
   CALLER_CONTEXT: boolean().default(true),
   CALLER_GREETING: z.string().optional(),
   CALLER_GREETING_WAIT_MS: integer(0, 10_000).default(1000),
+  // 0 = off. The quiet time is counted only once the agent has finished speaking.
+  CALLER_SILENCE_PROMPT_MS: integer(0, 600_000)
+    .refine((ms) => ms === 0 || ms >= 1000, 'must be 0 (off) or at least 1000')
+    .default(12_000),
+  CALLER_SILENCE_MAX_PROMPTS: integer(0, 10).default(2),
 
   RECORD_TRANSCRIPTS: boolean().default(true),
   PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
@@ -109,6 +114,8 @@ export interface CallControlConfig {
   callerContext: boolean;
   /** Spoken first, once the caller's context arrived (or after `waitMs`); `{name}` is the caller's display name. */
   callerGreeting?: { template: string; waitMs: number };
+  /** No-input handling: after `promptAfterMs` of caller silence the agent checks in, `maxPrompts` times, then says goodbye and hangs up. */
+  callerSilence?: { promptAfterMs: number; maxPrompts: number };
   recordTranscripts: boolean;
   prices: TokenPrices;
   caps: { maxMinutes?: number; maxTokens?: number; action: 'wrap_up' | 'transfer'; graceMs: number };
@@ -136,6 +143,7 @@ export function callControlConfigFrom(e: CallControlEnv): CallControlConfig {
     endCallTimeoutMs: e.END_CALL_TIMEOUT_MS,
     callerContext: e.CALLER_CONTEXT,
     ...(e.CALLER_GREETING ? { callerGreeting: { template: e.CALLER_GREETING, waitMs: e.CALLER_GREETING_WAIT_MS } } : {}),
+    ...(e.CALLER_SILENCE_PROMPT_MS > 0 ? { callerSilence: { promptAfterMs: e.CALLER_SILENCE_PROMPT_MS, maxPrompts: e.CALLER_SILENCE_MAX_PROMPTS } } : {}),
     recordTranscripts: e.RECORD_TRANSCRIPTS,
     prices: {
       currency: e.PRICE_CURRENCY,

@@ -243,3 +243,57 @@ describe('caps and fallbacks', () => {
     expect(lab.logs.filter((l) => l.level === 'warn' && /no Call Automation.*only closes the media stream/.test(String(l.msg)))).toHaveLength(1);
   });
 });
+
+describe('caller silence (CALLER_SILENCE_PROMPT_MS)', () => {
+  it('checks in after the caller has been silent once the agent finished, then says goodbye and hangs up', async () => {
+    lab = await startCallControlLab({ env: { CALLER_SILENCE_PROMPT_MS: '1000', CALLER_SILENCE_MAX_PROMPTS: '1' } });
+    const call = await lab.startCall();
+    await call.session.respondWithAudio(agentAudio(300), { transcript: 'How can I help?' });
+
+    // One check-in, made only after the agent's audio has played and the line has been quiet.
+    await until(() => systemTexts(call.session).length === 1, 8000, 'check-in');
+    expect(systemTexts(call.session)[0]).toMatch(/said nothing for \d+ seconds.*still there/);
+    expect(call.media.receivedAudio().length).toBeGreaterThanOrEqual(agentAudio(300).length);
+    await call.session.waitFor('response.create');
+    await call.session.respondWithAudio(agentAudio(200), { transcript: 'Are you still there?' });
+
+    // Still nothing: the goodbye, then the hang-up once it has played.
+    await until(() => systemTexts(call.session).length === 2, 8000, 'goodbye instruction');
+    expect(systemTexts(call.session)[1]).toMatch(/goodbye/);
+    await until(() => received(call.session, 'response.create').length === 2, 5000, 'goodbye requested');
+    const heardBefore = call.media.receivedAudio().length;
+    await call.session.respondWithAudio(agentAudio(200), { transcript: 'Goodbye.' });
+    await until(() => lab!.acs.requestsFor('terminate').length === 1, 8000, 'hang-up through Call Automation');
+    expect(call.media.receivedAudio().length).toBeGreaterThanOrEqual(heardBefore + agentAudio(200).length);
+    await call.media.close();
+    await until(() => lab!.records().length === 1, 5000, 'record');
+    expect(lab.records()[0]!.outcome).toEqual({ kind: 'completed', reason: 'the caller stayed silent' });
+  });
+
+  it('starts counting again when the caller speaks, and never checks in while the caller is speaking', async () => {
+    lab = await startCallControlLab({ env: { CALLER_SILENCE_PROMPT_MS: '1000', CALLER_SILENCE_MAX_PROMPTS: '1' } });
+    const call = await lab.startCall();
+    await until(() => systemTexts(call.session).length === 1, 8000, 'first check-in');
+    await call.session.waitFor('response.create');
+    await call.session.respondWithAudio(agentAudio(100), { transcript: 'Still there?' });
+    // The caller answers and keeps talking for longer than the quiet time: no goodbye meanwhile.
+    call.session.speechStarted();
+    const talking = lab.worker.server.calls.get(call.callId)!.voiceLive!;
+    await until(() => talking.callerIsSpeaking, 3000, 'caller speaking');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(systemTexts(call.session)).toHaveLength(1);
+    call.session.speechStopped();
+    // Quiet again: a fresh check-in (the count started again), not the goodbye.
+    await until(() => systemTexts(call.session).length === 2, 8000, 'second check-in');
+    expect(systemTexts(call.session)[1]).toMatch(/still there/);
+    expect(lab.acs.requestsFor('terminate')).toEqual([]);
+  });
+
+  it('is off with CALLER_SILENCE_PROMPT_MS=0', async () => {
+    lab = await startCallControlLab({ env: { CALLER_SILENCE_PROMPT_MS: '0' } });
+    const call = await lab.startCall();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(systemTexts(call.session)).toEqual([]);
+    expect(received(call.session, 'response.create')).toEqual([]);
+  });
+});

@@ -69,6 +69,8 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     TRANSFER_TARGET,
     DTMF_INTERDIGIT_MS: '50',
     TRANSFER_TIMEOUT_MS: '5000',
+    // Off unless a test is about it: a slow machine must not have the agent check in on an idle test call.
+    CALLER_SILENCE_PROMPT_MS: '0',
     ...options.env,
   });
   const control = createCallControl({

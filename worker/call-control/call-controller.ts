@@ -14,6 +14,7 @@ import type { ToolContext, TransferOutcome } from '../tools/types.js';
 import type { ServerEvent } from '../voice-live/events.js';
 import type { VoiceLiveSessionSettings } from '../voice-live/session-config.js';
 import type { CallActions } from './call-automation.js';
+import { CallerSilenceWatch } from './caller-silence.js';
 import { ResponseGate } from './response-gate.js';
 
 export interface CallControllerDeps {
@@ -39,6 +40,8 @@ const AUDIBLE_POLL_MS = 20;
 export const WORKER_HANGUP_CLOSE_REASON = 'worker hang-up (media closed, call not ended at ACS)';
 /** Items wait for the Voice Live session to be configured; checked this often. */
 const ITEMS_RETRY_MS = 25;
+/** How often the caller-silence clock is read (its timeouts are seconds long). */
+const SILENCE_TICK_MS = 250;
 
 const systemItem = (text: string) => ({ type: 'message', role: 'system', content: [{ type: 'input_text', text }] });
 const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
@@ -73,6 +76,11 @@ export class CallController {
   private capTimer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
   private capHandled = false;
+  private silence: CallerSilenceWatch | undefined;
+  private silenceTimer: NodeJS.Timeout | undefined;
+  /** The caller stayed silent through every check-in: the next response is the goodbye, then the hang-up. */
+  private hangUpAfterResponse = false;
+  private silenceHangUpTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: CallControllerDeps) {
     this.log = deps.logger;
@@ -125,6 +133,7 @@ export class CallController {
     if (this.deps.config.callerGreeting) {
       this.greetingTimer = setTimeout(() => this.greet(), this.deps.config.callerGreeting.waitMs);
     }
+    this.watchCallerSilence();
     const maxMinutes = this.deps.config.caps.maxMinutes;
     if (maxMinutes !== undefined) {
       this.capTimer = setTimeout(() => this.onCapReached('minutes'), maxMinutes * 60_000);
@@ -138,6 +147,11 @@ export class CallController {
     this.record.onVoiceLiveEvent(event);
     this.gate.onEvent(event);
     this.runner.onEvent(event);
+    if (event.type === 'input_audio_buffer.speech_started') this.silence?.callerActive();
+    if (event.type === 'response.done' && this.hangUpAfterResponse) {
+      this.hangUpAfterResponse = false;
+      void this.endCall('the caller stayed silent');
+    }
     if (event.type === 'response.done') {
       const maxTokens = this.deps.config.caps.maxTokens;
       if (maxTokens !== undefined && this.record.usage.totalTokens >= maxTokens) this.onCapReached('tokens');
@@ -371,6 +385,7 @@ export class CallController {
   // ---- DTMF ------------------------------------------------------------------------------------
 
   private onDtmf(tone: string): void {
+    this.silence?.callerActive();
     const key = tone.toUpperCase();
     const config = this.deps.config;
     this.log.debug({ key }, 'DTMF');
@@ -423,6 +438,55 @@ export class CallController {
     this.graceTimer.unref();
   }
 
+  // ---- caller silence --------------------------------------------------------------------------
+
+  private watchCallerSilence(): void {
+    const settings = this.deps.config.callerSilence;
+    if (!settings || this.silence) return;
+    this.silence = new CallerSilenceWatch({
+      ...settings,
+      isBusy: () => this.somethingGoingOn(),
+      onPrompt: (prompt, silentMs) => {
+        const seconds = Math.round(silentMs / 1000);
+        this.log.info({ prompt, silentS: seconds }, 'caller silent: the agent checks in');
+        this.addItem(
+          systemItem(
+            `The caller has said nothing for ${seconds} seconds. In one short sentence, check that they are still there ` +
+              `(and whether they need more time); do not repeat what you said before.`,
+          ),
+          { respond: true },
+        );
+      },
+      onGiveUp: (silentMs) => {
+        this.log.info({ silentS: Math.round(silentMs / 1000), prompts: settings.maxPrompts }, 'caller silent through every check-in: saying goodbye and hanging up');
+        this.hangUpAfterResponse = true;
+        this.addItem(systemItem('The caller is still silent. Say a short goodbye in one sentence; the call is then ended for you. Ask nothing.'), { respond: true });
+        // If the goodbye never comes (Voice Live down), the line is not held open for it.
+        this.silenceHangUpTimer = setTimeout(() => void this.endCall('the caller stayed silent'), this.deps.config.endCallTimeoutMs);
+        this.silenceHangUpTimer.unref();
+      },
+    });
+    this.silenceTimer = setInterval(() => this.silence?.tick(), Math.min(SILENCE_TICK_MS, settings.promptAfterMs / 4));
+    this.silenceTimer.unref();
+  }
+
+  /** Anything that makes quiet on the line normal: the agent busy or audible, the caller speaking, a tool, a transfer. */
+  private somethingGoingOn(): boolean {
+    const voiceLive = this.call?.voiceLive;
+    return (
+      this.ended ||
+      this.ending !== undefined ||
+      this.transferring !== undefined ||
+      voiceLive?.isOpen !== true ||
+      voiceLive.callerIsSpeaking ||
+      !this.gate.isIdle ||
+      this.runner.isRunning ||
+      this.pendingItems.length > 0 ||
+      this.pendingResponses.length > 0 ||
+      (this.call?.isAgentAudible() ?? false)
+    );
+  }
+
   // ---- end -------------------------------------------------------------------------------------
 
   private onEnd(summary: CallSummary): void {
@@ -434,6 +498,8 @@ export class CallController {
     clearTimeout(this.greetingTimer);
     clearTimeout(this.capTimer);
     clearTimeout(this.graceTimer);
+    clearInterval(this.silenceTimer);
+    clearTimeout(this.silenceHangUpTimer);
     this.settleTransfer(undefined, { ok: false, reason: 'the call ended' });
     void this.subscription?.close();
     const stats = this.call?.voiceLive?.stats;

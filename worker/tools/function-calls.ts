@@ -63,6 +63,11 @@ export class FunctionCallRunner {
     }
   }
 
+  /** A tool is being run. */
+  get isRunning(): boolean {
+    return this.running.size > 0;
+  }
+
   /** Aborts every running tool (the call ended). */
   close(): void {
     this.closed = true;
