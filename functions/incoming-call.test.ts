@@ -108,6 +108,24 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
     expect(logText).not.toContain('6041234567');
   });
 
+  it('asks ACS for unmixed audio (one channel per dominant speaker) when MEDIA_AUDIO_CHANNEL=unmixed, the rest unchanged', async () => {
+    const app = h.instance({ MEDIA_AUDIO_CHANNEL: 'unmixed' });
+    const callId = 'unmixed-call';
+    await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
+    const [answer] = h.acs.requestsFor('answer');
+    expect(answer?.status).toBe(200);
+    expect((answer?.body as { mediaStreamingOptions: unknown }).mediaStreamingOptions).toEqual({
+      transportType: 'websocket',
+      transportUrl: `wss://worker.example.net/ws/${callId}`,
+      contentType: 'audio',
+      audioChannelType: 'unmixed',
+      startMediaStreaming: true,
+      enableBidirectional: true,
+      audioFormat: 'pcm24KMono',
+      enableDtmfTones: true,
+    });
+  });
+
   it('encodes the call id wherever it goes into a URL', async () => {
     const app = h.instance();
     const callId = 'call id/with+odd?chars';

@@ -39,12 +39,15 @@ export const callbackUrlFor = (config: Pick<FunctionsConfig, 'CALLBACK_BASE_URL'
 export const mediaTransportUrlFor = (config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL'>, callId: string) =>
   `${config.WORKER_MEDIA_URL}/${encodeURIComponent(callId)}`;
 
-export function mediaStreamingOptionsFor(config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL' | 'MEDIA_AUDIO_FORMAT'>, callId: string): MediaStreamingOptions {
+export function mediaStreamingOptionsFor(
+  config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL' | 'MEDIA_AUDIO_FORMAT' | 'MEDIA_AUDIO_CHANNEL'>,
+  callId: string,
+): MediaStreamingOptions {
   return {
     transportType: 'websocket',
     transportUrl: mediaTransportUrlFor(config, callId),
     contentType: 'audio',
-    audioChannelType: 'mixed',
+    audioChannelType: config.MEDIA_AUDIO_CHANNEL,
     startMediaStreaming: true,
     enableBidirectional: true,
     audioFormat: config.MEDIA_AUDIO_FORMAT,
@@ -167,7 +170,7 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
       try {
         const result = await answer(callAutomation, config, call);
         record.answered = result;
-        log.info('call answered', { ...callers, callConnectionId: result.callConnectionId, audioFormat: config.MEDIA_AUDIO_FORMAT });
+        log.info('call answered', { ...callers, callConnectionId: result.callConnectionId, audioFormat: config.MEDIA_AUDIO_FORMAT, audioChannel: config.MEDIA_AUDIO_CHANNEL });
       } catch (error) {
         const rest = restErrorOf(error);
         if (!isFinalRefusal(rest.status)) {

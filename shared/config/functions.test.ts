@@ -33,6 +33,13 @@ describe('Functions configuration', () => {
     expect(loadFunctionsConfig({ ...minimal, MEDIA_AUDIO_FORMAT: 'Pcm16KMono' }).MEDIA_AUDIO_FORMAT).toBe('pcm16KMono');
   });
 
+  it('streams mixed audio unless MEDIA_AUDIO_CHANNEL=unmixed; anything else is refused naming the variable', () => {
+    expect(loadFunctionsConfig(minimal).MEDIA_AUDIO_CHANNEL).toBe('mixed');
+    expect(loadFunctionsConfig({ ...minimal, MEDIA_AUDIO_CHANNEL: 'unmixed' }).MEDIA_AUDIO_CHANNEL).toBe('unmixed');
+    expect(problems({ ...minimal, MEDIA_AUDIO_CHANNEL: 'stereo' })).toEqual(['MEDIA_AUDIO_CHANNEL']);
+    expect(() => loadFunctionsConfig({ ...minimal, MEDIA_AUDIO_CHANNEL: 'stereo' })).toThrow('MEDIA_AUDIO_CHANNEL: must be mixed or unmixed');
+  });
+
   it('names each missing or wrong variable', () => {
     expect(problems({})).toEqual(expect.arrayContaining(['ACS_RESOURCE_ID', 'CALLBACK_BASE_URL', 'WORKER_MEDIA_URL']));
     expect(problems({ ...minimal, ACS_ENDPOINT: '' })).toEqual(['ACS_ENDPOINT']);

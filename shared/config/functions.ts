@@ -63,6 +63,8 @@ export const functionsConfigSchema = z
       .pipe(z.enum(['pcm16kmono', 'pcm24kmono'], { message: 'must be pcm16KMono or pcm24KMono' }))
       .transform((value) => (value === 'pcm16kmono' ? 'pcm16KMono' : 'pcm24KMono'))
       .default('pcm24KMono'),
+    /** unmixed: ACS streams up to 4 dominant speakers separately and the worker mixes them for Voice Live. */
+    MEDIA_AUDIO_CHANNEL: z.enum(['mixed', 'unmixed'], { message: 'must be mixed or unmixed' }).default('mixed'),
 
     CALLED_NUMBERS_ALLOWED: numberList().default([]),
     CALLED_NUMBERS_DENIED: numberList().default([]),
@@ -113,6 +115,7 @@ export const functionsConfigSchema = z
 
 export type FunctionsConfig = z.infer<typeof functionsConfigSchema>;
 export type MediaAudioFormat = FunctionsConfig['MEDIA_AUDIO_FORMAT'];
+export type MediaAudioChannel = FunctionsConfig['MEDIA_AUDIO_CHANNEL'];
 
 /** The recording format: as set, else what ACS allows for the channel (mp3 mixed, wav unmixed). */
 export function callRecordingFormat(config: Pick<FunctionsConfig, 'CALL_RECORDING_CHANNEL' | 'CALL_RECORDING_FORMAT'>): 'wav' | 'mp3' {

@@ -280,7 +280,7 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
   it('offers the Functions tunables (recording, publish deadline, log level...) as azd values of the same name', () => {
     const settings = parametersFile().parameters.functionsSettings!.value as Record<string, unknown>;
     expect(Object.entries(settings).filter(([key, value]) => value !== `\${${key}=}`)).toEqual([]);
-    for (const key of ['CALL_RECORDING', 'CALL_RECORDING_CHANNEL', 'CALL_RECORDING_FORMAT', 'CALL_RECORDING_STORAGE_URL', 'PUBLISH_DEADLINE_MS', 'MEDIA_RESTART_MAX_ATTEMPTS']) {
+    for (const key of ['CALL_RECORDING', 'CALL_RECORDING_CHANNEL', 'CALL_RECORDING_FORMAT', 'CALL_RECORDING_STORAGE_URL', 'PUBLISH_DEADLINE_MS', 'MEDIA_RESTART_MAX_ATTEMPTS', 'MEDIA_AUDIO_CHANNEL']) {
       expect(Object.keys(settings)).toContain(key);
     }
     // Schema variables, not ones Bicep sets itself, and never a secret or a local-lab override.
@@ -293,6 +293,13 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
     expect(variable(main, 'functionsSettingsWithRecordingStorage')!.text).toMatch(/^createRecordingStorage\s*\?\s*union\(functionsSettings, \{[^}]*\}\)\s*:\s*functionsSettings$/);
     const config = resources(functions).find((r) => r.type.startsWith('Microsoft.Web/sites/config@'))!;
     expect(properties(config.body).get('properties')!.text.replace(/\s+/g, ' ')).toMatch(/toObject\(filter\(items\(settings\), (\w+) => !empty\(\1\.value\)\), (\w+) => \2\.key, \2 => \2\.value\)/);
+  });
+
+  it('covers the whole Functions schema: each variable is set by Bicep, offered through azd, or local-only', () => {
+    const settings = Object.keys(parametersFile().parameters.functionsSettings!.value as Record<string, unknown>);
+    const localOnly = ['ACS_CONNECTION_STRING', 'SERVICEBUS_CONNECTION_STRING', 'ACS_TOKEN_ISSUER', 'ACS_JWKS_URL'];
+    const accounted = [...appSettings, ...objectKeys(functions, 'platformAppSettings'), ...settings, ...localOnly];
+    expect(Object.keys(functionsConfigSchema.shape).filter((key) => !accounted.includes(key))).toEqual([]);
   });
 
   it('sets no app setting the code does not read, except the named host settings', () => {
