@@ -236,6 +236,12 @@ var functionsSettingsWithRecordingStorage = createRecordingStorage
   ? union(functionsSettings, { CALL_RECORDING_STORAGE_URL: recordingStorage!.outputs.containerUrl })
   : functionsSettings
 
+// The worker's settings, with a per-replica call cap (MAX_CALLS) of twice the scale rule's calls per replica unless
+// the deployer set one: headroom while scale-out catches up with a burst, but no replica takes calls without bound.
+var workerSettingsWithCallCap = empty(workerSettings.?MAX_CALLS ?? '')
+  ? union(workerSettings, { MAX_CALLS: string(workerConcurrentCallsPerReplica * 2) })
+  : workerSettings
+
 // Voice Live: a new Foundry account with a project, unless an existing endpoint is named.
 var createAi = empty(voiceLiveEndpointOverride)
 
@@ -322,7 +328,7 @@ module worker 'modules/worker.bicep' = {
     voiceLiveAgentName: voiceLiveAgentName
     voiceLiveAgentId: voiceLiveAgentId
     voiceLiveAgentProject: voiceLiveAgentProjectOrDefault
-    settings: workerSettings
+    settings: workerSettingsWithCallCap
     acsImmutableResourceId: communication.outputs.immutableResourceId
     acsEndpoint: communication.outputs.endpoint
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace

@@ -14,7 +14,7 @@ import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 
 export interface WorkerServerOptions {
-  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs'>;
+  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls'>;
   logger: Logger;
   createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
   /** Microsoft Entra credential for Voice Live when no API key is configured. */
@@ -44,6 +44,7 @@ export class WorkerServer {
   private readonly verifier: AcsTokenVerifier | undefined;
   private readonly log: Logger;
   private isDraining = false;
+  private wasFull = false;
   private readonly livenessTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: WorkerServerOptions) {
@@ -140,9 +141,8 @@ export class WorkerServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET' }).end();
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     if (path === '/readyz') {
-      return void res
-        .writeHead(this.isDraining ? 503 : 200, { 'content-type': 'text/plain' })
-        .end(this.isDraining ? 'draining' : 'ready');
+      const notReady = this.isDraining ? 'draining' : this.isFull() ? 'at capacity' : undefined;
+      return void res.writeHead(notReady ? 503 : 200, { 'content-type': 'text/plain' }).end(notReady ?? 'ready');
     }
     if (path === '/metrics') {
       this.metrics.registry.metrics().then(
@@ -160,6 +160,8 @@ export class WorkerServer {
     const match = WS_PATH.exec(path);
     if (!match) return this.refuse(socket, 404, 'Not Found', 'unknown_path');
     if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
+    const callId = this.callIdFor(match[1], req);
+    if (this.isFull(callId)) return this.refuseWhenFull(socket);
     if (this.verifier) {
       try {
         await this.verifier.verifyAuthorizationHeader(req.headers.authorization);
@@ -170,9 +172,9 @@ export class WorkerServer {
         return this.refuse(socket, 401, 'Unauthorized', code);
       }
       if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
+      if (this.isFull(callId)) return this.refuseWhenFull(socket);
     }
     if (socket.destroyed) return;
-    const callId = this.callIdFor(match[1], req);
     const connectionHeader = req.headers['x-ms-call-connection-id'];
     const callConnectionId = typeof connectionHeader === 'string' && CALL_ID_PATTERN.test(connectionHeader) ? connectionHeader : undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId));
@@ -211,6 +213,27 @@ export class WorkerServer {
       onEnded: (ended) => this.calls.remove(ended),
     });
     if (session.currentState !== 'ended') this.calls.add(session);
+  }
+
+  /**
+   * At MAX_CALLS: a new call would degrade every call on this process, so it is refused (ACS reports the media
+   * failure and the Functions app restarts media, which readiness now routes to another replica). A socket
+   * replacing one of our own calls still gets in.
+   */
+  private isFull(callId?: string): boolean {
+    const max = this.options.config.maxCalls;
+    const full = max !== undefined && this.calls.size >= max && (callId === undefined || !this.calls.has(callId));
+    if (callId === undefined && full !== this.wasFull) {
+      this.wasFull = full;
+      if (full) this.log.warn({ activeCalls: this.calls.size, maxCalls: max }, 'at capacity (MAX_CALLS): not ready, refusing new calls');
+      else this.log.info({ activeCalls: this.calls.size, maxCalls: max }, 'below capacity again: ready');
+    }
+    return full;
+  }
+
+  private refuseWhenFull(socket: Duplex): void {
+    this.isFull();
+    this.refuse(socket, 503, 'Service Unavailable', 'at_capacity');
   }
 
   private refuse(socket: Duplex, status: number, text: string, reason: string): void {

@@ -72,6 +72,13 @@ describe('worker configuration', () => {
     expect(problems({ ...base, VOICE_LIVE_VOICE_LOCALE: 'English' })[0]).toMatch(/^VOICE_LIVE_VOICE_LOCALE: must be a BCP-47 locale/);
   });
 
+  it('caps live calls only when MAX_CALLS is above 0', () => {
+    expect(loadWorkerConfig(base).maxCalls).toBeUndefined();
+    expect(loadWorkerConfig({ ...base, MAX_CALLS: '0' }).maxCalls).toBeUndefined();
+    expect(loadWorkerConfig({ ...base, MAX_CALLS: '120' }).maxCalls).toBe(120);
+    expect(problems({ ...base, MAX_CALLS: 'lots' })).toEqual(['MAX_CALLS: must be a whole number']);
+  });
+
   it('refuses model and agent mode together, naming the variables', () => {
     expect(problems({ ...base, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p' }).join('\n')).toMatch(/VOICE_LIVE_MODEL: .*VOICE_LIVE_AGENT_NAME/);
   });

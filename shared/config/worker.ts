@@ -64,6 +64,7 @@ export const mediaWorkerEnvShape = {
   PLAYOUT_LEAD_MS: integer(40, 1000).default(160),
   MEDIA_IDLE_TIMEOUT_S: integer(0, 3600).default(30),
   DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
+  MAX_CALLS: integer(0, 100_000).default(0),
 
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),
@@ -167,6 +168,8 @@ export interface WorkerConfig {
   /** A call whose ACS socket sends nothing and answers no ping for this long is ended (0: never). */
   mediaIdleTimeoutMs: number;
   drainTimeoutMs: number;
+  /** Most live calls this process takes; further media sockets get 503 and readiness fails. Unset = no cap. */
+  maxCalls?: number;
   applicationInsightsConnectionString?: string;
   /** `Authorization=AAD[;ClientId=…]`: telemetry sent with an Entra token (the resource has local auth off). */
   applicationInsightsAuthenticationString?: string;
@@ -255,6 +258,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     playoutLeadMs: e.PLAYOUT_LEAD_MS,
     mediaIdleTimeoutMs: e.MEDIA_IDLE_TIMEOUT_S * 1000,
     drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
+    ...(e.MAX_CALLS > 0 ? { maxCalls: e.MAX_CALLS } : {}),
     ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
     ...(e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ? { applicationInsightsAuthenticationString: e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING } : {}),
     ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),

@@ -185,6 +185,8 @@ export function evaluate(node: Node, lookup: (name: string) => BicepValue): Bice
           return (left() as number) <= (right() as number);
         case '+':
           return (left() as number) + (right() as number);
+        case '*':
+          return (left() as number) * (right() as number);
         default:
           throw new BicepEvalError(`unsupported operator ${op} at "${node.text}"`);
       }

@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Node } from 'web-tree-sitter';
 import { functionsConfigSchema } from '../../shared/config/functions.js';
 import { workerConfigSchema } from '../../shared/config/worker.js';
+import { evaluate, templateScope } from './bicep-eval.js';
 import { at, bicepFiles, descendants, literal, modules, outputs, parameters, parseBicepFile, properties, repoPath, repoRoot, resourceCondition, resources, variable } from './bicep.js';
 
 const infra = (...path: string[]): string => join(repoRoot, 'infra', ...path);
@@ -154,11 +155,21 @@ describe('settings wiring: every worker tuning variable can be set with `azd env
     }
   });
 
+  it('caps each replica at twice the scale rule\'s calls per replica unless MAX_CALLS is set', () => {
+    const settingsFor = (workerSettings: Record<string, string>, perReplica = 50) =>
+      evaluate(variable(main, 'workerSettingsWithCallCap')!, templateScope(main, { workerSettings, workerConcurrentCallsPerReplica: perReplica }));
+    expect(settingsFor({ LOG_LEVEL: 'info', MAX_CALLS: '' })).toEqual({ LOG_LEVEL: 'info', MAX_CALLS: '100' });
+    expect(settingsFor({}, 30)).toEqual({ MAX_CALLS: '60' });
+    expect(settingsFor({ MAX_CALLS: '0' })).toEqual({ MAX_CALLS: '0' });
+    expect(settingsFor({ MAX_CALLS: '75' })).toEqual({ MAX_CALLS: '75' });
+    expect(workerConfigSchema.shape.MAX_CALLS).toBeDefined();
+  });
+
   it('reaches the container env: main.bicep hands workerSettings to the worker, which adds each non-empty entry by name', () => {
     const declaration = descendants(main, 'parameter_declaration').find((d) => d.namedChildren[0]?.text === 'workerSettings')!;
     expect(declaration.namedChildren[1]?.text).toBe('object');
     const workerModule = modules(main).find((m) => m.symbol === 'worker')!;
-    expect(at(workerModule.body, 'params', 'settings')?.text).toBe('workerSettings');
+    expect(at(workerModule.body, 'params', 'settings')?.text).toBe('workerSettingsWithCallCap');
     expect(variable(worker, 'settingsEnv')!.text.replace(/\s+/g, ' ')).toMatch(
       /^map\(filter\(items\(settings\), (\w+) => !empty\(\1\.value\)\), (\w+) => \{ name: \2\.key value: string\(\2\.value\) \}\)$/,
     );

@@ -207,6 +207,41 @@ describe('health, readiness, metrics and drain', () => {
     await expect(drained).resolves.toEqual({ endedByTimeout: 0 });
   });
 
+  it('at MAX_CALLS turns unready and refuses new calls with 503, lets a call\'s own new socket in, and is ready again once a call ends', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
+    worker = await startWorker(workerConfig(peer.url, { maxCalls: 2 }));
+    const first = await open('/ws/cap-1');
+    first.sendMetadata(16000);
+    await peer.nextSession();
+    expect((await fetch(`${worker.httpUrl}/readyz`)).status).toBe(200);
+    const second = await open('/ws/cap-2');
+    second.sendMetadata(16000);
+    await peer.nextSession();
+    await until(() => worker!.server.calls.size === 2, 3000, 'two calls');
+
+    const ready = await fetch(`${worker.httpUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toBe('at capacity');
+    await expect(open('/ws/cap-3')).rejects.toMatchObject({ status: 503 });
+    expect(await metricsText()).toMatch(/worker_upgrades_rejected_total\{reason="at_capacity"\} 1/);
+    expect(worker.logs.some((l) => l.level === 'warn' && /at capacity/.test(String(l.msg)) && l.maxCalls === 2)).toBe(true);
+
+    // ACS reconnecting the media of a call already here replaces that call's socket: not a new call.
+    const again = await open('/ws/cap-2');
+    again.sendMetadata(16000);
+    await peer.nextSession();
+    await until(() => second.socket.readyState === second.socket.CLOSED, 3000, 'old socket of cap-2 closed');
+    expect(worker.server.calls.size).toBe(2);
+
+    await first.close();
+    await until(() => worker!.server.calls.size === 1, 3000, 'first call freed');
+    expect((await fetch(`${worker.httpUrl}/readyz`)).status).toBe(200);
+    const next = await open('/ws/cap-4');
+    next.sendMetadata(16000);
+    await peer.nextSession();
+    await until(() => worker!.server.calls.has('cap-4'), 3000, 'a new call taken');
+  });
+
   it('ends the calls still live when the drain timeout passes', async () => {
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     worker = await startWorker(workerConfig(peer.url));
