@@ -27,6 +27,12 @@ describe('parseAcsMessage', () => {
     expect(parseAcsMessage('{"kind":"AudioData","audioData":{"silent":true}}')).toEqual({ ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent: true } });
   });
 
+  it('keeps the speaker and timestamp of a silent frame without data (in unmixed audio, that speaker\'s zeros)', () => {
+    const expected = { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent: true, timestamp: 't', participantRawId: '4:+15550000002' } };
+    expect(parseAcsMessage('{"kind":"AudioData","audioData":{"timestamp":"t","participantRawID":"4:+15550000002","data":"","silent":true}}')).toEqual(expected);
+    expect(parseAcsMessage('{"kind":"AudioData","audioData":{"timestamp":"t","participantRawID":"4:+15550000002","silent":true}}')).toEqual(expected);
+  });
+
   it('reads DTMF', () => {
     expect(parseAcsMessage('{"kind":"DtmfData","dtmfData":{"data":"3"}}')).toEqual({ ok: true, message: { kind: 'dtmf', tone: '3' } });
   });

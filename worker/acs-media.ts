@@ -22,7 +22,9 @@ export type BadInputReason =
   | 'odd_byte_count'
   | 'empty_audio'
   | 'audio_before_metadata'
-  | 'metadata_repeated';
+  | 'metadata_repeated'
+  /** Unmixed audio from a speaker beyond the 4 ACS sends at once. */
+  | 'too_many_participants';
 
 export type AcsParseResult = { ok: true; message: AcsInbound } | { ok: false; reason: BadInputReason; detail?: string };
 
@@ -99,10 +101,7 @@ function parseSlow(message: Record<string, unknown>): AcsParseResult {
     const body = audioSchema.safeParse(lowerFirstKeys(message['audioData']));
     if (!body.success) return bad('wrong_shape', `audioData: ${body.error.issues[0]?.message ?? 'invalid'}`);
     const silent = body.data.silent ?? body.data.isSilent ?? false;
-    if (body.data.data === undefined || body.data.data === '') {
-      return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
-    }
-    return audio(body.data.data, silent, body.data.timestamp, body.data.participantRawID);
+    return audio(body.data.data ?? '', silent, body.data.timestamp, body.data.participantRawID);
   }
   if (kind === 'audiometadata') {
     const body = metadataSchema.safeParse(lowerFirstKeys(message['audioMetadata']));
@@ -131,13 +130,14 @@ function parseSlow(message: Record<string, unknown>): AcsParseResult {
 function audio(base64: string, silent: boolean, timestamp: string | undefined, participantRawId: string | undefined): AcsParseResult {
   const byteLength = base64DecodedLength(base64);
   if (byteLength < 0) return bad('invalid_base64');
-  if (byteLength === 0) return silent ? { ok: true, message: { kind: 'audio', base64: undefined, byteLength: 0, silent } } : bad('empty_audio');
+  if (byteLength === 0 && !silent) return bad('empty_audio');
   if (byteLength % 2 !== 0) return bad('odd_byte_count', String(byteLength));
+  // A silent frame without data still names its speaker: in unmixed audio it is that speaker's frame of zeros.
   return {
     ok: true,
     message: {
       kind: 'audio',
-      base64,
+      base64: byteLength === 0 ? undefined : base64,
       byteLength,
       silent,
       ...(timestamp !== undefined ? { timestamp } : {}),
