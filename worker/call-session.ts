@@ -9,6 +9,7 @@ import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-med
 import { BadInputReporter } from './bad-input.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Playout, type PlayoutTimers, systemTimers } from './playout.js';
+import { UnmixedMixer } from './unmixed-mixer.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 import { responseEnd, type ResponseEnd, type ResponseObject, type ServerEvent } from './voice-live/events.js';
 import type { VoiceLiveSessionSettings } from './voice-live/session-config.js';
@@ -74,6 +75,8 @@ const KEPT_DISCARDED_RESPONSES = 16;
 /** Relay latency is observed for one frame in 32: a prom-client observation (label hashing, validation) costs about
  * as much as the rest of a frame's bookkeeping, and 32 still gives each replica thousands of samples a minute. */
 const LATENCY_SAMPLE_MASK = 31;
+/** Equal to no participantRawID: once the call's frames are mixed, none passes straight through. */
+const MIXING: unique symbol = Symbol('mixing');
 
 /**
  * One phone call: the ACS media socket, its Voice Live session, one resampler per direction (only when
@@ -94,6 +97,10 @@ export class CallSession implements CallControl {
   private inboundResampler: StreamingResampler | undefined;
   private outboundResampler: StreamingResampler | undefined;
   private silentFrameBase64 = '';
+  /** The participantRawID of every caller frame so far (null before the first): while it holds, frames pass straight through. */
+  private soleSpeaker: string | undefined | null | typeof MIXING = null;
+  /** Made when a second speaker's frames arrive (unmixed media streaming). */
+  private mixer: UnmixedMixer | undefined;
   private callRateHz = 0;
   private voiceLiveRateHz = 0;
 
@@ -175,6 +182,7 @@ export class CallSession implements CallControl {
   private readonly onAcsMessage = (data: RawData, isBinary: boolean): void => {
     if (this.state === 'ended') return;
     const receivedAt = performance.now();
+    const previousMessageAt = this.lastHeardFromAcsMs;
     this.lastHeardFromAcsMs = receivedAt;
     const parsed = parseAcsMessage((data as Buffer).toString('utf8'), isBinary);
     if (!parsed.ok) return this.badInput.report(parsed.reason, parsed.detail);
@@ -183,7 +191,8 @@ export class CallSession implements CallControl {
       if (this.state !== 'live') return this.badInput.report('audio_before_metadata');
       this.framesIn++;
       this.metrics.framesIn.inc();
-      this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
+      if (message.participantRawId === this.soleSpeaker) this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
+      else this.speakerChanged(message.participantRawId, message.base64, message.silent, receivedAt, previousMessageAt);
       if ((this.framesIn & LATENCY_SAMPLE_MASK) === 1) this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
     } else if (message.kind === 'metadata') {
       if (this.log.isLevelEnabled('debug')) {
@@ -197,12 +206,32 @@ export class CallSession implements CallControl {
     }
   };
 
-  private forwardCallerAudio(base64: string): void {
+  /** Off the per-frame path: the first frame, then every frame once a second speaker has been heard. */
+  private speakerChanged(speaker: string | undefined, base64: string | undefined, silent: boolean, receivedAt: number, previousMessageAt: number): void {
+    if (this.soleSpeaker === null) {
+      this.soleSpeaker = speaker;
+      return this.forwardCallerAudio(base64 ?? this.silentFrameBase64);
+    }
+    if (!this.mixer) {
+      this.mixer = new UnmixedMixer({
+        silentFrameBase64: this.silentFrameBase64,
+        emit: this.forwardCallerAudio,
+        drop: (reason) => this.badInput.report(reason),
+        ...(this.options.timers ? { timers: this.options.timers } : {}),
+      });
+      if (this.soleSpeaker !== MIXING) this.mixer.heard(this.soleSpeaker ?? '', previousMessageAt);
+      this.soleSpeaker = MIXING;
+      this.log.info('caller audio from more than one participant (unmixed media streaming): mixing it for Voice Live');
+    }
+    this.mixer.push(speaker ?? '', base64, silent, receivedAt);
+  }
+
+  private readonly forwardCallerAudio = (base64: string): void => {
     const client = this.client!;
     if (!this.inboundResampler) return client.appendAudio(base64);
     const resampled = this.inboundResampler.process(base64ToInt16(base64));
     if (resampled.length > 0) client.appendAudio(int16ToBase64(resampled));
-  }
+  };
 
   private start(callRateHz: number, channels: number, encoding: string): void {
     clearTimeout(this.metadataTimer);
@@ -509,6 +538,7 @@ export class CallSession implements CallControl {
     this.abort.abort();
     clearTimeout(this.metadataTimer);
     this.playout?.dispose();
+    this.mixer?.dispose();
     const client = this.client;
     if (client) {
       const { droppedAudioChunks, malformedEvents } = client.stats;

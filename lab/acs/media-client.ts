@@ -24,6 +24,10 @@ export type ReceivedMessage =
   | { at: number; kind: 'stopAudio'; raw: string }
   | { at: number; kind: 'other'; raw: string };
 
+/** The speaker of frames sent without one named. */
+export const CALLER_RAW_ID = '4:+15550000000';
+const CALLER_FIELD = `"participantRawID":"${CALLER_RAW_ID}",`;
+
 export class AcsUpgradeError extends Error {
   readonly code = 'UPGRADE_REFUSED';
   constructor(readonly status: number, readonly body: string) {
@@ -87,13 +91,34 @@ export class AcsMediaClient {
     );
   }
 
-  /** One AudioData message (any size; ACS sends exactly one 20 ms frame). */
-  sendAudio(pcm: Buffer | Int16Array, options: { silent?: boolean } = {}): void {
+  /**
+   * One AudioData message (any size; ACS sends exactly one 20 ms frame). `participantRawId` names the speaker, as
+   * ACS does in unmixed audio (null leaves the field out); default the caller `4:+15550000000`.
+   */
+  sendAudio(pcm: Buffer | Int16Array, options: { silent?: boolean; participantRawId?: string | null } = {}): void {
     const bytes = pcm instanceof Buffer ? pcm : Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+    const participant = options.participantRawId === undefined ? CALLER_RAW_ID : options.participantRawId;
     this.socket.send(
-      '{"kind":"AudioData","audioData":{"timestamp":"' + new Date().toISOString() + '","participantRawID":"4:+15550000000","data":"' +
-        bytes.toString('base64') + '","silent":' + String(options.silent ?? false) + '}}',
+      '{"kind":"AudioData","audioData":{"timestamp":"' + new Date().toISOString() + '",' +
+        (participant === CALLER_RAW_ID ? CALLER_FIELD : participant === null ? '' : '"participantRawID":' + JSON.stringify(participant) + ',') +
+        '"data":"' + bytes.toString('base64') + '","silent":' + String(options.silent ?? false) + '}}',
     );
+  }
+
+  /**
+   * Unmixed audio as ACS sends it: for each 20 ms frame time, one frame per speaker, back to back. `frames[i][k]`
+   * is speaker i's frame k (all-zero frames flagged silent); a speaker whose frames run out sends nothing more.
+   */
+  sendUnmixed(speakers: { participantRawId: string; frames: (Buffer | Int16Array)[] }[]): void {
+    const count = Math.max(0, ...speakers.map((s) => s.frames.length));
+    for (let k = 0; k < count; k++) {
+      for (const speaker of speakers) {
+        const frame = speaker.frames[k];
+        if (!frame) continue;
+        const bytes = frame instanceof Buffer ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+        this.sendAudio(bytes, { participantRawId: speaker.participantRawId, silent: bytes.every((b) => b === 0) });
+      }
+    }
   }
 
   sendRaw(data: string | Buffer, options: { binary?: boolean } = {}): void {
