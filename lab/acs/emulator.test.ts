@@ -145,6 +145,55 @@ describe('ACS emulator', () => {
     expect(heard.length).toBe(heardAtStop);
   });
 
+  describe('several speakers', () => {
+    const OTHER = '4:+15550102222';
+    const samplesOf = (messages: any[]) => Buffer.concat(messages.map((m) => Buffer.from(m.audioData.data, 'base64')));
+    const bytesOf = (samples: Int16Array) => Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+
+    it('unmixed: each speaker\'s frame of the 20 ms goes out on its own, back to back, named by participantRawID', async () => {
+      app.answerWith = async (context) => {
+        await client.answerCall(context, app.callbackUrl, {
+          mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl, contentType: 'audio', audioChannelType: 'unmixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm16KMono' },
+        });
+      };
+      const call = await emulator.placeCall();
+      expect((await call.waitFor('answered')).detail).toMatchObject({ mediaStreaming: { audioChannel: 'unmixed' } });
+      await call.waitFor('MediaStreamingStarted');
+      const callerVoice = tone({ frequencyHz: 440, durationMs: 200, sampleRateHz: 16000 });
+      const otherVoice = tone({ frequencyHz: 700, durationMs: 200, sampleRateHz: 16000, amplitude: 0.3 });
+      call.say(callerVoice);
+      call.say(otherVoice, { participantRawId: OTHER });
+      await until(() => app.mediaMessages.filter((m) => m.audioData?.participantRawID === OTHER).length >= 10);
+      await until(() => app.mediaMessages.filter((m) => m.audioData?.silent === false && m.audioData.participantRawID === call.callerIdentifier.rawId).length >= 10);
+      const audio = app.mediaMessages.filter((m) => m.kind === 'AudioData');
+      const other = audio.filter((m) => m.audioData.participantRawID === OTHER);
+      expect(other).toHaveLength(10);
+      expect(samplesOf(other)).toEqual(bytesOf(otherVoice));
+      const callerVoiced = audio.filter((m) => m.audioData.participantRawID === call.callerIdentifier.rawId && !m.audioData.silent);
+      expect(samplesOf(callerVoiced)).toEqual(bytesOf(callerVoice));
+      // Same 20 ms, same timestamp, right behind the caller's frame.
+      for (const frame of other) {
+        const before = audio[audio.indexOf(frame) - 1]!;
+        expect(before.audioData).toMatchObject({ participantRawID: call.callerIdentifier.rawId, timestamp: frame.audioData.timestamp, silent: false });
+      }
+    });
+
+    it('mixed (the default): another participant\'s voice is summed into the caller\'s frames', async () => {
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      const callerVoice = tone({ frequencyHz: 440, durationMs: 100, sampleRateHz: 16000, amplitude: 0.6 });
+      const otherVoice = tone({ frequencyHz: 700, durationMs: 100, sampleRateHz: 16000, amplitude: 0.6 });
+      call.say(callerVoice);
+      call.say(otherVoice, { participantRawId: OTHER });
+      await until(() => app.mediaMessages.filter((m) => m.audioData?.silent === false).length >= 5);
+      const voiced = app.mediaMessages.filter((m) => m.audioData?.silent === false);
+      expect(voiced).toHaveLength(5);
+      expect(voiced.every((m) => m.audioData.participantRawID === call.callerIdentifier.rawId)).toBe(true);
+      const expected = Int16Array.from(callerVoice, (v, i) => Math.max(-32768, Math.min(32767, v + otherVoice[i]!)));
+      expect(samplesOf(voiced)).toEqual(bytesOf(expected));
+    });
+  });
+
   it('ends the call when the app hangs up: media stops, then MediaStreamingStopped and CallDisconnected', async () => {
     const call = await emulator.placeCall();
     await call.waitFor('MediaStreamingStarted');

@@ -73,6 +73,7 @@ const placeCallBody = z
 interface MediaStreamingRequest {
   transportUrl: string;
   audioFormat?: string;
+  audioChannelType?: string;
   startMediaStreaming?: boolean;
 }
 
@@ -117,13 +118,17 @@ export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
     return phoneIdentifier(this.from);
   }
 
-  /** Caller audio at the call's rate, any chunk size; sent in 20 ms frames. Dropped (and counted) while no media flows. */
-  say(samples: Int16Array): void {
+  /**
+   * Caller audio at the call's rate, any chunk size; sent in 20 ms frames. Dropped (and counted) while no media flows.
+   * `participantRawId` makes it another participant's voice: mixed into the caller's frames, or in frames of its own
+   * when the app asked for unmixed audio.
+   */
+  say(samples: Int16Array, options: { participantRawId?: string } = {}): void {
     if (!this.media?.isOpen) {
       this.droppedCallerSamples += samples.length;
       return;
     }
-    this.media.say(samples);
+    this.media.say(samples, options.participantRawId);
   }
 
   /** The caller hangs up: ACS stops the media stream and posts MediaStreamingStopped then CallDisconnected. */
@@ -373,7 +378,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     call.mediaOptions = media;
     call.sampleRateHz = media?.audioFormat?.toLowerCase() === 'pcm24kmono' ? 24000 : 16000;
     call.timeline.add('acs', 'answered', {
-      mediaStreaming: media ? { transportUrl: media.transportUrl, sampleRateHz: call.sampleRateHz } : null,
+      mediaStreaming: media ? { transportUrl: media.transportUrl, sampleRateHz: call.sampleRateHz, audioChannel: media.audioChannelType?.toLowerCase() ?? 'mixed' } : null,
     });
     byConnection.set(call.callConnectionId, call);
     // ACS answers the request first, then connects the call and reports it through callbacks.
@@ -400,6 +405,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       token: await issuer.issue({ expiresInSeconds: 24 * 3600 }),
       sampleRateHz: call.sampleRateHz ?? 16000,
       participantRawId: call.callerIdentifier.rawId,
+      audioChannel: mediaOptions.audioChannelType?.toLowerCase() === 'unmixed' ? 'unmixed' : 'mixed',
     });
     leg.on('heard', (frame) => call.emit('heard', frame));
     leg.on('agentAudioStart', () => call.timeline.add('media', 'agent-audio'));

@@ -9,6 +9,8 @@ import { frameBytes } from '../../shared/audio/pcm.js';
  * transportUrl with its headers and Bearer token, sends AudioMetadata then one AudioData every 20 ms
  * (silent frames when the caller says nothing), and plays what the app sends back through a playback
  * queue in real time, which StopAudio clears. "Heard" audio is what left that queue.
+ * Other participants may speak too: mixed audio sums them into the caller's frame; unmixed audio sends each
+ * speaker's frame of the 20 ms on its own, back to back (the caller always, up to 3 others while they speak).
  */
 export interface MediaLegOptions {
   transportUrl: string;
@@ -16,7 +18,10 @@ export interface MediaLegOptions {
   callId: string;
   token: string;
   sampleRateHz: 16000 | 24000;
+  /** The caller: named in every mixed frame. */
   participantRawId: string;
+  /** As the answer's mediaStreamingOptions.audioChannelType asked; default mixed. */
+  audioChannel?: 'mixed' | 'unmixed';
   connectTimeoutInMs?: number;
   /** Playback queue cap: ACS's is unknown; audio beyond this is dropped and counted. */
   maxQueuedMs?: number;
@@ -45,11 +50,24 @@ function lowerKeys(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), lowerKeys(v)]));
 }
 
+/** Two frames summed as ACS mixes them (saturating). */
+function mixFrames(a: Int16Array, b: Int16Array): Int16Array {
+  return Int16Array.from(a, (v, i) => Math.max(-32768, Math.min(32767, v + b[i]!)));
+}
+
+/** ACS streams at most this many speakers unmixed. */
+const MAX_UNMIXED_SPEAKERS = 4;
+
+interface Inbox {
+  chunks: Int16Array[];
+  samples: number;
+}
+
 export class MediaLeg extends EventEmitter<MediaLegEvents> {
   readonly frameSamples: number;
   private socket: WebSocket | undefined;
-  private readonly inbox: Int16Array[] = [];
-  private inboxSamples = 0;
+  /** Audio to send, per speaker; the caller's is always there. */
+  private readonly inboxes = new Map<string, Inbox>();
   private readonly playback: Int16Array[] = [];
   private playbackSamples = 0;
   private heardAnything = false;
@@ -59,6 +77,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   constructor(private readonly options: MediaLegOptions) {
     super();
     this.frameSamples = (options.sampleRateHz * 20) / 1000;
+    this.inboxes.set(options.participantRawId, { chunks: [], samples: 0 });
   }
 
   get isOpen(): boolean {
@@ -106,40 +125,50 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     });
   }
 
-  /** Caller audio to send, in any chunk size; it leaves in 20 ms frames. Older audio is dropped past 2 s. */
-  say(samples: Int16Array): void {
-    this.inbox.push(samples);
-    this.inboxSamples += samples.length;
+  /**
+   * Audio to send, in any chunk size; it leaves in 20 ms frames. Older audio is dropped past 2 s. By default the
+   * caller's; `participantRawId` names another participant of the call.
+   */
+  say(samples: Int16Array, participantRawId = this.options.participantRawId): void {
+    let inbox = this.inboxes.get(participantRawId);
+    if (!inbox) this.inboxes.set(participantRawId, (inbox = { chunks: [], samples: 0 }));
+    inbox.chunks.push(samples);
+    inbox.samples += samples.length;
     const cap = this.options.sampleRateHz * 2;
-    while (this.inboxSamples > cap && this.inbox.length > 1) this.inboxSamples -= this.inbox.shift()!.length;
+    while (inbox.samples > cap && inbox.chunks.length > 1) inbox.samples -= inbox.chunks.shift()!.length;
   }
 
+  /** The caller's audio not sent yet. */
   get pendingCallerMs(): number {
-    return (this.inboxSamples / this.options.sampleRateHz) * 1000;
+    return (this.inboxes.get(this.options.participantRawId)!.samples / this.options.sampleRateHz) * 1000;
   }
 
   get queuedAgentMs(): number {
     return (this.playbackSamples / this.options.sampleRateHz) * 1000;
   }
 
-  /** One 20 ms slot of the call's clock: send a caller frame, play an agent frame. */
+  /** One 20 ms slot of the call's clock: send the caller's frame (and other speakers'), play an agent frame. */
   tick(timestamp: Date): void {
     if (!this.isOpen) return;
-    const frame = this.take(this.inbox, 'inbox');
-    const silent = frame === undefined;
-    const samples = frame ?? new Int16Array(this.frameSamples);
-    this.socket!.send(
-      JSON.stringify({
-        kind: 'AudioData',
-        audioData: {
-          timestamp: timestamp.toISOString(),
-          participantRawID: this.options.participantRawId,
-          data: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64'),
-          silent,
-        },
-      }),
-    );
-    this.stats.framesSent++;
+    const caller = this.options.participantRawId;
+    if (this.options.audioChannel === 'unmixed') {
+      let speakers = 0;
+      for (const [participantRawId, inbox] of this.inboxes) {
+        const frame = this.takeInbox(inbox);
+        // Others are streamed only while they speak; the caller always (silent frames when quiet).
+        if (participantRawId !== caller && frame === undefined) continue;
+        // Beyond the dominant speakers ACS streams, audio is not sent (but still takes its time).
+        if (speakers++ >= MAX_UNMIXED_SPEAKERS) continue;
+        this.sendFrame(timestamp, participantRawId, frame);
+      }
+    } else {
+      let frame: Int16Array | undefined;
+      for (const inbox of this.inboxes.values()) {
+        const next = this.takeInbox(inbox);
+        if (next) frame = frame ? mixFrames(frame, next) : next;
+      }
+      this.sendFrame(timestamp, caller, frame);
+    }
     const heard = this.take(this.playback, 'playback');
     if (heard) {
       this.stats.framesHeard++;
@@ -159,10 +188,34 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     }
   }
 
+  private sendFrame(timestamp: Date, participantRawId: string, frame: Int16Array | undefined): void {
+    const samples = frame ?? new Int16Array(this.frameSamples);
+    this.socket!.send(
+      JSON.stringify({
+        kind: 'AudioData',
+        audioData: {
+          timestamp: timestamp.toISOString(),
+          participantRawID: participantRawId,
+          data: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64'),
+          silent: frame === undefined,
+        },
+      }),
+    );
+    this.stats.framesSent++;
+  }
+
+  private takeInbox(inbox: Inbox): Int16Array | undefined {
+    // Caller audio leaves only in whole frames.
+    if (inbox.samples < this.frameSamples) return undefined;
+    const frame = this.take(inbox.chunks, 'inbox');
+    inbox.samples -= this.frameSamples;
+    return frame;
+  }
+
   private take(queue: Int16Array[], which: 'inbox' | 'playback'): Int16Array | undefined {
-    const available = which === 'inbox' ? this.inboxSamples : this.playbackSamples;
-    // Caller audio leaves only in whole frames; the tail of agent audio is played padded.
-    if (available === 0 || (which === 'inbox' && available < this.frameSamples)) return undefined;
+    const available = which === 'inbox' ? this.frameSamples : this.playbackSamples;
+    // The tail of agent audio is played padded.
+    if (available === 0) return undefined;
     const out = new Int16Array(this.frameSamples);
     let filled = 0;
     while (filled < this.frameSamples && queue.length > 0) {
@@ -173,8 +226,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       if (n === head.length) queue.shift();
       else queue[0] = head.subarray(n);
     }
-    if (which === 'inbox') this.inboxSamples -= filled;
-    else this.playbackSamples -= filled;
+    if (which === 'playback') this.playbackSamples -= filled;
     return out;
   }
 
