@@ -31,6 +31,8 @@ export interface LabOptions {
   ports?: Partial<Record<LabComponent, number>>;
   /** The ACS media format the Functions app asks for (default pcm24KMono, as the official samples). */
   audioFormat?: 'pcm16KMono' | 'pcm24KMono';
+  /** The audio channel type the Functions app asks for, and the worker is told (default mixed). */
+  audioChannel?: 'mixed' | 'unmixed';
   /**
    * The Voice Live emulator's mode (default `echo-agent`, which greets with offline speech and plays each
    * caller turn back). `scripted` leaves every server event to the test (`lab.voiceLive.nextSession()`).
@@ -113,7 +115,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
   const realVoiceLive = Boolean(options.workerEnv?.VOICE_LIVE_ENDPOINT);
   const voiceLiveMode = options.voiceLiveMode ?? 'echo-agent';
   const greets = !realVoiceLive && voiceLiveMode === 'echo-agent' && options.greeting !== false;
-  const workerEnv: Env = { ...(greets ? greetingEnv(options.workerEnv ?? {}) : {}), ...options.workerEnv };
+  const workerEnv: Env = {
+    ...(greets ? greetingEnv(options.workerEnv ?? {}) : {}),
+    ...options.workerEnv,
+    ...(options.audioChannel ? { MEDIA_AUDIO_CHANNEL: options.audioChannel } : {}),
+  };
   const closers: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const closer of closers.splice(0).reverse()) await closer().catch(() => undefined);
@@ -217,6 +223,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       CALLBACK_BASE_URL: functions.url,
       WORKER_MEDIA_URL: `${workerUrl}/ws`,
       MEDIA_AUDIO_FORMAT: options.audioFormat ?? 'pcm24KMono',
+      ...(options.audioChannel ? { MEDIA_AUDIO_CHANNEL: options.audioChannel } : {}),
       SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
       CALL_EVENTS_QUEUE,
     });

@@ -63,6 +63,11 @@ export interface CallSessionOptions {
   timers?: PlayoutTimers;
   /** A socket that has not sent AudioMetadata by then is closed. Default 10 s. */
   metadataTimeoutMs?: number;
+  /**
+   * The call was answered with unmixed audio (MEDIA_AUDIO_CHANNEL=unmixed): frames of different participants
+   * are mixed. Otherwise every frame is the call's one stream, whatever participant it names.
+   */
+  unmixedAudio?: boolean;
   onEnded?: (session: CallSession) => void;
 }
 
@@ -99,6 +104,7 @@ export class CallSession implements CallControl {
   private silentFrameBase64 = '';
   /** The participantRawID of every caller frame so far (null before the first): while it holds, frames pass straight through. */
   private soleSpeaker: string | undefined | null | typeof MIXING = null;
+  private readonly unmixedAudio: boolean;
   /** Made when a second speaker's frames arrive (unmixed media streaming). */
   private mixer: UnmixedMixer | undefined;
   private callRateHz = 0;
@@ -127,6 +133,7 @@ export class CallSession implements CallControl {
   private endReason = '';
 
   constructor(private readonly options: CallSessionOptions) {
+    this.unmixedAudio = options.unmixedAudio === true;
     this.callId = options.callId;
     this.callConnectionId = options.callConnectionId;
     this.socket = options.socket;
@@ -191,7 +198,7 @@ export class CallSession implements CallControl {
       if (this.state !== 'live') return this.badInput.report('audio_before_metadata');
       this.framesIn++;
       this.metrics.framesIn.inc();
-      if (message.participantRawId === this.soleSpeaker) this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
+      if (!this.unmixedAudio || message.participantRawId === this.soleSpeaker) this.forwardCallerAudio(message.base64 ?? this.silentFrameBase64);
       else this.speakerChanged(message.participantRawId, message.base64, message.silent, receivedAt, previousMessageAt);
       if ((this.framesIn & LATENCY_SAMPLE_MASK) === 1) this.metrics.inboundLatency.observe((performance.now() - receivedAt) / 1000);
     } else if (message.kind === 'metadata') {

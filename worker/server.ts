@@ -14,7 +14,7 @@ import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 
 export interface WorkerServerOptions {
-  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls'>;
+  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'>;
   logger: Logger;
   createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
   /** Microsoft Entra credential for Voice Live when no API key is configured. */
@@ -204,6 +204,7 @@ export class WorkerServer {
       voiceLive: this.options.config.voiceLive,
       ...(this.options.credential ? { credential: this.options.credential } : {}),
       playoutLeadMs: this.options.config.playoutLeadMs,
+      unmixedAudio: this.options.config.mediaAudioChannel === 'unmixed',
       metrics: this.metrics,
       logger: this.log.child({ callId }),
       createVoiceLiveClient: this.options.createVoiceLiveClient,

@@ -65,6 +65,7 @@ export const mediaWorkerEnvShape = {
   MEDIA_IDLE_TIMEOUT_S: integer(0, 3600).default(30),
   DRAIN_TIMEOUT_S: integer(0, 86400).default(300),
   MAX_CALLS: integer(0, 100_000).default(0),
+  MEDIA_AUDIO_CHANNEL: z.enum(['mixed', 'unmixed'], { message: 'must be mixed or unmixed' }).default('mixed'),
 
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),
@@ -170,6 +171,8 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   /** Most live calls this process takes; further media sockets get 503 and readiness fails. Unset = no cap. */
   maxCalls?: number;
+  /** As the Functions app answers calls (the same azd value): `unmixed` = the worker mixes the participants' frames. */
+  mediaAudioChannel: 'mixed' | 'unmixed';
   applicationInsightsConnectionString?: string;
   /** `Authorization=AAD[;ClientId=…]`: telemetry sent with an Entra token (the resource has local auth off). */
   applicationInsightsAuthenticationString?: string;
@@ -259,6 +262,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     mediaIdleTimeoutMs: e.MEDIA_IDLE_TIMEOUT_S * 1000,
     drainTimeoutMs: e.DRAIN_TIMEOUT_S * 1000,
     ...(e.MAX_CALLS > 0 ? { maxCalls: e.MAX_CALLS } : {}),
+    mediaAudioChannel: e.MEDIA_AUDIO_CHANNEL,
     ...(e.APPLICATIONINSIGHTS_CONNECTION_STRING ? { applicationInsightsConnectionString: e.APPLICATIONINSIGHTS_CONNECTION_STRING } : {}),
     ...(e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING ? { applicationInsightsAuthenticationString: e.APPLICATIONINSIGHTS_AUTHENTICATION_STRING } : {}),
     ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { WorkerServer, type WorkerServerOptions } from '../../worker/server.js';
 import { VoiceLiveClient } from '../../worker/voice-live/client.js';
 
-export type HarnessConfig = Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls'>;
+export type HarnessConfig = Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'>;
 
 export function workerConfig(voiceLiveUrl: string, overrides: Partial<HarnessConfig> = {}, voiceLive: Partial<WorkerConfig['voiceLive']> = {}): HarnessConfig {
   return {
@@ -24,6 +24,7 @@ export function workerConfig(voiceLiveUrl: string, overrides: Partial<HarnessCon
     mediaAuth: { mode: 'none' },
     maxMessageBytes: 65536,
     playoutLeadMs: 160,
+    mediaAudioChannel: 'mixed',
     ...overrides,
   };
 }

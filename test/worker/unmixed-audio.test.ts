@@ -51,10 +51,10 @@ function mixed(...frames: Buffer[]): Buffer {
 }
 
 /** A worker whose Voice Live client also records, as base64, each chunk it appends (what the peer receives). */
-async function start(options: { timers?: PlayoutTimers; audioRateHz?: 16000 | 24000 } = {}) {
+async function start(options: { timers?: PlayoutTimers; audioRateHz?: 16000 | 24000; channel?: 'mixed' | 'unmixed' } = {}) {
   peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
   const appended: string[] = [];
-  worker = await startWorker(workerConfig(peer.url, {}, options.audioRateHz ? { audioRateHz: options.audioRateHz } : {}), {
+  worker = await startWorker(workerConfig(peer.url, { mediaAudioChannel: options.channel ?? 'unmixed' }, options.audioRateHz ? { audioRateHz: options.audioRateHz } : {}), {
     ...(options.timers ? { timers: options.timers } : {}),
     createVoiceLiveClient: (clientOptions) => {
       const client = new VoiceLiveClient(clientOptions);
@@ -114,7 +114,7 @@ describe('unmixed media streaming: the worker mixes the speakers into one stream
     client.sendAudio(a[0]!, { participantRawId: A });
     await until(() => (timers.fireAll(), appended.length === 12), 3000, 'the held frame');
     expect(appended[11]).toBe(a[0]!.toString('base64'));
-    expect(session.receivedAudioBytes()).toBe(12 * 640);
+    await until(() => session.receivedAudioBytes() === 12 * 640, 3000, 'the held frame at Voice Live');
   });
 
   it('with real timers, a frame whose partner never comes still reaches Voice Live', async () => {
@@ -159,6 +159,16 @@ describe('unmixed media streaming: the worker mixes the speakers into one stream
     }
     await until(() => session.receivedAudioBytes() === 6400, 3000, 'audio at the peer');
     expect(appended).toEqual(sent);
+    expect(worker!.logs.some((l) => String(l.msg).includes('mixing'))).toBe(false);
+  });
+
+  it('a worker set to mixed audio never mixes, even when consecutive frames name different participants', async () => {
+    const { client, session, appended } = await start({ channel: 'mixed' });
+    // Should ACS name the dominant speaker in mixed frames, each frame is still the call's one stream.
+    const frames = Array.from({ length: 8 }, (_, k) => patternPcm(640, 60 + k));
+    frames.forEach((frame, k) => client.sendAudio(frame, { participantRawId: k % 2 === 0 ? A : B }));
+    await until(() => session.receivedAudioBytes() === 8 * 640, 3000, 'audio at the peer');
+    expect(appended).toEqual(frames.map((f) => f.toString('base64')));
     expect(worker!.logs.some((l) => String(l.msg).includes('mixing'))).toBe(false);
   });
 
