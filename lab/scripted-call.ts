@@ -50,7 +50,16 @@ export async function runScriptedCall(placeCall: (o?: PlaceCallOptions) => Promi
   });
 
   const caller = resampleLinear(options.caller.samples, options.caller.sampleRateHz, sampleRateHz);
+  // When each frame of the caller's audio really left: the call's 20 ms clock may be catching up, so a frame can
+  // leave earlier or later than its place in the audio says.
+  const sentAtMs = new Map<number, number>();
+  let nextOffset = 0;
+  call.on('callerFrameSent', (offsetSamples) => {
+    sentAtMs.set(offsetSamples, call.timeline.elapsedMs());
+    nextOffset = offsetSamples + frameSamples;
+  });
   const callerStartMs = call.timeline.elapsedMs();
+  const callerBaseOffset = nextOffset;
   call.say(caller);
   const callerMs = (caller.length / sampleRateHz) * 1000;
 
@@ -82,7 +91,10 @@ export async function runScriptedCall(placeCall: (o?: PlaceCallOptions) => Promi
     heard.set(frame, at * frameSamples);
     nextFree = at + 1;
   }
-  const onsets = speechOnsets(caller, sampleRateHz).map((ms) => ms + callerStartMs);
+  const onsets = speechOnsets(caller, sampleRateHz).map((ms) => {
+    const frameOffset = callerBaseOffset + Math.floor((ms * sampleRateHz) / 1000 / frameSamples) * frameSamples;
+    return sentAtMs.get(frameOffset) ?? ms + callerStartMs;
+  });
   return { call, sampleRateHz, caller, callerStartMs, heard, heardStartMs, analysis: analyseCall(call.timeline.entries, onsets) };
 }
 

@@ -80,6 +80,8 @@ interface MediaStreamingRequest {
 export interface EmulatedCallEvents {
   /** Agent audio the caller heard, one 20 ms frame at a time (at `sampleRateHz`). */
   heard: [frame: Int16Array];
+  /** A frame of what the caller said (`say`) left for the app; `offsetSamples` is where it starts in all they said. */
+  callerFrameSent: [offsetSamples: number];
   timeline: [entry: TimelineEntry];
   ended: [state: CallState];
 }
@@ -408,6 +410,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       audioChannel: mediaOptions.audioChannelType?.toLowerCase() === 'unmixed' ? 'unmixed' : 'mixed',
     });
     leg.on('heard', (frame) => call.emit('heard', frame));
+    leg.on('callerFrameSent', (offsetSamples) => call.emit('callerFrameSent', offsetSamples));
     leg.on('agentAudioStart', () => call.timeline.add('media', 'agent-audio'));
     leg.on('stopAudio', (droppedMs) => call.timeline.add('media', 'StopAudio', { droppedMs: Math.round(droppedMs) }));
     leg.on('invalidFrame', (reason) => call.timeline.add('media', 'invalid-frame', { reason }));

@@ -31,6 +31,8 @@ export interface MediaLegEvents {
   open: [];
   /** A 20 ms frame of agent audio the caller heard. */
   heard: [frame: Int16Array];
+  /** A frame of what the caller said left for the app; `offsetSamples` is where it starts in all the caller's audio sent. */
+  callerFrameSent: [offsetSamples: number];
   /** The app sent StopAudio; `droppedMs` of queued audio were never played. */
   stopAudio: [droppedMs: number];
   /** First byte of a new agent burst was enqueued (after silence or StopAudio). */
@@ -71,6 +73,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   private readonly playback: Int16Array[] = [];
   private playbackSamples = 0;
   private heardAnything = false;
+  private callerSamplesSent = 0;
   private closedByUs = false;
   readonly stats = { framesSent: 0, framesHeard: 0, bytesReceived: 0, stopAudios: 0, droppedPlaybackSamples: 0, invalidFrames: 0 };
 
@@ -155,6 +158,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       let speakers = 0;
       for (const [participantRawId, inbox] of this.inboxes) {
         const frame = this.takeInbox(inbox);
+        if (frame && participantRawId === caller) this.callerFrameTaken();
         // Others are streamed only while they speak; the caller always (silent frames when quiet).
         if (participantRawId !== caller && frame === undefined) continue;
         // Beyond the dominant speakers ACS streams, audio is not sent (but still takes its time).
@@ -163,8 +167,9 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       }
     } else {
       let frame: Int16Array | undefined;
-      for (const inbox of this.inboxes.values()) {
+      for (const [participantRawId, inbox] of this.inboxes) {
         const next = this.takeInbox(inbox);
+        if (next && participantRawId === caller) this.callerFrameTaken();
         if (next) frame = frame ? mixFrames(frame, next) : next;
       }
       this.sendFrame(timestamp, caller, frame);
@@ -202,6 +207,11 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       }),
     );
     this.stats.framesSent++;
+  }
+
+  private callerFrameTaken(): void {
+    this.emit('callerFrameSent', this.callerSamplesSent);
+    this.callerSamplesSent += this.frameSamples;
   }
 
   private takeInbox(inbox: Inbox): Int16Array | undefined {
