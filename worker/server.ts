@@ -9,7 +9,7 @@ import type { WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
 import { CallSession, type CallSessionHooks } from './call-session.js';
 import { CallRegistry } from './call-registry.js';
-import { WorkerMetrics } from './metrics.js';
+import { type UpgradeRefusalReason, WorkerMetrics } from './metrics.js';
 import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 
@@ -237,7 +237,7 @@ export class WorkerServer {
     this.refuse(socket, 503, 'Service Unavailable', 'at_capacity');
   }
 
-  private refuse(socket: Duplex, status: number, text: string, reason: string): void {
+  private refuse(socket: Duplex, status: number, text: string, reason: UpgradeRefusalReason): void {
     this.metrics.upgradesRejected.labels(reason).inc();
     reject(socket, status, text);
   }

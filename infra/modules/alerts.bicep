@@ -143,6 +143,28 @@ customMetrics
       failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
     }
   }
+  // Any refusal: the cap is twice what a replica is scaled for, so a right-sized deployment never reaches it, and
+  // each refusal is a caller whose media failed at least once. 15 minutes, so one burst is one email, not several.
+  {
+    name: 'calls-refused-at-capacity'
+    displayName: 'Voice agent: calls refused at capacity'
+    description: 'The worker refused new calls in the last 15 minutes because the replica they reached held MAX_CALLS calls (worker_upgrades_rejected_total, reason at_capacity; worker log line "at capacity (MAX_CALLS)", /readyz answers "at capacity"). ACS reports the failed media and the Functions app restarts it on another replica; when every replica is full, the call is hung up after MEDIA_RESTART_MAX_ATTEMPTS. At WORKER_MAX_REPLICAS replicas: raise it. Fewer replicas (a burst faster than scale-out): raise WORKER_MIN_REPLICAS. Raise WORKER_CALLS_PER_REPLICA (MAX_CALLS is twice it unless set) or MAX_CALLS only if the replicas have CPU to spare (nodejs_eventloop_lag_p99_seconds, worker_relay_latency_seconds). README Troubleshooting, row "calls refused: replicas at capacity".'
+    severity: 2
+    windowSize: 'PT15M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_upgrades_rejected_total"
+| where tostring(customDimensions.reason) == "at_capacity"
+| project timestamp, refusedCalls = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'refusedCalls'
+      operator: 'GreaterThan'
+      threshold: 0
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
 ]
 
 resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in rules: {

@@ -8,7 +8,7 @@ import { startAcsTokenIssuer, type AcsTokenIssuer } from '../../lab/acs-token-is
 import { startVoiceLivePeer, type VoiceLivePeer } from '../../lab/voice-live/peer.js';
 import type { AcsAuthErrorCode } from '../../shared/acs-auth.js';
 import { exportPromMetrics } from '../../worker/metrics-export.js';
-import { type DropReason, WorkerMetrics } from '../../worker/metrics.js';
+import { type DropReason, type UpgradeRefusalReason, WorkerMetrics } from '../../worker/metrics.js';
 import { RESPONSE_STATUSES } from '../../worker/voice-live/events.js';
 import { startWorker, until, workerConfig, type RunningWorker } from '../worker/harness.js';
 import { at, bicepFiles, literal, modules, parseBicepFile, properties, repoPath, repoRoot, resources, variable } from './bicep.js';
@@ -94,6 +94,7 @@ const selects = (label: NonNullable<Selection['label']>, value: string | undefin
 
 // The label values the rules pick, typed by the worker's own unions: renaming one there fails the type check here.
 const MEDIA_AUTH_REFUSALS = ['invalid_token', 'expired_token', 'keys_unavailable'] as const satisfies readonly AcsAuthErrorCode[];
+const AT_CAPACITY = 'at_capacity' satisfies UpgradeRefusalReason;
 const DROPS_THAT_ARE_NOT_BAD_INPUT = ['discarded_response', 'voice_live_not_ready'] as const satisfies readonly DropReason[];
 const FAILED_RESPONSE_STATUSES = ['failed', 'incomplete'] as const satisfies readonly (typeof RESPONSE_STATUSES)[number][];
 
@@ -196,10 +197,11 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['media-auth-refused', 0],
       ['frames-dropped', 13],
       ['no-worker', 1],
+      ['calls-refused-at-capacity', 0],
     ]);
   });
 
-  it('five rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at README Troubleshooting', () => {
+  it('six rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at README Troubleshooting', () => {
     const rules = alertRules();
     expect(rules.map((r) => [r.name, r.properties.severity, r.properties.windowSize])).toEqual([
       [`alert-voice-live-responses-failing-${TOKEN}`, 2, 'PT15M'],
@@ -207,6 +209,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       [`alert-media-auth-refused-${TOKEN}`, 1, 'PT5M'],
       [`alert-frames-dropped-${TOKEN}`, 3, 'PT15M'],
       [`alert-no-worker-${TOKEN}`, 1, 'PT15M'],
+      [`alert-calls-refused-at-capacity-${TOKEN}`, 2, 'PT15M'],
     ]);
     for (const rule of rules) {
       expect(rule.kind).toBe('LogAlert');
@@ -277,6 +280,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['worker_upgrades_rejected_total', 'reason'],
       ['worker_frames_dropped_total', 'reason'],
       ['worker_active_calls', undefined],
+      ['worker_upgrades_rejected_total', 'reason'],
     ]);
     for (const s of selections) {
       expect(exported.instrumentNames, s.metric).toContain(s.metric);
@@ -284,14 +288,15 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     }
   });
 
-  it('the label values the rules pick are the worker\'s own (response statuses, auth error codes, drop reasons)', () => {
-    const [responses, calls, auth, frames] = alertRules().map((r) => selection(r.properties.criteria.allOf[0]!.query).label!);
+  it('the label values the rules pick are the worker\'s own (response statuses, auth error codes, drop reasons, the capacity refusal)', () => {
+    const [responses, calls, auth, frames, , capacity] = alertRules().map((r) => selection(r.properties.criteria.allOf[0]!.query).label!);
     expect(responses).toEqual({ name: 'status', op: 'in', values: [...FAILED_RESPONSE_STATUSES] });
     expect(FAILED_RESPONSE_STATUSES.every((s) => (RESPONSE_STATUSES as readonly string[]).includes(s))).toBe(true);
     expect(calls).toEqual({ name: 'outcome', op: '==', values: ['failed'] });
     // missing_token is left out: anything on the internet that opens /ws without a token would page someone.
     expect(auth).toEqual({ name: 'reason', op: 'in', values: [...MEDIA_AUTH_REFUSALS] });
     expect(frames).toEqual({ name: 'reason', op: '!in', values: [...DROPS_THAT_ARE_NOT_BAD_INPUT] });
+    expect(capacity).toEqual({ name: 'reason', op: '==', values: [AT_CAPACITY] });
   });
 
   it('README (Deploy to Azure) documents ALERT_EMAIL, each threshold value with its default, and that nothing is created without it', () => {
@@ -301,6 +306,17 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     for (const t of Object.values(THRESHOLDS)) expect(section).toContain(`\`${t.azd}\` (default ${t.default})`);
     expect(section).toMatch(/Without `ALERT_EMAIL` \(the default\), none of this is created/);
     for (const rule of alertRules()) expect(section.toLowerCase()).toContain(rule.properties.displayName.replace('Voice agent: ', '').toLowerCase());
+  });
+
+  it('each README Troubleshooting row a rule description names is a row of that table', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const troubleshooting = readme.slice(readme.indexOf('## Troubleshooting'), readme.indexOf('## Deploy to Azure'));
+    const symptoms = [...troubleshooting.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]!.replaceAll('`', ''));
+    const named = alertRules().flatMap((rule) =>
+      [...rule.properties.description.matchAll(/\brows? ("[^"]+"(?:,? (?:and )?"[^"]+")*)/g)].flatMap((m) => [...m[1]!.matchAll(/"([^"]+)"/g)].map((q) => [rule.name, q[1]!])),
+    );
+    expect(named.map(([name]) => name)).toContain(`alert-calls-refused-at-capacity-${TOKEN}`);
+    for (const [name, row] of named) expect(symptoms, name).toContain(row);
   });
 
   it('worker_active_calls, the heartbeat of the no-worker rule, has a value to export at 0 calls', async () => {
@@ -328,7 +344,7 @@ describe('a real worker emits the rows each counter rule selects', () => {
     await expect(AcsMediaClient.connect({ url: `${worker.url}/ws/refused`, token })).rejects.toBeInstanceOf(AcsUpgradeError);
   }
 
-  it('refused tokens, unreachable signing keys, bad input, a failed response and a failed call all match a rule', async () => {
+  it('refused tokens, unreachable signing keys, a call refused at capacity, bad input, a failed response and a failed call all match a rule', async () => {
     issuer = await startAcsTokenIssuer({ audience });
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     const worker = await startWorker(workerConfig(peer.url, { mediaAuth: { mode: 'acs', audience, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl } }));
@@ -366,6 +382,13 @@ describe('a real worker emits the rows each counter rule selects', () => {
     expect((await client.closed).code).toBe(1011);
     await until(() => worker.server.calls.size === 0, 3000, 'call ended');
 
+    // A worker holding MAX_CALLS=1 calls: the next call is refused.
+    const capped = await startWorker(workerConfig(peer.url, { maxCalls: 1 }));
+    workers.push(capped);
+    clients.push(await AcsMediaClient.connect({ url: `${capped.url}/ws/held` }));
+    await until(() => capped.server.calls.size === 1, 3000, 'the held call');
+    await expect(AcsMediaClient.connect({ url: `${capped.url}/ws/one-too-many` })).rejects.toMatchObject({ status: 503 });
+
     const emitted = new Map<string, { labels: Record<string, string | number>; value: number }[]>();
     for (const w of workers) {
       for (const metric of await w.server.metrics.registry.getMetricsAsJSON()) {
@@ -387,5 +410,9 @@ describe('a real worker emits the rows each counter rule selects', () => {
     expect(selected(query('calls-failing'))).toBe(1);
     for (const reason of MEDIA_AUTH_REFUSALS) expect(selected(query('media-auth-refused'), reason), reason).toBe(1);
     expect(selected(query('frames-dropped'), 'not_json')).toBe(1);
+    // Only the refusal at capacity, none of the token refusals above.
+    expect(selected(query('calls-refused-at-capacity'))).toBe(1);
+    expect(selected(query('calls-refused-at-capacity'), AT_CAPACITY)).toBe(1);
+    expect(selected(query('media-auth-refused'))).toBe(MEDIA_AUTH_REFUSALS.length);
   });
 });
