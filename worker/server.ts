@@ -160,8 +160,6 @@ export class WorkerServer {
     const match = WS_PATH.exec(path);
     if (!match) return this.refuse(socket, 404, 'Not Found', 'unknown_path');
     if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
-    const callId = this.callIdFor(match[1], req);
-    if (this.isFull(callId)) return this.refuseWhenFull(socket);
     if (this.verifier) {
       try {
         await this.verifier.verifyAuthorizationHeader(req.headers.authorization);
@@ -172,9 +170,11 @@ export class WorkerServer {
         return this.refuse(socket, 401, 'Unauthorized', code);
       }
       if (this.isDraining) return this.refuse(socket, 503, 'Service Unavailable', 'draining');
-      if (this.isFull(callId)) return this.refuseWhenFull(socket);
     }
     if (socket.destroyed) return;
+    // After authentication: only ACS learns that this replica is full, and only its calls are counted.
+    const callId = this.callIdFor(match[1], req);
+    if (this.isFull(callId)) return this.refuseWhenFull(socket);
     const connectionHeader = req.headers['x-ms-call-connection-id'];
     const callConnectionId = typeof connectionHeader === 'string' && CALL_ID_PATTERN.test(connectionHeader) ? connectionHeader : undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId));
