@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { callBucket } from './screening.js';
 import { acsError } from '../lab/acs/rest-peer.js';
 import { callbackEvent, incomingCallEvent, startHarness, type Harness } from './test-support.js';
 
@@ -164,6 +165,28 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
       expect(h.acs.requestsFor('answer')).toHaveLength(0);
       expect(h.acs.requestsFor('redirect')[0]?.body).toMatchObject({ target: { phoneNumber: { value: '+15550001234' } } });
       expect(h.busMessages()).toHaveLength(0);
+    });
+  });
+
+  describe('the agent\'s share of calls (AGENT_CALL_PERCENT)', () => {
+    it('answers the calls in the share and redirects the others to the human line, deciding each call the same way every time', async () => {
+      const env = { AGENT_CALL_PERCENT: '30', NOT_FOR_US_ACTION: 'redirect', NOT_FOR_US_REDIRECT_TO: '+15550001234' };
+      const ids = Array.from({ length: 40 }, (_, i) => `share-${i}`);
+      const inShare = ids.find((id) => callBucket(id) < 30)!;
+      const outside = ids.find((id) => callBucket(id) >= 30)!;
+      const app = h.instance(env);
+      for (const callId of [inShare, outside]) {
+        await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
+      }
+      expect(h.acs.requestsFor('answer')).toHaveLength(1);
+      expect(h.acs.requestsFor('redirect')).toHaveLength(1);
+      expect(h.acs.requestsFor('redirect')[0]?.body).toMatchObject({ target: { phoneNumber: { value: '+15550001234' } } });
+      expect(new Set(h.published().map((m) => m.callId))).toEqual(new Set([inShare]));
+
+      // Another instance gets a redelivery of the call outside the share: the same decision.
+      await h.instance(env).invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: outside }), callId: outside })] });
+      expect(h.acs.requestsFor('answer')).toHaveLength(1);
+      expect(h.acs.requestsFor('redirect')).toHaveLength(2);
     });
   });
 

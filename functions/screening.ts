@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Party } from '../shared/call-metadata.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 
@@ -15,8 +16,8 @@ const matches = (entries: readonly string[], party: Party): boolean =>
 
 /** Decides whether a call is ours to answer. Deny lists win over allow lists; an empty allow list allows all. */
 export function screenCall(
-  config: Pick<FunctionsConfig, 'CALLED_NUMBERS_ALLOWED' | 'CALLED_NUMBERS_DENIED' | 'CALLER_NUMBERS_ALLOWED' | 'CALLER_NUMBERS_DENIED'>,
-  call: { to: Party; from: Party },
+  config: Pick<FunctionsConfig, 'CALLED_NUMBERS_ALLOWED' | 'CALLED_NUMBERS_DENIED' | 'CALLER_NUMBERS_ALLOWED' | 'CALLER_NUMBERS_DENIED' | 'AGENT_CALL_PERCENT'>,
+  call: { to: Party; from: Party; callId: string },
 ): ScreeningDecision {
   if (matches(config.CALLED_NUMBERS_DENIED, call.to)) return { forUs: false, reason: 'called number is denied' };
   if (config.CALLED_NUMBERS_ALLOWED.length > 0 && !matches(config.CALLED_NUMBERS_ALLOWED, call.to)) {
@@ -26,5 +27,16 @@ export function screenCall(
   if (config.CALLER_NUMBERS_ALLOWED.length > 0 && !matches(config.CALLER_NUMBERS_ALLOWED, call.from)) {
     return { forUs: false, reason: 'caller is not in CALLER_NUMBERS_ALLOWED' };
   }
+  if (callBucket(call.callId) >= config.AGENT_CALL_PERCENT) {
+    return { forUs: false, reason: `outside the agent's share of calls (AGENT_CALL_PERCENT=${config.AGENT_CALL_PERCENT})` };
+  }
   return { forUs: true };
+}
+
+/**
+ * The call's place, 0 to 99, in the agent's share: from a hash of its id, so every delivery of the same
+ * IncomingCall, on any instance, gets the same decision, and the share holds over many calls.
+ */
+export function callBucket(callId: string): number {
+  return createHash('sha256').update(callId).digest().readUInt32BE(0) % 100;
 }

@@ -47,6 +47,10 @@ describe('Functions configuration', () => {
     expect(problems({ ...minimal, CALLBACK_BASE_URL: 'http://func.example.net' })).toEqual(['CALLBACK_BASE_URL']);
     expect(problems({ ...minimal, WORKER_MEDIA_URL: 'ws://127.0.0.1:8080/ws' })).toEqual([]);
     expect(problems({ ...minimal, NOT_FOR_US_ACTION: 'redirect' })).toEqual(['NOT_FOR_US_REDIRECT_TO']);
+    // A share below 100 sends the other calls somewhere: never to a rejection.
+    expect(problems({ ...minimal, AGENT_CALL_PERCENT: '25' })).toEqual(['AGENT_CALL_PERCENT']);
+    expect(problems({ ...minimal, AGENT_CALL_PERCENT: '25', NOT_FOR_US_ACTION: 'redirect', NOT_FOR_US_REDIRECT_TO: '+15550001234' })).toEqual([]);
+    expect(problems({ ...minimal, AGENT_CALL_PERCENT: '101' })).toEqual(['AGENT_CALL_PERCENT']);
     expect(problems({ ...minimal, CALLED_NUMBERS_ALLOWED: '+18331234567, 555' })).toEqual(['CALLED_NUMBERS_ALLOWED']);
     expect(problems({ ...minimal, MEDIA_AUDIO_FORMAT: 'pcm8KMono' })).toEqual(['MEDIA_AUDIO_FORMAT']);
     expect(problems({ ...minimal, CALLBACK_BASE_URL: 'func.example.net' })).toEqual(['CALLBACK_BASE_URL']);

@@ -70,6 +70,8 @@ export const functionsConfigSchema = z
     CALLED_NUMBERS_DENIED: numberList().default([]),
     CALLER_NUMBERS_ALLOWED: numberList().default([]),
     CALLER_NUMBERS_DENIED: numberList().default([]),
+    /** Share of the calls (that pass the lists) the agent takes, for a gradual roll-out; the rest go to NOT_FOR_US_REDIRECT_TO. */
+    AGENT_CALL_PERCENT: integer(0, 100).default(100),
     NOT_FOR_US_ACTION: z.enum(['reject', 'redirect'], { message: 'must be reject or redirect' }).default('reject'),
     NOT_FOR_US_REDIRECT_TO: z.string().regex(/^\+\d{6,15}$/, 'must be an E.164 number such as +15551234567').optional(),
     CALL_REJECT_REASON: z.enum(['none', 'busy', 'forbidden'], { message: 'must be none, busy or forbidden' }).default('busy'),
@@ -103,6 +105,13 @@ export const functionsConfigSchema = z
     }
     if (c.NOT_FOR_US_ACTION === 'redirect' && !c.NOT_FOR_US_REDIRECT_TO) {
       ctx.addIssue({ code: 'custom', path: ['NOT_FOR_US_REDIRECT_TO'], message: 'required when NOT_FOR_US_ACTION=redirect' });
+    }
+    if (c.AGENT_CALL_PERCENT < 100 && c.NOT_FOR_US_ACTION !== 'redirect') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AGENT_CALL_PERCENT'],
+        message: 'below 100 needs NOT_FOR_US_ACTION=redirect and NOT_FOR_US_REDIRECT_TO (the line that takes the other calls); otherwise they would be rejected',
+      });
     }
     if (c.CALL_RECORDING_CHANNEL === 'unmixed' && c.CALL_RECORDING_FORMAT === 'mp3') {
       ctx.addIssue({
