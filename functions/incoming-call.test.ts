@@ -127,6 +127,51 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
     });
   });
 
+  describe('agent profiles by called number (AGENT_PROFILE_BY_NUMBER)', () => {
+    const env = { AGENT_PROFILE_BY_NUMBER: '+18005550100=sales,+1833*=support' };
+    const answerOf = (callId: string) => h.acs.requestsFor('answer').find((r) => (r.body as { callbackUri: string }).callbackUri.endsWith(`/${callId}`));
+
+    it('appends the profile of the number called to the media URL and names it in call.answered; another number gets neither', async () => {
+      const app = h.instance(env);
+      const calls = [
+        { callId: 'line-sales', to: '+18005550100' },
+        { callId: 'line-support', to: '+18331234567' },
+        { callId: 'line-other', to: '+18005550199' },
+      ];
+      for (const { callId, to } of calls) {
+        await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId, to })] });
+      }
+      const transportUrl = (callId: string) => (answerOf(callId)?.body as { mediaStreamingOptions: { transportUrl: string } }).mediaStreamingOptions.transportUrl;
+      expect(transportUrl('line-sales')).toBe('wss://worker.example.net/ws/line-sales/sales');
+      expect(transportUrl('line-support')).toBe('wss://worker.example.net/ws/line-support/support');
+      expect(transportUrl('line-other')).toBe('wss://worker.example.net/ws/line-other');
+
+      const answered = (callId: string) => h.published().find((m) => m.type === 'call.answered' && m.callId === callId)?.data;
+      expect(answered('line-sales')).toEqual({
+        callbackUrl: 'https://func.example.net/api/callbacks/line-sales',
+        mediaTransportUrl: 'wss://worker.example.net/ws/line-sales/sales',
+        audioFormat: 'pcm24KMono',
+        profile: 'sales',
+      });
+      expect(answered('line-other')).toEqual({ callbackUrl: 'https://func.example.net/api/callbacks/line-other', mediaTransportUrl: 'wss://worker.example.net/ws/line-other', audioFormat: 'pcm24KMono' });
+      expect(h.logs.join('')).toContain('"profile":"sales"');
+    });
+
+    it('a media restart asks ACS for streaming without a URL, so the call stays on the URL it was answered with, profile included', async () => {
+      const app = h.instance(env);
+      const callId = 'line-restart';
+      await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId, to: '+18005550100' })] });
+      const [callConnectionId, call] = [...h.acs.calls.entries()][0]!;
+      call.mediaStreaming = 'inactive';
+      const failed = callbackEvent('MediaStreamingFailed', { id: 'mf-profile', callId, callConnectionId, data: { resultInformation: { code: 500, subCode: 8581 } } });
+      const response = await app.invoke('callbacks', { body: [failed], params: { callId }, headers: { authorization: `Bearer ${await h.issuer.issue()}` } });
+      expect(response.status).toBe(200);
+      expect(h.acs.requestsFor('startMediaStreaming').map((r) => r.body)).toEqual([{ operationContext: 'media-restart:1' }]);
+      expect(call.mediaStreaming).toBe('active');
+      expect(call.mediaStreamingOptions?.transportUrl).toBe(`wss://worker.example.net/ws/${callId}/sales`);
+    });
+  });
+
   it('encodes the call id wherever it goes into a URL', async () => {
     const app = h.instance();
     const callId = 'call id/with+odd?chars';

@@ -17,7 +17,7 @@ import {
 } from './context.js';
 import { cloudEventsHandshake, DeliveryError, describe, parseDelivery, readBody, type DeliveredEvent, type RejectedEvent } from './event-grid.js';
 import { runExclusively } from './dedup.js';
-import { screenCall } from './screening.js';
+import { agentProfileFor, screenCall } from './screening.js';
 
 export const INCOMING_CALL_EVENT = 'Microsoft.Communication.IncomingCall';
 export const ANSWER_OPERATION_CONTEXT = 'answer';
@@ -35,17 +35,21 @@ export const incomingCallDataSchema = z.object({
 export const callbackUrlFor = (config: Pick<FunctionsConfig, 'CALLBACK_BASE_URL'>, callId: string) =>
   `${config.CALLBACK_BASE_URL}/api/callbacks/${encodeURIComponent(callId)}`;
 
-/** Where ACS opens this call's media WebSocket: the worker names the call from the path. */
-export const mediaTransportUrlFor = (config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL'>, callId: string) =>
-  `${config.WORKER_MEDIA_URL}/${encodeURIComponent(callId)}`;
+/**
+ * Where ACS opens this call's media WebSocket: the worker names the call, and picks the agent profile, from the
+ * path. A media restart (`startMediaStreaming`) carries no URL: ACS reconnects to this one.
+ */
+export const mediaTransportUrlFor = (config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL'>, callId: string, profile?: string) =>
+  `${config.WORKER_MEDIA_URL}/${encodeURIComponent(callId)}${profile ? `/${profile}` : ''}`;
 
 export function mediaStreamingOptionsFor(
   config: Pick<FunctionsConfig, 'WORKER_MEDIA_URL' | 'MEDIA_AUDIO_FORMAT' | 'MEDIA_AUDIO_CHANNEL'>,
   callId: string,
+  profile?: string,
 ): MediaStreamingOptions {
   return {
     transportType: 'websocket',
-    transportUrl: mediaTransportUrlFor(config, callId),
+    transportUrl: mediaTransportUrlFor(config, callId, profile),
     contentType: 'audio',
     audioChannelType: config.MEDIA_AUDIO_CHANNEL,
     startMediaStreaming: true,
@@ -159,6 +163,7 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
 
     const screening = screenCall(config, call);
     if (!screening.forUs) return decline(call, screening.reason, callers, log);
+    const profile = agentProfileFor(config, call.to);
 
     const record: IncomingCallState = known ?? { published: false };
     const source = { callId: call.callId, eventId: call.event.id, occurredAt: call.event.time, serverCallId: call.serverCallId };
@@ -168,9 +173,15 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
       // session reads incoming -> answered -> connected even when CallConnected comes back quickly.
       const incomingPublished = publish([incoming], log);
       try {
-        const result = await answer(callAutomation, config, call);
+        const result = await answer(callAutomation, config, call, profile);
         record.answered = result;
-        log.info('call answered', { ...callers, callConnectionId: result.callConnectionId, audioFormat: config.MEDIA_AUDIO_FORMAT, audioChannel: config.MEDIA_AUDIO_CHANNEL });
+        log.info('call answered', {
+          ...callers,
+          callConnectionId: result.callConnectionId,
+          audioFormat: config.MEDIA_AUDIO_FORMAT,
+          audioChannel: config.MEDIA_AUDIO_CHANNEL,
+          ...(profile ? { profile } : {}),
+        });
       } catch (error) {
         const rest = restErrorOf(error);
         if (!isFinalRefusal(rest.status)) {
@@ -186,7 +197,7 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
       state.incomingCalls.set(call.callId, record);
       // Sent right behind call.incoming on the same sender (not after it is confirmed): a CallConnected
       // callback arriving meanwhile queues its message behind both, even while the first link still opens.
-      const answeredPublished = record.answered ? publish([answeredMessage(source, record.answered)], log) : undefined;
+      const answeredPublished = record.answered ? publish([answeredMessage(source, record.answered, profile)], log) : undefined;
       const failed = (await incomingPublished) ?? (await answeredPublished);
       if (failed) {
         await answeredPublished;
@@ -195,7 +206,7 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
     } else {
       log.info('redelivered IncomingCall: not answering again, publishing only');
       // What went out before is dropped by duplicate detection (same messageIds).
-      const failed = await publish(record.answered ? [incoming, answeredMessage(source, record.answered)] : [incoming], log);
+      const failed = await publish(record.answered ? [incoming, answeredMessage(source, record.answered, profile)] : [incoming], log);
       if (failed) return failed;
     }
     record.published = true;
@@ -203,10 +214,19 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
     return { kind: record.answered ? 'answered' : 'answerRefused' };
   }
 
-  function answeredMessage(source: { callId: string; eventId: string; occurredAt: Date | string; serverCallId?: string | undefined }, answered: NonNullable<IncomingCallState['answered']>): CallEventMessage {
+  function answeredMessage(
+    source: { callId: string; eventId: string; occurredAt: Date | string; serverCallId?: string | undefined },
+    answered: NonNullable<IncomingCallState['answered']>,
+    profile: string | undefined,
+  ): CallEventMessage {
     return callAnswered(
       { ...source, eventId: `${source.eventId}:answered`, serverCallId: answered.serverCallId ?? source.serverCallId, callConnectionId: answered.callConnectionId },
-      { callbackUrl: callbackUrlFor(config, source.callId), mediaTransportUrl: mediaTransportUrlFor(config, source.callId), audioFormat: config.MEDIA_AUDIO_FORMAT },
+      {
+        callbackUrl: callbackUrlFor(config, source.callId),
+        mediaTransportUrl: mediaTransportUrlFor(config, source.callId, profile),
+        audioFormat: config.MEDIA_AUDIO_FORMAT,
+        ...(profile ? { profile } : {}),
+      },
     );
   }
 
@@ -249,9 +269,10 @@ async function answer(
   callAutomation: CallAutomationClient,
   config: FunctionsConfig,
   call: IncomingCall,
+  profile: string | undefined,
 ): Promise<{ callConnectionId: string; serverCallId?: string | undefined }> {
   const result = await callAutomation.answerCall(call.incomingCallContext, callbackUrlFor(config, call.callId), {
-    mediaStreamingOptions: mediaStreamingOptionsFor(config, call.callId),
+    mediaStreamingOptions: mediaStreamingOptionsFor(config, call.callId, profile),
     operationContext: ANSWER_OPERATION_CONTEXT,
   });
   const properties = result.callConnectionProperties;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { callBucket, screenCall } from './screening.js';
+import { agentProfileFor, callBucket, screenCall } from './screening.js';
 
 const party = (phoneNumber: string) => ({ kind: 'phoneNumber' as const, rawId: `4:${phoneNumber}`, phoneNumber });
 const lists = { CALLED_NUMBERS_ALLOWED: [], CALLED_NUMBERS_DENIED: [], CALLER_NUMBERS_ALLOWED: [], CALLER_NUMBERS_DENIED: [] };
@@ -28,5 +28,22 @@ describe('screenCall: the agent\'s share of calls (AGENT_CALL_PERCENT)', () => {
     expect(screenCall({ ...lists, AGENT_CALL_PERCENT: 25 }, call(outside))).toEqual({ forUs: false, reason: "outside the agent's share of calls (AGENT_CALL_PERCENT=25)" });
     const denied = screenCall({ ...lists, CALLER_NUMBERS_DENIED: ['+1415*'], AGENT_CALL_PERCENT: 100 }, call(outside));
     expect(denied).toEqual({ forUs: false, reason: 'caller is denied' });
+  });
+});
+
+describe('agentProfileFor: the agent profile of the called number (AGENT_PROFILE_BY_NUMBER)', () => {
+  const byNumber = (...pairs: [string, string][]) => ({ AGENT_PROFILE_BY_NUMBER: pairs.map(([number, profile]) => ({ number, profile })) });
+
+  it('matches numbers, prefixes and raw ids as the number lists do; the first pair that matches wins', () => {
+    const config = byNumber(['+18005550100', 'sales'], ['+1800*', 'support'], ['8:acs:res_desk', 'desk']);
+    expect(agentProfileFor(config, party('+18005550100'))).toBe('sales');
+    expect(agentProfileFor(config, party('+18005550199'))).toBe('support');
+    expect(agentProfileFor(config, { kind: 'communicationUser', rawId: '8:acs:res_desk' })).toBe('desk');
+    expect(agentProfileFor(byNumber(['+1800*', 'support'], ['+18005550100', 'sales']), party('+18005550100'))).toBe('support');
+  });
+
+  it('gives no profile (the worker\'s default agent) to a number that matches no pair, or when none are set', () => {
+    expect(agentProfileFor(byNumber(['+18005550100', 'sales']), party('+18005550101'))).toBeUndefined();
+    expect(agentProfileFor(byNumber(), party('+18005550100'))).toBeUndefined();
   });
 });

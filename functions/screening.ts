@@ -4,7 +4,8 @@ import type { FunctionsConfig } from '../shared/config/functions.js';
 
 export type ScreeningDecision = { forUs: true } | { forUs: false; reason: string };
 
-const matches = (entries: readonly string[], party: Party): boolean =>
+/** Whether the party is one of the entries: an E.164 number or raw id, or a prefix ending in `*`. */
+export const matches = (entries: readonly string[], party: Party): boolean =>
   entries.some((entry) => {
     const candidates = [party.phoneNumber, party.rawId].filter((v): v is string => typeof v === 'string');
     if (entry.endsWith('*')) {
@@ -39,4 +40,12 @@ export function screenCall(
  */
 export function callBucket(callId: string): number {
   return createHash('sha256').update(callId).digest().readUInt32BE(0) % 100;
+}
+
+/**
+ * The agent profile for a call to `called` (AGENT_PROFILE_BY_NUMBER, matched as the number lists are): the first
+ * pair that matches; undefined = the worker's default agent.
+ */
+export function agentProfileFor(config: Pick<FunctionsConfig, 'AGENT_PROFILE_BY_NUMBER'>, called: Party): string | undefined {
+  return config.AGENT_PROFILE_BY_NUMBER.find((pair) => matches([pair.number], called))?.profile;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_PROFILE_NAME } from './config/env.js';
 
 /**
  * The `call-events` queue's message schema: facts about one call, published by the Functions app and
@@ -63,6 +64,8 @@ const variants = {
     callbackUrl: z.string().url(),
     mediaTransportUrl: z.string().url(),
     audioFormat: z.enum(['pcm16KMono', 'pcm24KMono']),
+    /** The agent profile the called number chose (AGENT_PROFILE_BY_NUMBER), also the transport URL's last segment; absent = the default agent. Added within version 1. */
+    profile: z.string().regex(AGENT_PROFILE_NAME).optional(),
   }),
   'answer.failed': resultData,
   'call.connected': resultData,

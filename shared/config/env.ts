@@ -78,3 +78,8 @@ export const guid = () =>
   z
     .string()
     .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID');
+
+/** An agent profile's name (AGENT_PROFILE_BY_NUMBER on the Functions app, AGENT_PROFILES on the worker): a URL path segment as is. */
+export const AGENT_PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+export const agentProfileName = () =>
+  z.string().regex(AGENT_PROFILE_NAME, 'profile names are 1-32 lowercase letters, digits, _ or -, starting with a letter or digit');

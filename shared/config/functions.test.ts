@@ -83,6 +83,36 @@ describe('Functions configuration', () => {
     });
   });
 
+  describe('agent profiles by called number (AGENT_PROFILE_BY_NUMBER)', () => {
+    const messages = (env: Record<string, string>) => {
+      try {
+        loadFunctionsConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+    };
+
+    it('is empty by default, and reads number=profile pairs of numbers, prefixes and raw ids in order', () => {
+      expect(loadFunctionsConfig(minimal).AGENT_PROFILE_BY_NUMBER).toEqual([]);
+      const config = loadFunctionsConfig({ ...minimal, AGENT_PROFILE_BY_NUMBER: ' +18005550100=sales, +4420*=uk_support ,8:acs:res_user=vip-1' });
+      expect(config.AGENT_PROFILE_BY_NUMBER).toEqual([
+        { number: '+18005550100', profile: 'sales' },
+        { number: '+4420*', profile: 'uk_support' },
+        { number: '8:acs:res_user', profile: 'vip-1' },
+      ]);
+    });
+
+    it('names the variable and the entry of each bad pair: no profile, a bad number, a bad profile name, a number twice', () => {
+      expect(messages({ ...minimal, AGENT_PROFILE_BY_NUMBER: '+18005550100' })).toEqual(['AGENT_PROFILE_BY_NUMBER: entry 1: must be number=profile, e.g. +18005550100=sales']);
+      expect(messages({ ...minimal, AGENT_PROFILE_BY_NUMBER: '+18005550100=sales,555=support' })).toEqual([expect.stringMatching(/^AGENT_PROFILE_BY_NUMBER: entry 2: entries must be E\.164 numbers/)]);
+      for (const name of ['Sales', '', '-sales', 'sales line', 'a'.repeat(33), 'sales/x']) {
+        expect(messages({ ...minimal, AGENT_PROFILE_BY_NUMBER: `+18005550100=${name}` }), name).toEqual([expect.stringMatching(/^AGENT_PROFILE_BY_NUMBER: entry 1: profile names are 1-32 lowercase/)]);
+      }
+      expect(messages({ ...minimal, AGENT_PROFILE_BY_NUMBER: '+18005550100=sales,+18005550100=support' })).toEqual(['AGENT_PROFILE_BY_NUMBER: entry 2: the number is mapped twice']);
+    });
+  });
+
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
     const hostSettings = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Env, guid, integer, list, parseEnv, url } from './env.js';
+import { type Env, agentProfileName, guid, integer, list, parseEnv, url } from './env.js';
 
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -21,13 +21,30 @@ const publicUrl = (secure: 'https' | 'wss', plain: 'http' | 'ws') =>
     }, `must be a ${secure} URL (${plain} is allowed on 127.0.0.1/localhost only)`)
     .transform((value) => value.replace(/\/+$/, ''));
 
-/** E.164 numbers or ACS raw ids; an entry ending in `*` is a prefix (`+4420*`). */
-const numberList = () =>
-  list().pipe(
-    z.array(
-      z.string().regex(/^(\+\d{3,15}\*?|\+?\*|[0-9]+:[^,\s]+)$/, 'entries must be E.164 numbers (+15551234567), prefixes (+1555*) or ACS raw ids'),
-    ),
-  );
+/** An E.164 number or ACS raw id; an entry ending in `*` is a prefix (`+4420*`). */
+const numberEntry = () =>
+  z.string().regex(/^(\+\d{3,15}\*?|\+?\*|[0-9]+:[^,\s]+)$/, 'entries must be E.164 numbers (+15551234567), prefixes (+1555*) or ACS raw ids');
+
+const numberList = () => list().pipe(z.array(numberEntry()));
+
+/** `number=profile` pairs, numbers written as in the number lists; each number once. */
+const profileByNumber = () =>
+  list().transform((entries, ctx) => {
+    const pairs: { number: string; profile: string }[] = [];
+    entries.forEach((entry, index) => {
+      const at = entry.lastIndexOf('=');
+      const number = entry.slice(0, Math.max(at, 0)).trim();
+      const profile = entry.slice(at + 1).trim();
+      const problem =
+        at < 0
+          ? 'must be number=profile, e.g. +18005550100=sales'
+          : (numberEntry().safeParse(number).error ?? agentProfileName().safeParse(profile).error)?.issues[0]?.message ??
+            (pairs.some((p) => p.number === number) ? 'the number is mapped twice' : undefined);
+      if (problem) ctx.addIssue({ code: 'custom', message: `entry ${index + 1}: ${problem}` });
+      else pairs.push({ number, profile });
+    });
+    return pairs;
+  });
 
 /** An Azure Blob container URL, without a SAS: ACS writes there with its own managed identity. */
 const blobContainerUrl = () =>
@@ -70,6 +87,8 @@ export const functionsConfigSchema = z
     CALLED_NUMBERS_DENIED: numberList().default([]),
     CALLER_NUMBERS_ALLOWED: numberList().default([]),
     CALLER_NUMBERS_DENIED: numberList().default([]),
+    /** The worker's agent profile for calls to each number (the first pair that matches); unmatched calls get its default. */
+    AGENT_PROFILE_BY_NUMBER: profileByNumber().default([]),
     /** Share of the calls (that pass the lists) the agent takes, for a gradual roll-out; the rest go to NOT_FOR_US_REDIRECT_TO. */
     AGENT_CALL_PERCENT: integer(0, 100).default(100),
     NOT_FOR_US_ACTION: z.enum(['reject', 'redirect'], { message: 'must be reject or redirect' }).default('reject'),
