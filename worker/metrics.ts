@@ -5,7 +5,7 @@ import type { ResponseEnd } from './voice-live/events.js';
 
 export type DropReason = BadInputReason | 'discarded_response' | 'voice_live_not_ready' | 'malformed_voice_live_event' | 'oversized';
 /** The `reason` label of worker_upgrades_rejected_total; alert rules select on these values (infra/modules/alerts.bicep). */
-export type UpgradeRefusalReason = AcsAuthErrorCode | 'unknown_path' | 'draining' | 'at_capacity';
+export type UpgradeRefusalReason = AcsAuthErrorCode | 'unknown_path' | 'unknown_profile' | 'draining' | 'at_capacity';
 
 /** The worker's Prometheus metrics, in a registry of its own (one per server, so tests don't share). */
 export class WorkerMetrics {
