@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { type Env, boolean, decimal, integer, list, parseEnv, url } from './env.js';
 
-/** E.164 (`+15551234567`) or an ACS raw id (`8:acs:<resource>_<user>`). */
-const transferTarget = () =>
+/** E.164 (`+15551234567`) or an ACS raw id (`8:acs:<resource>_<user>`). Also an agent profile's `transferTarget`. */
+export const transferTarget = () =>
   z.string().regex(/^(\+[1-9]\d{5,14}|\d+:[A-Za-z0-9:_\-.]+)$/, 'must be an E.164 number (+15551234567) or an ACS raw id (8:acs:...)');
 
 const price = () => decimal(0, 1_000_000).default(0);

@@ -116,6 +116,93 @@ describe('worker configuration', () => {
     for (const key of Object.keys(mediaWorkerEnvShape)) expect(readme, key).toContain(`\`${key}\``);
   });
 
+  describe('agent profiles (AGENT_PROFILES)', () => {
+    const profiles = (value: unknown, env: Record<string, string> = {}) => ({ ...base, ...env, AGENT_PROFILES: JSON.stringify(value) });
+
+    it('has none by default', () => {
+      expect(loadWorkerConfig(base).agentProfiles.size).toBe(0);
+    });
+
+    it('resolves each profile at start-up: the default settings with its overrides, the rest unchanged', () => {
+      const config = loadWorkerConfig(
+        profiles(
+          {
+            sales: { instructions: 'You sell.', voiceName: 'en-US-Andrew:DragonHDLatestNeural', greeting: 'Sales, hello!', transcriptionLanguage: 'en-GB', transferTarget: '+15550002222' },
+            support: { agentName: 'helpdesk', agentProject: 'contoso', greetingInstruction: 'Greet briefly.', voiceType: 'openai', voiceName: 'alloy' },
+            counted: {},
+          },
+          { VOICE_LIVE_VOICE_STYLE: 'cheerful', TRANSFER_TARGET: '+15550001111', VOICE_LIVE_GREETING: 'Hello!' },
+        ),
+      );
+      expect([...config.agentProfiles.keys()]).toEqual(['sales', 'support', 'counted']);
+      const sales = config.agentProfiles.get('sales')!;
+      expect(sales).toMatchObject({ name: 'sales', transferTarget: '+15550002222' });
+      expect(sales.voiceLive).toEqual({
+        ...config.voiceLive,
+        instructions: 'You sell.',
+        // A name alone keeps the default voice's type and tuning.
+        voice: { type: 'azure-standard', name: 'en-US-Andrew:DragonHDLatestNeural', style: 'cheerful' },
+        greeting: { kind: 'text', text: 'Sales, hello!' },
+        transcription: { model: 'azure-speech', language: 'en-GB' },
+      });
+      const support = config.agentProfiles.get('support')!;
+      // Unset: call control transfers to TRANSFER_TARGET.
+      expect(support.transferTarget).toBeUndefined();
+      expect(support.voiceLive.target).toEqual({ kind: 'agent', agentName: 'helpdesk', projectName: 'contoso' });
+      expect(support.voiceLive.voice).toEqual({ type: 'openai', name: 'alloy' });
+      expect(support.voiceLive.greeting).toEqual({ kind: 'generated', instruction: 'Greet briefly.' });
+      expect(config.agentProfiles.get('counted')).toEqual({ name: 'counted', voiceLive: config.voiceLive });
+      // The default agent is untouched.
+      expect(config.voiceLive.instructions).not.toBe('You sell.');
+      expect(config.voiceLive.greeting).toEqual({ kind: 'text', text: 'Hello!' });
+    });
+
+    it('a model-mode profile of an agent-mode worker uses the model', () => {
+      const { VOICE_LIVE_MODEL: _model, ...noModel } = base;
+      const config = loadWorkerConfig({ ...noModel, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p', AGENT_PROFILES: JSON.stringify({ plain: { model: 'gpt-realtime-mini', instructions: 'Be brief.' } }) });
+      expect(config.agentProfiles.get('plain')!.voiceLive).toMatchObject({ target: { kind: 'model', model: 'gpt-realtime-mini' }, instructions: 'Be brief.' });
+    });
+
+    it('refuses what is not a JSON object of profiles, naming AGENT_PROFILES', () => {
+      expect(problems({ ...base, AGENT_PROFILES: '{sales: {}}' })).toEqual([expect.stringMatching(/^AGENT_PROFILES: must be a JSON object such as/)]);
+      expect(problems({ ...base, AGENT_PROFILES: '["sales"]' })).toEqual([expect.stringMatching(/^AGENT_PROFILES: must be a JSON object of profiles by name/)]);
+      expect(problems(profiles({ sales: 'friendly' }))).toEqual(['AGENT_PROFILES: profile "sales": must be an object of overrides']);
+    });
+
+    it('names the profile and the field of each bad value', () => {
+      expect(problems(profiles({ Sales: {} }))).toEqual([expect.stringMatching(/^AGENT_PROFILES: profile "Sales": profile names are 1-32 lowercase/)]);
+      expect(problems(profiles({ sales: { voice: 'alloy' } }))).toEqual([expect.stringMatching(/^AGENT_PROFILES: profile "sales": unknown field voice \(a profile may set instructions, /)]);
+      expect(problems(profiles({ sales: { instructions: '  ' } }))).toEqual(['AGENT_PROFILES: profile "sales", instructions: must not be empty']);
+      expect(problems(profiles({ sales: { voiceName: 42 } }))).toEqual(['AGENT_PROFILES: profile "sales", voiceName: must be text']);
+      expect(problems(profiles({ sales: { voiceType: 'robot', voiceName: 'x' } }))[0]).toMatch(/^AGENT_PROFILES: profile "sales", voiceType: /);
+      // The same rule as TRANSFER_TARGET.
+      expect(problems(profiles({ sales: { transferTarget: '5550002222' } }))).toEqual([
+        'AGENT_PROFILES: profile "sales", transferTarget: must be an E.164 number (+15551234567) or an ACS raw id (8:acs:...)',
+      ]);
+    });
+
+    it('holds a profile to the rules of the variables it overrides: one target kind, one greeting, a voice name with a type', () => {
+      expect(problems(profiles({ s: { model: 'm', agentName: 'a', agentProject: 'p' } }))).toEqual(['AGENT_PROFILES: profile "s", model: set either model or agentName and agentProject, not both']);
+      expect(problems(profiles({ s: { agentName: 'a' } }))).toEqual(['AGENT_PROFILES: profile "s", agentProject: required with agentName']);
+      expect(problems(profiles({ s: { agentProject: 'p' } }))).toEqual(['AGENT_PROFILES: profile "s", agentName: required with agentProject']);
+      expect(problems(profiles({ s: { greeting: 'Hi', greetingInstruction: 'Greet' } }))).toEqual(['AGENT_PROFILES: profile "s", greeting: set greeting or greetingInstruction, not both']);
+      expect(problems(profiles({ s: { voiceType: 'openai' } }))).toEqual(['AGENT_PROFILES: profile "s", voiceName: required with voiceType']);
+    });
+
+    it('refuses overrides the defaults make meaningless: a second greeting, instructions for an agent, a language without transcription, a custom voice without its endpoint', () => {
+      expect(problems(profiles({ s: { greeting: 'Hi' } }, { CALLER_GREETING: 'Hello {name}' }))).toEqual(['AGENT_PROFILES: profile "s", greeting: CALLER_GREETING is set: the caller would be greeted twice']);
+      expect(problems(profiles({ s: { agentName: 'a', agentProject: 'p', instructions: 'Be brief.' } }))[0]).toMatch(/^AGENT_PROFILES: profile "s", instructions: apply in model mode only/);
+      const { VOICE_LIVE_MODEL: _model, ...noModel } = base;
+      expect(problems({ ...noModel, VOICE_LIVE_AGENT_NAME: 'a', VOICE_LIVE_AGENT_PROJECT: 'p', AGENT_PROFILES: JSON.stringify({ s: { instructions: 'Be brief.' } }) })[0]).toMatch(
+        /^AGENT_PROFILES: profile "s", instructions: apply in model mode only/,
+      );
+      expect(problems(profiles({ s: { transcriptionLanguage: 'fr-FR' } }, { VOICE_LIVE_TRANSCRIPTION_MODEL: 'none' }))).toEqual([
+        'AGENT_PROFILES: profile "s", transcriptionLanguage: VOICE_LIVE_TRANSCRIPTION_MODEL=none: there is no transcription',
+      ]);
+      expect(problems(profiles({ s: { voiceType: 'azure-custom', voiceName: 'v' } }))[0]).toMatch(/^AGENT_PROFILES: profile "s", voiceType: azure-custom needs VOICE_LIVE_VOICE_ENDPOINT_ID/);
+    });
+  });
+
   it('parses call control with the rest and names its cross-field problems', () => {
     expect(loadWorkerConfig(base).callControl.callEventsQueue).toBe('call-events');
     expect(problems({ ...base, CALL_CAP_ACTION: 'transfer' })[0]).toMatch(/^TRANSFER_TARGET: required when CALL_CAP_ACTION=transfer/);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { type CallControlConfig, callControlConfigFrom, callControlEnvShape, checkCallControlEnv } from './call-control.js';
-import { type Env, boolean, decimal, guid, integer, list, parseEnv, url } from './env.js';
+import { type CallControlConfig, callControlConfigFrom, callControlEnvShape, checkCallControlEnv, transferTarget } from './call-control.js';
+import { type Env, agentProfileName, boolean, decimal, guid, integer, list, parseEnv, url } from './env.js';
 
 /** Azure semantic end-of-utterance detection models and thresholds (the SDK's `EouDetection` union). */
 export const END_OF_UTTERANCE_MODELS = ['semantic_detection_v1', 'semantic_detection_v1_en', 'semantic_detection_v1_multilingual'] as const;
@@ -9,6 +9,84 @@ export const END_OF_UTTERANCE_THRESHOLD_LEVELS = ['low', 'medium', 'high', 'defa
 const rateHz = z
   .enum(['8000', '16000', '24000'], { message: 'must be 8000, 16000 or 24000' })
   .transform((value) => Number(value) as 8000 | 16000 | 24000);
+
+const voiceType = () => z.enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native']);
+const text = () => z.string({ error: 'must be text' }).trim().min(1, 'must not be empty');
+
+/**
+ * What an agent profile (one entry of AGENT_PROFILES) may change of the default agent; each field is validated
+ * as its variable is. A profile's own cross-field rules are here, those that involve the defaults in
+ * `checkAgentProfiles`.
+ */
+const agentProfileOverridesSchema = z
+  .strictObject(
+    {
+      /** VOICE_LIVE_INSTRUCTIONS (model mode). */
+      instructions: text().optional(),
+      /** VOICE_LIVE_VOICE_TYPE; needs voiceName. */
+      voiceType: voiceType().optional(),
+      /** VOICE_LIVE_VOICE_NAME. */
+      voiceName: text().optional(),
+      /** VOICE_LIVE_GREETING. */
+      greeting: text().optional(),
+      /** VOICE_LIVE_GREETING_INSTRUCTION. */
+      greetingInstruction: text().optional(),
+      /** VOICE_LIVE_MODEL. */
+      model: text().optional(),
+      /** VOICE_LIVE_AGENT_NAME, with agentProject. */
+      agentName: text().optional(),
+      /** VOICE_LIVE_AGENT_PROJECT, with agentName. */
+      agentProject: text().optional(),
+      /** VOICE_LIVE_TRANSCRIPTION_LANGUAGE. */
+      transcriptionLanguage: text().optional(),
+      /** TRANSFER_TARGET. */
+      transferTarget: transferTarget().optional(),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys'
+          ? `unknown field ${issue.keys.join(', ')} (a profile may set instructions, voiceType, voiceName, greeting, greetingInstruction, model, agentName, agentProject, transcriptionLanguage, transferTarget)`
+          : issue.code === 'invalid_type'
+            ? 'must be an object of overrides'
+            : undefined,
+    },
+  )
+  .superRefine((o, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    if (o.greeting && o.greetingInstruction) problem('greeting', 'set greeting or greetingInstruction, not both');
+    if (o.model && (o.agentName || o.agentProject)) problem('model', 'set either model or agentName and agentProject, not both');
+    else if (o.agentName && !o.agentProject) problem('agentProject', 'required with agentName');
+    else if (o.agentProject && !o.agentName) problem('agentName', 'required with agentProject');
+    if (o.voiceType && !o.voiceName) problem('voiceName', 'required with voiceType');
+  });
+export type AgentProfileOverrides = z.infer<typeof agentProfileOverridesSchema>;
+
+/** AGENT_PROFILES: a JSON object of profiles by name; every problem names its profile and field. */
+const agentProfiles = () =>
+  z.string().transform((json, ctx) => {
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', message });
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (error) {
+      problem(`must be a JSON object such as {"sales":{"instructions":"...","voiceName":"..."}} (${(error as Error).message})`);
+      return z.NEVER;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problem('must be a JSON object of profiles by name, such as {"sales":{"voiceName":"..."}}');
+      return z.NEVER;
+    }
+    const profiles: Record<string, AgentProfileOverrides> = {};
+    for (const [name, overrides] of Object.entries(value)) {
+      const label = `profile ${JSON.stringify(name.slice(0, 40))}`;
+      const nameIssue = agentProfileName().safeParse(name).error?.issues[0];
+      if (nameIssue) problem(`${label}: ${nameIssue.message}`);
+      const parsed = agentProfileOverridesSchema.safeParse(overrides);
+      if (!parsed.success) for (const issue of parsed.error.issues) problem(`${label}${issue.path.length ? `, ${issue.path.join('.')}` : ''}: ${issue.message}`);
+      else if (!nameIssue) profiles[name] = parsed.data;
+    }
+    return profiles;
+  });
 
 /** The media relay's own variables (call control's are in `./call-control.ts`). */
 export const mediaWorkerEnvShape = {
@@ -29,9 +107,7 @@ export const mediaWorkerEnvShape = {
   VOICE_LIVE_INSTRUCTIONS: z
     .string()
     .default('You are a helpful phone assistant. Keep answers short and natural; this is a phone call.'),
-  VOICE_LIVE_VOICE_TYPE: z
-    .enum(['azure-standard', 'azure-custom', 'openai', 'azure-realtime-native'])
-    .default('azure-standard'),
+  VOICE_LIVE_VOICE_TYPE: voiceType().default('azure-standard'),
   VOICE_LIVE_VOICE_NAME: z.string().default('en-US-Ava:DragonHDLatestNeural'),
   VOICE_LIVE_VOICE_TEMPERATURE: decimal(0, 1).optional(),
   VOICE_LIVE_VOICE_RATE: decimal(0.5, 1.5).optional(),
@@ -55,6 +131,8 @@ export const mediaWorkerEnvShape = {
   VOICE_LIVE_TRANSCRIPTION_LANGUAGE: z.string().optional(),
   VOICE_LIVE_GREETING: z.string().optional(),
   VOICE_LIVE_GREETING_INSTRUCTION: z.string().optional(),
+  /** Other agents for some called numbers (the Functions app's AGENT_PROFILE_BY_NUMBER picks one per call). */
+  AGENT_PROFILES: agentProfiles().optional(),
 
   MEDIA_AUTH: z.enum(['acs', 'none'], { message: 'must be acs or none' }).default('acs'),
   ACS_RESOURCE_ID: guid().optional(),
@@ -122,9 +200,32 @@ export const workerConfigSchema = z
     if (c.VOICE_LIVE_VOICE_TYPE === 'azure-custom' && !c.VOICE_LIVE_VOICE_ENDPOINT_ID) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_VOICE_ENDPOINT_ID'], message: 'required when VOICE_LIVE_VOICE_TYPE=azure-custom' });
     }
+    checkAgentProfiles(c, ctx);
   });
 
+/** A profile's overrides against the defaults they change, reported against AGENT_PROFILES with the profile and field. */
+function checkAgentProfiles(c: z.infer<z.ZodObject<typeof mediaWorkerEnvShape & typeof callControlEnvShape>>, ctx: z.RefinementCtx): void {
+  for (const [name, o] of Object.entries(c.AGENT_PROFILES ?? {})) {
+    const problem = (field: string, message: string) => ctx.addIssue({ code: 'custom', path: ['AGENT_PROFILES'], message: `profile "${name}", ${field}: ${message}` });
+    if (c.CALLER_GREETING && (o.greeting || o.greetingInstruction)) {
+      problem(o.greeting ? 'greeting' : 'greetingInstruction', 'CALLER_GREETING is set: the caller would be greeted twice');
+    }
+    const agentMode = o.model ? false : o.agentName !== undefined || !c.VOICE_LIVE_MODEL;
+    if (o.instructions && agentMode) problem('instructions', "apply in model mode only: an agent's instructions live in Foundry (set model, or leave instructions out)");
+    if (o.transcriptionLanguage && c.VOICE_LIVE_TRANSCRIPTION_MODEL.toLowerCase() === 'none') problem('transcriptionLanguage', 'VOICE_LIVE_TRANSCRIPTION_MODEL=none: there is no transcription');
+    if (o.voiceType === 'azure-custom' && c.VOICE_LIVE_VOICE_TYPE !== 'azure-custom') problem('voiceType', 'azure-custom needs VOICE_LIVE_VOICE_ENDPOINT_ID, which belongs to a default azure-custom voice');
+  }
+}
+
 export type WorkerEnv = z.infer<typeof workerConfigSchema>;
+
+/** One line's agent: the default settings with a profile's overrides, resolved at start-up. */
+export interface AgentProfile {
+  name: string;
+  voiceLive: WorkerConfig['voiceLive'];
+  /** The profile's own; unset = TRANSFER_TARGET (call control merges it). */
+  transferTarget?: string;
+}
 
 export type VoiceLiveTarget =
   | { kind: 'model'; model: string }
@@ -179,6 +280,36 @@ export interface WorkerConfig {
   azureClientId?: string;
   /** Tools, Service Bus, Call Automation, call records (issue 5). */
   callControl: CallControlConfig;
+  /** AGENT_PROFILES by name: a media socket on `/ws/<callId>/<profile>` gets that agent; empty when unset. */
+  agentProfiles: ReadonlyMap<string, AgentProfile>;
+}
+
+/**
+ * A profile's Voice Live settings: the defaults with its overrides. A voice name alone keeps the default voice's
+ * type and tuning (temperature, rate, style, locale, endpoint); a voice of another type gets none of them.
+ */
+export function profileVoiceLive(defaults: WorkerConfig['voiceLive'], o: AgentProfileOverrides): WorkerConfig['voiceLive'] {
+  const type = o.voiceType ?? defaults.voice.type;
+  const voice = o.voiceName ? (type === defaults.voice.type ? { ...defaults.voice, name: o.voiceName } : { type, name: o.voiceName }) : defaults.voice;
+  const target: VoiceLiveTarget = o.model
+    ? { kind: 'model', model: o.model }
+    : o.agentName && o.agentProject
+      ? { kind: 'agent', agentName: o.agentName, projectName: o.agentProject }
+      : defaults.target;
+  const greeting = o.greeting
+    ? { kind: 'text' as const, text: o.greeting }
+    : o.greetingInstruction
+      ? { kind: 'generated' as const, instruction: o.greetingInstruction }
+      : defaults.greeting;
+  const transcription = defaults.transcription && o.transcriptionLanguage ? { ...defaults.transcription, language: o.transcriptionLanguage } : defaults.transcription;
+  return {
+    ...defaults,
+    target,
+    voice,
+    instructions: o.instructions ?? defaults.instructions,
+    ...(greeting ? { greeting } : {}),
+    ...(transcription ? { transcription } : {}),
+  };
 }
 
 /** Parses and checks the worker's environment once; throws `ConfigError` naming every bad variable. */
@@ -186,7 +317,7 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
   const e = parseEnv(workerConfigSchema, env);
   const semanticVad = e.VOICE_LIVE_TURN_DETECTION.startsWith('azure_semantic');
   const transcriptionOff = e.VOICE_LIVE_TRANSCRIPTION_MODEL.toLowerCase() === 'none';
-  return {
+  const config: Omit<WorkerConfig, 'agentProfiles'> = {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
@@ -268,4 +399,14 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
     ...(e.AZURE_CLIENT_ID ? { azureClientId: e.AZURE_CLIENT_ID } : {}),
     callControl: callControlConfigFrom(e),
   };
+  return { ...config, agentProfiles: resolveAgentProfiles(e.AGENT_PROFILES ?? {}, config.voiceLive) };
+}
+
+/** Each profile's agent: its overrides applied to the default Voice Live settings. */
+export function resolveAgentProfiles(overridesByName: Readonly<Record<string, AgentProfileOverrides>>, defaults: WorkerConfig['voiceLive']): Map<string, AgentProfile> {
+  const profiles = new Map<string, AgentProfile>();
+  for (const [name, { transferTarget, ...overrides }] of Object.entries(overridesByName)) {
+    profiles.set(name, { name, voiceLive: profileVoiceLive(defaults, overrides), ...(transferTarget ? { transferTarget } : {}) });
+  }
+  return profiles;
 }
