@@ -158,19 +158,6 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     });
     closers.push(() => acs.close());
     const callOf = (callId: string) => acs.calls.get(callId);
-    const callControl =
-      options.callControl !== false && options.worker !== 'child-process'
-        ? createCallControl({
-            config: loadCallControlConfig({
-              TRANSFER_TARGET: '+15550109999',
-              ...workerEnv,
-              ACS_CONNECTION_STRING: acs.connectionString,
-              SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
-            }),
-            logger: log('call-control'),
-          })
-        : undefined;
-    if (callControl) closers.push(() => callControl.close(2000));
     /** The worker's settings in the lab, in-process or as a child process: media auth by the token issuer. */
     const labWorkerEnv = (port: number): Env => ({
       ...workerEnv,
@@ -188,6 +175,20 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
       ...labWorkerEnv(ports.worker ?? 0),
     });
+    const callControl =
+      options.callControl !== false && options.worker !== 'child-process'
+        ? createCallControl({
+            config: loadCallControlConfig({
+              TRANSFER_TARGET: '+15550109999',
+              ...workerEnv,
+              ACS_CONNECTION_STRING: acs.connectionString,
+              SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
+            }),
+            logger: log('call-control'),
+            profiles: workerConfig.agentProfiles,
+          })
+        : undefined;
+    if (callControl) closers.push(() => callControl.close(2000));
     let worker: WorkerServer | undefined;
     let workerProcess: ChildProcess | undefined;
     let workerPort: number;
@@ -203,7 +204,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         logger: log('worker'),
         ...(credential ? { credential } : {}),
         createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
-        hooksFor: (callId) => combineHooks(timelineHooks(() => callOf(callId)), callControl?.hooksFor(callId)),
+        hooksFor: (callId, profile) => combineHooks(timelineHooks(() => callOf(callId)), callControl?.hooksFor(callId, profile)),
       });
       workerPort = (await inProcess.listen(workerConfig.port, workerConfig.host)).port;
       worker = inProcess;

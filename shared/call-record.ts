@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AGENT_PROFILE_NAME } from './config/env.js';
 
 /**
  * The `call-records` queue's message: one per call, published by the worker when the call ends.
@@ -107,6 +108,8 @@ export const costSchema = z.object({
 export const callRecordSchema = z.object({
   schemaVersion: z.literal(CALL_RECORD_SCHEMA_VERSION),
   callId: z.string().min(1),
+  /** The agent profile of the line called (AGENT_PROFILES), to count calls per line; absent = the default agent. Added within version 1. */
+  profile: z.string().regex(AGENT_PROFILE_NAME).optional(),
   callConnectionId: z.string().min(1).optional(),
   /** Masked: `+4420******34`. */
   from: z.string().optional(),
@@ -190,6 +193,6 @@ export function toCallRecordBusMessage(record: CallRecord): {
     body: record,
     messageId: `${record.callId}:record`.slice(0, 128),
     subject: 'call.record',
-    applicationProperties: { schemaVersion: record.schemaVersion, outcome: record.outcome.kind },
+    applicationProperties: { schemaVersion: record.schemaVersion, outcome: record.outcome.kind, ...(record.profile ? { profile: record.profile } : {}) },
   };
 }

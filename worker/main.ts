@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     logger: logger.child({ component: 'call-control' }),
     ...(credential ? { credential: () => credential } : {}),
     customTools: await loadCustomTools(config.callControl.customTools),
+    profiles: config.agentProfiles,
   });
   const server = new WorkerServer({
     config,
@@ -57,12 +58,17 @@ async function main(): Promise<void> {
     metrics,
     ...(credential ? { credential } : {}),
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
-    hooksFor: (callId) => callControl.hooksFor(callId),
+    hooksFor: (callId, profile) => callControl.hooksFor(callId, profile),
     idleTimeoutMs: config.mediaIdleTimeoutMs,
   });
   const address = await server.listen(config.port, config.host);
   logger.info(
-    { address: `${address.address}:${address.port}`, mediaAuth: config.mediaAuth.mode, voiceLive: config.voiceLive.target.kind },
+    {
+      address: `${address.address}:${address.port}`,
+      mediaAuth: config.mediaAuth.mode,
+      voiceLive: config.voiceLive.target.kind,
+      ...(config.agentProfiles.size > 0 ? { agentProfiles: [...config.agentProfiles.keys()] } : {}),
+    },
     'worker listening',
   );
 

@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AcsAuthError, AcsTokenVerifier } from '../shared/acs-auth.js';
-import type { WorkerConfig } from '../shared/config/worker.js';
+import { AGENT_PROFILE_NAME } from '../shared/config/env.js';
+import type { AgentProfile, WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
 import { CallSession, type CallSessionHooks } from './call-session.js';
 import { CallRegistry } from './call-registry.js';
@@ -14,14 +15,15 @@ import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 
 export interface WorkerServerOptions {
-  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'>;
+  config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'> &
+    Partial<Pick<WorkerConfig, 'agentProfiles'>>;
   logger: Logger;
   createVoiceLiveClient: (options: VoiceLiveClientOptions) => VoiceLiveClient;
   /** Microsoft Entra credential for Voice Live when no API key is configured. */
   credential?: TokenCredential;
   metrics?: WorkerMetrics;
-  /** Per-call extensions (issue 5: tools, DTMF, bus). */
-  hooksFor?: (callId: string) => CallSessionHooks | undefined;
+  /** Per-call extensions (issue 5: tools, DTMF, bus); `profile` is the call's agent profile, if its path named one. */
+  hooksFor?: (callId: string, profile: string | undefined) => CallSessionHooks | undefined;
   timers?: PlayoutTimers;
   /** A media socket that has not sent AudioMetadata by then is closed. Default 10 s. */
   metadataTimeoutMs?: number;
@@ -30,7 +32,8 @@ export interface WorkerServerOptions {
 }
 
 const CALL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
-const WS_PATH = /^\/ws(?:\/([^/?]*))?\/?$/;
+/** `/ws`, `/ws/<callId>` or `/ws/<callId>/<profile>` (AGENT_PROFILE_BY_NUMBER on the Functions app). */
+const WS_PATH = /^\/ws(?:\/([^/?]*)(?:\/([^/?]+))?)?\/?$/;
 
 /**
  * HTTP health/readiness/metrics and the `/ws` media endpoint. Each upgrade is authenticated before any
@@ -174,10 +177,22 @@ export class WorkerServer {
     if (socket.destroyed) return;
     // After authentication: only ACS learns that this replica is full, and only its calls are counted.
     const callId = this.callIdFor(match[1], req);
+    let profile: AgentProfile | undefined;
+    if (match[2] !== undefined) {
+      profile = this.options.config.agentProfiles?.get(match[2]);
+      if (!profile) {
+        // Every call to the number that names it fails the same way: the two apps' settings disagree.
+        this.log.error(
+          { callId, profile: AGENT_PROFILE_NAME.test(match[2]) ? match[2] : '(not a profile name)' },
+          'media upgrade refused: unknown agent profile (AGENT_PROFILE_BY_NUMBER names a profile AGENT_PROFILES does not have)',
+        );
+        return this.refuse(socket, 404, 'Not Found', 'unknown_profile');
+      }
+    }
     if (this.isFull(callId)) return this.refuseWhenFull(socket);
     const connectionHeader = req.headers['x-ms-call-connection-id'];
     const callConnectionId = typeof connectionHeader === 'string' && CALL_ID_PATTERN.test(connectionHeader) ? connectionHeader : undefined;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId, profile));
   }
 
   private callIdFor(pathId: string | undefined, req: IncomingMessage): string {
@@ -193,20 +208,20 @@ export class WorkerServer {
     return randomUUID();
   }
 
-  private accept(ws: WebSocket, callId: string, callConnectionId: string | undefined): void {
+  private accept(ws: WebSocket, callId: string, callConnectionId: string | undefined, profile: AgentProfile | undefined): void {
     const existing = this.calls.get(callId);
     if (existing) existing.end('replaced by a new media socket for the same call', 1000);
-    const hooks = this.options.hooksFor?.(callId);
+    const hooks = this.options.hooksFor?.(callId, profile?.name);
     const session = new CallSession({
       callId,
       ...(callConnectionId ? { callConnectionId } : {}),
       socket: ws,
-      voiceLive: this.options.config.voiceLive,
+      voiceLive: profile?.voiceLive ?? this.options.config.voiceLive,
       ...(this.options.credential ? { credential: this.options.credential } : {}),
       playoutLeadMs: this.options.config.playoutLeadMs,
       unmixedAudio: this.options.config.mediaAudioChannel === 'unmixed',
       metrics: this.metrics,
-      logger: this.log.child({ callId }),
+      logger: this.log.child(profile ? { callId, profile: profile.name } : { callId }),
       createVoiceLiveClient: this.options.createVoiceLiveClient,
       ...(hooks ? { hooks } : {}),
       ...(this.options.timers ? { timers: this.options.timers } : {}),

@@ -11,6 +11,7 @@ import { parseCallRecord, type CallRecord } from '../../shared/call-record.js';
 import type { CallEventMessage } from '../../shared/call-metadata.js';
 import { toBusMessage } from '../../shared/call-metadata.js';
 import { loadCallControlConfig } from '../../shared/config/call-control.js';
+import { resolveAgentProfiles, type AgentProfileOverrides } from '../../shared/config/worker.js';
 import { createLogger } from '../../shared/log.js';
 import { createCallControl, type CallControlRuntime } from '../../worker/call-control/index.js';
 import type { AgentTool } from '../../worker/tools/types.js';
@@ -33,8 +34,8 @@ export interface CallControlLab {
   control: CallControlRuntime;
   worker: RunningWorker;
   logs: Record<string, unknown>[];
-  /** Answers a call at the ACS peer (so Call Automation knows it), opens its media socket and waits for Voice Live. */
-  startCall(callId?: string): Promise<LabCall>;
+  /** Answers a call at the ACS peer (so Call Automation knows it), opens its media socket (`/ws/<callId>[/<profile>]`) and waits for Voice Live. */
+  startCall(callId?: string, options?: { profile?: string }): Promise<LabCall>;
   /** Publishes call events as the Functions app does (session = call id, messageId = event id). */
   publish(...events: CallEventMessage[]): Promise<void>;
   records(): CallRecord[];
@@ -45,6 +46,8 @@ export interface LabOptions {
   env?: Record<string, string>;
   customTools?: AgentTool[];
   greeting?: boolean;
+  /** AGENT_PROFILES, applied to the harness worker's default settings. */
+  profiles?: Record<string, AgentProfileOverrides>;
 }
 
 export async function startCallControlLab(options: LabOptions = {}): Promise<CallControlLab> {
@@ -73,15 +76,18 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     CALLER_SILENCE_PROMPT_MS: '0',
     ...options.env,
   });
+  const defaults = workerConfig(voiceLive.url);
+  const agentProfiles = resolveAgentProfiles(options.profiles ?? {}, defaults.voiceLive);
   const control = createCallControl({
     config,
     logger,
+    profiles: agentProfiles,
     busClient,
     customTools: options.customTools ?? [],
     subscriptionRetryDelayMs: 50,
     outboxOptions: { retryDelayMs: 50, maxRetryDelayMs: 200, attemptDeadlineMs: 400 },
   });
-  const worker = await startWorker(workerConfig(voiceLive.url), { hooksFor: (callId) => control.hooksFor(callId), logger });
+  const worker = await startWorker({ ...defaults, agentProfiles }, { hooksFor: (callId, profile) => control.hooksFor(callId, profile), logger });
   const events = new BusPublisher(busClient, 'call-events', { retryDelayMs: 20, maxRetryDelayMs: 100, attemptTimeoutMs: 500 });
   const automation = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });
   const media: AcsMediaClient[] = [];
@@ -94,11 +100,11 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     control,
     worker,
     logs,
-    async startCall(callId = `call-${randomUUID().slice(0, 8)}`) {
+    async startCall(callId = `call-${randomUUID().slice(0, 8)}`, { profile }: { profile?: string } = {}) {
       const context = acs.createIncomingCallContext({ correlationId: callId });
       const answered = await automation.answerCall(context, 'https://functions.example/api/callbacks');
       const callConnectionId = answered.callConnectionProperties.callConnectionId!;
-      const client = await AcsMediaClient.connect({ url: `${worker.url}/ws/${callId}`, callConnectionId, correlationId: callId });
+      const client = await AcsMediaClient.connect({ url: `${worker.url}/ws/${callId}${profile ? `/${profile}` : ''}`, callConnectionId, correlationId: callId });
       media.push(client);
       client.sendMetadata(16000);
       const session = await voiceLive.nextSession();

@@ -4,7 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { WorkerServer, type WorkerServerOptions } from '../../worker/server.js';
 import { VoiceLiveClient } from '../../worker/voice-live/client.js';
 
-export type HarnessConfig = Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'>;
+export type HarnessConfig = WorkerServerOptions['config'];
 
 export function workerConfig(voiceLiveUrl: string, overrides: Partial<HarnessConfig> = {}, voiceLive: Partial<WorkerConfig['voiceLive']> = {}): HarnessConfig {
   return {

@@ -9,6 +9,7 @@ import type { CallControl, CallSessionHooks, CallSummary } from '../call-session
 import { CallRecordCollector } from '../call-record/collector.js';
 import type { RecordOutbox } from '../call-record/outbox.js';
 import { FunctionCallRunner } from '../tools/function-calls.js';
+import { transferToHumanTool } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { ToolContext, TransferOutcome } from '../tools/types.js';
 import type { ServerEvent } from '../voice-live/events.js';
@@ -19,6 +20,9 @@ import { ResponseGate } from './response-gate.js';
 
 export interface CallControllerDeps {
   callId: string;
+  /** The call's agent profile (AGENT_PROFILES): named in its record. */
+  profile?: string;
+  /** This call's settings: a profile's transfer target is already in them. */
   config: CallControlConfig;
   tools: ToolRegistry;
   logger: Logger;
@@ -85,7 +89,12 @@ export class CallController {
   constructor(private readonly deps: CallControllerDeps) {
     this.log = deps.logger;
     const config = deps.config;
-    this.record = new CallRecordCollector({ callId: deps.callId, recordTranscripts: config.recordTranscripts, prices: config.prices });
+    this.record = new CallRecordCollector({
+      callId: deps.callId,
+      ...(deps.profile ? { profile: deps.profile } : {}),
+      recordTranscripts: config.recordTranscripts,
+      prices: config.prices,
+    });
     this.gate = new ResponseGate(() => this.call?.voiceLive);
     this.runner = new FunctionCallRunner({
       registry: deps.tools,
@@ -115,7 +124,8 @@ export class CallController {
   }
 
   private sessionSettings(settings: VoiceLiveSessionSettings): VoiceLiveSessionSettings {
-    const tools = this.deps.tools.definitions();
+    // Registered when any line has a target; offered only to calls that have one.
+    const tools = this.deps.tools.definitions().filter((tool) => tool.name !== transferToHumanTool.name || this.deps.config.transferTarget);
     if (tools.length === 0) return settings;
     return { ...settings, tools: [...(settings.tools ?? []), ...tools] };
   }

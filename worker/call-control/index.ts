@@ -21,6 +21,8 @@ export interface CallControlDeps {
   /** Managed identity for ACS and Service Bus when they are configured by endpoint/namespace; made on first use. */
   credential?: () => TokenCredential;
   customTools?: AgentTool[];
+  /** Agent profiles by name (AGENT_PROFILES): a profile's call transfers to its own target, else to TRANSFER_TARGET. */
+  profiles?: ReadonlyMap<string, { readonly transferTarget?: string | undefined }>;
   /** Overrides for tests: a ready Call Automation facade and Service Bus client. */
   actions?: CallActions;
   busClient?: ServiceBusClient;
@@ -30,8 +32,8 @@ export interface CallControlDeps {
 }
 
 export interface CallControlRuntime {
-  /** For `WorkerServer`'s `hooksFor`. */
-  hooksFor(callId: string): CallSessionHooks;
+  /** For `WorkerServer`'s `hooksFor`: the call's agent profile, if any, sets its transfer target and is in its record. */
+  hooksFor(callId: string, profile?: string): CallSessionHooks;
   readonly tools: ToolRegistry;
   readonly outbox: RecordOutbox | undefined;
   /** Live calls' controllers, by call id. */
@@ -41,7 +43,7 @@ export interface CallControlRuntime {
 }
 
 /**
- * Call control for the worker: tools (end_call, transfer_to_human when TRANSFER_TARGET is set, custom tools),
+ * Call control for the worker: tools (end_call, transfer_to_human when TRANSFER_TARGET or a profile's target is set, custom tools),
  * each call's Service Bus session, DTMF, caps and call records. Without ACS or Service Bus settings the matching
  * parts are off and calls still work.
  */
@@ -49,7 +51,9 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
   const { config, logger } = deps;
   const tools = new ToolRegistry();
   tools.register(endCallTool);
-  if (config.transferTarget) tools.register(transferToHumanTool);
+  const profiles = deps.profiles ?? new Map<string, { transferTarget?: string | undefined }>();
+  // Offered per call, to the calls that have a target (CallController.sessionSettings).
+  if (config.transferTarget || [...profiles.values()].some((p) => p.transferTarget)) tools.register(transferToHumanTool);
   for (const tool of deps.customTools ?? []) tools.register(tool);
 
   const needCredential = () => {
@@ -103,7 +107,13 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
   });
 
   logger.info(
-    { tools: tools.names, acs: actions !== undefined, serviceBus: busClient !== undefined, transfer: config.transferTarget !== undefined },
+    {
+      tools: tools.names,
+      acs: actions !== undefined,
+      serviceBus: busClient !== undefined,
+      transfer: config.transferTarget !== undefined,
+      ...(profiles.size > 0 ? { profiles: [...profiles.keys()] } : {}),
+    },
     'call control ready',
   );
   if (!actions) {
@@ -117,12 +127,15 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
     tools,
     outbox,
     calls,
-    hooksFor(callId) {
+    hooksFor(callId, profile) {
+      // The server refuses a socket naming a profile it does not know, so `line` is found whenever `profile` is set.
+      const line = profile === undefined ? undefined : profiles.get(profile);
       const controller: CallController = new CallController({
         callId,
-        config,
+        ...(profile ? { profile } : {}),
+        config: line?.transferTarget ? { ...config, transferTarget: line.transferTarget } : config,
         tools,
-        logger: logger.child({ callId }),
+        logger: logger.child(profile ? { callId, profile } : { callId }),
         actions,
         busClient,
         outbox: outbox ? recordSinkFor(callId, () => controller) : undefined,

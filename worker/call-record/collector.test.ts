@@ -109,6 +109,15 @@ describe('the call recording in the record', () => {
     expect(mergeCallRecords(stopped, without, prices).recording).toEqual({ recordingId: 'rec-1', state: 'stopped' });
     expect(mergeCallRecords(without, without, prices)).not.toHaveProperty('recording');
   });
+
+  it("names the call's agent profile, also when its media socket was replaced; none for the default agent", () => {
+    const profiled = new CallRecordCollector({ callId: 'call-1', profile: 'sales', recordTranscripts: true, prices }).build(facts);
+    const plain = collector().c.build(facts);
+    expect(profiled.profile).toBe('sales');
+    expect(plain).not.toHaveProperty('profile');
+    expect(mergeCallRecords(profiled, plain, prices).profile).toBe('sales');
+    expect(mergeCallRecords(plain, profiled, prices).profile).toBe('sales');
+  });
 });
 
 describe('usage and cost', () => {

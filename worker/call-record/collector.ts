@@ -15,6 +15,8 @@ import { addUsage, emptyUsage, priceCall } from './cost.js';
 
 export interface CallRecordCollectorOptions {
   callId: string;
+  /** The call's agent profile, if its line has one. */
+  profile?: string;
   recordTranscripts: boolean;
   prices: TokenPrices;
   /** Wall clock (epoch ms); injected by tests. */
@@ -201,6 +203,7 @@ export class CallRecordCollector {
       : null;
     return buildCallRecord({
       callId: this.options.callId,
+      ...(this.options.profile ? { profile: this.options.profile } : {}),
       ...(facts.callConnectionId ? { callConnectionId: facts.callConnectionId } : {}),
       ...(this.from ? { from: this.from } : {}),
       ...(this.to ? { to: this.to } : {}),
@@ -248,6 +251,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const durationMs = endedAtMs - startedAtMs;
   const cost = priceCall(usage, durationMs, prices);
   const callConnectionId = later.callConnectionId ?? earlier.callConnectionId;
+  const profile = later.profile ?? earlier.profile;
   const from = later.from ?? earlier.from;
   const to = later.to ?? earlier.to;
   const capReached = later.capReached ?? earlier.capReached;
@@ -262,6 +266,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
       : undefined;
   return buildCallRecord({
     callId: later.callId,
+    ...(profile ? { profile } : {}),
     ...(callConnectionId ? { callConnectionId } : {}),
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),

@@ -90,21 +90,22 @@ export class RecordOutbox {
     let delayMs = this.retryDelayMs;
     while (this.pending.size > 0 && !this.stopping.signal.aborted) {
       const [callId, record] = this.pending.entries().next().value!;
+      const call = record.profile ? { callId, profile: record.profile } : { callId };
       try {
         await this.sender.publish(toCallRecordBusMessage(record), { deadlineMs: this.attemptDeadlineMs, abortSignal: this.stopping.signal });
         if (this.pending.get(callId) === record) this.pending.delete(callId);
         this.published++;
         delayMs = this.retryDelayMs;
-        this.log.info({ callId, outcome: record.outcome.kind }, 'call record published');
+        this.log.info({ ...call, outcome: record.outcome.kind }, 'call record published');
       } catch (error) {
         if (this.stopping.signal.aborted) break;
         const code = error instanceof BusError ? error.code : undefined;
         if (code === 'BUS_REJECTED' || code === 'BUS_INVALID_MESSAGE') {
           this.pending.delete(callId);
-          this.log.error({ callId, code, error: (error as Error).message }, 'call record refused by Service Bus; not retrying');
+          this.log.error({ ...call, code, error: (error as Error).message }, 'call record refused by Service Bus; not retrying');
           continue;
         }
-        this.log.warn({ callId, code, waiting: this.pending.size, retryInMs: delayMs }, 'call record not published yet; will retry');
+        this.log.warn({ ...call, code, waiting: this.pending.size, retryInMs: delayMs }, 'call record not published yet; will retry');
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delayMs);
           this.wake = () => {
