@@ -25,6 +25,8 @@ export const transcriptEntrySchema = z.object({
   at: isoTime,
   /** The agent was interrupted: `text` may include words the caller did not hear. */
   interrupted: z.boolean().optional(),
+  /** With `interrupted`: how much of this turn's audio the caller heard before they spoke over it (the playout clock). */
+  heardMs: z.number().int().min(0).optional(),
 });
 export type TranscriptEntry = z.infer<typeof transcriptEntrySchema>;
 

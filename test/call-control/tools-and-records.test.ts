@@ -191,6 +191,10 @@ describe('call record', () => {
       { role: 'agent', text: expect.stringMatching(/^Your/) },
     ]);
     expect(record.transcript![3]!.interrupted).toBe(true);
+    // What the caller heard of it: the playout clock's figure, the same the model was told to keep.
+    const truncate = received(s, 'conversation.item.truncate').at(-1)!;
+    expect(record.transcript![3]!.heardMs).toBe(truncate.audio_end_ms);
+    expect(record.transcript![3]!.heardMs).toBeGreaterThan(0);
     expect(record.turns).toHaveLength(2);
     expect(record.turns.every((t) => t.timeToFirstAgentAudioMs !== null && t.timeToFirstAgentAudioMs >= 0)).toBe(true);
     expect(record.durationMs).toBeGreaterThan(0);

@@ -113,7 +113,7 @@ export class CallController {
       onStart: (call) => this.onStart(call),
       onVoiceLiveEvent: (event) => this.onVoiceLiveEvent(event),
       onDtmf: (tone) => this.onDtmf(tone),
-      onBargeIn: (info) => this.record.onBargeIn(info.itemId),
+      onBargeIn: (info) => this.record.onBargeIn(info.itemId, info.heardMs),
       onEnd: (summary) => this.onEnd(summary),
     };
   }

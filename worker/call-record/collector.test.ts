@@ -27,13 +27,13 @@ describe('call record collector', () => {
     c.onVoiceLiveEvent(ev({ type: 'response.audio.delta', ...ids, delta: 'AAAA' }));
     // The caller's transcription arrives after the agent started: it still comes first.
     c.onVoiceLiveEvent(ev({ type: 'conversation.item.input_audio_transcription.completed', item_id: 'u1', transcript: 'Hello?' }));
-    c.onBargeIn('a1');
+    c.onBargeIn('a1', 40.4);
     c.onVoiceLiveEvent(ev({ type: 'response.audio_transcript.done', ...ids, transcript: 'Hi, how can' }));
     advance(250);
     const record = c.build(facts);
     expect(record.transcript).toEqual([
       { role: 'caller', text: 'Hello?', at: '2026-01-05T10:00:00.000Z' },
-      { role: 'agent', text: 'Hi, how can', at: '2026-01-05T10:00:01.700Z', interrupted: true },
+      { role: 'agent', text: 'Hi, how can', at: '2026-01-05T10:00:01.700Z', interrupted: true, heardMs: 40 },
     ]);
     expect(record.turns).toEqual([{ callerStoppedAt: '2026-01-05T10:00:01.000Z', timeToFirstAgentAudioMs: 700 }]);
     expect(record).toMatchObject({ durationMs: 2000, outcome: { kind: 'caller_hung_up' }, bargeIns: 1, voiceLiveReconnects: 2, framesDropped: 3 });

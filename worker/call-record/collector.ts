@@ -38,6 +38,7 @@ interface Entry {
   text: string;
   atMs: number;
   interrupted?: boolean;
+  heardMs?: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -58,7 +59,8 @@ export class CallRecordCollector {
   private readonly entries: Entry[] = [];
   private readonly callerSpeechAt = new Map<string, number>();
   private readonly agentEntries = new Map<string, Entry>();
-  private readonly interruptedItems = new Set<string>();
+  /** Agent items the caller spoke over, with the ms of them they heard. */
+  private readonly interruptedItems = new Map<string, number>();
   private readonly turns: CallRecord['turns'] = [];
   private openTurn: { stoppedAtMs: number; index: number } | undefined;
   private readonly respondedResponses = new Set<string>();
@@ -113,10 +115,11 @@ export class CallRecordCollector {
     this.tools.push({ name: use.name, at: iso(use.startedAtMs), durationMs: Math.max(0, Math.round(use.durationMs)), status: use.status });
   }
 
-  onBargeIn(itemId: string): void {
-    this.interruptedItems.add(itemId);
+  onBargeIn(itemId: string, heardMs: number): void {
+    const heard = Math.max(0, Math.round(heardMs));
+    this.interruptedItems.set(itemId, heard);
     const entry = this.agentEntries.get(itemId);
-    if (entry) entry.interrupted = true;
+    if (entry) Object.assign(entry, { interrupted: true, heardMs: heard });
   }
 
   onVoiceLiveEvent(event: ServerEvent): void {
@@ -137,7 +140,8 @@ export class CallRecordCollector {
           }
         }
         if (this.options.recordTranscripts && !this.agentEntries.has(event.item_id)) {
-          this.addEntry(event.item_id, { role: 'agent', text: '', atMs: this.now(), ...(this.interruptedItems.has(event.item_id) ? { interrupted: true } : {}) });
+          const heardMs = this.interruptedItems.get(event.item_id);
+          this.addEntry(event.item_id, { role: 'agent', text: '', atMs: this.now(), ...(heardMs !== undefined ? { interrupted: true, heardMs } : {}) });
         }
         break;
       case 'response.audio_transcript.done':
@@ -199,7 +203,7 @@ export class CallRecordCollector {
       ? [...this.entries]
           .filter((e) => e.text.length > 0)
           .sort((a, b) => a.atMs - b.atMs)
-          .map((e) => ({ role: e.role, text: e.text, at: iso(e.atMs), ...(e.interrupted ? { interrupted: true } : {}) }))
+          .map((e) => ({ role: e.role, text: e.text, at: iso(e.atMs), ...(e.interrupted ? { interrupted: true, heardMs: e.heardMs ?? 0 } : {}) }))
       : null;
     return buildCallRecord({
       callId: this.options.callId,
