@@ -165,6 +165,28 @@ customMetrics
       failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
     }
   }
+  // Any refusal: it is a settings mismatch, not load, so no retry or scale-out helps, and every call to that number
+  // fails until someone fixes it.
+  {
+    name: 'unknown-agent-profile'
+    displayName: 'Voice agent: calls to an unknown agent profile'
+    description: 'The worker refused media WebSocket upgrades in the last 5 minutes because their path named an agent profile it does not have (worker_upgrades_rejected_total, reason unknown_profile): the Functions app\'s AGENT_PROFILE_BY_NUMBER maps a number to a profile the worker\'s AGENT_PROFILES lacks. Every call to that number is answered, then silent (each media restart is refused again) until it is hung up after MEDIA_RESTART_MAX_ATTEMPTS. The worker log line "media upgrade refused: unknown agent profile" names the profile. Fix: make AGENT_PROFILE_BY_NUMBER on the Functions app and AGENT_PROFILES on the worker name the same profiles (azd env set both, then azd provision). README Troubleshooting, row "answered, then silence: unknown agent profile".'
+    severity: 1
+    windowSize: 'PT5M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_upgrades_rejected_total"
+| where tostring(customDimensions.reason) == "unknown_profile"
+| project timestamp, refusedCalls = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'refusedCalls'
+      operator: 'GreaterThan'
+      threshold: 0
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
 ]
 
 resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for rule in rules: {

@@ -6,6 +6,7 @@ import type { Node } from 'web-tree-sitter';
 import { AcsMediaClient, AcsUpgradeError } from '../../lab/acs/media-client.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from '../../lab/acs-token-issuer.js';
 import { startVoiceLivePeer, type VoiceLivePeer } from '../../lab/voice-live/peer.js';
+import { resolveAgentProfiles } from '../../shared/config/worker.js';
 import type { AcsAuthErrorCode } from '../../shared/acs-auth.js';
 import { exportPromMetrics } from '../../worker/metrics-export.js';
 import { type DropReason, type UpgradeRefusalReason, WorkerMetrics } from '../../worker/metrics.js';
@@ -95,6 +96,7 @@ const selects = (label: NonNullable<Selection['label']>, value: string | undefin
 // The label values the rules pick, typed by the worker's own unions: renaming one there fails the type check here.
 const MEDIA_AUTH_REFUSALS = ['invalid_token', 'expired_token', 'keys_unavailable'] as const satisfies readonly AcsAuthErrorCode[];
 const AT_CAPACITY = 'at_capacity' satisfies UpgradeRefusalReason;
+const UNKNOWN_PROFILE = 'unknown_profile' satisfies UpgradeRefusalReason;
 const DROPS_THAT_ARE_NOT_BAD_INPUT = ['discarded_response', 'voice_live_not_ready'] as const satisfies readonly DropReason[];
 const FAILED_RESPONSE_STATUSES = ['failed', 'incomplete'] as const satisfies readonly (typeof RESPONSE_STATUSES)[number][];
 
@@ -198,10 +200,11 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['frames-dropped', 13],
       ['no-worker', 1],
       ['calls-refused-at-capacity', 0],
+      ['unknown-agent-profile', 0],
     ]);
   });
 
-  it('six rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at README Troubleshooting', () => {
+  it('seven rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at README Troubleshooting', () => {
     const rules = alertRules();
     expect(rules.map((r) => [r.name, r.properties.severity, r.properties.windowSize])).toEqual([
       [`alert-voice-live-responses-failing-${TOKEN}`, 2, 'PT15M'],
@@ -210,6 +213,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       [`alert-frames-dropped-${TOKEN}`, 3, 'PT15M'],
       [`alert-no-worker-${TOKEN}`, 1, 'PT15M'],
       [`alert-calls-refused-at-capacity-${TOKEN}`, 2, 'PT15M'],
+      [`alert-unknown-agent-profile-${TOKEN}`, 1, 'PT5M'],
     ]);
     for (const rule of rules) {
       expect(rule.kind).toBe('LogAlert');
@@ -281,6 +285,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['worker_frames_dropped_total', 'reason'],
       ['worker_active_calls', undefined],
       ['worker_upgrades_rejected_total', 'reason'],
+      ['worker_upgrades_rejected_total', 'reason'],
     ]);
     for (const s of selections) {
       expect(exported.instrumentNames, s.metric).toContain(s.metric);
@@ -288,8 +293,8 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     }
   });
 
-  it('the label values the rules pick are the worker\'s own (response statuses, auth error codes, drop reasons, the capacity refusal)', () => {
-    const [responses, calls, auth, frames, , capacity] = alertRules().map((r) => selection(r.properties.criteria.allOf[0]!.query).label!);
+  it('the label values the rules pick are the worker\'s own (response statuses, auth error codes, drop reasons, the capacity and unknown-profile refusals)', () => {
+    const [responses, calls, auth, frames, , capacity, unknownProfile] = alertRules().map((r) => selection(r.properties.criteria.allOf[0]!.query).label!);
     expect(responses).toEqual({ name: 'status', op: 'in', values: [...FAILED_RESPONSE_STATUSES] });
     expect(FAILED_RESPONSE_STATUSES.every((s) => (RESPONSE_STATUSES as readonly string[]).includes(s))).toBe(true);
     expect(calls).toEqual({ name: 'outcome', op: '==', values: ['failed'] });
@@ -297,6 +302,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     expect(auth).toEqual({ name: 'reason', op: 'in', values: [...MEDIA_AUTH_REFUSALS] });
     expect(frames).toEqual({ name: 'reason', op: '!in', values: [...DROPS_THAT_ARE_NOT_BAD_INPUT] });
     expect(capacity).toEqual({ name: 'reason', op: '==', values: [AT_CAPACITY] });
+    expect(unknownProfile).toEqual({ name: 'reason', op: '==', values: [UNKNOWN_PROFILE] });
   });
 
   it('README (Deploy to Azure) documents ALERT_EMAIL, each threshold value with its default, and that nothing is created without it', () => {
@@ -316,6 +322,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       [...rule.properties.description.matchAll(/\brows? ("[^"]+"(?:,? (?:and )?"[^"]+")*)/g)].flatMap((m) => [...m[1]!.matchAll(/"([^"]+)"/g)].map((q) => [rule.name, q[1]!])),
     );
     expect(named.map(([name]) => name)).toContain(`alert-calls-refused-at-capacity-${TOKEN}`);
+    expect(named.map(([name]) => name)).toContain(`alert-unknown-agent-profile-${TOKEN}`);
     for (const [name, row] of named) expect(symptoms, name).toContain(row);
   });
 
@@ -344,7 +351,7 @@ describe('a real worker emits the rows each counter rule selects', () => {
     await expect(AcsMediaClient.connect({ url: `${worker.url}/ws/refused`, token })).rejects.toBeInstanceOf(AcsUpgradeError);
   }
 
-  it('refused tokens, unreachable signing keys, a call refused at capacity, bad input, a failed response and a failed call all match a rule', async () => {
+  it('refused tokens, unreachable signing keys, a call refused at capacity, a call to an unknown agent profile, bad input, a failed response and a failed call all match a rule', async () => {
     issuer = await startAcsTokenIssuer({ audience });
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     const worker = await startWorker(workerConfig(peer.url, { mediaAuth: { mode: 'acs', audience, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl } }));
@@ -389,6 +396,12 @@ describe('a real worker emits the rows each counter rule selects', () => {
     await until(() => capped.server.calls.size === 1, 3000, 'the held call');
     await expect(AcsMediaClient.connect({ url: `${capped.url}/ws/one-too-many` })).rejects.toMatchObject({ status: 503 });
 
+    // A worker with only the profile "sales": a call routed to "marketing" is refused.
+    const defaults = workerConfig(peer.url);
+    const profiled = await startWorker(workerConfig(peer.url, { agentProfiles: resolveAgentProfiles({ sales: { instructions: 'Sales line.' } }, defaults.voiceLive) }));
+    workers.push(profiled);
+    await expect(AcsMediaClient.connect({ url: `${profiled.url}/ws/call-2/marketing` })).rejects.toMatchObject({ status: 404 });
+
     const emitted = new Map<string, { labels: Record<string, string | number>; value: number }[]>();
     for (const w of workers) {
       for (const metric of await w.server.metrics.registry.getMetricsAsJSON()) {
@@ -414,5 +427,16 @@ describe('a real worker emits the rows each counter rule selects', () => {
     expect(selected(query('calls-refused-at-capacity'))).toBe(1);
     expect(selected(query('calls-refused-at-capacity'), AT_CAPACITY)).toBe(1);
     expect(selected(query('media-auth-refused'))).toBe(MEDIA_AUTH_REFUSALS.length);
+    // Only the refusal for the unknown profile, none of the refusals above; and no refusal row is picked by two rules.
+    expect(selected(query('unknown-agent-profile'))).toBe(1);
+    expect(selected(query('unknown-agent-profile'), UNKNOWN_PROFILE)).toBe(1);
+    const refusalRules = rules.map((r) => selection(r.condition.query)).filter((s) => s.metric === 'worker_upgrades_rejected_total');
+    expect(refusalRules).toHaveLength(3);
+    const refusalRows = emitted.get('worker_upgrades_rejected_total') ?? [];
+    expect(refusalRows.map((row) => String(row.labels.reason)).sort()).toEqual([...MEDIA_AUTH_REFUSALS, AT_CAPACITY, UNKNOWN_PROFILE].sort());
+    for (const row of refusalRows) {
+      const reason = String(row.labels.reason);
+      expect(refusalRules.filter((s) => selects(s.label!, reason)), reason).toHaveLength(1);
+    }
   });
 });
