@@ -144,7 +144,9 @@ export class WorkerServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405, { allow: 'GET' }).end();
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     if (path === '/readyz') {
-      const notReady = this.isDraining ? 'draining' : this.isFull() ? 'at capacity' : undefined;
+      const full = this.isFull();
+      this.noteCapacity(full);
+      const notReady = this.isDraining ? 'draining' : full ? 'at capacity' : undefined;
       return void res.writeHead(notReady ? 503 : 200, { 'content-type': 'text/plain' }).end(notReady ?? 'ready');
     }
     if (path === '/metrics') {
@@ -238,17 +240,20 @@ export class WorkerServer {
    */
   private isFull(callId?: string): boolean {
     const max = this.options.config.maxCalls;
-    const full = max !== undefined && this.calls.size >= max && (callId === undefined || !this.calls.has(callId));
-    if (callId === undefined && full !== this.wasFull) {
-      this.wasFull = full;
-      if (full) this.log.warn({ activeCalls: this.calls.size, maxCalls: max }, 'at capacity (MAX_CALLS): not ready, refusing new calls');
-      else this.log.info({ activeCalls: this.calls.size, maxCalls: max }, 'below capacity again: ready');
-    }
-    return full;
+    return max !== undefined && this.calls.size >= max && (callId === undefined || !this.calls.has(callId));
+  }
+
+  /** Logs when the replica reaches its cap and when it is below it again (read at readiness checks and refusals). */
+  private noteCapacity(full: boolean): void {
+    if (full === this.wasFull) return;
+    this.wasFull = full;
+    const fields = { activeCalls: this.calls.size, maxCalls: this.options.config.maxCalls };
+    if (full) this.log.warn(fields, 'at capacity (MAX_CALLS): not ready, refusing new calls');
+    else this.log.info(fields, 'below capacity again: ready');
   }
 
   private refuseWhenFull(socket: Duplex): void {
-    this.isFull();
+    this.noteCapacity(true);
     this.refuse(socket, 503, 'Service Unavailable', 'at_capacity');
   }
 
