@@ -18,6 +18,29 @@ describe('lab configuration', () => {
     expect(config.passThrough).toEqual({ VOICE_LIVE_ENDPOINT: 'https://x.services.ai.azure.com', VOICE_LIVE_API_KEY: 'k', AZURE_CLIENT_ID: 'id', TRANSFER_TARGET: '+15550101234' });
   });
 
+  it("passes the Functions app's routing variables through to it, and the worker's own to the worker (the audio channel to both)", () => {
+    const config = loadLabConfig({
+      AGENT_PROFILE_BY_NUMBER: '+18005550123=sales',
+      AGENT_PROFILES: '{"sales":{"voiceName":"en-US-Andrew:DragonHDLatestNeural"}}',
+      AGENT_CALL_PERCENT: '50',
+      NOT_FOR_US_ACTION: 'redirect',
+      NOT_FOR_US_REDIRECT_TO: '+15550109999',
+      CALLED_NUMBERS_ALLOWED: '+1800*',
+      MEDIA_AUDIO_CHANNEL: 'unmixed',
+      MAX_CALLS: '20',
+      PATH: '/usr/bin',
+    });
+    expect(config.functionsPassThrough).toEqual({
+      AGENT_PROFILE_BY_NUMBER: '+18005550123=sales',
+      AGENT_CALL_PERCENT: '50',
+      NOT_FOR_US_ACTION: 'redirect',
+      NOT_FOR_US_REDIRECT_TO: '+15550109999',
+      CALLED_NUMBERS_ALLOWED: '+1800*',
+      MEDIA_AUDIO_CHANNEL: 'unmixed',
+    });
+    expect(config.passThrough).toEqual({ AGENT_PROFILES: '{"sales":{"voiceName":"en-US-Andrew:DragonHDLatestNeural"}}', MEDIA_AUDIO_CHANNEL: 'unmixed', MAX_CALLS: '20' });
+  });
+
   it('names the variable of a bad value and the flag of a bad option', () => {
     expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(/WORKER_PORT: must be a whole number/);

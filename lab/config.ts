@@ -23,6 +23,8 @@ export const labConfigSchema = z.object({
 export type LabConfig = z.infer<typeof labConfigSchema> & {
   /** The worker's own variables (VOICE_LIVE_*, AZURE_*, call control, PLAYOUT_LEAD_MS), for its config parsers. */
   passThrough: Record<string, string>;
+  /** The Functions app's routing variables (number lists, agent share, profiles by number), for its config parser. */
+  functionsPassThrough: Record<string, string>;
 };
 
 const flagNames: Record<string, keyof z.infer<typeof labConfigSchema>> = {
@@ -58,14 +60,18 @@ export function flagsToEnv(argv: readonly string[], names: Record<string, string
 }
 
 /** The worker's own settings a user may give the lab: Voice Live, Azure sign-in, call control, playout. */
-const PASS_THROUGH = /^(VOICE_LIVE_|AZURE_|TRANSFER_|CALL_(MAX|CAP)_|DTMF_|TOOL_|CALLER_|PRICE_)|^(CUSTOM_TOOLS|RECORD_TRANSCRIPTS|END_CALL_TIMEOUT_MS|PLAYOUT_LEAD_MS)$/;
+const PASS_THROUGH = /^(VOICE_LIVE_|AZURE_|TRANSFER_|CALL_(MAX|CAP)_|DTMF_|TOOL_|CALLER_|PRICE_)|^(CUSTOM_TOOLS|RECORD_TRANSCRIPTS|END_CALL_TIMEOUT_MS|PLAYOUT_LEAD_MS|AGENT_PROFILES|MAX_CALLS|MEDIA_AUDIO_CHANNEL)$/;
+const FUNCTIONS_PASS_THROUGH = /^(CALLED_NUMBERS_|CALLER_NUMBERS_|NOT_FOR_US_)|^(AGENT_CALL_PERCENT|AGENT_PROFILE_BY_NUMBER|CALL_REJECT_REASON|MEDIA_AUDIO_CHANNEL)$/;
 
 export function loadLabConfig(env: Env, argv: readonly string[] = []): LabConfig {
   const merged = { ...env, ...flagsToEnv(argv) };
   const parsed = parseEnv(labConfigSchema, merged);
   const passThrough: Record<string, string> = {};
+  const functionsPassThrough: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value !== undefined && value.trim() !== '' && PASS_THROUGH.test(key)) passThrough[key] = value;
+    if (value === undefined || value.trim() === '') continue;
+    if (PASS_THROUGH.test(key)) passThrough[key] = value;
+    if (FUNCTIONS_PASS_THROUGH.test(key)) functionsPassThrough[key] = value;
   }
-  return { ...parsed, passThrough };
+  return { ...parsed, passThrough, functionsPassThrough };
 }

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       },
       audioFormat: config.MEDIA_AUDIO_FORMAT,
       workerEnv: config.passThrough,
+      functionsEnv: config.functionsPassThrough,
       logLevel: config.LOG_LEVEL,
     });
   } catch (error) {

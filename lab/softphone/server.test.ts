@@ -33,9 +33,16 @@ describe('softphone server', () => {
   });
 
   it('answers malformed control messages with an error and keeps the socket, and reports a call that cannot be placed', async () => {
-    const replies = await exchange(['not json', JSON.stringify({ type: 'dance' }), Buffer.from([1, 2, 3]), JSON.stringify({ type: 'call' })]);
-    expect(replies.map((r) => r.type)).toEqual(['error', 'error', 'error']);
+    const replies = await exchange([
+      'not json',
+      JSON.stringify({ type: 'dance' }),
+      Buffer.from([1, 2, 3]),
+      JSON.stringify({ type: 'call', to: '555-0100' }),
+      JSON.stringify({ type: 'call' }),
+    ]);
+    expect(replies.map((r) => r.type)).toEqual(['error', 'error', 'error', 'error']);
     expect(replies[0]!.message).toMatch(/not JSON/);
-    expect(replies[2]!.message).toMatch(/could not place the call: webhook unreachable/);
+    expect(replies[2]!.message).toMatch(/to must be an E\.164 number/);
+    expect(replies[3]!.message).toMatch(/could not place the call: webhook unreachable/);
   });
 });

@@ -26,7 +26,11 @@ export interface SoftphoneServer {
 }
 
 const clientMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('call'), from: z.string().regex(/^\+\d{6,15}$/).optional() }),
+  z.object({
+    type: z.literal('call'),
+    from: z.string().regex(/^\+\d{6,15}$/, 'from must be an E.164 number such as +15550100001').optional(),
+    to: z.string().regex(/^\+\d{6,15}$/, 'to must be an E.164 number such as +18005550100').optional(),
+  }),
   z.object({ type: z.literal('hangup') }),
 ]);
 
@@ -99,7 +103,7 @@ function handlePhone(socket: WebSocket, options: SoftphoneServerOptions, logger:
     }
     if (parsed.type === 'call') {
       if (call && !call.isOver) return send({ type: 'error', message: 'a call is already in progress' });
-      void place(parsed.from);
+      void place({ ...(parsed.from ? { from: parsed.from } : {}), ...(parsed.to ? { to: parsed.to } : {}) });
     } else if (call && !call.isOver) {
       void call.hangUp();
     }
@@ -108,10 +112,10 @@ function handlePhone(socket: WebSocket, options: SoftphoneServerOptions, logger:
     if (call && !call.isOver) void call.hangUp();
   });
 
-  async function place(from: string | undefined): Promise<void> {
+  async function place(numbers: Pick<PlaceCallOptions, 'from' | 'to'>): Promise<void> {
     let placed: EmulatedCall;
     try {
-      placed = await options.placeCall(from ? { from } : {});
+      placed = await options.placeCall(numbers);
     } catch (error) {
       return send({ type: 'error', message: `could not place the call: ${(error as Error).message}` });
     }

@@ -77,12 +77,15 @@ describe('the softphone page in headless Chromium', () => {
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('places a call with "Call" and gets connected with media at the call rate', async () => {
+    it('places a call from and to the numbers typed in, with "Call", and gets connected with media at the call rate', async () => {
+      await page.fill('#from', '+15550100042');
+      await page.fill('#to', '+18005550123');
       await page.click('#call');
       await expect.poll(async () => (await stats()).state, { timeout: 15_000 }).toBe('connected');
       await expect.poll(async () => (await stats()).sampleRateHz, { timeout: 10_000 }).toBe(24000);
       const callId = (await stats()).callId!;
       expect(lab.acs.calls.get(callId)?.state).toBe('connected');
+      expect(lab.acs.calls.get(callId)).toMatchObject({ from: '+15550100042', to: '+18005550123' });
     });
 
     it("receives and plays the agent's audio and shows the greeting in the transcript", async () => {

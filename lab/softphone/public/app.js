@@ -144,7 +144,10 @@
     }
     socket = new WebSocket(location.origin.replace(/^http/, 'ws') + '/phone');
     socket.binaryType = 'arraybuffer';
-    socket.onopen = () => socket.send(JSON.stringify({ type: 'call' }));
+    // Empty fields: the emulator's defaults. A number dialled here exercises AGENT_PROFILE_BY_NUMBER, the number lists
+    // and AGENT_CALL_PERCENT as a call to that number would.
+    const number = (id) => $(id).value.trim() || undefined;
+    socket.onopen = () => socket.send(JSON.stringify({ type: 'call', from: number('from'), to: number('to') }));
     socket.onmessage = (event) => {
       if (typeof event.data !== 'string') return playAgent(event.data);
       const message = JSON.parse(event.data);
