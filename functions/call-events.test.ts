@@ -1,6 +1,5 @@
-import { CallAutomationClient } from '@azure/communication-call-automation';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { callbackEvent, startHarness, type AppInstance, type Harness } from './test-support.js';
+import { answeredCall, callbackEvent, startHarness, type AppInstance, type Harness } from './test-support.js';
 
 describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
   let h: Harness;
@@ -15,16 +14,6 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
   afterAll(async () => {
     await h?.close();
   });
-
-  /** A call answered at the ACS peer, as the incoming-call handler would have done. */
-  async function answeredCall(callId: string): Promise<string> {
-    const client = new CallAutomationClient(h.acs.connectionString, { allowInsecureConnection: true });
-    const result = await client.answerCall(h.acs.createIncomingCallContext({ correlationId: callId }), `https://func.example.net/api/callbacks/${callId}`, {
-      mediaStreamingOptions: { transportType: 'websocket', audioChannelType: 'mixed', transportUrl: `wss://worker.example.net/ws/${callId}`, startMediaStreaming: true },
-    });
-    h.acs.requests.length = 0;
-    return result.callConnectionProperties.callConnectionId as string;
-  }
 
   const post = (app: AppInstance, callId: string, body: unknown, headers: Record<string, string> = { authorization: `Bearer ${token}` }) =>
     app.invoke('callbacks', { body, params: { callId }, headers });
@@ -79,7 +68,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
 
   describe('media streaming restart', () => {
     it('starts media streaming again when it fails while the call is connected', async () => {
-      const cc = await answeredCall('mr-1');
+      const cc = await answeredCall(h, 'mr-1');
       h.acs.calls.get(cc)!.mediaStreaming = 'inactive';
       const failed = callbackEvent('MediaStreamingFailed', { id: 'mf-1', callId: 'mr-1', callConnectionId: cc, data: { resultInformation: { code: 500, subCode: 8581 } } });
       expect((await post(h.instance(), 'mr-1', [failed])).status).toBe(200);
@@ -96,7 +85,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
     });
 
     it('counts attempts across instances through the operationContext, and hangs up once they are spent', async () => {
-      const cc = await answeredCall('mr-2');
+      const cc = await answeredCall(h, 'mr-2');
       const stopped = (n: number, operationContext?: string) =>
         callbackEvent('MediaStreamingStopped', { id: `ms-${n}`, callId: 'mr-2', callConnectionId: cc, ...(operationContext ? { data: { operationContext } } : {}) });
 
@@ -115,7 +104,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
     });
 
     it('keeps its own count on one instance even when ACS echoes no operationContext', async () => {
-      const cc = await answeredCall('mr-3');
+      const cc = await answeredCall(h, 'mr-3');
       const app = h.instance({ MEDIA_RESTART_MAX_ATTEMPTS: '1' });
       await post(app, 'mr-3', [callbackEvent('MediaStreamingFailed', { id: 'mf-a', callId: 'mr-3', callConnectionId: cc })]);
       await post(app, 'mr-3', [callbackEvent('MediaStreamingFailed', { id: 'mf-b', callId: 'mr-3', callConnectionId: cc })]);
@@ -124,13 +113,13 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
     });
 
     it('restarts nothing after CallDisconnected, nor when ACS says the call is no longer connected', async () => {
-      const cc = await answeredCall('mr-4');
+      const cc = await answeredCall(h, 'mr-4');
       const app = h.instance();
       await post(app, 'mr-4', [callbackEvent('CallDisconnected', { id: 'd-1', callId: 'mr-4', callConnectionId: cc })]);
       await post(app, 'mr-4', [callbackEvent('MediaStreamingStopped', { id: 's-1', callId: 'mr-4', callConnectionId: cc })]);
       expect(h.acs.requests).toHaveLength(0);
 
-      const cc2 = await answeredCall('mr-5');
+      const cc2 = await answeredCall(h, 'mr-5');
       h.acs.setCallState(cc2, 'disconnected');
       const response = await post(h.instance(), 'mr-5', [callbackEvent('MediaStreamingStopped', { id: 's-2', callId: 'mr-5', callConnectionId: cc2 })]);
       expect(response.status).toBe(200);
@@ -140,7 +129,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
   });
 
   it('a redelivered callback is neither published nor acted on twice', async () => {
-    const cc = await answeredCall('dup-cb');
+    const cc = await answeredCall(h, 'dup-cb');
     const app = h.instance();
     const body = [callbackEvent('MediaStreamingFailed', { id: 'dup-1', callId: 'dup-cb', callConnectionId: cc })];
     expect((await post(app, 'dup-cb', body)).status).toBe(200);
@@ -150,7 +139,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
   });
 
   it('a redelivery arriving while the first delivery is still restarting media waits for it and restarts media once', async () => {
-    const cc = await answeredCall('dup-flight');
+    const cc = await answeredCall(h, 'dup-flight');
     const app = h.instance();
     const body = [callbackEvent('MediaStreamingStopped', { id: 'dup-f1', callId: 'dup-flight', callConnectionId: cc })];
     let release!: () => void;
@@ -190,7 +179,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
   });
 
   it('with Service Bus down it acts, answers 503, and on redelivery publishes without acting again', async () => {
-    const cc = await answeredCall('bus-cb');
+    const cc = await answeredCall(h, 'bus-cb');
     const app = h.instance();
     const body = [callbackEvent('MediaStreamingStopped', { id: 'bus-1', callId: 'bus-cb', callConnectionId: cc })];
     await h.bus.stop();

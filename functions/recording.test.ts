@@ -1,6 +1,5 @@
-import { CallAutomationClient } from '@azure/communication-call-automation';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { callbackEvent, startHarness, type AppInstance, type Harness } from './test-support.js';
+import { answeredCall, callbackEvent, startHarness, type AppInstance, type Harness } from './test-support.js';
 
 const RECORDING_ON = { CALL_RECORDING: 'audio' };
 
@@ -18,26 +17,18 @@ describe('call recording (CALL_RECORDING)', () => {
     await h?.close();
   });
 
-  /** A call answered at the ACS peer (connected), as the incoming-call handler would have done. */
-  async function answeredCall(callId: string): Promise<string> {
-    const client = new CallAutomationClient(h.acs.connectionString, { allowInsecureConnection: true });
-    const result = await client.answerCall(h.acs.createIncomingCallContext({ correlationId: callId, from: '+16045550123' }), `https://func.example.net/api/callbacks/${callId}`);
-    h.acs.requests.length = 0;
-    return result.callConnectionProperties.callConnectionId as string;
-  }
-
   const post = (app: AppInstance, callId: string, body: unknown) => app.invoke('callbacks', { body, params: { callId }, headers: { authorization: `Bearer ${token}` } });
   const connected = (callId: string, cc: string, id = `conn-${callId}`) => [callbackEvent('CallConnected', { id, callId, callConnectionId: cc })];
 
   it('off (the default): CallConnected starts no recording', async () => {
-    const cc = await answeredCall('rec-off');
+    const cc = await answeredCall(h, 'rec-off', { from: '+16045550123' });
     expect((await post(h.instance(), 'rec-off', connected('rec-off', cc))).status).toBe(200);
     expect(h.acs.requests).toHaveLength(0);
     expect(h.published().map((m) => m.type)).toEqual(['call.connected']);
   });
 
   it('audio: CallConnected starts one recording of the call connection with the configured options, state changes sent to the call callback URL', async () => {
-    const cc = await answeredCall('rec-on');
+    const cc = await answeredCall(h, 'rec-on', { from: '+16045550123' });
     expect((await post(h.instance(RECORDING_ON), 'rec-on', connected('rec-on', cc))).status).toBe(200);
 
     const [request] = h.acs.requestsFor('startRecording');
@@ -62,7 +53,7 @@ describe('call recording (CALL_RECORDING)', () => {
   });
 
   it('unmixed with bring-your-own-storage: wav by default, into the configured blob container', async () => {
-    const cc = await answeredCall('rec-byos');
+    const cc = await answeredCall(h, 'rec-byos', { from: '+16045550123' });
     const app = h.instance({ ...RECORDING_ON, CALL_RECORDING_CHANNEL: 'unmixed', CALL_RECORDING_STORAGE_URL: 'https://strec.blob.core.windows.net/recordings' });
     await post(app, 'rec-byos', connected('rec-byos', cc));
     expect(h.acs.requestsFor('startRecording')[0]?.body).toMatchObject({
@@ -74,7 +65,7 @@ describe('call recording (CALL_RECORDING)', () => {
   });
 
   it('CallConnected delivered twice, even concurrently, or again on another instance, yields one recording', async () => {
-    const cc = await answeredCall('rec-dup');
+    const cc = await answeredCall(h, 'rec-dup', { from: '+16045550123' });
     const app = h.instance(RECORDING_ON);
     const body = connected('rec-dup', cc);
     const responses = await Promise.all([post(app, 'rec-dup', body), post(app, 'rec-dup', body)]);
@@ -92,7 +83,7 @@ describe('call recording (CALL_RECORDING)', () => {
   });
 
   it('ACS failing the start does not fail the callback or the call: recording.failed is published and the call goes on', async () => {
-    const cc = await answeredCall('rec-fail');
+    const cc = await answeredCall(h, 'rec-fail', { from: '+16045550123' });
     h.acs.failNext('startRecording', { status: 500, code: 'InternalError', message: 'recording service unavailable for +16045550123' });
     const app = h.instance(RECORDING_ON);
     expect((await post(app, 'rec-fail', connected('rec-fail', cc))).status).toBe(200);
@@ -113,7 +104,7 @@ describe('call recording (CALL_RECORDING)', () => {
   });
 
   it('a call disconnected in the same batch is not recorded', async () => {
-    const cc = await answeredCall('rec-gone');
+    const cc = await answeredCall(h, 'rec-gone', { from: '+16045550123' });
     const batch = [...connected('rec-gone', cc), callbackEvent('CallDisconnected', { id: 'd-rec-gone', callId: 'rec-gone', callConnectionId: cc })];
     expect((await post(h.instance(RECORDING_ON), 'rec-gone', batch)).status).toBe(200);
     expect(h.acs.requestsFor('startRecording')).toHaveLength(0);

@@ -130,6 +130,20 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   };
 }
 
+/**
+ * A call answered at the ACS peer (connected, with media streaming to the worker), as the incoming-call handler
+ * would have done; the peer's request log is cleared after it. Returns the call connection id.
+ */
+export async function answeredCall(h: Pick<Harness, 'acs'>, callId: string, options: { from?: string } = {}): Promise<string> {
+  const client = new CallAutomationClient(h.acs.connectionString, { allowInsecureConnection: true });
+  const context = h.acs.createIncomingCallContext({ correlationId: callId, ...(options.from ? { from: options.from } : {}) });
+  const result = await client.answerCall(context, `https://func.example.net/api/callbacks/${callId}`, {
+    mediaStreamingOptions: { transportType: 'websocket', audioChannelType: 'mixed', transportUrl: `wss://worker.example.net/ws/${callId}`, startMediaStreaming: true },
+  });
+  h.acs.requests.length = 0;
+  return result.callConnectionProperties.callConnectionId as string;
+}
+
 /** An IncomingCall as Event Grid delivers it (Event Grid schema, one-element array). */
 export function incomingCallEvent(options: { context: string; callId: string; id?: string; from?: string; to?: string; callerDisplayName?: string }) {
   const from = options.from ?? '+16041234567';
