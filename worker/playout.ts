@@ -60,6 +60,8 @@ interface ItemRecord {
   sentAudioMs: number;
   /** When the last frame sent for this item finishes playing. */
   endAt: number;
+  /** A barge-in cleared it: what was not heard is gone, and the item was truncated then (not again). */
+  cut: boolean;
 }
 
 const KEPT_ITEM_RECORDS = 8;
@@ -118,7 +120,9 @@ export class Playout {
     }
     tail.chunks.push(chunk);
     tail.queuedBytes += chunk.length;
-    this.record(itemId).receivedBytes += chunk.length;
+    const record = this.record(itemId);
+    record.receivedBytes += chunk.length;
+    record.cut = false;
     this.pump();
   }
 
@@ -151,7 +155,8 @@ export class Playout {
    */
   unheardItems(): { itemId: string; heardMs: number; receivedMs: number }[] {
     const out: { itemId: string; heardMs: number; receivedMs: number }[] = [];
-    for (const itemId of this.records.keys()) {
+    for (const [itemId, record] of this.records) {
+      if (record.cut) continue;
       const heardMs = this.heardMs(itemId);
       const receivedMs = this.receivedMs(itemId);
       if (heardMs < receivedMs || this.isStreaming(itemId)) out.push({ itemId, heardMs, receivedMs });
@@ -184,6 +189,7 @@ export class Playout {
       record.sentFrameMs -= unplayed;
       record.sentAudioMs = Math.max(0, Math.min(record.sentAudioMs, record.sentFrameMs));
       record.endAt = Math.min(record.endAt, now);
+      record.cut = true;
     }
     this.cancelTimer();
   }
@@ -312,7 +318,7 @@ export class Playout {
   private record(itemId: string): ItemRecord {
     let record = this.records.get(itemId);
     if (!record) {
-      record = { receivedBytes: 0, sentFrameMs: 0, sentAudioMs: 0, endAt: this.timers.now() };
+      record = { receivedBytes: 0, sentFrameMs: 0, sentAudioMs: 0, endAt: this.timers.now(), cut: false };
       this.records.set(itemId, record);
       if (this.records.size > KEPT_ITEM_RECORDS) this.records.delete(this.records.keys().next().value!);
     }

@@ -119,3 +119,32 @@ describe('barge-in', () => {
     expect(tail).toEqual(next);
   });
 });
+
+describe('two barge-ins in one call', () => {
+  it('truncates each interrupted item once: the second barge-in lists only the later reply, not the greeting again', async () => {
+    const session = await liveCall();
+    const greeting = session.respondWithAudio(patternPcm(640 * 100, 11), { realTime: true }); // 2 s
+    await client!.waitFor((m) => m.kind === 'audio');
+    await new Promise((r) => setTimeout(r, 200));
+    session.speechStarted();
+    const { itemId: greetingItem } = await greeting;
+    await session.waitFor('conversation.item.truncate', (e) => e.item_id === greetingItem);
+    session.speechStopped();
+
+    const stopsBefore = client!.received.filter((m) => m.kind === 'stopAudio').length;
+    const framesBefore = client!.audioFrames().length;
+    const reply = session.respondWithAudio(patternPcm(640 * 100, 12), { realTime: true });
+    await until(() => client!.audioFrames().length > framesBefore, 2000, 'the reply plays');
+    await new Promise((r) => setTimeout(r, 200));
+    session.speechStarted();
+    const { itemId: replyItem } = await reply;
+    await session.waitFor('conversation.item.truncate', (e) => e.item_id === replyItem);
+    await until(() => client!.received.filter((m) => m.kind === 'stopAudio').length === stopsBefore + 1, 2000, 'second StopAudio');
+    await new Promise((r) => setTimeout(r, 100));
+
+    const truncated = session.received.filter((r) => r.type === 'conversation.item.truncate').map((r) => r.event.item_id);
+    expect(truncated).toEqual([greetingItem, replyItem]);
+    const bargeInLines = worker!.logs.filter((l) => l.msg === 'barge-in').map((l) => (l.cut as { itemId: string }[]).map((c) => c.itemId));
+    expect(bargeInLines).toEqual([[greetingItem], [replyItem]]);
+  });
+});
