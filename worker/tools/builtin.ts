@@ -36,6 +36,7 @@ export const transferToHumanTool: AgentTool<{ reason: string; summary?: string }
     additionalProperties: false,
   },
   endsConversation: (result) => (result as TransferOutcome).ok === true,
+  failed: (result) => (result as TransferOutcome).ok !== true,
   async handler(args, context) {
     const outcome = await context.transferToHuman(args.reason, args.summary);
     return outcome.ok

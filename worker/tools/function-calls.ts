@@ -135,7 +135,7 @@ export class FunctionCallRunner {
         log.warn({ timeoutMs }, 'tool timed out');
         return { status: 'timeout', output: { ok: false, error: `The ${tool.name} tool did not answer within ${timeoutMs} ms.` }, endsConversation: false };
       }
-      return { status: 'ok', output: result, endsConversation: tool.endsConversation?.(result) ?? false };
+      return { status: tool.failed?.(result) ? 'failed' : 'ok', output: result, endsConversation: tool.endsConversation?.(result) ?? false };
     } catch (error) {
       log.warn({ err: { message: (error as Error)?.message } }, 'tool failed');
       return { status: 'failed', output: { ok: false, error: `The ${tool.name} tool failed: ${(error as Error)?.message ?? String(error)}` }, endsConversation: false };

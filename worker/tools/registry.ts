@@ -19,6 +19,7 @@ const toolShape = z.object({
   timeoutMs: z.number().int().positive().optional(),
   endsConversation: z.custom<NonNullable<AgentTool['endsConversation']>>((f) => typeof f === 'function', 'must be a function').optional(),
   noFiller: z.boolean().optional(),
+  failed: z.custom<NonNullable<AgentTool['failed']>>((f) => typeof f === 'function', 'must be a function').optional(),
 });
 
 interface RegisteredTool {

@@ -41,4 +41,9 @@ export interface AgentTool<Args = Record<string, unknown>> {
   endsConversation?: (result: ToolResult) => boolean;
   /** No filler while this tool runs (default: a filler after TOOL_FILLER_AFTER_MS). */
   noFiller?: boolean;
+  /**
+   * The tool ran but did not do its job (a transfer the target refused): recorded as `failed` in the call
+   * record's `tools[]`; its result still goes to the model, which tells the caller.
+   */
+  failed?: (result: ToolResult) => boolean;
 }
