@@ -18,6 +18,20 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 const fillerRequests = (session: Parameters<typeof received>[0]) => received(session, 'response.create').filter((e) => e.response !== undefined);
 
 describe('transfer_to_human timing and record', () => {
+  it('sends the transfer request only after the agent’s announcement has been sent to the caller in full', async () => {
+    lab = await startCallControlLab();
+    const call = await lab.startCall();
+    const announcement = agentAudio(800);
+    await call.session.respondWithAudio(announcement, { transcript: 'Let me put you through to a colleague.' });
+    await call.session.callFunction('transfer_to_human', { reason: 'wants a person' });
+    await until(() => lab!.acs.requestsFor('transferToParticipant').length === 1, 5000, 'transfer request');
+    const request = lab.acs.requestsFor('transferToParticipant')[0]!;
+    const frames = call.media.audioFrames();
+    expect(call.media.receivedAudio().subarray(0, announcement.length)).toEqual(announcement);
+    const lastFrameAtMs = performance.timeOrigin + frames.at(-1)!.at;
+    expect(lastFrameAtMs).toBeLessThanOrEqual(request.receivedAt.getTime() + 1);
+  });
+
   it('records a transfer the target refused as a failed tool use, not ok', async () => {
     lab = await startCallControlLab();
     const call = await lab.startCall();

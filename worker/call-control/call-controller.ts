@@ -309,10 +309,7 @@ export class CallController {
   /** Hangs up once nothing is being said: the goodbye (and anything queued at ACS) has played. */
   endCall(reason: string): Promise<void> {
     this.ending ??= (async () => {
-      const deadline = performance.now() + this.deps.config.endCallTimeoutMs;
-      while (!this.ended && performance.now() < deadline && (this.gate.hasActiveResponse || this.call?.isAgentAudible())) {
-        await new Promise((resolve) => setTimeout(resolve, AUDIBLE_POLL_MS));
-      }
+      await this.untilAgentQuiet();
       if (this.ended) return;
       this.record.setOutcome('completed', reason);
       const connectionId = this.callConnectionId;
@@ -335,6 +332,17 @@ export class CallController {
     return this.ending;
   }
 
+  /**
+   * Until the agent's current words have played to the caller (the response is done and ACS has played the
+   * audio queued for it), at most END_CALL_TIMEOUT_MS: a goodbye before a hang-up, an announcement before a transfer.
+   */
+  private async untilAgentQuiet(): Promise<void> {
+    const deadline = performance.now() + this.deps.config.endCallTimeoutMs;
+    while (!this.ended && performance.now() < deadline && (this.gate.hasActiveResponse || this.call?.isAgentAudible())) {
+      await new Promise((resolve) => setTimeout(resolve, AUDIBLE_POLL_MS));
+    }
+  }
+
   transferToHuman(reason: string, summary?: string): Promise<TransferOutcome> {
     if (this.transferring) return this.transferring;
     const attempt = this.doTransfer(reason, summary).finally(() => {
@@ -349,6 +357,9 @@ export class CallController {
     const connectionId = this.callConnectionId;
     if (!target) return { ok: false, reason: 'no transfer target is configured' };
     if (!this.deps.actions || !connectionId) return { ok: false, reason: 'call transfer is not available for this call' };
+    // The caller hears the agent's "let me put you through" in full before the call leaves this agent.
+    await this.untilAgentQuiet();
+    if (this.ended) return { ok: false, reason: 'the call ended' };
     const operationContext = `transfer:${randomUUID()}`;
     const outcome = new Promise<TransferOutcome>((resolve) => (this.transfer = { operationContext, settle: resolve }));
     try {
