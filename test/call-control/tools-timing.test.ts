@@ -17,6 +17,33 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 const fillerRequests = (session: Parameters<typeof received>[0]) => received(session, 'response.create').filter((e) => e.response !== undefined);
 
+describe('tool filler while the agent is still heard', () => {
+  it('says the filler once the agent audio that was playing when the tool started has ended, if the tool still runs', async () => {
+    const slow: AgentTool = {
+      name: 'slow_lookup',
+      description: 'Slow lookup.',
+      parameters: { type: 'object', properties: {} },
+      handler: async (_args, context) => {
+        await sleep(2500, context.abortSignal);
+        return { found: true };
+      },
+    };
+    lab = await startCallControlLab({ customTools: [slow], env: { TOOL_FILLER_AFTER_MS: '100', TOOL_FILLER_TEXT: 'One moment.' } });
+    const call = await lab.startCall();
+    // 1 s of agent audio is queued; the tool starts while it plays, and the filler's first check finds it audible.
+    await call.session.respondWithAudio(agentAudio(1000), { transcript: 'Let me look that up for you.' });
+    await call.session.callFunction('slow_lookup', {});
+    await sleep(400);
+    expect(fillerRequests(call.session)).toEqual([]);
+    await until(() => fillerRequests(call.session).length === 1, 3000, 'filler after the agent audio ended');
+    const heardAudioMs = (call.media.receivedAudio().length / 2 / 16000) * 1000;
+    expect(heardAudioMs).toBeGreaterThanOrEqual(1000);
+    expect(fillerRequests(call.session)[0]!.response).toEqual({
+      pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'One moment.' }] },
+    });
+  });
+});
+
 describe('transfer_to_human timing and record', () => {
   it('sends the transfer request only after the agent’s announcement has been sent to the caller in full', async () => {
     lab = await startCallControlLab();

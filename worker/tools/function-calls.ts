@@ -9,6 +9,8 @@ type ToolStatus = CallRecord['tools'][number]['status'];
 
 /** How often a finished tool checks whether Voice Live is open again (it was reconnecting). */
 const OPEN_POLL_MS = 25;
+/** While the caller hears the agent, whether a running tool needs its filler is checked this often. */
+const FILLER_RECHECK_MS = 50;
 
 export interface FunctionCallRunnerOptions {
   registry: ToolRegistry;
@@ -147,10 +149,16 @@ export class FunctionCallRunner {
     }
   }
 
-  /** Dead air: the requesting response is over, the caller hears nothing, the tool is still running. */
+  /**
+   * Dead air: the requesting response is over, the caller hears nothing, the tool is still running. While the
+   * caller still hears the agent, this is checked again until the agent falls silent or the tool ends.
+   */
   private async sayFiller(responseId: string, signal: AbortSignal): Promise<void> {
     await this.options.gate.whenDone(responseId);
-    if (signal.aborted || this.closed || this.options.isAgentAudible() || this.options.gate.hasActiveResponse) return;
+    while (!signal.aborted && !this.closed && (this.options.isAgentAudible() || this.options.gate.hasActiveResponse)) {
+      await new Promise((resolve) => setTimeout(resolve, FILLER_RECHECK_MS).unref());
+    }
+    if (signal.aborted || this.closed) return;
     this.options.gate.request({
       pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: this.options.fillerText }] },
     });
