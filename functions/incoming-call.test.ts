@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callBucket } from './screening.js';
 import { acsError } from '../lab/acs/rest-peer.js';
-import { callbackEvent, incomingCallEvent, startHarness, type Harness } from './test-support.js';
+import { callbackEvent, incomingCallEvent, startHarness, type Harness } from '../test/functions/harness.js';
 
 describe('POST /api/incomingCall (Event Grid webhook)', () => {
   let h: Harness;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { answeredCall, callbackEvent, startHarness, type AppInstance, type Harness } from './test-support.js';
+import { answeredCall, callbackEvent, startHarness, type AppInstance, type Harness } from '../test/functions/harness.js';
 
 const RECORDING_ON = { CALL_RECORDING: 'audio' };
 

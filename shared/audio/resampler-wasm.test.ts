@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileResamplerWasm, renderModule } from './wasm/build.js';
+import { compileResamplerWasm, renderModule } from '../../scripts/build-wasm.js';
 import { RESAMPLER_WASM_BASE64 } from './wasm/resampler-wasm.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

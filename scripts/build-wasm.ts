@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const SOURCE_PATH = join(__dirname, 'assembly', 'resampler.ts');
-export const OUTPUT_PATH = join(__dirname, 'resampler-wasm.ts');
+export const SOURCE_PATH = join(__dirname, '..', 'shared', 'audio', 'wasm', 'assembly', 'resampler.ts');
+export const OUTPUT_PATH = join(__dirname, '..', 'shared', 'audio', 'wasm', 'resampler-wasm.ts');
 export const ASC_FLAGS = ['--enable', 'simd', '-O3', '--noAssert', '--runtime', 'stub', '--initialMemory', '1'];
 
 interface AscApi {

@@ -1,15 +1,15 @@
 import { Writable } from 'node:stream';
 import { CallAutomationClient } from '@azure/communication-call-automation';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
-import { startAcsRestPeer, type AcsRestPeer } from '../lab/acs/rest-peer.js';
-import { startAcsTokenIssuer, type AcsTokenIssuer } from '../lab/acs-token-issuer.js';
-import { startServiceBusPeer, type ServiceBusPeer } from '../lab/servicebus/peer.js';
-import { AcsTokenVerifier } from '../shared/acs-auth.js';
-import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
-import { parseCallEventMessage, type CallEventMessage } from '../shared/call-metadata.js';
-import { loadFunctionsConfig, type FunctionsConfig } from '../shared/config/functions.js';
-import { createLogger } from '../shared/log.js';
-import { createRoutes, type RouteDefinition } from './routes.js';
+import { startAcsRestPeer, type AcsRestPeer } from '../../lab/acs/rest-peer.js';
+import { startAcsTokenIssuer, type AcsTokenIssuer } from '../../lab/acs-token-issuer.js';
+import { startServiceBusPeer, type ServiceBusPeer } from '../../lab/servicebus/peer.js';
+import { AcsTokenVerifier } from '../../shared/acs-auth.js';
+import { BusPublisher, createServiceBusClient } from '../../shared/bus.js';
+import { parseCallEventMessage, type CallEventMessage } from '../../shared/call-metadata.js';
+import { loadFunctionsConfig, type FunctionsConfig } from '../../shared/config/functions.js';
+import { createLogger } from '../../shared/log.js';
+import { createRoutes, type RouteDefinition } from '../../functions/routes.js';
 
 /**
  * Test support: the real handlers wired to real clients talking to local peers over 127.0.0.1 (ACS REST
