@@ -211,6 +211,17 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
       expect(h.acs.requests).toHaveLength(0);
     });
 
+    it('a callId outside [A-Za-z0-9._:-]{1,128} (slash, dot-dot, NUL, CRLF, right-to-left mark, 129 characters): 400 before authentication, publishing or any ACS request', async () => {
+      const app = h.instance();
+      for (const callId of ['a/b', '..', 'a\u0000b', 'a\r\nb', 'abc\u202Edef', 'x'.repeat(129), '']) {
+        const response = await app.invoke('callbacks', { body: [event()], params: { callId }, headers: {} });
+        expect(response.status).toBe(400);
+        expect(JSON.stringify(response.jsonBody)).toMatch(/callId must be/);
+      }
+      expect(h.busMessages()).toHaveLength(0);
+      expect(h.acs.requests).toHaveLength(0);
+    });
+
     const cases: [string, { rawBody?: string; body?: unknown }, RegExp][] = [
       ['bad JSON', { rawBody: '{"oops' }, /not valid JSON/],
       ['an event without callConnectionId', { body: [{ ...event(), data: { correlationId: 'r' } }] }, /callConnectionId/],

@@ -1,6 +1,7 @@
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
 import { AcsAuthError } from '../shared/acs-auth.js';
+import { CALL_ID_RULE, isValidCallId } from '../shared/call-id.js';
 import {
   answerFailed,
   callConnected,
@@ -166,8 +167,9 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
 
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const callId = request.params.callId ?? '';
+    // Refused before anything else: an unchecked id would reach logs, ACS requests and the Service Bus session id.
+    if (!isValidCallId(callId)) return { status: 400, jsonBody: { error: `callbacks/{callId}: callId must be ${CALL_ID_RULE}` } };
     const log = callLog(deps.logger, context, { callId });
-    if (!callId || callId.length > 128) return { status: 400, jsonBody: { error: 'callbacks/{callId}: callId missing or too long' } };
 
     try {
       await tokenVerifier.verifyAuthorizationHeader(request.headers.get('authorization'));

@@ -172,26 +172,39 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
     });
   });
 
-  it('encodes the call id wherever it goes into a URL', async () => {
+  it('refuses an IncomingCall whose correlationId the worker would not accept as a callId, before answering or publishing', async () => {
     const app = h.instance();
-    const callId = 'call id/with+odd?chars';
-    await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
-    const body = h.acs.requestsFor('answer')[0]?.body as { callbackUri: string; mediaStreamingOptions: { transportUrl: string } };
-    expect(body.callbackUri).toBe('https://func.example.net/api/callbacks/call%20id%2Fwith%2Bodd%3Fchars');
-    expect(body.mediaStreamingOptions.transportUrl).toBe('wss://worker.example.net/ws/call%20id%2Fwith%2Bodd%3Fchars');
+    for (const callId of ['call id/with+odd?chars', '..', 'a\u0000b', 'a\r\nb', 'abc\u202Edef', 'x'.repeat(129)]) {
+      const response = await app.invoke('incomingCall', { body: [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId })] });
+      expect(response.status).toBe(400);
+      expect(JSON.stringify(response.jsonBody)).toMatch(/correlationId/);
+    }
+    expect(h.acs.requests).toHaveLength(0);
+    expect(h.busMessages()).toHaveLength(0);
   });
 
-  it('answers every call of a batch, and a single CloudEvent object too', async () => {
+  it('answers a single CloudEvent object as well as a one-event array', async () => {
     const app = h.instance();
-    const batch = ['c1', 'c2', 'c3'].map((callId) => incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: callId }), callId }));
-    expect((await app.invoke('incomingCall', { body: batch })).status).toBe(200);
+    const one = incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'c1' }), callId: 'c1' });
+    expect((await app.invoke('incomingCall', { body: [one] })).status).toBe(200);
 
     const cloud = incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'c4' }), callId: 'c4' });
     const cloudEvent = { specversion: '1.0', id: cloud.id, type: cloud.eventType, source: cloud.topic, subject: cloud.subject, time: cloud.eventTime, data: cloud.data };
     expect((await app.invoke('incomingCall', { body: cloudEvent, headers: { 'content-type': 'application/cloudevents+json; charset=utf-8' } })).status).toBe(200);
 
-    expect(h.acs.requestsFor('answer')).toHaveLength(4);
-    expect(new Set(h.published().map((m) => m.callId))).toEqual(new Set(['c1', 'c2', 'c3', 'c4']));
+    expect(h.acs.requestsFor('answer')).toHaveLength(2);
+    expect(new Set(h.published().map((m) => m.callId))).toEqual(new Set(['c1', 'c4']));
+  });
+
+  it('refuses a delivery of more events than the subscription sends (maxEventsPerBatch 1) whole: 413, nothing answered or published', async () => {
+    const app = h.instance();
+    const batch = Array.from({ length: 1000 }, (_, i) => incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: `b${i}` }), callId: `b${i}` }));
+    const response = await app.invoke('incomingCall', { body: batch.slice(0, 2) });
+    expect(response.status).toBe(413);
+    expect(JSON.stringify(response.jsonBody)).toMatch(/at most 1 per delivery/);
+    expect((await app.invoke('incomingCall', { body: batch })).status).toBe(413);
+    expect(h.acs.requests).toHaveLength(0);
+    expect(h.busMessages()).toHaveLength(0);
   });
 
   describe('calls not for us', () => {
@@ -263,7 +276,21 @@ describe('POST /api/incomingCall (Event Grid webhook)', () => {
       expect(other.status).toBe(200);
       expect(h.acs.requestsFor('answer').map((r) => r.status)).toEqual([200, 400]);
       expect(h.acs.calls.size).toBe(1);
-      expect(h.published().map((m) => m.type)).toEqual(['call.incoming', 'call.answered']);
+      // The second instance's call.incoming is the same message (dropped); its refusal is said as such.
+      expect(h.published().map((m) => m.type)).toEqual(['call.incoming', 'call.answered', 'call.answerRefused']);
+      expect(h.published()[2]?.data).toMatchObject({ status: 400 });
+    });
+
+    it('an IncomingCall whose answer ACS refuses publishes the refusal, never call.answered', async () => {
+      const body = [incomingCallEvent({ context: h.acs.createIncomingCallContext({ correlationId: 'gone' }), callId: 'gone' })];
+      h.acs.failNext('answer', { status: 404, code: '8522' });
+      const response = await h.instance().invoke('incomingCall', { body });
+      expect(response.status).toBe(200);
+      expect(response.jsonBody).toMatchObject({ results: [{ callId: 'gone', outcome: 'answerRefused' }] });
+      expect(h.published().map((m) => [m.type, m.data])).toEqual([
+        ['call.incoming', expect.anything()],
+        ['call.answerRefused', { status: 404, code: '8522' }],
+      ]);
     });
   });
 

@@ -1,7 +1,8 @@
 import type { CallAutomationClient, MediaStreamingOptions } from '@azure/communication-call-automation';
 import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { z } from 'zod';
-import { callAnswered, callIncoming, toBusMessage, type CallEventMessage, type Party } from '../shared/call-metadata.js';
+import { CALL_ID_RULE, isValidCallId } from '../shared/call-id.js';
+import { callAnswered, callAnswerRefused, callIncoming, toBusMessage, type CallEventMessage, type Party } from '../shared/call-metadata.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { maskPhoneNumber } from '../shared/privacy.js';
 import { identifierModelSchema, toParty } from './acs-identifiers.js';
@@ -21,6 +22,13 @@ import { agentProfileFor, screenCall } from './screening.js';
 
 export const INCOMING_CALL_EVENT = 'Microsoft.Communication.IncomingCall';
 export const ANSWER_OPERATION_CONTEXT = 'answer';
+/**
+ * Events one delivery may carry. Event Grid batches only when the subscription opts in (maxEventsPerBatch, up
+ * to 5,000); the IncomingCall subscription is created with 1 (infra/hooks/postdeploy.*), and an IncomingCall
+ * must be answered within seconds, so a batch is never worth waiting for. A larger delivery is not from our
+ * subscription: it is refused whole, before any answer or publish (a partial 200 would drop the rest unseen).
+ */
+export const MAX_EVENTS_PER_DELIVERY = 1;
 
 export const incomingCallDataSchema = z.object({
   to: identifierModelSchema,
@@ -28,7 +36,7 @@ export const incomingCallDataSchema = z.object({
   serverCallId: z.string().min(1).optional(),
   callerDisplayName: z.string().optional(),
   incomingCallContext: z.string().min(1),
-  correlationId: z.string().min(1).max(128),
+  correlationId: z.string().refine(isValidCallId, `must be ${CALL_ID_RULE} (it becomes the callId)`),
 });
 
 /** Where ACS posts this call's mid-call events. */
@@ -108,6 +116,17 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
     if (delivery.kind === 'validation') {
       requestLog.info('Event Grid subscription validation answered');
       return { status: 200, jsonBody: { validationResponse: delivery.validationCode } };
+    }
+
+    const eventCount = delivery.events.length + delivery.rejected.length;
+    if (eventCount > MAX_EVENTS_PER_DELIVERY) {
+      requestLog.warn('delivery with more events than the subscription sends refused', { events: eventCount, max: MAX_EVENTS_PER_DELIVERY });
+      return {
+        status: 413,
+        jsonBody: {
+          error: `delivery holds ${eventCount} events; this endpoint takes at most ${MAX_EVENTS_PER_DELIVERY} per delivery (the IncomingCall subscription is created with maxEventsPerBatch ${MAX_EVENTS_PER_DELIVERY}); nothing was answered or published`,
+        },
+      };
     }
 
     const rejected: RejectedEvent[] = [...delivery.rejected];
@@ -197,7 +216,8 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
       state.incomingCalls.set(call.callId, record);
       // Sent right behind call.incoming on the same sender (not after it is confirmed): a CallConnected
       // callback arriving meanwhile queues its message behind both, even while the first link still opens.
-      const answeredPublished = record.answered ? publish([answeredMessage(source, record.answered, profile)], log) : undefined;
+      // A refused answer is published as such, so the session does not read as a call waiting for its worker.
+      const answeredPublished = publish([outcomeMessage(source, record, profile)], log);
       const failed = (await incomingPublished) ?? (await answeredPublished);
       if (failed) {
         await answeredPublished;
@@ -206,12 +226,23 @@ export function createIncomingCallHandler(deps: FunctionsDependencies): HttpHand
     } else {
       log.info('redelivered IncomingCall: not answering again, publishing only');
       // What went out before is dropped by duplicate detection (same messageIds).
-      const failed = await publish(record.answered ? [incoming, answeredMessage(source, record.answered, profile)] : [incoming], log);
+      const failed = await publish([incoming, outcomeMessage(source, record, profile)], log);
       if (failed) return failed;
     }
     record.published = true;
     state.incomingCalls.set(call.callId, record);
     return { kind: record.answered ? 'answered' : 'answerRefused' };
+  }
+
+  /** call.answered, or call.answerRefused when ACS refused the answer for good. */
+  function outcomeMessage(
+    source: { callId: string; eventId: string; occurredAt: Date | string; serverCallId?: string | undefined },
+    record: IncomingCallState,
+    profile: string | undefined,
+  ): CallEventMessage {
+    if (record.answered) return answeredMessage(source, record.answered, profile);
+    const refused = record.answerRefused ?? { status: 0 };
+    return callAnswerRefused({ ...source, eventId: `${source.eventId}:answerRefused` }, { status: refused.status, ...(refused.code ? { code: refused.code } : {}) });
   }
 
   function answeredMessage(

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CALL_ID_RULE, isValidCallId } from './call-id.js';
 import { AGENT_PROFILE_NAME } from './config/env.js';
 
 /**
@@ -36,7 +37,7 @@ export const mediaStreamingUpdateSchema = z.object({
 const envelope = {
   schemaVersion: z.literal(CALL_EVENT_SCHEMA_VERSION),
   /** ACS's correlation id for the call: the same id in the callback URL, the media URL and every message. */
-  callId: z.string().min(1),
+  callId: z.string().refine(isValidCallId, `must be ${CALL_ID_RULE}`),
   callConnectionId: z.string().min(1).optional(),
   serverCallId: z.string().min(1).optional(),
   /** Source event id (see the rules above); also the Service Bus messageId. */
@@ -67,6 +68,11 @@ const variants = {
     /** The agent profile the called number chose (AGENT_PROFILE_BY_NUMBER), also the transport URL's last segment; absent = the default agent. Added within version 1. */
     profile: z.string().regex(AGENT_PROFILE_NAME).optional(),
   }),
+  /**
+   * ACS refused this app's answerCall for good (already answered by an earlier delivery, or no longer ringing):
+   * `call.incoming` went out while the answer was pending, and this says why no `call.answered` follows. Added within version 1.
+   */
+  'call.answerRefused': z.object({ status: z.number().int(), code: z.string().optional() }),
   'answer.failed': resultData,
   'call.connected': resultData,
   'call.disconnected': resultData,
@@ -76,7 +82,12 @@ const variants = {
   /** Media streaming stopped while the call was connected: we asked ACS to start it again. */
   'media.restartRequested': z.object({ attempt: z.number().int().min(1), maxAttempts: z.number().int().min(0), trigger: z.string() }),
   /** We hung up (for everyone) on purpose. */
-  'call.hangUpRequested': z.object({ reason: z.enum(['mediaRestartsExhausted']), attempts: z.number().int().min(0) }),
+  'call.hangUpRequested': z.object({
+    reason: z.enum(['mediaRestartsExhausted']),
+    attempts: z.number().int().min(0),
+    /** How long media was being restarted before giving up (first restart request to the hang-up). Added within version 1. */
+    windowMs: z.number().int().min(0).optional(),
+  }),
   'participants.updated': z.object({
     sequenceNumber: z.number().int().optional(),
     participants: z.array(z.object({ identifier: partySchema, isMuted: z.boolean().optional(), isOnHold: z.boolean().optional() })),
@@ -169,6 +180,7 @@ const builder =
 
 export const callIncoming = builder('call.incoming');
 export const callAnswered = builder('call.answered');
+export const callAnswerRefused = builder('call.answerRefused');
 export const answerFailed = builder('answer.failed');
 export const callConnected = builder('call.connected');
 export const callDisconnected = builder('call.disconnected');

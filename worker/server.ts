@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { TokenCredential } from '@azure/core-auth';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { AcsAuthError, AcsTokenVerifier } from '../shared/acs-auth.js';
+import { isValidCallId } from '../shared/call-id.js';
 import { AGENT_PROFILE_NAME } from '../shared/config/env.js';
 import type { AgentProfile, WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
@@ -31,7 +32,6 @@ export interface WorkerServerOptions {
   idleTimeoutMs?: number;
 }
 
-const CALL_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 /** `/ws`, `/ws/<callId>` or `/ws/<callId>/<profile>` (AGENT_PROFILE_BY_NUMBER on the Functions app). */
 const WS_PATH = /^\/ws(?:\/([^/?]*)(?:\/([^/?]+))?)?\/?$/;
 
@@ -193,7 +193,7 @@ export class WorkerServer {
     }
     if (this.isFull(callId)) return this.refuseWhenFull(socket);
     const connectionHeader = req.headers['x-ms-call-connection-id'];
-    const callConnectionId = typeof connectionHeader === 'string' && CALL_ID_PATTERN.test(connectionHeader) ? connectionHeader : undefined;
+    const callConnectionId = typeof connectionHeader === 'string' && isValidCallId(connectionHeader) ? connectionHeader : undefined;
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, callId, callConnectionId, profile));
   }
 
@@ -204,9 +204,9 @@ export class WorkerServer {
     } catch {
       fromPath = undefined;
     }
-    if (fromPath && CALL_ID_PATTERN.test(fromPath)) return fromPath;
+    if (isValidCallId(fromPath)) return fromPath;
     const header = req.headers['x-ms-call-correlation-id'];
-    if (typeof header === 'string' && CALL_ID_PATTERN.test(header)) return header;
+    if (isValidCallId(header)) return header;
     return randomUUID();
   }
 
