@@ -38,7 +38,8 @@ $numbers = @($allowed.Split(',') | ForEach-Object { $_.Trim() } | Where-Object {
 $filterValues = @()
 if ($numbers.Count -gt 0 -and -not ($numbers | Where-Object { $_ -notmatch '^\+\d+$' })) { $filterValues = $numbers }
 
-$arguments = @('--endpoint-type', 'webhook', '--endpoint', $endpoint, '--included-event-types', 'Microsoft.Communication.IncomingCall')
+# One event per delivery: the Functions app refuses larger deliveries (functions/incoming-call.ts MAX_EVENTS_PER_DELIVERY).
+$arguments = @('--endpoint-type', 'webhook', '--endpoint', $endpoint, '--included-event-types', 'Microsoft.Communication.IncomingCall', '--max-events-per-batch', '1')
 if ($filterValues.Count -gt 0) {
   $arguments += @('--advanced-filter', 'data.to.PhoneNumber.Value', 'StringIn') + $filterValues
 }

@@ -51,8 +51,9 @@ if [ -n "$allowed" ]; then
   [ "$exact" = true ] || filter_values=""
 fi
 
+# One event per delivery: the Functions app refuses larger deliveries (functions/incoming-call.ts MAX_EVENTS_PER_DELIVERY).
 set -- --endpoint-type webhook --endpoint "$endpoint" \
-  --included-event-types Microsoft.Communication.IncomingCall
+  --included-event-types Microsoft.Communication.IncomingCall --max-events-per-batch 1
 if [ -n "$filter_values" ]; then
   # shellcheck disable=SC2086 # one argument per number
   set -- "$@" --advanced-filter data.to.PhoneNumber.Value StringIn $filter_values
