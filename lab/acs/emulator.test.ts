@@ -282,6 +282,26 @@ describe('ACS emulator', () => {
     expect(app.callbacks.find((c) => c.type === 'MediaStreamingFailed')!.data.resultInformation.subCode).toBe(8581);
   });
 
+  for (const [name, target] of [
+    ['an upgrade refused with an HTTP status', (a: FakeApp) => a.mediaUrl.replace('/ws', '/nowhere')],
+    ['a port nobody listens on', () => 'ws://127.0.0.1:1/ws'],
+  ] as const) {
+    it(`reports one failed media connection (${name}) with exactly one MediaStreamingFailed`, async () => {
+      app.answerWith = async (context) => {
+        await client.answerCall(context, app.callbackUrl, {
+          mediaStreamingOptions: { transportType: 'websocket', transportUrl: target(app), contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm24KMono' },
+        });
+      };
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingFailed');
+      // A second report would come right behind the first (socket close after the connect error).
+      await new Promise((r) => setTimeout(r, 300));
+      expect(app.callbacks.filter((c) => c.type === 'MediaStreamingFailed').map((c) => c.data.mediaStreamingUpdate?.mediaStreamingStatusDetails)).toEqual([
+        'initialWebSocketConnectionFailed',
+      ]);
+    });
+  }
+
   it('refuses an answer once the call stopped ringing, and names a bad mediaStreamingOptions field', async () => {
     const contexts: string[] = [];
     app.answerWith = async (context) => void contexts.push(context);

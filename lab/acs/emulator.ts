@@ -414,10 +414,13 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     leg.on('agentAudioStart', () => call.timeline.add('media', 'agent-audio'));
     leg.on('stopAudio', (droppedMs) => call.timeline.add('media', 'StopAudio', { droppedMs: Math.round(droppedMs) }));
     leg.on('invalidFrame', (reason) => call.timeline.add('media', 'invalid-frame', { reason }));
+    // A connection that never opened is reported once, by the connect failure below (ws also emits close for it).
+    let opened = false;
+    leg.once('open', () => (opened = true));
     leg.on('closed', ({ code, reason, byUs }) => {
       endedLegs.add(leg);
       call.timeline.add('media', 'closed', { code, reason, by: byUs ? 'acs' : 'app' });
-      if (!byUs && !call.isOver) {
+      if (!byUs && !call.isOver && opened) {
         setMediaStreaming(call, 'inactive');
         // The app dropped the stream: ACS reports it (it may reconnect in Azure; the emulator does not).
         void postCallback(call, 'MediaStreamingFailed', mediaUpdate('mediaStreamingFailed', 'streamConnectionInterrupted', undefined, { code: 500, subCode: 8603, message: `media WebSocket closed by the app (${code})` }));
