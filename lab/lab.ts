@@ -386,7 +386,8 @@ async function spawnWorker(env: Record<string, string | undefined>, baseUrl: str
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
+  // A process killed by a signal has no exit code, only a signal code: either means `exit` has fired already.
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
     child.once('exit', () => {
