@@ -214,8 +214,11 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for r
     }
     // Stateful: one email when a rule fires and one when it resolves, not one every 5 minutes while it lasts.
     autoMitigate: true
-    // ARM checks each query against the Application Insights schema on deploy: the one check of the KQL in Azure.
-    skipQueryValidation: false
+    // Not validated on deploy: ARM runs that check as the rules' identity, whose Reader role on Application Insights
+    // is written seconds earlier in the same deployment and takes minutes to take effect, so the first `azd up` failed
+    // at random (first-deploy race). Each query is parsed and bound against the customMetrics schema offline instead
+    // (test/infra/alerts.test.ts, Kusto.Language), and a rule whose query cannot run shows it in its evaluation state.
+    skipQueryValidation: true
     actions: {
       actionGroups: [actionGroup.id]
       customProperties: {

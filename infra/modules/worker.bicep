@@ -111,9 +111,13 @@ resource worker 'Microsoft.App/containerApps@2025-07-01' = {
     environmentId: environment.id
     workloadProfileName: 'Consumption'
     configuration: {
-      // A deploy adds a revision and moves traffic to it; the old revision stays active so its live calls
-      // finish instead of being cut. Deactivate it once idle (README).
-      activeRevisionsMode: 'Multiple'
+      // Exactly one revision serves. A deploy starts the new revision; once it passes its probes, traffic moves to
+      // it and the platform deactivates the old one: its replicas get SIGTERM, fail /readyz, refuse new media
+      // sockets and let live calls go on for DRAIN_TIMEOUT_S (terminationGracePeriodSeconds below covers it).
+      // Multiple mode kept every old revision active with its own minimum replica after each `azd up` (azd moves
+      // traffic but never deactivates); deactivating those later drains them the same way, so Single mode loses
+      // no call that Multiple mode with a deactivation step would keep (docs/deploy.md, Revisions and drain).
+      activeRevisionsMode: 'Single'
       maxInactiveRevisions: 5
       ingress: {
         external: true

@@ -75,7 +75,7 @@ describe('.funcignore', () => {
 
   it('keeps the worker, infra, lab, bench, tests and node_modules out of the Functions package', () => {
     for (const path of [
-      'worker/main.ts', 'worker/Dockerfile', 'infra/main.bicep', 'infra/hooks/postdeploy.sh', 'lab/acs-token-issuer.ts', 'bench/relay.ts',
+      'worker/main.ts', 'worker/Dockerfile', 'infra/main.bicep', 'infra/hooks/postdeploy.mjs', 'lab/acs-token-issuer.ts', 'bench/relay.ts',
       'test/infra/wiring.test.ts', 'functions/incoming-call.test.ts', 'shared/privacy.test.ts', 'node_modules/zod/package.json',
       'dist/worker/main.js', 'dist/lab/start.js', 'local.settings.json', '.azure/dev/.env', 'azure.yaml',
     ]) {

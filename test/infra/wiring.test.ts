@@ -348,7 +348,7 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
 describe('azd services', () => {
   interface AzureYaml {
     services: Record<string, { host: string; project: string; remoteBuild?: boolean; docker?: { path: string; context: string } }>;
-    hooks: { postdeploy: { posix: { run: string }; windows: { run: string } } };
+    hooks: Record<string, { posix: { shell: string; run: string }; windows: { shell: string; run: string } }>;
   }
   const azureYaml = parseYaml(readFileSync(join(repoRoot, 'azure.yaml'), 'utf8')) as AzureYaml;
   const hostTypes: Record<string, string> = { function: 'Microsoft.Web/sites@', containerapp: 'Microsoft.App/containerApps@' };
@@ -374,15 +374,25 @@ describe('azd services', () => {
   it('points the worker at a Dockerfile that exists, and the hooks at scripts that exist', () => {
     const docker = azureYaml.services.worker!.docker!;
     expect(existsSync(join(repoRoot, azureYaml.services.worker!.project, docker.path))).toBe(true);
-    expect(existsSync(join(repoRoot, azureYaml.hooks.postdeploy.posix.run))).toBe(true);
-    expect(existsSync(join(repoRoot, azureYaml.hooks.postdeploy.windows.run))).toBe(true);
+    expect(Object.keys(azureYaml.hooks).sort()).toEqual(['postdeploy', 'predeploy', 'preprovision']);
+    for (const [name, hook] of Object.entries(azureYaml.hooks)) {
+      // One Node script for both platforms: nothing to keep in sync.
+      expect(hook.posix.run, name).toBe(`node ./infra/hooks/${name}.mjs`);
+      expect(hook.windows.run, name).toBe(hook.posix.run);
+      expect(existsSync(join(repoRoot, 'infra', 'hooks', `${name}.mjs`)), name).toBe(true);
+    }
   });
 
-  it('gives the postdeploy hook every value it requires as a main.bicep output, and outputs no secret', async () => {
+  it('gives the deploy hooks every value they require as a main.bicep output (or an azd value), and outputs no secret', async () => {
     const declared = outputs(await parseBicepFile(infra('main.bicep')));
-    const hook = readFileSync(infra('hooks', 'postdeploy.sh'), 'utf8');
-    const needed = /for name in ([A-Z_ ]+); do require/.exec(hook)![1]!.trim().split(/\s+/);
-    expect(needed.filter((name) => name !== 'AZURE_RESOURCE_GROUP' && !declared.includes(name))).toEqual([]);
+    const fromAzd = ['AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'AZURE_LOCATION'];
+    for (const name of ['postdeploy', 'predeploy']) {
+      const hook = readFileSync(infra('hooks', `${name}.mjs`), 'utf8');
+      const needed = [...(/requireEnv\(\s*\[([^\]]+)\]/.exec(hook)![1]!.matchAll(/'([A-Z_]+)'/g))].map((m) => m[1]!);
+      expect(needed.length, name).toBeGreaterThan(2);
+      expect(needed.filter((v) => !fromAzd.includes(v) && !declared.includes(v)), name).toEqual([]);
+    }
+    expect(declared).toContain('WORKER_APP_NAME');
     expect(declared).toContain('AZURE_CONTAINER_REGISTRY_ENDPOINT');
     expect(declared.filter((name) => /KEY|SECRET|PASSWORD|CONNECTION_STRING/.test(name))).toEqual([]);
   });
@@ -492,11 +502,11 @@ describe('role assignments', () => {
 });
 
 describe('resource settings the issue requires', () => {
-  it('worker: external WebSocket ingress, Multiple revisions, probes, drain grace period, connection scale rule, min 1 replica', async () => {
+  it('worker: external WebSocket ingress, a single serving revision, probes, drain grace period, connection scale rule, min 1 replica', async () => {
     const worker = await parseBicepFile(infra('modules', 'worker.bicep'));
     const app = resources(worker).find((r) => r.symbol === 'worker')!;
     const config = at(app.body, 'properties', 'configuration')!;
-    expect(literal(at(config, 'activeRevisionsMode'))).toBe('Multiple');
+    expect(literal(at(config, 'activeRevisionsMode'))).toBe('Single');
     expect(at(config, 'ingress', 'external')!.text).toBe('true');
     expect(['auto', 'http']).toContain(literal(at(config, 'ingress', 'transport')));
     const template = at(app.body, 'properties', 'template')!;
@@ -542,9 +552,8 @@ describe('resource settings the issue requires', () => {
     const all = (await Promise.all(bicepFiles().map(parseBicepFile))).flatMap(resources);
     expect(all.filter((r) => r.type.startsWith('Microsoft.EventGrid/systemTopics@'))).toHaveLength(1);
     expect(all.filter((r) => r.type.includes('eventSubscriptions'))).toEqual([]);
-    const hook = readFileSync(infra('hooks', 'postdeploy.sh'), 'utf8');
-    expect(hook).toContain('az eventgrid system-topic event-subscription show');
-    expect(hook).toContain('az functionapp keys list');
+    const hook = readFileSync(infra('hooks', 'postdeploy.mjs'), 'utf8');
+    expect(hook).toContain("'eventgrid', 'system-topic', 'event-subscription', 'create'");
     expect(hook).toContain('data.to.PhoneNumber.Value');
   });
 });
