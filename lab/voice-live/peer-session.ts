@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
 import { beeps, bufferToInt16, int16ToBuffer, resampleLinear, rms } from './audio.js';
+import { refuseSessionUpdate } from './session-validation.js';
+import { UsageMeter } from './usage.js';
 
 export interface ClientEventRecord {
   type: string;
@@ -30,7 +32,13 @@ export interface PeerSession {
   waitFor(type: string, predicate?: (event: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   send(event: object): void;
   speechStarted(): void;
-  speechStopped(options?: { transcript?: string }): void;
+  /**
+   * Ends the caller's turn at the audio appended so far. The transcript is sent only if the session has
+   * `input_audio_transcription` (as the service does), `transcriptDelayMs` later (default: at once).
+   */
+  speechStopped(options?: { transcript?: string; transcriptDelayMs?: number }): void;
+  /** How many events of each type this session has sent (to check a client parsed them all). */
+  sentEventCounts(): Record<string, number>;
   respondWithAudio(pcm16: Int16Array | Buffer, options?: RespondOptions): Promise<{ responseId: string; itemId: string }>;
   callFunction(name: string, args: object): Promise<{ callId: string }>;
   drop(code?: number, reason?: string): void;
@@ -47,6 +55,10 @@ export interface PeerSessionOptions {
   audioChunkMs: number;
   /** Echo agent: RMS level above which a 20 ms frame counts as speech. */
   vadThreshold: number;
+  /** Echo agent: share of caller turns (0..1) whose transcript completes after `response.created`. */
+  lateTranscriptFraction: number;
+  /** Seeds the echo agent's choices (which transcripts are late, and by how much): same seed, same call. */
+  seed: number;
 }
 
 interface ActiveResponse {
@@ -60,6 +72,24 @@ const ECHO_GREETING = 'Hello, this is the local echo agent. Say something and I 
 
 let counter = 0;
 const newId = (prefix: string): string => `${prefix}_${(++counter).toString(36)}${randomUUID().slice(0, 6)}`;
+
+/** mulberry32: a small deterministic generator of numbers in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Documented defaults of `prefix_padding_ms` per VAD type (2026-04-10 and later; 300 before). */
+function defaultPrefixPaddingMs(type: unknown, apiVersion: string | null): number {
+  if (apiVersion !== null && apiVersion < '2026-04-10') return 300;
+  return type === 'server_vad' ? 400 : 420;
+}
 
 export function outputRateOf(session: Record<string, unknown>): number {
   switch (session.output_audio_format) {
@@ -79,6 +109,12 @@ export class PeerSessionImpl implements PeerSession {
   session: Record<string, unknown>;
   closed = false;
   private audioBytes = 0;
+  private readonly sentCounts = new Map<string, number>();
+  private readonly usage = new UsageMeter();
+  private voiceUsed = false;
+  /** Audio position (ms) of the end of the last committed caller turn: the next turn's audio starts here. */
+  private committedAudioMs = 0;
+  private readonly random: () => number;
   private readonly items = new Map<string, { role: string; audioMs: number }>();
   private lastItemId: string | null = null;
   private active: ActiveResponse | undefined;
@@ -115,9 +151,12 @@ export class PeerSessionImpl implements PeerSession {
       turn_detection: { type: 'server_vad', threshold: 0.5, prefix_padding_ms: 400, silence_duration_ms: 500, create_response: true, interrupt_response: true },
       tools: [],
       tool_choice: 'auto',
+      // Off unless configured (2026-07-15 reference: null for realtime models).
+      input_audio_transcription: null,
       expires_at: options.expiresAtMs / 1000,
       agent: query.has('agent-name') ? { name: query.get('agent-name'), project_name: query.get('agent-project-name') } : null,
     };
+    this.random = seededRandom(options.seed);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', () => {
       this.closed = true;
@@ -132,6 +171,21 @@ export class PeerSessionImpl implements PeerSession {
 
   receivedAudioBytes(): number {
     return this.audioBytes;
+  }
+
+  sentEventCounts(): Record<string, number> {
+    return Object.fromEntries(this.sentCounts);
+  }
+
+  private get transcriptionOn(): boolean {
+    const transcription = this.session.input_audio_transcription;
+    return typeof transcription === 'object' && transcription !== null;
+  }
+
+  /** `prefix_padding_ms` of the session's turn detection, or its type's documented default. */
+  private get prefixPaddingMs(): number {
+    const configured = this.turnDetection.prefix_padding_ms;
+    return typeof configured === 'number' ? configured : defaultPrefixPaddingMs(this.turnDetection.type, this.query.get('api-version'));
   }
 
   private get inputRateHz(): number {
@@ -170,6 +224,8 @@ export class PeerSessionImpl implements PeerSession {
 
   send(event: object): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    const type = String((event as { type?: unknown }).type);
+    this.sentCounts.set(type, (this.sentCounts.get(type) ?? 0) + 1);
     this.ws.send(JSON.stringify({ event_id: newId('event'), ...event }));
   }
 
@@ -181,15 +237,17 @@ export class PeerSessionImpl implements PeerSession {
 
   speechStarted(): void {
     this.userItemId = newId('item');
-    this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: this.audioMs, item_id: this.userItemId });
+    // Like the service: the start includes the prefix padding (never before the session's first audio).
+    this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.max(0, this.audioMs - this.prefixPaddingMs), item_id: this.userItemId });
     if (this.active && !this.active.cancelled && this.turnDetection.interrupt_response !== false) this.cancelActive('turn_detected');
   }
 
-  speechStopped(options: { transcript?: string } = {}): void {
-    this.stopSpeech(this.audioMs, options.transcript);
+  speechStopped(options: { transcript?: string; transcriptDelayMs?: number } = {}): void {
+    this.stopSpeech(this.audioMs, options.transcript, options.transcriptDelayMs ?? 0);
   }
 
-  private stopSpeech(audioEndMs: number, transcript?: string): void {
+  /** Ends a caller turn at `audioEndMs`; its transcript (if transcription is on) follows `transcriptDelayMs` later (0: at once). */
+  private stopSpeech(audioEndMs: number, transcript: string | undefined, transcriptDelayMs: number): void {
     const itemId = this.userItemId ?? newId('item');
     this.userItemId = undefined;
     this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: audioEndMs, item_id: itemId });
@@ -200,9 +258,15 @@ export class PeerSessionImpl implements PeerSession {
       previous_item_id: this.previousOf(itemId),
       item: { id: itemId, object: 'realtime.item', type: 'message', role: 'user', status: 'completed', content: [{ type: 'input_audio', transcript: null }] },
     });
-    if (transcript !== undefined) {
+    this.usage.addInputAudio(audioEndMs - this.committedAudioMs);
+    this.committedAudioMs = audioEndMs;
+    if (transcript === undefined || !this.transcriptionOn) return;
+    const complete = (): void => {
+      this.usage.addText(transcript);
       this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript });
-    }
+    };
+    if (transcriptDelayMs <= 0) return complete();
+    setTimeout(complete, transcriptDelayMs).unref();
   }
 
   async respondWithAudio(pcm16: Int16Array | Buffer, options: RespondOptions = {}): Promise<{ responseId: string; itemId: string }> {
@@ -241,6 +305,7 @@ export class PeerSessionImpl implements PeerSession {
       const chunk = bytes.subarray(i * chunkBytes, Math.min(bytes.length, (i + 1) * chunkBytes));
       if (chunk.length > 0) {
         this.send({ type: 'response.audio.delta', ...ids, delta: chunk.toString('base64') });
+        this.voiceUsed = true;
         sentBytes += chunk.length;
         const entry = this.items.get(itemId);
         if (entry) entry.audioMs = Math.floor(sentBytes / bytesPerMs);
@@ -270,7 +335,7 @@ export class PeerSessionImpl implements PeerSession {
         status,
         status_details: cancelled ? { type: 'cancelled', reason: response.reason ?? 'client_cancelled' } : null,
         output: [doneItem],
-        usage: usageFor(this.audioMs, sentBytes / bytesPerMs),
+        usage: this.usage.respond({ audioMs: sentBytes / bytesPerMs, text: spoken }),
       },
     });
     if (this.active === response) this.active = undefined;
@@ -297,7 +362,14 @@ export class PeerSessionImpl implements PeerSession {
     this.send({ type: 'response.output_item.done', response_id: responseId, output_index: 0, item: doneItem });
     this.send({
       type: 'response.done',
-      response: { id: responseId, object: 'realtime.response', status: 'completed', status_details: null, output: [doneItem], usage: usageFor(0, 0) },
+      response: {
+        id: responseId,
+        object: 'realtime.response',
+        status: 'completed',
+        status_details: null,
+        output: [doneItem],
+        usage: this.usage.respond({ audioMs: 0, text: name + argumentsJson }),
+      },
     });
     if (this.active === response) this.active = undefined;
     return { callId };
@@ -330,13 +402,17 @@ export class PeerSessionImpl implements PeerSession {
       case 'session.update': {
         const update = event.session;
         if (typeof update !== 'object' || update === null) return this.sendError('invalid_request_error', 'missing_required_parameter', 'session is required', 'session', eventId);
+        const refusal = refuseSessionUpdate(this.session, update as Record<string, unknown>, { audioAppended: this.audioBytes > 0, voiceUsed: this.voiceUsed });
+        // Refused as a whole: the session keeps every previous setting.
+        if (refusal) return this.sendError('invalid_request_error', refusal.code, refusal.message, refusal.param, eventId);
         this.session = { ...this.session, ...(update as Record<string, unknown>), id: this.id, expires_at: this.session.expires_at };
+        this.usage.setPrompt(this.session);
         this.send({ type: 'session.updated', session: this.session });
         return;
       }
       case 'input_audio_buffer.commit':
         if (this.audioBytes === 0) return this.sendError('invalid_request_error', 'input_audio_buffer_commit_empty', 'Buffer is empty.', null, eventId);
-        return this.stopSpeech(this.audioMs);
+        return this.stopSpeech(this.audioMs, undefined, 0);
       case 'input_audio_buffer.clear':
         return this.send({ type: 'input_audio_buffer.cleared' });
       case 'conversation.item.create': {
@@ -346,6 +422,7 @@ export class PeerSessionImpl implements PeerSession {
         const itemId = typeof record.id === 'string' ? record.id : newId('item');
         const role = typeof record.role === 'string' ? record.role : String(record.type);
         this.addItem(itemId, role);
+        this.usage.addText(itemText(record));
         this.send({ type: 'conversation.item.created', previous_item_id: this.previousOf(itemId), item: { ...record, id: itemId, object: 'realtime.item', status: 'completed' } });
         return;
       }
@@ -357,6 +434,16 @@ export class PeerSessionImpl implements PeerSession {
         return this.send({ type: 'conversation.item.deleted', item_id: itemId });
       }
       case 'response.create':
+        // One response at a time: the service refuses a second one and the first one goes on.
+        if (this.active) {
+          return this.sendError(
+            'invalid_request_error',
+            'conversation_already_has_active_response',
+            `Conversation already has an active response in progress: ${this.active.responseId}. Wait until the response is finished before creating a new one.`,
+            null,
+            eventId,
+          );
+        }
         if (this.options.mode === 'echo-agent') void this.echoResponse(event);
         return;
       case 'response.cancel':
@@ -450,7 +537,9 @@ export class PeerSessionImpl implements PeerSession {
           this.capturedSamples = 0;
           this.capture(samples.subarray(Math.max(0, offset - frame), offset + frame));
           this.userItemId = newId('item');
-          this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: frameStartMs - 20, item_id: this.userItemId });
+          // Speech began with the previous (first loud) frame; the reported start includes the prefix padding.
+          const speechStartMs = frameStartMs - 20;
+          this.send({ type: 'input_audio_buffer.speech_started', audio_start_ms: Math.max(0, speechStartMs - this.prefixPaddingMs), item_id: this.userItemId });
           if (this.active && !this.active.cancelled && this.turnDetection.interrupt_response !== false) this.cancelActive('turn_detected');
         }
       } else {
@@ -485,7 +574,10 @@ export class PeerSessionImpl implements PeerSession {
     this.capturedSamples = 0;
     const speech = joined.subarray(0, speechSamples);
     const spokenMs = Math.round((speech.length / this.inputRateHz) * 1000);
-    this.stopSpeech(this.vadLastLoudEndMs, `(${(spokenMs / 1000).toFixed(1)} s of speech)`);
+    // audio_end_ms is the end of the silence that closed the turn (speech end + silence_duration_ms), as documented.
+    const late = this.random() < this.options.lateTranscriptFraction;
+    const transcriptDelayMs = late ? 150 + Math.round(this.random() * 450) : 0;
+    this.stopSpeech(this.vadProcessedMs, `(${(spokenMs / 1000).toFixed(1)} s of speech)`, transcriptDelayMs);
     this.pendingEcho = speech;
     if (this.turnDetection.create_response !== false) void this.playEcho();
   }
@@ -514,14 +606,10 @@ export class PeerSessionImpl implements PeerSession {
   }
 }
 
-function usageFor(inputAudioMs: number, outputAudioMs: number): Record<string, unknown> {
-  const inputAudioTokens = Math.round(inputAudioMs / 100);
-  const outputAudioTokens = Math.round(outputAudioMs / 50);
-  return {
-    total_tokens: inputAudioTokens + outputAudioTokens,
-    input_tokens: inputAudioTokens,
-    output_tokens: outputAudioTokens,
-    input_token_details: { cached_tokens: 0, text_tokens: 0, audio_tokens: inputAudioTokens },
-    output_token_details: { text_tokens: 0, audio_tokens: outputAudioTokens },
-  };
+/** The text a client-created item adds to the conversation (message text, function arguments or output). */
+function itemText(item: Record<string, unknown>): string {
+  const parts = Array.isArray(item.content) ? (item.content as Record<string, unknown>[]) : [];
+  const text = parts.map((part) => (typeof part.text === 'string' ? part.text : typeof part.transcript === 'string' ? part.transcript : '')).join(' ');
+  const extra = [item.arguments, item.output, item.name].filter((v): v is string => typeof v === 'string').join(' ');
+  return `${text} ${extra}`.trim();
 }

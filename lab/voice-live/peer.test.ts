@@ -58,7 +58,12 @@ function appendAudio(line: Line, samples: Int16Array, chunkMs = 20, rateHz = 160
 
 const sessionUpdate16k = {
   type: 'session.update',
-  session: { input_audio_sampling_rate: 16000, output_audio_format: 'pcm16_16000hz', turn_detection: { type: 'server_vad', silence_duration_ms: 200, interrupt_response: true } },
+  session: {
+    input_audio_sampling_rate: 16000,
+    output_audio_format: 'pcm16_16000hz',
+    turn_detection: { type: 'server_vad', prefix_padding_ms: 120, silence_duration_ms: 200, interrupt_response: true },
+    input_audio_transcription: { model: 'azure-speech' },
+  },
 };
 
 describe('Voice Live test peer', () => {
@@ -90,7 +95,7 @@ describe('Voice Live test peer', () => {
     expect(session.received.at(-1)?.event).toEqual({ type: 'input_audio_buffer.append', audioBytes: 640 });
   });
 
-  it('reports VAD positions in milliseconds of audio appended so far', async () => {
+  it('reports VAD positions in milliseconds of audio appended so far, the start including the prefix padding', async () => {
     const line = await open();
     line.send(sessionUpdate16k);
     const session = await peer!.nextSession();
@@ -100,7 +105,7 @@ describe('Voice Live test peer', () => {
     appendAudio(line, new Int16Array(16000 * 0.2));
     await session.waitFor('input_audio_buffer.append', () => session.receivedAudioBytes() === 16000);
     session.speechStopped({ transcript: 'hello' });
-    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 300 });
+    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 300 - 120 });
     expect(await line.next('input_audio_buffer.speech_stopped')).toMatchObject({ audio_end_ms: 500 });
     expect(await line.next('conversation.item.input_audio_transcription.completed')).toMatchObject({ transcript: 'hello' });
   });
@@ -170,8 +175,10 @@ describe('Voice Live test peer, echo agent', () => {
     appendAudio(line, new Int16Array(16000 * 0.2));
     appendAudio(line, tone(16000, 400));
     appendAudio(line, new Int16Array(16000 * 0.4));
-    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 200 });
-    expect(await line.next('input_audio_buffer.speech_stopped')).toMatchObject({ audio_end_ms: 600 });
+    // Speech from 200 to 600 ms: the start includes the 120 ms prefix padding, the end is the end of the 200 ms
+    // of silence that closed the turn.
+    expect(await line.next('input_audio_buffer.speech_started')).toMatchObject({ audio_start_ms: 200 - 120 });
+    expect(await line.next('input_audio_buffer.speech_stopped')).toMatchObject({ audio_end_ms: 600 + 200 });
     await line.next('response.done');
     const bytes = line.events
       .filter((e) => e.type === 'response.audio.delta')
@@ -232,5 +239,118 @@ describe('Voice Live test peer, echo agent', () => {
     await peer.close();
     peer = undefined;
     await expect(waiting).rejects.toThrow(/closed/);
+  });
+});
+
+describe('Voice Live test peer, strict as the service', () => {
+  it('refuses a response.create while a response is active with conversation_already_has_active_response, and the first goes on', async () => {
+    const line = await open({ mode: 'echo-agent', audioChunkMs: 20 });
+    line.send(sessionUpdate16k);
+    await line.next('session.updated');
+    line.send({ type: 'response.create' });
+    const created = await line.next('response.created');
+    line.send({ type: 'response.create', event_id: 'second' });
+    const error = await line.next('error');
+    expect(error.error).toMatchObject({ type: 'invalid_request_error', code: 'conversation_already_has_active_response', event_id: 'second' });
+    const done = await line.next('response.done');
+    expect(done.response).toMatchObject({ id: (created.response as { id: string }).id, status: 'completed' });
+    expect(line.events.filter((e) => e.type === 'response.created')).toHaveLength(1);
+    // Once it is done, a new one is taken.
+    line.send({ type: 'response.create' });
+    await line.next('response.done', (e) => (e.response as { id: string }).id !== (created.response as { id: string }).id);
+  });
+
+  it.each([
+    [{ input_audio_sampling_rate: 11025 }, 'session.input_audio_sampling_rate'],
+    [{ input_audio_format: 'pcm32' }, 'session.input_audio_format'],
+    [{ output_audio_format: 'pcm16_44100hz' }, 'session.output_audio_format'],
+    [{ voice: { type: 'azure-standard', name: 'Nobody' } }, 'session.voice.name'],
+    [{ voice: { type: 'openai', name: 'nova-lab' } }, 'session.voice.name'],
+    [{ voice: { type: 'azure-custom', name: 'en-US-CustomNeural' } }, 'session.voice.endpoint_id'],
+    [{ turn_detection: { type: 'loud_vad' } }, 'session.turn_detection.type'],
+    [{ input_audio_transcription: { model: 'ears-2' } }, 'session.input_audio_transcription.model'],
+    [{ modalities: ['audio'] }, 'session.modalities'],
+    [{ max_response_output_tokens: 10_000 }, 'session.max_response_output_tokens'],
+  ])('refuses session.update %j with an invalid_request_error naming %s, and keeps the previous settings', async (update, param) => {
+    const line = await open();
+    line.send(sessionUpdate16k);
+    await line.next('session.updated');
+    line.send({ type: 'session.update', event_id: 'bad', session: { instructions: 'changed', ...update } });
+    const error = await line.next('error');
+    expect(error.error).toMatchObject({ type: 'invalid_request_error', param, event_id: 'bad', message: expect.any(String) });
+    expect(line.events.filter((e) => e.type === 'session.updated')).toHaveLength(1);
+    const session = await peer!.nextSession();
+    expect(session.session).toMatchObject({ instructions: '', input_audio_sampling_rate: 16000, output_audio_format: 'pcm16_16000hz' });
+  });
+
+  it('accepts the voices and formats the worker uses, and refuses to change the input rate once audio flowed', async () => {
+    const line = await open();
+    line.send({ type: 'session.update', session: { ...sessionUpdate16k.session, voice: { type: 'azure-standard', name: 'en-US-Ava:DragonHDLatestNeural', temperature: 0.8 } } });
+    await line.next('session.updated');
+    appendAudio(line, new Int16Array(320));
+    line.send({ type: 'session.update', session: { input_audio_sampling_rate: 24000 } });
+    expect((await line.next('error')).error).toMatchObject({ param: 'session.input_audio_sampling_rate' });
+  });
+
+  it('sends no input transcript unless input_audio_transcription is configured (off by default)', async () => {
+    const line = await open();
+    const session = await peer!.nextSession();
+    appendAudio(line, new Int16Array(16000 * 0.2));
+    await session.waitFor('input_audio_buffer.append', () => session.receivedAudioBytes() === 6400);
+    session.speechStarted();
+    session.speechStopped({ transcript: 'hello' });
+    await line.next('conversation.item.created');
+    line.send({ type: 'session.update', session: { input_audio_transcription: { model: 'azure-speech' } } });
+    await line.next('session.updated');
+    session.speechStarted();
+    session.speechStopped({ transcript: 'second' });
+    const completed = await line.next('conversation.item.input_audio_transcription.completed');
+    expect(completed.transcript).toBe('second');
+    expect(line.events.filter((e) => e.type === 'conversation.item.input_audio_transcription.completed')).toHaveLength(1);
+  });
+
+  it.each([
+    [1, 'after'],
+    [0, 'before'],
+  ])('echo agent with lateTranscriptFraction %d: the transcript completes %s response.created', async (fraction, when) => {
+    const line = await open({ mode: 'echo-agent', lateTranscriptFraction: fraction });
+    line.send(sessionUpdate16k);
+    await line.next('session.updated');
+    appendAudio(line, tone(16000, 400));
+    appendAudio(line, new Int16Array(16000 * 0.4));
+    await line.next('conversation.item.input_audio_transcription.completed');
+    const types = line.events.map((e) => e.type);
+    const transcriptAt = types.indexOf('conversation.item.input_audio_transcription.completed');
+    const createdAt = types.indexOf('response.created');
+    expect(createdAt).toBeGreaterThan(0);
+    if (when === 'after') expect(transcriptAt).toBeGreaterThan(createdAt);
+    else expect(transcriptAt).toBeLessThan(createdAt);
+  });
+
+  it('reports usage as the service does: text, audio and cached input with their details, text and audio output', async () => {
+    const line = await open({ mode: 'echo-agent', audioChunkMs: 100 });
+    line.send({ type: 'session.update', session: { ...sessionUpdate16k.session, instructions: 'You are a helpful agent. '.repeat(40) } });
+    await line.next('session.updated');
+    line.send({ type: 'response.create' });
+    const first = await line.next('response.done');
+    appendAudio(line, tone(16000, 600));
+    appendAudio(line, new Int16Array(16000 * 0.4));
+    const second = await line.next('response.done', (e) => e !== first);
+    const usage = (second.response as { usage: Record<string, Record<string, unknown>> }).usage;
+    expect(usage.input_token_details).toEqual({
+      cached_tokens: expect.any(Number),
+      text_tokens: expect.any(Number),
+      audio_tokens: expect.any(Number),
+      image_tokens: 0,
+      cached_tokens_details: { text_tokens: expect.any(Number), audio_tokens: expect.any(Number), image_tokens: 0 },
+    });
+    const input = usage.input_token_details as { cached_tokens: number; text_tokens: number; audio_tokens: number; cached_tokens_details: { text_tokens: number; audio_tokens: number } };
+    expect(input.text_tokens).toBeGreaterThan(0);
+    expect(input.audio_tokens).toBeGreaterThan(0);
+    expect(input.cached_tokens).toBeGreaterThan(0);
+    expect(input.cached_tokens).toBe(input.cached_tokens_details.text_tokens + input.cached_tokens_details.audio_tokens);
+    expect(usage.output_token_details).toEqual({ text_tokens: expect.any(Number), audio_tokens: expect.any(Number) });
+    expect((usage.output_token_details as { audio_tokens: number }).audio_tokens).toBeGreaterThan(0);
+    expect(usage).toMatchObject({ input_tokens: input.text_tokens + input.audio_tokens });
   });
 });

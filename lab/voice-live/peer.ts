@@ -20,6 +20,13 @@ export interface VoiceLivePeerOptions {
   audioChunkMs?: number;
   /** Echo agent: RMS level (0..32768) of a 20 ms frame that counts as speech. Default 500. */
   vadThreshold?: number;
+  /**
+   * Echo agent: share of caller turns (0..1) whose input transcript completes after the reply's
+   * `response.created` (transcription runs asynchronously on the service). Default 0.5.
+   */
+  lateTranscriptFraction?: number;
+  /** Seeds the echo agent's choices (which transcripts are late, and by how much). Default 1. */
+  seed?: number;
   /** Largest client message accepted (bytes). Default 16 MiB. */
   maxPayloadBytes?: number;
   /**
@@ -90,6 +97,8 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
         expiresAtMs: Date.now() + (options.sessionExpiresInMs ?? 60 * 60_000),
         audioChunkMs: options.audioChunkMs ?? 40,
         vadThreshold: options.vadThreshold ?? 500,
+        lateTranscriptFraction: options.lateTranscriptFraction ?? 0.5,
+        seed: options.seed ?? 1,
         greeting: options.greeting,
       });
       sessions.push(session);
