@@ -14,7 +14,7 @@ import type { CallSessionHooks } from '../worker/call-session.js';
 import { createCallControl } from '../worker/call-control/index.js';
 import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
-import { startAcsEmulator, type AcsEmulator, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
+import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
 import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
 import { startVoiceLivePeer, type VoiceLivePeer } from './voice-live/index.js';
@@ -59,6 +59,8 @@ export interface LabOptions {
    * TRANSFER_TARGET defaults to +15550109999 (a number ending in 0000 makes the emulator fail the transfer).
    */
   callControl?: boolean;
+  /** ACS emulator settings for tests: Event Grid's time scale, the official-SDK judge of every payload. */
+  acs?: Pick<AcsEmulatorOptions, 'eventGridTimeScale' | 'eventGridMaxDeliveryAttempts' | 'judge'>;
 }
 
 export interface Lab {
@@ -155,6 +157,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       tokenIssuer,
       port: ports.acs ?? 0,
       logger: log('lab.acs'),
+      ...options.acs,
     });
     closers.push(() => acs.close());
     const callOf = (callId: string) => acs.calls.get(callId);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createOutboundAudioData, createOutboundStopAudioData } from '@azure/communication-call-automation';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsJson, parseAcsMessage } from './acs-media.js';
 
 const pcm = Buffer.alloc(640, 1).toString('base64');
@@ -57,9 +58,9 @@ describe('parseAcsMessage', () => {
 });
 
 describe('outbound messages', () => {
-  it('encodes audio frames and StopAudio as ACS expects', () => {
-    expect(JSON.parse(encodeAudioFrame(pcm))).toEqual({ kind: 'audioData', audioData: { data: pcm } });
-    expect(JSON.parse(STOP_AUDIO_MESSAGE)).toEqual({ kind: 'stopAudio', stopAudio: {} });
+  it('encodes audio frames and StopAudio byte for byte as the SDK\'s createOutboundAudioData / createOutboundStopAudioData', () => {
+    expect(encodeAudioFrame(pcm)).toBe(createOutboundAudioData(pcm));
+    expect(STOP_AUDIO_MESSAGE).toBe(createOutboundStopAudioData());
   });
 });
 

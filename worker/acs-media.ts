@@ -156,10 +156,13 @@ function lowerFirstKeys(value: unknown): Record<string, unknown> {
   return out;
 }
 
-/** Outbound: one frame of agent audio, in the JS SDK's casing. Built by concatenation (hot path). */
+/**
+ * Outbound: one frame of agent audio, byte for byte what the SDK's `createOutboundAudioData(base64)` writes (the
+ * form the official JS sample sends). Built by concatenation (hot path); acs-media.test.ts holds it to the SDK.
+ */
 export function encodeAudioFrame(base64: string): string {
-  return '{"kind":"audioData","audioData":{"data":"' + base64 + '"}}';
+  return '{"kind":"audioData","audioData":{"data":"' + base64 + '","isSilent":false},"stopAudio":{}}';
 }
 
-/** Outbound: tells ACS to drop the audio it has queued for playback (barge-in). */
+/** Outbound: tells ACS to drop the audio it has queued for playback (barge-in); = `createOutboundStopAudioData()`. */
 export const STOP_AUDIO_MESSAGE = '{"kind":"stopAudio","stopAudio":{}}';

@@ -2,10 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CallAutomationClient } from '@azure/communication-call-automation';
+import { CallAutomationClient, createOutboundAudioData, createOutboundStopAudioData } from '@azure/communication-call-automation';
 import { AcsTokenVerifier } from '../../shared/acs-auth.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from '../acs-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator } from './emulator.js';
+import { createOfficialJudge, type OfficialJudge } from './official-judge.js';
 import { tone } from '../audio/signal.js';
 
 /** A minimal app standing where the Functions app and the worker stand: real HTTP, real WebSocket, real SDK client. */
@@ -19,6 +20,8 @@ interface FakeApp {
   mediaMessages: any[];
   mediaSockets: WebSocket[];
   answerWith?: (context: string) => Promise<void>;
+  /** The status the webhook answers an IncomingCall delivery with (nothing is answered unless 200); default 200. */
+  incomingCallStatus?: (deliveryCount: number) => number;
   close(): Promise<void>;
 }
 
@@ -36,7 +39,9 @@ async function startFakeApp(issuer: AcsTokenIssuer, client: () => CallAutomation
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ validationResponse: event.data.validationCode }));
         return;
       }
-      res.writeHead(200).end();
+      const status = app.incomingCallStatus?.(Number(req.headers['aeg-delivery-count'])) ?? 200;
+      res.writeHead(status).end();
+      if (status !== 200) return;
       await (app.answerWith ?? (async (context: string) => {
         await client().answerCall(context, app.callbackUrl!, {
           mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl!, contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm16KMono' },
@@ -82,14 +87,20 @@ describe('ACS emulator', () => {
   let emulator: AcsEmulator;
   let app: FakeApp;
   let client: CallAutomationClient;
+  // Every payload the emulator sends is read by the official SDK parsers; any failure fails the test that caused it.
+  let judge: OfficialJudge;
 
   beforeEach(async () => {
     issuer = await startAcsTokenIssuer();
     app = await startFakeApp(issuer, () => client);
-    emulator = await startAcsEmulator({ eventGridWebhookUrl: app.webhookUrl, tokenIssuer: issuer });
+    judge = createOfficialJudge();
+    // Event Grid's retry schedule at 1/100: the first redelivery after about 100 ms.
+    emulator = await startAcsEmulator({ eventGridWebhookUrl: app.webhookUrl, tokenIssuer: issuer, judge, eventGridTimeScale: 0.01 });
     client = new CallAutomationClient(emulator.connectionString, { allowInsecureConnection: true });
   });
   afterEach(async () => {
+    await judge.settled();
+    expect(judge.failures).toEqual([]);
     await emulator.close();
     await app.close();
     await issuer.close();
@@ -330,5 +341,167 @@ describe('ACS emulator', () => {
     expect(app.mediaSockets).toHaveLength(2);
     expect(app.callbacks.at(-1)!.data.operationContext).toBe('media-restart:1');
     await expect(connection.getCallMedia().startMediaStreaming()).rejects.toMatchObject({ statusCode: 400, code: '8501' });
+  });
+
+  describe('Event Grid delivery', () => {
+    it('sends the validation event as the documented example (metadataVersion "1", dataVersion "1") and IncomingCall with customContext even without custom headers', async () => {
+      await emulator.placeCall();
+      const validation = app.deliveries[0]!.body[0];
+      expect(validation).toMatchObject({ eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', subject: '', metadataVersion: '1', dataVersion: '1' });
+      const incoming = app.deliveries[1]!.body[0];
+      expect(incoming.data.customContext).toEqual({ sipHeaders: {}, voipHeaders: {} });
+      await emulator.placeCall({ sipHeaders: { 'X-MS-Custom-Ref': 'abc' } });
+      expect(app.deliveries[2]!.body[0].data.customContext).toEqual({ sipHeaders: { 'X-MS-Custom-Ref': 'abc' }, voipHeaders: {} });
+      expect(judge.counts.eventGrid).toBe(3);
+    });
+
+    it('redelivers an IncomingCall the webhook answered 503, with aeg-delivery-count 1, the same event id, after the (scaled) 10 s step', async () => {
+      app.incomingCallStatus = (count) => (count === 0 ? 503 : 200);
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      const notifications = app.deliveries.filter((d) => d.headers['aeg-event-type'] === 'Notification');
+      expect(notifications.map((d) => d.headers['aeg-delivery-count'])).toEqual(['0', '1']);
+      expect(notifications[1]!.body[0].id).toBe(notifications[0]!.body[0].id);
+      expect(notifications[1]!.headers['aeg-output-event-id']).toBe(notifications[0]!.headers['aeg-output-event-id']);
+      const attempts = call.timeline.entries.filter((e) => e.source === 'eventgrid');
+      expect(attempts.map((e) => e.detail)).toMatchObject([
+        { status: 503, deliveryCount: 0, outcome: 'retrying' },
+        { status: 200, deliveryCount: 1, outcome: 'delivered' },
+      ]);
+      // 10 s at a time scale of 0.01, give or take the ±10 % spread.
+      expect(attempts[0]!.detail!.nextInMs).toBeGreaterThanOrEqual(90);
+      expect(attempts[0]!.detail!.nextInMs).toBeLessThanOrEqual(110);
+      expect(attempts[1]!.atMs - attempts[0]!.atMs).toBeGreaterThanOrEqual(85);
+    });
+
+    it('keeps to the schedule (10 s, 30 s, 1 min, 5 min, ...) while the webhook keeps failing, and never retries 400, 401, 403 or 413', async () => {
+      const { EventGridDelivery } = await import('./event-grid-delivery.js');
+      expect([1, 2, 3, 4, 5, 6, 7, 8, 20].map((n) => EventGridDelivery.retryDelayMs(n))).toEqual([10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000, 3_600_000, 3_600_000]);
+      app.incomingCallStatus = (count) => (count < 2 ? 500 : 200);
+      const retried = await emulator.placeCall();
+      await retried.waitFor('MediaStreamingStarted');
+      const steps = retried.timeline.entries.filter((e) => e.source === 'eventgrid');
+      expect(steps.map((e) => e.detail!.deliveryCount)).toEqual([0, 1, 2]);
+      expect(steps[2]!.atMs - steps[1]!.atMs).toBeGreaterThanOrEqual(250); // the 30 s step, scaled
+
+      for (const status of [400, 401, 403, 413]) {
+        app.incomingCallStatus = () => status;
+        const dropped = await emulator.placeCall();
+        await new Promise((r) => setTimeout(r, 200));
+        expect(dropped.timeline.entries.filter((e) => e.source === 'eventgrid').map((e) => e.detail)).toMatchObject([{ status, outcome: 'dropped' }]);
+        await dropped.hangUp();
+      }
+    });
+
+    it('gives up after the subscription\'s maximum delivery attempts', async () => {
+      await emulator.close();
+      emulator = await startAcsEmulator({ eventGridWebhookUrl: app.webhookUrl, tokenIssuer: issuer, judge, eventGridTimeScale: 0.001, eventGridMaxDeliveryAttempts: 3 });
+      app.incomingCallStatus = () => 503;
+      const call = await emulator.placeCall();
+      await until(() => call.timeline.entries.some((e) => e.detail?.outcome === 'expired'));
+      expect(call.timeline.entries.filter((e) => e.source === 'eventgrid').map((e) => e.detail!.outcome)).toEqual(['retrying', 'retrying', 'expired']);
+      await call.hangUp();
+    });
+  });
+
+  describe('media options as answered', () => {
+    const answerWithMedia = (extra: Record<string, unknown>) => async (context: string) => {
+      await client.answerCall(context, app.callbackUrl, {
+        mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl, contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, audioFormat: 'pcm16KMono', ...extra },
+      });
+    };
+    const audioFrame = (ms: number) => createOutboundAudioData(Buffer.from(tone({ frequencyHz: 300, durationMs: ms, sampleRateHz: 16000 }).buffer).toString('base64'));
+
+    it('sends DtmfData frames for key presses when the call was answered with enableDtmfTones, in the shape StreamingData.parse reads', async () => {
+      app.answerWith = answerWithMedia({ enableBidirectional: true, enableDtmfTones: true });
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      expect(call.pressKey('1')).toBe(true);
+      expect(call.pressKey('#')).toBe(true);
+      await until(() => app.mediaMessages.filter((m) => m.kind === 'DtmfData').length === 2);
+      expect(app.mediaMessages.filter((m) => m.kind === 'DtmfData')).toEqual([
+        { kind: 'DtmfData', dtmfData: { data: '1' } },
+        { kind: 'DtmfData', dtmfData: { data: '#' } },
+      ]);
+      expect(() => call.pressKey('x')).toThrow(/key must be one of/);
+    });
+
+    it('sends no DtmfData when the call was answered without enableDtmfTones', async () => {
+      app.answerWith = answerWithMedia({ enableBidirectional: true });
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      expect(call.pressKey('5')).toBe(false);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(app.mediaMessages.some((m) => m.kind === 'DtmfData')).toBe(false);
+      expect(call.timeline.entries.find((e) => e.type === 'pressed-key')?.detail).toEqual({ key: '5', sent: false });
+    });
+
+    it('plays nothing the app sends on a call answered without enableBidirectional', async () => {
+      app.answerWith = answerWithMedia({ enableBidirectional: false });
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      const heard: Int16Array[] = [];
+      call.on('heard', (f) => heard.push(f));
+      app.mediaSockets[0]!.send(audioFrame(500));
+      await call.waitFor('outbound-ignored');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(heard).toEqual([]);
+      expect(call.timeline.entries.some((e) => e.type === 'agent-audio')).toBe(false);
+      expect(call.media?.isOpen).toBe(true);
+    });
+
+    it('plays the SDK\'s createOutboundAudioData frames and the PascalCase frames of the Python/.NET samples', async () => {
+      app.answerWith = answerWithMedia({ enableBidirectional: true });
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      const heard: Int16Array[] = [];
+      call.on('heard', (f) => heard.push(f));
+      const socket = app.mediaSockets[0]!;
+      socket.send(audioFrame(100));
+      socket.send(JSON.stringify({ Kind: 'AudioData', AudioData: { Data: Buffer.from(tone({ frequencyHz: 300, durationMs: 100, sampleRateHz: 16000 }).buffer).toString('base64') }, StopAudio: null }));
+      await until(() => heard.length >= 10);
+      socket.send(createOutboundStopAudioData());
+      await call.waitFor('StopAudio');
+      expect(call.timeline.entries.some((e) => e.type === 'invalid-frame')).toBe(false);
+    });
+
+    it.each([
+      ['mixed casing', JSON.stringify({ kind: 'audioData', AudioData: { data: 'AAAA' } })],
+      ['a kind in the wrong case', JSON.stringify({ kind: 'AUDIODATA', audioData: { data: 'AAAA' } })],
+      ['an unknown key', JSON.stringify({ kind: 'audioData', audioData: { data: 'AAAA' }, volume: 1 })],
+      ['an unknown key in audioData', JSON.stringify({ kind: 'audioData', audioData: { data: 'AAAA', rate: 16000 } })],
+      ['malformed base64', JSON.stringify({ kind: 'audioData', audioData: { data: 'AA@A' } })],
+      ['an odd byte count', JSON.stringify({ kind: 'audioData', audioData: { data: 'AA==' } })],
+      ['audio in a stopAudio frame', JSON.stringify({ kind: 'stopAudio', audioData: { data: 'AAAA' }, stopAudio: {} })],
+      ['text that is not JSON', 'play this'],
+    ])('closes the media socket (1007) on an outbound frame with %s, as the strict reading of undocumented behaviour', async (_name, frame) => {
+      app.answerWith = answerWithMedia({ enableBidirectional: true });
+      const call = await emulator.placeCall();
+      await call.waitFor('MediaStreamingStarted');
+      const closed = new Promise<number>((resolve) => app.mediaSockets[0]!.once('close', (code) => resolve(code)));
+      app.mediaSockets[0]!.send(frame);
+      expect(await closed).toBe(1007);
+      expect((await call.waitFor('invalid-frame')).detail!.reason).toBeTruthy();
+    });
+  });
+
+  it('judge mode: the official parsers read every Event Grid delivery, callback and media frame of a whole call without a failure', async () => {
+    app.answerWith = async (context) => {
+      await client.answerCall(context, app.callbackUrl, {
+        mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl, contentType: 'audio', audioChannelType: 'unmixed', startMediaStreaming: true, enableBidirectional: true, enableDtmfTones: true, audioFormat: 'pcm24KMono' },
+      });
+    };
+    const call = await emulator.placeCall({ sipHeaders: { 'X-MS-Custom-Ref': 'r1' } });
+    await call.waitFor('MediaStreamingStarted');
+    call.say(tone({ frequencyHz: 440, durationMs: 100, sampleRateHz: 24000 }));
+    call.pressKey('7');
+    await until(() => app.mediaMessages.some((m) => m.kind === 'DtmfData') && app.mediaMessages.length >= 10);
+    await client.getCallConnection(call.callConnectionId).transferCallToParticipant({ phoneNumber: '+15550121234' });
+    await call.ended();
+    await judge.settled();
+    expect(judge.failures).toEqual([]);
+    expect(judge.counts.eventGrid).toBe(2);
+    expect(judge.counts.callbacks).toBeGreaterThanOrEqual(6);
+    expect(judge.counts.mediaFrames).toBeGreaterThan(5);
   });
 });

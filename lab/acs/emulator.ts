@@ -5,9 +5,11 @@ import { z } from 'zod';
 import type { AcsTokenIssuer } from '../acs-token-issuer.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
-import { MediaLeg } from './media-leg.js';
+import { DTMF_KEYS, MediaLeg, type DtmfKey } from './media-leg.js';
 import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type PeerRecording, type PeerResponse, type RecordedRequest } from './rest-peer.js';
 import { Timeline, type TimelineEntry } from './timeline.js';
+import { EventGridDelivery, type DeliveryAttempt } from './event-grid-delivery.js';
+import type { WireJudge } from './wire-judge.js';
 
 /**
  * The ACS emulator: the Call Automation REST endpoints our code calls (the REST peer of `rest-peer.ts`,
@@ -30,6 +32,15 @@ export interface AcsEmulatorOptions {
   transferOutcome?: (target: { rawId: string; phoneNumber?: string }) => 'accepted' | 'failed';
   /** The number callers dial unless a call says otherwise. */
   defaultTo?: string;
+  /**
+   * Scales Event Grid's retry schedule (10 s, 30 s, 1 min, ...) and event time to live: 0.01 makes the first
+   * redelivery of a failed IncomingCall come after about 100 ms. Default 1.
+   */
+  eventGridTimeScale?: number;
+  /** Event Grid's per-subscription limit on delivery attempts; default 30. */
+  eventGridMaxDeliveryAttempts?: number;
+  /** Sees every payload before it is sent (Event Grid, callbacks, media): the official SDK parsers in tests. */
+  judge?: WireJudge;
   logger?: Logger;
 }
 
@@ -75,6 +86,8 @@ interface MediaStreamingRequest {
   audioFormat?: string;
   audioChannelType?: string;
   startMediaStreaming?: boolean;
+  enableBidirectional?: boolean;
+  enableDtmfTones?: boolean;
 }
 
 export interface EmulatedCallEvents {
@@ -131,6 +144,17 @@ export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
       return;
     }
     this.media.say(samples, options.participantRawId);
+  }
+
+  /**
+   * The caller presses a key (0-9, *, #): ACS sends a DtmfData frame on the media socket when the call was answered
+   * with `enableDtmfTones`, and nothing otherwise. Returns whether a frame was sent.
+   */
+  pressKey(key: string): boolean {
+    if (!(DTMF_KEYS as readonly string[]).includes(key)) throw new AcsEmulatorError('bad_request', `key must be one of ${DTMF_KEYS.join(' ')}, not ${JSON.stringify(key).slice(0, 20)}`);
+    const sent = this.media?.isOpen ? this.media.pressKey(key as DtmfKey) : false;
+    this.timeline.add('caller', 'pressed-key', { key, sent });
+    return sent;
   }
 
   /** The caller hangs up: ACS stops the media stream and posts MediaStreamingStopped then CallDisconnected. */
@@ -408,12 +432,18 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       sampleRateHz: call.sampleRateHz ?? 16000,
       participantRawId: call.callerIdentifier.rawId,
       audioChannel: mediaOptions.audioChannelType?.toLowerCase() === 'unmixed' ? 'unmixed' : 'mixed',
+      // Both default to off in the REST API (MediaStreamingOptions): only an explicit true turns them on.
+      bidirectional: mediaOptions.enableBidirectional === true,
+      dtmfTones: mediaOptions.enableDtmfTones === true,
+      ...(options.judge ? { inspect: (text: string) => options.judge!.mediaFrame(text) } : {}),
     });
     leg.on('heard', (frame) => call.emit('heard', frame));
     leg.on('callerFrameSent', (offsetSamples) => call.emit('callerFrameSent', offsetSamples));
     leg.on('agentAudioStart', () => call.timeline.add('media', 'agent-audio'));
     leg.on('stopAudio', (droppedMs) => call.timeline.add('media', 'StopAudio', { droppedMs: Math.round(droppedMs) }));
     leg.on('invalidFrame', (reason) => call.timeline.add('media', 'invalid-frame', { reason }));
+    leg.on('outboundIgnored', () => call.timeline.add('media', 'outbound-ignored', { reason: 'answered without enableBidirectional' }));
+    leg.on('dtmfSent', (tone) => call.timeline.add('media', 'DtmfData', { tone }));
     // A connection that never opened is reported once, by the connect failure below (ws also emits close for it).
     let opened = false;
     leg.once('open', () => (opened = true));
@@ -560,15 +590,17 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       subject: `calling/callConnections/${call.callConnectionId}`,
       data: { version: API_VERSION, callConnectionId: call.callConnectionId, serverCallId: call.serverCallId, correlationId: call.callId, ...extra },
     };
+    const body = JSON.stringify([event]);
     return call.enqueueCallback(async () => {
       if (closed) return;
+      options.judge?.callback(body);
       const token = await issuer.issue();
       const started = performance.now();
       try {
         const response = await fetch(callbackUri, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify([event]),
+          body,
           signal: AbortSignal.timeout(30_000),
         });
         await response.arrayBuffer();
@@ -579,23 +611,43 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     });
   }
 
+  const subscriptionName = options.eventGridSubscriptionName ?? 'lab-incoming-call';
+  const eventGrid = new EventGridDelivery({
+    webhookUrl,
+    subscriptionName,
+    ...(options.eventGridTimeScale !== undefined ? { timeScale: options.eventGridTimeScale } : {}),
+    ...(options.eventGridMaxDeliveryAttempts !== undefined ? { maxDeliveryAttempts: options.eventGridMaxDeliveryAttempts } : {}),
+    ...(options.judge ? { inspect: (body: string, eventType: string) => options.judge!.eventGridDelivery(body, eventType) } : {}),
+  });
+
   async function validateSubscription(): Promise<void> {
     const validationCode = randomUUID();
+    // As the documented example (event-grid/webhook-event-delivery): metadataVersion "1", dataVersion "1".
+    const body = JSON.stringify([
+      {
+        id: randomUUID(),
+        topic: topic(),
+        subject: '',
+        eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
+        eventTime: new Date().toISOString(),
+        metadataVersion: '1',
+        dataVersion: '1',
+        data: { validationCode, validationUrl: `${url}/eventgrid/validate?id=${validationCode}` },
+      },
+    ]);
+    options.judge?.eventGridDelivery(body, 'Microsoft.EventGrid.SubscriptionValidationEvent');
     const response = await fetch(webhookUrl(), {
       method: 'POST',
-      headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('SubscriptionValidation') },
-      body: JSON.stringify([
-        {
-          id: randomUUID(),
-          topic: topic(),
-          subject: '',
-          eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent',
-          eventTime: new Date().toISOString(),
-          metadataVersion: '1',
-          dataVersion: '2',
-          data: { validationCode, validationUrl: `${url}/eventgrid/validate?id=${validationCode}` },
-        },
-      ]),
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'aeg-event-type': 'SubscriptionValidation',
+        'aeg-subscription-name': subscriptionName.toUpperCase(),
+        'aeg-delivery-count': '0',
+        'aeg-metadata-version': '1',
+        'aeg-data-version': '1',
+        'aeg-output-event-id': randomUUID(),
+      },
+      body,
       signal: AbortSignal.timeout(30_000),
     }).catch((error: Error) => {
       throw new AcsEmulatorError('validation_failed', `Event Grid validation: webhook ${redact(webhookUrl())} unreachable: ${error.message}`);
@@ -612,17 +664,6 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       throw new AcsEmulatorError('validation_failed', `Event Grid validation handshake failed: HTTP ${response.status}, body ${text.slice(0, 200)}`);
     }
     logger.info('event grid subscription validated');
-  }
-
-  function eventGridHeaders(eventType: 'SubscriptionValidation' | 'Notification'): Record<string, string> {
-    return {
-      'aeg-event-type': eventType,
-      'aeg-subscription-name': (options.eventGridSubscriptionName ?? 'lab-incoming-call').toUpperCase(),
-      'aeg-delivery-count': '0',
-      'aeg-metadata-version': '1',
-      'aeg-data-version': eventType === 'Notification' ? '1.0' : '2',
-      'aeg-output-event-id': randomUUID(),
-    };
   }
 
   const topic = () => `/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/lab/providers/microsoft.communication/communicationservices/lab-acs`;
@@ -669,22 +710,12 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
         callerDisplayName: callOptions.callerDisplayName ?? '',
         incomingCallContext: call.incomingCallContext,
         correlationId: call.callId,
-        ...(callOptions.sipHeaders ? { customContext: { sipHeaders: callOptions.sipHeaders, voipHeaders: {} } } : {}),
+        // Always there, empty when the call carries no custom headers (AcsIncomingCallEventData.customContext).
+        customContext: { sipHeaders: callOptions.sipHeaders ?? {}, voipHeaders: {} },
       },
     };
-    const started = performance.now();
-    try {
-      const response = await fetch(webhookUrl(), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', ...eventGridHeaders('Notification') },
-        body: JSON.stringify([event]),
-        signal: AbortSignal.timeout(30_000),
-      });
-      await response.arrayBuffer();
-      call.timeline.add('eventgrid', 'IncomingCall', { status: response.status, tookMs: Math.round(performance.now() - started) });
-    } catch (error) {
-      call.timeline.add('eventgrid', 'IncomingCall', { error: (error as Error).message });
-    }
+    // Event Grid redelivers a failed delivery on its schedule, whatever became of the call meanwhile.
+    await eventGrid.deliver(event, (attempt) => call.timeline.add('eventgrid', 'IncomingCall', describeAttempt(attempt)));
     return call;
   }
 
@@ -709,10 +740,21 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     async close() {
       if (closed) return;
       closed = true;
+      eventGrid.close();
       clearInterval(ticker);
       for (const call of calls.values()) if (!call.isOver) finish(call, 'disconnected');
       await rest.close();
     },
+  };
+}
+
+function describeAttempt(attempt: DeliveryAttempt): Record<string, unknown> {
+  return {
+    ...(attempt.status !== undefined ? { status: attempt.status } : { error: attempt.error }),
+    tookMs: attempt.tookMs,
+    deliveryCount: attempt.deliveryCount,
+    outcome: attempt.outcome,
+    ...(attempt.nextInMs !== undefined ? { nextInMs: attempt.nextInMs } : {}),
   };
 }
 

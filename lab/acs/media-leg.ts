@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
-import { z } from 'zod';
 import { frameBytes } from '../../shared/audio/pcm.js';
+import { parseOutboundFrame } from './outbound-frame.js';
 
 /**
  * ACS's side of one call's media WebSocket, as the emulator plays it: ACS is the client, connects to the
@@ -25,6 +25,12 @@ export interface MediaLegOptions {
   connectTimeoutInMs?: number;
   /** Playback queue cap: ACS's is unknown; audio beyond this is dropped and counted. */
   maxQueuedMs?: number;
+  /** As the answer's `enableBidirectional`: without it, what the app sends is never played (default true). */
+  bidirectional?: boolean;
+  /** As the answer's `enableDtmfTones`: only then are key presses sent as DtmfData (default false). */
+  dtmfTones?: boolean;
+  /** Sees each message before it is sent (the official-SDK judge). */
+  inspect?: (text: string) => void;
 }
 
 export interface MediaLegEvents {
@@ -37,20 +43,18 @@ export interface MediaLegEvents {
   stopAudio: [droppedMs: number];
   /** First byte of a new agent burst was enqueued (after silence or StopAudio). */
   agentAudioStart: [];
+  /** The app sent a frame ACS's clients never write: the leg closes the socket (1007). */
   invalidFrame: [reason: string];
+  /** The app sent audio on a call answered without enableBidirectional: not played. Emitted the first time only. */
+  outboundIgnored: [];
+  /** A DtmfData frame left for the app. */
+  dtmfSent: [tone: string];
   closed: [info: { code: number; reason: string; byUs: boolean }];
 }
 
-const outbound = z.union([
-  z.object({ kind: z.string(), audioData: z.object({ data: z.string() }).passthrough() }).passthrough(),
-  z.object({ kind: z.string() }).passthrough(),
-]);
-
-/** The app may send camelCase (JS SDK) or PascalCase (.NET/Python samples); ACS accepts both. */
-function lowerKeys(value: unknown): unknown {
-  if (Array.isArray(value) || typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.charAt(0).toLowerCase() + k.slice(1), lowerKeys(v)]));
-}
+/** The keys a caller can press, as DtmfData carries them. */
+export const DTMF_KEYS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '*', '#'] as const;
+export type DtmfKey = (typeof DTMF_KEYS)[number];
 
 /** Two frames summed as ACS mixes them (saturating). */
 function mixFrames(a: Int16Array, b: Int16Array): Int16Array {
@@ -75,7 +79,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
   private heardAnything = false;
   private callerSamplesSent = 0;
   private closedByUs = false;
-  readonly stats = { framesSent: 0, framesHeard: 0, bytesReceived: 0, stopAudios: 0, droppedPlaybackSamples: 0, invalidFrames: 0 };
+  private ignoringOutbound = false;
+  readonly stats = { framesSent: 0, framesHeard: 0, bytesReceived: 0, stopAudios: 0, droppedPlaybackSamples: 0, invalidFrames: 0, ignoredOutboundFrames: 0, dtmfSent: 0 };
 
   constructor(private readonly options: MediaLegOptions) {
     super();
@@ -108,7 +113,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       });
       socket.once('open', () => {
         opened = true;
-        socket.send(
+        this.sendText(
           JSON.stringify({
             kind: 'AudioMetadata',
             audioMetadata: { subscriptionId: randomUUID(), encoding: 'PCM', sampleRate: o.sampleRateHz, channels: 1, length: frameBytes(o.sampleRateHz) },
@@ -117,7 +122,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
         this.emit('open');
         resolve();
       });
-      socket.on('message', (data, isBinary) => this.receive(isBinary ? data : data));
+      socket.on('message', (data, isBinary) => this.receive(data, isBinary));
       socket.on('error', (error) => {
         if (!opened) reject(error);
       });
@@ -183,6 +188,18 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     }
   }
 
+  /**
+   * The caller presses a key: a DtmfData frame, as ACS sends it when the call was answered with enableDtmfTones.
+   * Returns false (nothing sent) when DTMF was not enabled or no media flows.
+   */
+  pressKey(key: DtmfKey): boolean {
+    if (!this.options.dtmfTones || !this.isOpen) return false;
+    this.sendText(JSON.stringify({ kind: 'DtmfData', dtmfData: { data: key } }));
+    this.stats.dtmfSent++;
+    this.emit('dtmfSent', key);
+    return true;
+  }
+
   close(code = 1000, reason = 'call ended'): void {
     if (!this.socket) return;
     this.closedByUs = true;
@@ -195,7 +212,7 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
 
   private sendFrame(timestamp: Date, participantRawId: string, frame: Int16Array | undefined): void {
     const samples = frame ?? new Int16Array(this.frameSamples);
-    this.socket!.send(
+    this.sendText(
       JSON.stringify({
         kind: 'AudioData',
         audioData: {
@@ -207,6 +224,11 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       }),
     );
     this.stats.framesSent++;
+  }
+
+  private sendText(text: string): void {
+    this.options.inspect?.(text);
+    this.socket!.send(text);
   }
 
   private callerFrameTaken(): void {
@@ -240,18 +262,19 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     return out;
   }
 
-  private receive(data: WebSocket.RawData): void {
+  private receive(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) return this.invalid('binary frame: ACS media messages are JSON text');
     const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
-    let json: unknown;
-    try {
-      json = lowerKeys(JSON.parse(text));
-    } catch {
-      return this.invalid('frame is not JSON');
+    const frame = parseOutboundFrame(text);
+    if (frame.kind === 'invalid') return this.invalid(frame.reason);
+    if (this.options.bidirectional === false) {
+      // Answered without enableBidirectional: what the app sends is never heard (azure-sdk-for-python#37766).
+      this.stats.ignoredOutboundFrames++;
+      if (!this.ignoringOutbound) this.emit('outboundIgnored');
+      this.ignoringOutbound = true;
+      return;
     }
-    const parsed = outbound.safeParse(json);
-    if (!parsed.success) return this.invalid('frame has no kind');
-    const kind = parsed.data.kind.toLowerCase();
-    if (kind === 'stopaudio') {
+    if (frame.kind === 'stopAudio') {
       const droppedMs = this.queuedAgentMs;
       this.playback.length = 0;
       this.playbackSamples = 0;
@@ -260,12 +283,8 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
       this.emit('stopAudio', droppedMs);
       return;
     }
-    if (kind !== 'audiodata' || !('audioData' in parsed.data)) return this.invalid(`unknown outbound kind ${parsed.data.kind}`);
-    const audio = parsed.data.audioData as { data: string };
-    const bytes = Buffer.from(audio.data, 'base64');
-    if (bytes.length % 2 !== 0) return this.invalid('audio data has an odd byte count');
+    const bytes = frame.pcm;
     this.stats.bytesReceived += bytes.length;
-    if (bytes.length === 0) return;
     const samples = new Int16Array(bytes.length / 2);
     new Uint8Array(samples.buffer).set(bytes);
     const cap = ((this.options.maxQueuedMs ?? 60_000) / 1000) * this.options.sampleRateHz;
@@ -281,8 +300,10 @@ export class MediaLeg extends EventEmitter<MediaLegEvents> {
     this.playbackSamples += samples.length;
   }
 
+  /** ACS's answer to a malformed frame is undocumented: the lab takes the strict reading and drops the stream. */
   private invalid(reason: string): void {
     this.stats.invalidFrames++;
     this.emit('invalidFrame', reason);
+    this.close(1007, `invalid outbound frame: ${reason}`.slice(0, 120));
   }
 }
