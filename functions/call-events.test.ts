@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { restartDelayMs, restartWindowMs } from './media-restart.js';
 import { answeredCall, callbackEvent, startHarness, type AppInstance, type Harness } from '../test/functions/harness.js';
 
 describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
@@ -75,7 +76,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
 
       expect(h.acs.requests.map((r) => `${r.method} ${r.path}`)).toEqual([`GET /calling/callConnections/${cc}`, `POST /calling/callConnections/${cc}:startMediaStreaming`]);
       expect(h.acs.requests.every((r) => r.authenticated)).toBe(true);
-      expect(h.acs.requestsFor('startMediaStreaming')[0]?.body).toEqual({ operationContext: 'media-restart:1' });
+      expect(h.acs.requestsFor('startMediaStreaming')[0]?.body).toEqual({ operationContext: expect.stringMatching(/^media-restart:1@\d+$/) });
       expect(h.acs.calls.get(cc)?.mediaStreaming).toBe('active');
       expect(h.published().map((m) => [m.type, m.eventId])).toEqual([
         ['media.failed', 'mf-1'],
@@ -84,23 +85,56 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
       expect(h.published()[1]?.data).toEqual({ attempt: 1, maxAttempts: 2, trigger: 'MediaStreamingFailed' });
     });
 
-    it('counts attempts across instances through the operationContext, and hangs up once they are spent', async () => {
+    it('counts attempts and the window across instances through the operationContext, and hangs up once they are spent', async () => {
       const cc = await answeredCall(h, 'mr-2');
       const stopped = (n: number, operationContext?: string) =>
         callbackEvent('MediaStreamingStopped', { id: `ms-${n}`, callId: 'mr-2', callConnectionId: cc, ...(operationContext ? { data: { operationContext } } : {}) });
 
       await post(h.instance(), 'mr-2', [stopped(1)]);
-      await post(h.instance(), 'mr-2', [stopped(2, 'media-restart:1')]);
-      await post(h.instance(), 'mr-2', [stopped(3, 'media-restart:2')]);
+      // ACS echoes the restart's operationContext in the event that reports how that restart went.
+      const echo = () => (h.acs.requestsFor('startMediaStreaming').at(-1)?.body as { operationContext: string }).operationContext;
+      await post(h.instance(), 'mr-2', [stopped(2, echo())]);
+      await post(h.instance(), 'mr-2', [stopped(3, echo())]);
 
-      expect(h.acs.requestsFor('startMediaStreaming').map((r) => r.body)).toEqual([{ operationContext: 'media-restart:1' }, { operationContext: 'media-restart:2' }]);
+      const contexts = h.acs.requestsFor('startMediaStreaming').map((r) => (r.body as { operationContext: string }).operationContext);
+      expect(contexts).toEqual([expect.stringMatching(/^media-restart:1@\d+$/), expect.stringMatching(/^media-restart:2@\d+$/)]);
+      // The window starts at the first attempt, whichever instance made it.
+      expect(contexts[1]!.split('@')[1]).toBe(contexts[0]!.split('@')[1]);
       expect(h.acs.requestsFor('terminate')).toHaveLength(1);
       expect(h.acs.calls.get(cc)?.state).toBe('disconnected');
       expect(h.published().filter((m) => m.type !== 'media.stopped').map((m) => [m.type, m.data])).toEqual([
         ['media.restartRequested', { attempt: 1, maxAttempts: 2, trigger: 'MediaStreamingStopped' }],
         ['media.restartRequested', { attempt: 2, maxAttempts: 2, trigger: 'MediaStreamingStopped' }],
-        ['call.hangUpRequested', { reason: 'mediaRestartsExhausted', attempts: 2 }],
+        ['call.hangUpRequested', { reason: 'mediaRestartsExhausted', attempts: 2, windowMs: expect.any(Number) }],
       ]);
+      // The second attempt waited its backoff, so the window is at least that long.
+      expect((h.published().at(-1)?.data as { windowMs: number }).windowMs).toBeGreaterThanOrEqual(restartDelayMs(2));
+    });
+
+    it('spreads the attempts: the first at once, each later one only after its backoff (0.5 s, 1 s, 2 s, then 4 s), so a restarting replica has about 20 s to come back', async () => {
+      expect([1, 2, 3, 4, 5, 6, 7, 8].map(restartDelayMs)).toEqual([0, 500, 1000, 2000, 4000, 4000, 4000, 4000]);
+      expect(restartWindowMs(8)).toBe(19_500);
+      const cc = await answeredCall(h, 'mr-6');
+      const app = h.instance({ MEDIA_RESTART_MAX_ATTEMPTS: '8' });
+      const failed = (n: number, operationContext: string) =>
+        callbackEvent('MediaStreamingFailed', { id: `mf6-${n}`, callId: 'mr-6', callConnectionId: cc, data: { operationContext } });
+      const postedAt = Date.now();
+      await post(app, 'mr-6', [failed(1, `media-restart:2@${postedAt - 1000}`)]);
+      const restart = h.acs.requestsFor('startMediaStreaming')[0]!;
+      expect(restart.body).toEqual({ operationContext: `media-restart:3@${postedAt - 1000}` });
+      expect(restart.receivedAt.getTime() - postedAt).toBeGreaterThanOrEqual(restartDelayMs(3) - 5);
+    });
+
+    it('a caller who hangs up during the backoff gets no restart: the call state is read after the wait', async () => {
+      const cc = await answeredCall(h, 'mr-7');
+      const app = h.instance();
+      const pending = post(app, 'mr-7', [callbackEvent('MediaStreamingFailed', { id: 'mf7', callId: 'mr-7', callConnectionId: cc, data: { operationContext: `media-restart:1@${Date.now()}` } })]);
+      // The caller hangs up 200 ms into the 500 ms backoff.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      h.acs.setCallState(cc, 'disconnected');
+      expect((await pending).status).toBe(200);
+      expect(h.acs.requests.map((r) => r.operation)).toEqual(['getCall']);
+      expect(h.published().map((m) => m.type)).toEqual(['media.failed']);
     });
 
     it('keeps its own count on one instance even when ACS echoes no operationContext', async () => {
@@ -174,7 +208,7 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
       release();
       remove();
     }
-    expect(h.acs.requestsFor('startMediaStreaming').map((r) => r.body)).toEqual([{ operationContext: 'media-restart:1' }]);
+    expect(h.acs.requestsFor('startMediaStreaming').map((r) => r.body)).toEqual([{ operationContext: expect.stringMatching(/^media-restart:1@\d+$/) }]);
     expect(h.published().map((m) => m.eventId)).toEqual(['dup-f1', 'dup-f1:restart']);
   });
 

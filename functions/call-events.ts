@@ -338,8 +338,10 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
 
   async function restartMedia(item: CallbackEvent, callId: string, log: CallLog): Promise<{ messages: CallEventMessage[] } | { retry: string }> {
     if (state.disconnectedCalls.get(callId)) return { messages: [] };
-    const attemptsSoFar = Math.max(state.mediaRestarts.get(callId) ?? 0, attemptFromOperationContext(item.data.operationContext));
-    const plan = planMediaRestart(attemptsSoFar, config.MEDIA_RESTART_MAX_ATTEMPTS);
+    const echoed = attemptFromOperationContext(item.data.operationContext);
+    const known = state.mediaRestarts.get(callId);
+    const count = known && known.attempts > echoed.attempts ? known : echoed;
+    const plan = planMediaRestart(count, config.MEDIA_RESTART_MAX_ATTEMPTS, clock.now().getTime());
     const outcome = await executeMediaRestart(callAutomation, item.data.callConnectionId, plan, log);
     const source: CallEventSource = {
       callId,
@@ -355,7 +357,7 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
         log.info('media streaming ended with the call: nothing to restart', { reason: outcome.reason });
         return { messages: [] };
       case 'restarted':
-        state.mediaRestarts.set(callId, outcome.attempt);
+        state.mediaRestarts.set(callId, { attempts: outcome.attempt, firstAttemptAtMs: outcome.firstAttemptAtMs });
         return {
           messages: [
             mediaRestartRequested(
@@ -365,7 +367,7 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
           ],
         };
       case 'hungUp':
-        return { messages: [callHangUpRequested({ ...source, eventId: `${item.event.id}:hangUp` }, { reason: 'mediaRestartsExhausted', attempts: outcome.attempts })] };
+        return { messages: [callHangUpRequested({ ...source, eventId: `${item.event.id}:hangUp` }, { reason: 'mediaRestartsExhausted', attempts: outcome.attempts, ...(outcome.windowMs !== undefined ? { windowMs: outcome.windowMs } : {}) })] };
     }
   }
 }

@@ -33,8 +33,8 @@ export interface CallbackEventState {
 export interface FunctionsState {
   incomingCalls: RecentMap<IncomingCallState>;
   callbackEvents: RecentMap<CallbackEventState>;
-  /** Media restarts asked for, per callId. */
-  mediaRestarts: RecentMap<number>;
+  /** Media restarts asked for, per callId, and when the first was. */
+  mediaRestarts: RecentMap<{ attempts: number; firstAttemptAtMs?: number | undefined }>;
   /** Calls whose CallDisconnected has been seen: nothing is restarted after it. */
   disconnectedCalls: RecentMap<true>;
   /** Calls this instance has started recording (or found recording already), per callId: one recording per call. */

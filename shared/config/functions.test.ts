@@ -27,7 +27,7 @@ describe('Functions configuration', () => {
       MEDIA_AUDIO_FORMAT: 'pcm24KMono',
       CALL_EVENTS_QUEUE: 'call-events',
       NOT_FOR_US_ACTION: 'reject',
-      MEDIA_RESTART_MAX_ATTEMPTS: 2,
+      MEDIA_RESTART_MAX_ATTEMPTS: 8,
       CALLED_NUMBERS_ALLOWED: [],
     });
     expect(loadFunctionsConfig({ ...minimal, MEDIA_AUDIO_FORMAT: 'Pcm16KMono' }).MEDIA_AUDIO_FORMAT).toBe('pcm16KMono');

@@ -102,7 +102,7 @@ export const functionsConfigSchema = z
     SERVICEBUS_CONNECTION_STRING: z.string().regex(/Endpoint=sb:\/\/[^;]+/i, 'must look like Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...').optional(),
     CALL_EVENTS_QUEUE: z.string().min(1).default('call-events'),
     PUBLISH_DEADLINE_MS: integer(100, 25_000).default(8_000),
-    MEDIA_RESTART_MAX_ATTEMPTS: integer(0, 10).default(2),
+    MEDIA_RESTART_MAX_ATTEMPTS: integer(0, 10).default(8),
     EVENTGRID_SUBSCRIPTION_NAMES: list().default([]),
 
     CALL_RECORDING: z.enum(['off', 'audio'], { message: 'must be off or audio' }).default('off'),
