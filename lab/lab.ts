@@ -11,7 +11,7 @@ import { createFunctionsState } from '../functions/context.js';
 import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';
 import type { CallSessionHooks } from '../worker/call-session.js';
-import { createCallControl } from '../worker/call-control/index.js';
+import { startCallControl } from '../worker/call-control/index.js';
 import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
@@ -180,7 +180,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     });
     const callControl =
       options.callControl !== false && options.worker !== 'child-process'
-        ? createCallControl({
+        ? await startCallControl({
             config: loadCallControlConfig({
               TRANSFER_TARGET: '+15550109999',
               ...workerEnv,

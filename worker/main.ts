@@ -2,10 +2,9 @@ import { ConfigError } from '../shared/config/env.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger } from '../shared/log.js';
 import { setupTelemetry } from '../shared/telemetry.js';
-import { createCallControl } from './call-control/index.js';
+import { startCallControl } from './call-control/index.js';
 import { WorkerMetrics } from './metrics.js';
 import { WorkerServer } from './server.js';
-import { loadCustomTools } from './tools/loader.js';
 import { VoiceLiveClient } from './voice-live/client.js';
 
 /** The worker process: configuration once, telemetry, the server, and a graceful drain on SIGTERM. */
@@ -45,11 +44,10 @@ async function main(): Promise<void> {
     ? new (await import('@azure/identity')).DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {})
     : undefined;
 
-  const callControl = createCallControl({
+  const callControl = await startCallControl({
     config: config.callControl,
     logger: logger.child({ component: 'call-control' }),
     ...(credential ? { credential: () => credential } : {}),
-    customTools: await loadCustomTools(config.callControl.customTools),
     profiles: config.agentProfiles,
   });
   const server = new WorkerServer({

@@ -36,6 +36,20 @@ describe('agent tools through the lab', () => {
     await expect(call.ended()).resolves.toBe('disconnected');
   });
 
+  it('offers the custom tools CUSTOM_TOOLS names, as the worker process does, and answers the model with their result', async () => {
+    lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', workerEnv: { CUSTOM_TOOLS: 'worker/tools/examples/order-status.ts' } });
+    const call = await lab.placeCall();
+    const session = await lab.voiceLive!.nextSession(15_000);
+    const update = await session.waitFor('session.update', undefined, 10_000);
+    expect((update.session as { tools: { name: string }[] }).tools.map((t) => t.name)).toEqual(expect.arrayContaining(['end_call', 'get_order_status']));
+    await call.waitFor('MediaStreamingStarted', 10_000);
+    const { callId } = await session.callFunction('get_order_status', { orderNumber: '1001' });
+    const output = await session.waitFor('conversation.item.create', (e) => (e.item as { type?: string }).type === 'function_call_output', 10_000);
+    expect(output.item).toMatchObject({ call_id: callId });
+    expect(JSON.parse((output.item as { output: string }).output)).toMatchObject({ found: true, status: 'shipped' });
+    await call.hangUp();
+  });
+
   it('end_call: the worker hangs up through ACS and the call ends with CallDisconnected', async () => {
     lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted' });
     const call = await lab.placeCall();

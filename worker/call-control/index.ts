@@ -7,6 +7,7 @@ import type { CallRecord } from '../../shared/call-record.js';
 import type { CallSessionHooks } from '../call-session.js';
 import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js';
 import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
+import { loadCustomTools } from '../tools/loader.js';
 import { ToolRegistry } from '../tools/registry.js';
 import type { AgentTool } from '../tools/types.js';
 import { createCallAutomationClient } from '../../shared/call-automation-client.js';
@@ -40,6 +41,14 @@ export interface CallControlRuntime {
   readonly calls: ReadonlyMap<string, CallController>;
   /** Waits up to `timeoutMs` for pending call records and released bus sessions, then closes the clients. */
   close(timeoutMs: number): Promise<{ unpublishedRecords: number }>;
+}
+
+/**
+ * Call control with the custom tools its config names (CUSTOM_TOOLS) loaded: how the worker process and the
+ * local lab both start it, so a tool that works locally is offered the same way in Azure.
+ */
+export async function startCallControl(deps: Omit<CallControlDeps, 'customTools'>, baseDir?: string): Promise<CallControlRuntime> {
+  return createCallControl({ ...deps, customTools: await loadCustomTools(deps.config.customTools, baseDir) });
 }
 
 /**
