@@ -1,3 +1,4 @@
+import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsTokenVerifier } from '../shared/acs-auth.js';
 import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
@@ -82,6 +83,15 @@ export interface Lab {
 }
 
 const RESOURCE_ID = '6f1c2a7e-0b5d-4c59-9a3e-1ab2c3d4e5f6';
+const LAB_VOICE_LIVE_KEY = 'lab-voice-live-key';
+const LAB_ENTRA_TOKEN = 'lab-entra-token';
+/** The emulator's stand-in for a managed identity's token (in-process worker only: a child process has no way to get it). */
+const labCredential: TokenCredential = { getToken: async () => ({ token: LAB_ENTRA_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+
+/** The worker settings talk to a Foundry agent (by default or on a profiled line), which takes no API key. */
+function usesAgents(env: Env): boolean {
+  return Boolean(env.VOICE_LIVE_AGENT_NAME || env.VOICE_LIVE_AGENT_ID || /"agentName"\s*:/.test(env.AGENT_PROFILES ?? ''));
+}
 const CALL_EVENTS_QUEUE = 'call-events';
 const CALL_RECORDS_QUEUE = 'call-records';
 /** Voice Live events worth a line on a call's timeline (audio deltas are counted by the media leg instead). */
@@ -142,7 +152,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const spoken = greets ? await greeting(rateHz, typeof options.greeting === 'string' ? options.greeting : undefined) : undefined;
       voiceLive = await startVoiceLivePeer({
         mode: voiceLiveMode,
-        apiKey: 'lab-voice-live-key',
+        apiKey: LAB_VOICE_LIVE_KEY,
+        acceptBearer: (token) => token === LAB_ENTRA_TOKEN,
         port: ports.voiceLive ?? 0,
         ...(spoken ? { greeting: { samples: spoken.samples, sampleRateHz: spoken.sampleRateHz, transcript: spoken.text } } : {}),
       });
@@ -164,7 +175,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     /** The worker's settings in the lab, in-process or as a child process: media auth by the token issuer. */
     const labWorkerEnv = (port: number): Env => ({
       ...workerEnv,
-      ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, VOICE_LIVE_API_KEY: 'lab-voice-live-key' } : {}),
+      ...(voiceLive ? { VOICE_LIVE_ENDPOINT: voiceLive.url, ...(usesAgents(workerEnv) ? {} : { VOICE_LIVE_API_KEY: LAB_VOICE_LIVE_KEY }) } : {}),
       PORT: String(port),
       HOST: host,
       LOG_LEVEL: level,
@@ -201,7 +212,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const child = workerProcess;
       closers.push(() => stopChild(child));
     } else {
-      const credential = workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
+      // Against the emulator, an agent (no key: Voice Live takes none for agents) is reached with the lab's own token.
+      const credential = voiceLive ? labCredential : workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
       const inProcess = new WorkerServer({
         config: workerConfig,
         logger: log('worker'),

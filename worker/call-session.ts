@@ -278,6 +278,7 @@ export class CallSession implements CallControl {
     const credential = this.options.credential;
     const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
     if (!auth) return this.end('no Voice Live credential', 1011);
+    if (config.target.kind !== 'model' && !credential) return this.end('no Microsoft Entra credential for the Voice Live agent (agents take no API key)', 1011);
 
     const client = this.options.createVoiceLiveClient({
       endpoint: config.endpoint,

@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   // with keys and connection strings (local runs) the identity stack stays out of memory.
   const { acs, serviceBus } = config.callControl;
   const needsIdentity =
-    !config.voiceLive.apiKey || config.voiceLive.target.kind === 'agent-classic' || (acs !== undefined && 'endpoint' in acs) || (serviceBus !== undefined && 'fullyQualifiedNamespace' in serviceBus);
+    !config.voiceLive.apiKey || config.voiceLive.target.kind !== 'model' || (acs !== undefined && 'endpoint' in acs) || (serviceBus !== undefined && 'fullyQualifiedNamespace' in serviceBus);
   const credential = needsIdentity
     ? new (await import('@azure/identity')).DefaultAzureCredential(config.azureClientId ? { managedIdentityClientId: config.azureClientId } : {})
     : undefined;

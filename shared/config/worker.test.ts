@@ -47,6 +47,16 @@ describe('worker configuration', () => {
     expect(config.mediaAuth).toEqual({ mode: 'none' });
   });
 
+  it('refuses an API key in agent mode, naming both variables: Voice Live does not support key authentication for agents', () => {
+    const agent = { VOICE_LIVE_ENDPOINT: base.VOICE_LIVE_ENDPOINT, ACS_RESOURCE_ID: base.ACS_RESOURCE_ID, VOICE_LIVE_AGENT_PROJECT: 'contoso', VOICE_LIVE_API_KEY: 'k' };
+    expect(problems({ ...agent, VOICE_LIVE_AGENT_NAME: 'receptionist' })).toEqual([expect.stringMatching(/^VOICE_LIVE_API_KEY: must not be set in agent mode \(VOICE_LIVE_AGENT_NAME is set\).*AZURE_CLIENT_ID/)]);
+    expect(problems({ ...agent, VOICE_LIVE_AGENT_ID: 'asst_1' })).toEqual([expect.stringMatching(/^VOICE_LIVE_API_KEY: .*VOICE_LIVE_AGENT_ID is set/)]);
+    expect(problems({ ...base, VOICE_LIVE_API_KEY: 'k', AGENT_PROFILES: JSON.stringify({ support: { agentName: 'helpdesk', agentProject: 'contoso' } }) })).toEqual([
+      expect.stringMatching(/^AGENT_PROFILES: profile "support", agentName: .*VOICE_LIVE_API_KEY is set/),
+    ]);
+    expect(problems({ ...base, VOICE_LIVE_API_KEY: 'k' })).toEqual([]);
+  });
+
   it('reads end-of-utterance detection and refuses its settings where they cannot apply', () => {
     const config = loadWorkerConfig({ ...base, VOICE_LIVE_EOU_MODEL: 'semantic_detection_v1_multilingual', VOICE_LIVE_EOU_THRESHOLD_LEVEL: 'high', VOICE_LIVE_EOU_TIMEOUT_MS: '1500' });
     expect(config.voiceLive.turnDetection.endOfUtterance).toEqual({ model: 'semantic_detection_v1_multilingual', thresholdLevel: 'high', timeoutMs: 1500 });

@@ -172,6 +172,13 @@ export const workerConfigSchema = z
     } else if (c.VOICE_LIVE_AGENT_ID && c.VOICE_LIVE_AGENT_VERSION) {
       ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_AGENT_VERSION'], message: 'applies to agents by name (VOICE_LIVE_AGENT_NAME), not to a classic agent id' });
     }
+    if (c.VOICE_LIVE_API_KEY && (c.VOICE_LIVE_AGENT_NAME || c.VOICE_LIVE_AGENT_ID)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['VOICE_LIVE_API_KEY'],
+        message: `must not be set in agent mode (${c.VOICE_LIVE_AGENT_NAME ? 'VOICE_LIVE_AGENT_NAME' : 'VOICE_LIVE_AGENT_ID'} is set): Voice Live does not support key authentication for agents; the worker uses its managed identity (AZURE_CLIENT_ID) for a Microsoft Entra token instead`,
+      });
+    }
     if (c.MEDIA_AUTH === 'acs' && !c.ACS_RESOURCE_ID) {
       ctx.addIssue({ code: 'custom', path: ['ACS_RESOURCE_ID'], message: 'required when MEDIA_AUTH=acs (the immutable resource id of the ACS resource, the token audience)' });
     }
@@ -214,6 +221,9 @@ function checkAgentProfiles(c: z.infer<z.ZodObject<typeof mediaWorkerEnvShape & 
     if (o.instructions && agentMode) problem('instructions', "apply in model mode only: an agent's instructions live in Foundry (set model, or leave instructions out)");
     if (o.transcriptionLanguage && c.VOICE_LIVE_TRANSCRIPTION_MODEL.toLowerCase() === 'none') problem('transcriptionLanguage', 'VOICE_LIVE_TRANSCRIPTION_MODEL=none: there is no transcription');
     if (o.voiceType === 'azure-custom' && c.VOICE_LIVE_VOICE_TYPE !== 'azure-custom') problem('voiceType', 'azure-custom needs VOICE_LIVE_VOICE_ENDPOINT_ID, which belongs to a default azure-custom voice');
+    if (o.agentName && c.VOICE_LIVE_API_KEY) {
+      problem('agentName', 'an agent needs Microsoft Entra authentication and VOICE_LIVE_API_KEY is set: Voice Live does not support key authentication for agents (unset VOICE_LIVE_API_KEY; the worker then uses its managed identity, AZURE_CLIENT_ID)');
+    }
   }
 }
 

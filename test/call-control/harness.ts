@@ -18,6 +18,7 @@ import type { AgentTool } from '../../worker/tools/types.js';
 import { startWorker, until, workerConfig, type RunningWorker } from '../worker/harness.js';
 
 export const TRANSFER_TARGET = '+15550001111';
+const LAB_ENTRA_TOKEN = 'call-control-lab-entra-token';
 
 export interface LabCall {
   callId: string;
@@ -51,7 +52,8 @@ export interface LabOptions {
 }
 
 export async function startCallControlLab(options: LabOptions = {}): Promise<CallControlLab> {
-  const voiceLive = await startVoiceLivePeer({ apiKey: 'lab-key', audioChunkMs: 40 });
+  // A model is reached with the key, an agent (a profile's) with an Entra token: Voice Live takes no key for agents.
+  const voiceLive = await startVoiceLivePeer({ apiKey: 'lab-key', acceptBearer: (token) => token === LAB_ENTRA_TOKEN, audioChunkMs: 40 });
   const acs = await startAcsRestPeer();
   const bus = await startServiceBusPeer();
   const busClient = createServiceBusClient({ connectionString: bus.connectionString }, { retryOptions: testClientRetryOptions });
@@ -87,7 +89,8 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     subscriptionRetryDelayMs: 50,
     outboxOptions: { retryDelayMs: 50, maxRetryDelayMs: 200, attemptDeadlineMs: 400 },
   });
-  const worker = await startWorker({ ...defaults, agentProfiles }, { hooksFor: (callId, profile) => control.hooksFor(callId, profile), logger });
+  const credential = { getToken: async () => ({ token: LAB_ENTRA_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const worker = await startWorker({ ...defaults, agentProfiles }, { hooksFor: (callId, profile) => control.hooksFor(callId, profile), logger, credential });
   const events = new BusPublisher(busClient, 'call-events', { retryDelayMs: 20, maxRetryDelayMs: 100, attemptTimeoutMs: 500 });
   const automation = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });
   const media: AcsMediaClient[] = [];

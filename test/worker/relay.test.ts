@@ -39,9 +39,10 @@ describe('media worker relay', () => {
     expect(s.metadata).toEqual({ callId: 'call-1' });
   });
 
-  it('in agent mode, names the agent and its project and sends no instructions', async () => {
-    peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
-    worker = await startWorker(workerConfig(peer.url, {}, { target: { kind: 'agent', agentName: 'receptionist', projectName: 'contoso' } }));
+  it('in agent mode, names the agent and its project, authenticates with an Entra token and sends no instructions', async () => {
+    peer = await startVoiceLivePeer({ acceptBearer: (token) => token === 'entra-token' });
+    const credential = { getToken: async () => ({ token: 'entra-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    worker = await startWorker(workerConfig(peer.url, {}, { apiKey: undefined, target: { kind: 'agent', agentName: 'receptionist', projectName: 'contoso' } }), { credential });
     const client = await connect();
     client.sendMetadata(24000);
     const session = await peer.nextSession();

@@ -117,14 +117,15 @@ describe('VoiceLiveClient connecting', () => {
     expect((session.received[0]!.event as { session: Record<string, unknown> }).session).not.toHaveProperty('instructions');
   });
 
-  it('connects a classic agent by id with an API key, adding the Entra agent token to the query', async () => {
+  it('connects a classic agent by id with its Entra token, as the bearer and as the agent token in the query, never the API key', async () => {
+    await startPeer({ apiKey: 'test-key', acceptBearer: (token) => token === 'agent-token' });
     const credential: TokenCredential = { getToken: async () => ({ token: 'agent-token', expiresOnTimestamp: Date.now() + 3600_000 }) };
     const { instructions: _omitted, ...agentSettings } = settings;
     const client = makeClient({ auth: { apiKey: 'test-key', credential }, target: { kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' }, session: agentSettings });
     await client.connect();
     const session = peer.sessions[0]!;
-    expect(session.headers['api-key']).toBe('test-key');
-    expect(session.headers.authorization).toBeUndefined();
+    expect(session.headers['api-key']).toBeUndefined();
+    expect(session.headers.authorization).toBe('Bearer agent-token');
     expect(Object.fromEntries(session.query)).toEqual({
       'api-version': '2026-07-15',
       'agent-id': 'asst_123',
@@ -133,8 +134,9 @@ describe('VoiceLiveClient connecting', () => {
     });
   });
 
-  it('refuses a classic agent without a credential for its agent token', () => {
-    expect(() => makeClient({ target: { kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' } })).toThrow(/options\.auth\.credential: a classic agent/);
+  it('refuses an agent with only an API key: Voice Live does not support key authentication for agents', () => {
+    expect(() => makeClient({ target: { kind: 'agent-classic', agentId: 'asst_123', projectName: 'contoso' } })).toThrow(/options\.auth\.credential: an agent needs a Microsoft Entra credential/);
+    expect(() => makeClient({ target: { kind: 'agent', agentName: 'receptionist', projectName: 'contoso' } })).toThrow(/options\.auth\.credential: an agent needs/);
   });
 
   it('sends a text greeting once, after session.updated, as a pre-generated assistant message', async () => {

@@ -22,8 +22,9 @@ export interface VoiceLiveClientOptions {
   apiVersion: string;
   target: VoiceLiveTarget;
   /**
-   * `api-key` header, else `Authorization: Bearer` for VOICE_LIVE_SCOPE. Never put in the URL. A classic agent
-   * (`agent-classic`) also needs an Entra agent token from `credential`, with or without an API key.
+   * A model: the `api-key` header, else `Authorization: Bearer` for VOICE_LIVE_SCOPE. An agent: always the Bearer
+   * token from `credential` (Voice Live does not support key authentication for agents); a classic agent
+   * (`agent-classic`) also gets it as its agent access token. Never put in the URL.
    */
   auth: { apiKey: string; credential?: TokenCredential } | { credential: TokenCredential };
   session: VoiceLiveSessionSettings;
@@ -102,8 +103,8 @@ const optionsSchema = z.object({
   heartbeatIntervalMs: z.number().int().min(0).optional(),
   closeTimeoutInMs: z.number().int().positive().optional(),
   maxBufferedBytes: z.number().int().positive().optional(),
-}).refine((o) => o.target.kind !== 'agent-classic' || o.auth.credential !== undefined, {
-  message: 'a classic agent (agent-classic) needs a credential for its agent access token',
+}).refine((o) => o.target.kind === 'model' || o.auth.credential !== undefined, {
+  message: 'an agent needs a Microsoft Entra credential: Voice Live does not support key authentication for agents',
   path: ['auth', 'credential'],
 });
 
@@ -354,10 +355,12 @@ export class VoiceLiveClient {
     };
     let agentAccessToken: string | undefined;
     const auth = this.options.auth;
-    if ('apiKey' in auth) headers['api-key'] = auth.apiKey;
-    if (!('apiKey' in auth) || this.options.target.kind === 'agent-classic') {
+    // Agents take only Microsoft Entra tokens (no key authentication); a model takes the key when there is one.
+    if ('apiKey' in auth && this.options.target.kind === 'model') {
+      headers['api-key'] = auth.apiKey;
+    } else {
       const token = await this.entraToken(auth.credential!);
-      if (!('apiKey' in auth)) headers.authorization = `Bearer ${token}`;
+      headers.authorization = `Bearer ${token}`;
       if (this.options.target.kind === 'agent-classic') agentAccessToken = token;
     }
     const url = buildVoiceLiveUrl({
