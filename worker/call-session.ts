@@ -300,9 +300,10 @@ export class CallSession implements CallControl {
       this.resetResponseState();
     });
     client.on('warning', (warning) => this.log.warn({ warning }, 'Voice Live warning'));
-    client.on('closed', ({ reason, code, fatal }) => {
+    client.on('closed', ({ reason, code, fatal, authFailed }) => {
       if (this.state === 'ended') return;
-      this.log.error({ reason, code, fatal }, 'Voice Live session ended; ending the call');
+      if (authFailed) this.metrics.voiceLiveAuthFailures.inc();
+      this.log.error({ reason, code, fatal, ...(authFailed ? { authFailed } : {}) }, 'Voice Live session ended; ending the call');
       this.end(`Voice Live closed: ${reason}`, 1011);
     });
     this.log.info({ callRateHz, voiceLiveRateHz, resampling: voiceLiveRateHz !== callRateHz }, 'connecting to Voice Live');
@@ -557,7 +558,8 @@ export class CallSession implements CallControl {
     this.socket.off('message', this.onAcsMessage);
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
       try {
-        this.socket.close(closeCode, reason.slice(0, 120));
+        // A close frame's reason holds at most 123 bytes; the whole reason is in the log line and the call record.
+        this.socket.close(closeCode, closeReasonOf(reason));
       } catch {
         this.socket.terminate();
       }
@@ -595,4 +597,12 @@ export class CallSession implements CallControl {
   get endedReason(): string {
     return this.endReason;
   }
+}
+
+/** At most 123 bytes of UTF-8 (a WebSocket close frame's limit), cut on a character boundary and marked. */
+function closeReasonOf(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }

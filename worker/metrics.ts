@@ -38,6 +38,11 @@ export class WorkerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly voiceLiveAuthFailures = new Counter({
+    name: 'worker_voice_live_auth_failures_total',
+    help: 'Calls ended at once because no Microsoft Entra token could be had for Voice Live, or Voice Live refused the credential (401/403): settings, not load',
+    registers: [this.registry],
+  });
   readonly upgradesRejected = new Counter({
     name: 'worker_upgrades_rejected_total',
     help: 'Media WebSocket upgrades refused, by reason',

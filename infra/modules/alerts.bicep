@@ -68,7 +68,7 @@ customMetrics
   {
     name: 'calls-failing'
     displayName: 'Voice agent: calls failing'
-    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries. Search the worker log for the calls\' callId: README Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
+    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries, or at once when Voice Live authentication fails (worker_voice_live_auth_failures_total rises with it; log line "Voice Live authentication failed": the worker identity AZURE_CLIENT_ID has no token or lacks its role, so every call fails). Search the worker log for the calls\' callId: README Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
     severity: 2
     windowSize: 'PT15M'
     condition: {

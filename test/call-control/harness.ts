@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { TokenCredential } from '@azure/core-auth';
 import { Writable } from 'node:stream';
 import { CallAutomationClient } from '@azure/communication-call-automation';
 import type { ServiceBusClient } from '@azure/service-bus';
@@ -11,7 +12,7 @@ import { parseCallRecord, type CallRecord } from '../../shared/call-record.js';
 import type { CallEventMessage } from '../../shared/call-metadata.js';
 import { toBusMessage } from '../../shared/call-metadata.js';
 import { loadCallControlConfig } from '../../shared/config/call-control.js';
-import { resolveAgentProfiles, type AgentProfileOverrides } from '../../shared/config/worker.js';
+import { resolveAgentProfiles, type AgentProfileOverrides, type WorkerConfig } from '../../shared/config/worker.js';
 import { createLogger } from '../../shared/log.js';
 import { createCallControl, type CallControlRuntime } from '../../worker/call-control/index.js';
 import type { AgentTool } from '../../worker/tools/types.js';
@@ -49,6 +50,10 @@ export interface LabOptions {
   greeting?: boolean;
   /** AGENT_PROFILES, applied to the harness worker's default settings. */
   profiles?: Record<string, AgentProfileOverrides>;
+  /** Overrides of the worker's Voice Live settings (e.g. no API key). */
+  voiceLive?: Partial<WorkerConfig['voiceLive']>;
+  /** The worker's Microsoft Entra credential (default: one the Voice Live peer accepts). */
+  credential?: TokenCredential;
 }
 
 export async function startCallControlLab(options: LabOptions = {}): Promise<CallControlLab> {
@@ -78,7 +83,7 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     CALLER_SILENCE_PROMPT_MS: '0',
     ...options.env,
   });
-  const defaults = workerConfig(voiceLive.url);
+  const defaults = workerConfig(voiceLive.url, {}, options.voiceLive ?? {});
   const agentProfiles = resolveAgentProfiles(options.profiles ?? {}, defaults.voiceLive);
   const control = createCallControl({
     config,
@@ -89,7 +94,7 @@ export async function startCallControlLab(options: LabOptions = {}): Promise<Cal
     subscriptionRetryDelayMs: 50,
     outboxOptions: { retryDelayMs: 50, maxRetryDelayMs: 200, attemptDeadlineMs: 400 },
   });
-  const credential = { getToken: async () => ({ token: LAB_ENTRA_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+  const credential = options.credential ?? { getToken: async () => ({ token: LAB_ENTRA_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };
   const worker = await startWorker({ ...defaults, agentProfiles }, { hooksFor: (callId, profile) => control.hooksFor(callId, profile), logger, credential });
   const events = new BusPublisher(busClient, 'call-events', { retryDelayMs: 20, maxRetryDelayMs: 100, attemptTimeoutMs: 500 });
   const automation = new CallAutomationClient(acs.connectionString, { allowInsecureConnection: true });

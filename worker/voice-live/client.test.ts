@@ -316,7 +316,7 @@ describe('VoiceLiveClient reconnect', () => {
     expect(error).toMatchObject({ code: 'UPGRADE_REJECTED', statusCode: 401, retryable: false });
     expect((error as VoiceLiveError).body).toContain('Access denied');
     expect(peer.upgrades).toHaveLength(1);
-    expect(closed).toEqual([{ reason: expect.stringContaining('401'), code: 401, fatal: true }]);
+    expect(closed).toEqual([{ reason: expect.stringMatching(/authentication failed.*401/), code: 401, fatal: true, authFailed: true }]);
   });
 
   it('retries throttled upgrades and gives up after maxAttempts with a fatal close', async () => {

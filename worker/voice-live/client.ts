@@ -50,7 +50,8 @@ export interface VoiceLiveClientEvents {
   event: (event: ServerEvent) => void;
   audio: (delta: { responseId: string; itemId: string; base64: string }) => void;
   'session-replaced': (info: { reason: 'reconnect' | 'renewal' }) => void;
-  closed: (info: { reason: string; code?: number; fatal: boolean }) => void;
+  /** `authFailed`: the credential gave no token, or Voice Live refused it (401/403): settings to fix, not a blip. */
+  closed: (info: { reason: string; code?: number; fatal: boolean; authFailed?: boolean }) => void;
   warning: (warning: { code: string; message: string }) => void;
 }
 
@@ -326,14 +327,17 @@ export class VoiceLiveClient {
       }
     }
     const fatal = lastError ?? new VoiceLiveError('CONNECTION_FAILED', 'no attempt made');
-    const reason = fatal.retryable
-      ? `Voice Live unreachable after ${this.maxAttempts + 1} attempts: ${fatal.message}`
-      : `Voice Live refused the session: ${fatal.message}`;
-    this.log.error({ code: fatal.code, statusCode: fatal.statusCode, closeCode: fatal.closeCode }, reason);
+    const authFailed = isAuthFailure(fatal);
+    const reason = authFailed
+      ? `Voice Live authentication failed (not retried): ${fatal.message}`
+      : fatal.retryable
+        ? `Voice Live unreachable after ${this.maxAttempts + 1} attempts: ${fatal.message}`
+        : `Voice Live refused the session: ${fatal.message}`;
+    this.log.error({ code: fatal.code, statusCode: fatal.statusCode, closeCode: fatal.closeCode, ...(authFailed ? { authFailed } : {}) }, reason);
     this.state = 'closed';
     this.lifetime.abort();
     this.clearRenewalTimers();
-    this.emitClosed({ reason, ...(fatal.statusCode ?? fatal.closeCode ? { code: fatal.statusCode ?? fatal.closeCode } : {}), fatal: true });
+    this.emitClosed({ reason, ...(fatal.statusCode ?? fatal.closeCode ? { code: fatal.statusCode ?? fatal.closeCode } : {}), fatal: true, ...(authFailed ? { authFailed } : {}) });
     throw fatal;
   }
 
@@ -342,7 +346,11 @@ export class VoiceLiveClient {
     try {
       token = (await credential.getToken(VOICE_LIVE_SCOPE, { abortSignal: this.lifetime.signal }))?.token;
     } catch (error) {
-      throw new VoiceLiveError('AUTH_TOKEN_FAILED', `could not get an Entra token: ${(error as Error).message}`, { retryable: true, cause: error });
+      const name = (error as Error)?.name ?? 'Error';
+      throw new VoiceLiveError('AUTH_TOKEN_FAILED', `could not get a Microsoft Entra token (${name}): ${(error as Error)?.message ?? String(error)}`, {
+        retryable: isTransientCredentialError(error),
+        cause: error,
+      });
     }
     if (!token) throw new VoiceLiveError('AUTH_TOKEN_FAILED', 'credential returned no token', { retryable: true });
     return token;
@@ -608,6 +616,24 @@ export class VoiceLiveClient {
       }
     }
   }
+}
+
+/**
+ * A credential that cannot give a token (no identity, wrong client id, no role, bad secret) does not heal by
+ * itself: @azure/identity's own errors for that are not retried (it has already retried the transport). An
+ * authentication error the token service answered with a server fault or throttling may pass; anything else is
+ * treated as a network problem and retried.
+ */
+function isTransientCredentialError(error: unknown): boolean {
+  const { name, statusCode } = (error ?? {}) as { name?: unknown; statusCode?: unknown };
+  if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') return false;
+  if (name === 'AuthenticationError') return typeof statusCode === 'number' && (statusCode === 429 || statusCode >= 500);
+  return true;
+}
+
+/** No token to be had, or Voice Live refused the one given (401/403). */
+function isAuthFailure(error: VoiceLiveError): boolean {
+  return (error.code === 'AUTH_TOKEN_FAILED' && !error.retryable) || error.statusCode === 401 || error.statusCode === 403;
 }
 
 function toVoiceLiveError(error: unknown): VoiceLiveError {
