@@ -65,6 +65,17 @@ interface ActiveResponse {
   responseId: string;
   cancelled: boolean;
   reason?: string;
+  /** Ends a real-time pause between deltas at once (the response was cancelled). */
+  wake?: () => void;
+  /** Settles when its `response.done` has been sent. */
+  done: Promise<void>;
+  settle: () => void;
+}
+
+function newResponse(responseId: string): ActiveResponse {
+  let settle!: () => void;
+  const done = new Promise<void>((resolve) => (settle = resolve));
+  return { responseId, cancelled: false, done, settle };
 }
 
 const MAX_ECHO_MS = 15_000;
@@ -273,7 +284,7 @@ export class PeerSessionImpl implements PeerSession {
     const bytes = pcm16 instanceof Int16Array ? int16ToBuffer(pcm16) : pcm16;
     const responseId = newId('resp');
     const itemId = newId('item');
-    const response: ActiveResponse = { responseId, cancelled: false };
+    const response = newResponse(responseId);
     if (this.active) this.cancelActive('superseded');
     this.active = response;
     const transcript = options.transcript ?? '';
@@ -312,13 +323,23 @@ export class PeerSessionImpl implements PeerSession {
       }
       if (options.realTime) {
         const dueMs = sentBytes / bytesPerMs - (performance.now() - startedAt);
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs)));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.max(0, dueMs));
+          response.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        response.wake = undefined;
       } else {
         // Let client events (cancel, barge-in) in between deltas, as a real socket would.
         await new Promise((resolve) => setImmediate(resolve));
       }
     }
-    if (this.closed) return { responseId, itemId };
+    if (this.closed) {
+      response.settle();
+      return { responseId, itemId };
+    }
     const cancelled = response.cancelled;
     const spoken = cancelled ? words.slice(0, wordsSent).join(' ') : transcript;
     const status = cancelled ? 'cancelled' : 'completed';
@@ -339,6 +360,7 @@ export class PeerSessionImpl implements PeerSession {
       },
     });
     if (this.active === response) this.active = undefined;
+    response.settle();
     return { responseId, itemId };
   }
 
@@ -347,7 +369,7 @@ export class PeerSessionImpl implements PeerSession {
     const itemId = newId('item');
     const callId = newId('call');
     const argumentsJson = JSON.stringify(args);
-    const response: ActiveResponse = { responseId, cancelled: false };
+    const response = newResponse(responseId);
     this.active = response;
     this.send({ type: 'response.created', response: { id: responseId, object: 'realtime.response', status: 'in_progress', output: [] } });
     const item = { id: itemId, object: 'realtime.item', type: 'function_call', status: 'in_progress', name, call_id: callId, arguments: '' };
@@ -372,6 +394,7 @@ export class PeerSessionImpl implements PeerSession {
       },
     });
     if (this.active === response) this.active = undefined;
+    response.settle();
     return { callId };
   }
 
@@ -479,6 +502,7 @@ export class PeerSessionImpl implements PeerSession {
     if (this.active && !this.active.cancelled) {
       this.active.cancelled = true;
       this.active.reason = reason;
+      this.active.wake?.();
     }
   }
 
@@ -583,6 +607,8 @@ export class PeerSessionImpl implements PeerSession {
   }
 
   private async playEcho(): Promise<void> {
+    // A response the caller's speech cancelled ends (response.done) before the reply to that speech starts.
+    if (this.active) await this.active.done;
     const speech = this.pendingEcho;
     this.pendingEcho = undefined;
     if (!speech || speech.length === 0) return;
