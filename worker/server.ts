@@ -14,6 +14,7 @@ import { CallRegistry } from './call-registry.js';
 import { type UpgradeRefusalReason, WorkerMetrics } from './metrics.js';
 import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
+import { VoiceLiveReadiness } from './voice-live-readiness.js';
 
 export interface WorkerServerOptions {
   config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'> &
@@ -30,6 +31,8 @@ export interface WorkerServerOptions {
   metadataTimeoutMs?: number;
   /** A call whose ACS socket sends nothing and answers no ping for this long is ended. Default 30 s; 0 turns it off. */
   idleTimeoutMs?: number;
+  /** How long GET /readyz/voice-live serves one result before it opens another session. Default 60 s. */
+  voiceLiveCheckCacheMs?: number;
 }
 
 /** `/ws`, `/ws/<callId>` or `/ws/<callId>/<profile>` (AGENT_PROFILE_BY_NUMBER on the Functions app). */
@@ -49,9 +52,14 @@ export class WorkerServer {
   private isDraining = false;
   private wasFull = false;
   private readonly livenessTimer: NodeJS.Timeout | undefined;
+  private readonly voiceLiveReadiness: VoiceLiveReadiness;
 
   constructor(private readonly options: WorkerServerOptions) {
     this.log = options.logger;
+    this.voiceLiveReadiness = new VoiceLiveReadiness({
+      openSession: () => this.openReadinessSession(),
+      ...(options.voiceLiveCheckCacheMs !== undefined ? { cacheMs: options.voiceLiveCheckCacheMs } : {}),
+    });
     this.metrics = options.metrics ?? new WorkerMetrics();
     const auth = options.config.mediaAuth;
     if (auth.mode === 'acs') {
@@ -149,6 +157,17 @@ export class WorkerServer {
       const notReady = this.isDraining ? 'draining' : full ? 'at capacity' : undefined;
       return void res.writeHead(notReady ? 503 : 200, { 'content-type': 'text/plain' }).end(notReady ?? 'ready');
     }
+    if (path === '/readyz/voice-live') {
+      // Not a platform probe (an upstream outage must not take replicas out of rotation): for `npm run smoke`.
+      this.voiceLiveReadiness.check().then(
+        (check) =>
+          res
+            .writeHead(check.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+            .end(JSON.stringify({ status: check.ok ? 'ok' : 'failed', voiceLive: check })),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
     if (path === '/metrics') {
       this.metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
@@ -158,6 +177,40 @@ export class WorkerServer {
     }
     if (path !== undefined && WS_PATH.test(path)) return void res.writeHead(426, { upgrade: 'websocket' }).end('WebSocket upgrade required');
     res.writeHead(404).end();
+  }
+
+  /** One Voice Live session as a call would open it (same endpoint, target, credential, session settings), closed once configured. */
+  private async openReadinessSession(): Promise<void> {
+    const config = this.options.config.voiceLive;
+    const credential = this.options.credential;
+    const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
+    if (!auth) throw new Error('no Voice Live credential: neither VOICE_LIVE_API_KEY nor a managed identity');
+    const rateHz = config.audioRateHz ?? 24000;
+    const client = this.options.createVoiceLiveClient({
+      endpoint: config.endpoint,
+      apiVersion: config.apiVersion,
+      target: config.target,
+      auth,
+      session: {
+        ...(config.target.kind === 'model' ? { instructions: config.instructions } : {}),
+        voice: config.voice,
+        turnDetection: config.turnDetection,
+        noiseSuppression: config.noiseSuppression,
+        echoCancellation: config.echoCancellation,
+        ...(config.transcription ? { transcription: config.transcription } : {}),
+        inputRateHz: rateHz,
+        outputRateHz: rateHz,
+        metadata: { purpose: 'readiness-check' },
+      },
+      callId: 'readiness-check',
+      logger: this.log,
+      reconnect: { maxAttempts: 0 },
+    });
+    try {
+      await client.connect();
+    } finally {
+      await client.close('readiness check done');
+    }
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

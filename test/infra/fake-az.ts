@@ -32,14 +32,19 @@ const fakeAzDir = join(__dirname, 'fake-az');
  * stand-in `az` first on PATH answering from `rules`. Only the given environment reaches the hook (plus PATH),
  * so a value the test does not set is really unset.
  */
-export async function runHook(script: string, rules: AzRule[], env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<HookRun> {
+export function runHook(script: string, rules: AzRule[], env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<HookRun> {
+  return runWithFakeAz([join(repoRoot, script)], rules, env, options);
+}
+
+/** Runs `node <args>` from the repository root with the stand-in `az` first on PATH (see runHook). */
+export async function runWithFakeAz(nodeArgs: string[], rules: AzRule[], env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<HookRun> {
   const dir = mkdtempSync(join(tmpdir(), 'fake-az-'));
   const scriptPath = join(dir, 'script.json');
   const logPath = join(dir, 'calls.jsonl');
   writeFileSync(scriptPath, JSON.stringify({ rules }));
   writeFileSync(logPath, '');
   try {
-    const child = spawn(process.execPath, [join(repoRoot, script)], {
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: repoRoot,
       env: {
         PATH: `${fakeAzDir}${delimiter}${process.env.PATH ?? ''}`,
