@@ -5,11 +5,10 @@ param location string
 param tags object
 param namespaceName string
 
-@description('How long a call event waits for its worker before it expires (and is dead-lettered).')
-param callEventsTimeToLive string = 'PT1H'
-
-@description('How long a call record waits for a consumer before it is dead-lettered.')
-param callRecordsTimeToLive string = 'P14D'
+// Each queue's properties (sessions, duplicate detection window, TTL and dead-lettering on expiry, lock duration,
+// maxDeliveryCount): ONE source of truth, which the lab's Service Bus peer reads too (lab/servicebus/provisioned-queues.ts).
+// call-events: a call event waits an hour for its worker, then is dead-lettered; call-records: 14 days.
+var queueSettings = loadJsonContent('servicebus-queues.json')
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: namespaceName
@@ -27,29 +26,13 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
 resource callEvents 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: namespace
   name: 'call-events'
-  properties: {
-    requiresSession: true
-    requiresDuplicateDetection: true
-    duplicateDetectionHistoryTimeWindow: 'PT10M'
-    defaultMessageTimeToLive: callEventsTimeToLive
-    deadLetteringOnMessageExpiration: true
-    lockDuration: 'PT1M'
-    maxDeliveryCount: 10
-  }
+  properties: queueSettings['call-events']
 }
 
 resource callRecords 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: namespace
   name: 'call-records'
-  properties: {
-    requiresSession: false
-    requiresDuplicateDetection: true
-    duplicateDetectionHistoryTimeWindow: 'PT10M'
-    defaultMessageTimeToLive: callRecordsTimeToLive
-    deadLetteringOnMessageExpiration: true
-    lockDuration: 'PT1M'
-    maxDeliveryCount: 10
-  }
+  properties: queueSettings['call-records']
 }
 
 output namespaceName string = namespace.name

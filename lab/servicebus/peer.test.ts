@@ -122,7 +122,7 @@ describe('Service Bus test peer with the real @azure/service-bus client', () => 
     ]);
   });
 
-  it('stops delivering a message once its time to live has passed', async () => {
+  it('moves a message whose time to live passed to the dead-letter sub-queue with reason TTLExpiredException, on a queue provisioned with deadLetteringOnMessageExpiration', async () => {
     const { peer, client } = await setup();
     const sender = client.createSender('call-records');
     await sender.sendMessages([
@@ -134,9 +134,43 @@ describe('Service Bus test peer with the real @azure/service-bus client', () => 
     const received = await receiver.receiveMessages(2, { maxWaitTimeInMs: 300 });
     expect(received.map((m) => m.messageId)).toEqual(['long']);
     expect(peer.messages('call-records').map((m) => [m.messageId, m.state])).toEqual([
-      ['short', 'expired'],
+      ['short', 'deadLettered'],
       ['long', 'locked'],
     ]);
+    const deadLetterReceiver = client.createReceiver('call-records', { subQueueType: 'deadLetter', ...noRenewal });
+    const [dead] = await deadLetterReceiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+    expect(dead).toMatchObject({
+      messageId: 'short',
+      body: 'short',
+      deadLetterReason: 'TTLExpiredException',
+      deadLetterErrorDescription: 'The message expired and was dead lettered.',
+      deadLetterSource: 'call-records',
+    });
+    await deadLetterReceiver.completeMessage(dead!);
+  });
+
+  it('drops an expired message on a queue without deadLetteringOnMessageExpiration', async () => {
+    const { peer, client } = await setup({ queues: [{ name: 'plain', defaultTimeToLiveMs: 60_000 }] });
+    await client.createSender('plain').sendMessages({ body: 'short', messageId: 'short', timeToLive: 40 });
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(await client.createReceiver('plain', noRenewal).receiveMessages(1, { maxWaitTimeInMs: 200 })).toEqual([]);
+    expect(peer.messages('plain').map((m) => m.state)).toEqual(['expired']);
+    expect(await client.createReceiver('plain', { subQueueType: 'deadLetter', ...noRenewal }).receiveMessages(1, { maxWaitTimeInMs: 200 })).toEqual([]);
+  });
+
+  it('runs the queues with the settings infra provisions (one source: infra/modules/servicebus-queues.json)', async () => {
+    const { client } = await setup();
+    // maxDeliveryCount 10: nine abandons leave the message in the queue, the tenth dead-letters it.
+    await client.createSender('call-events').sendMessages({ body: 'x', messageId: 'x', sessionId: 'call-1' });
+    const receiver = await client.acceptSession('call-events', 'call-1', noRenewal);
+    for (let delivery = 1; delivery <= 10; delivery++) {
+      const [message] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+      expect(message?.deliveryCount, `delivery ${delivery}`).toBe(delivery - 1);
+      await receiver.abandonMessage(message!);
+    }
+    const deadLetters = client.createReceiver('call-events', { subQueueType: 'deadLetter', ...noRenewal });
+    const [dead] = await deadLetters.receiveMessages(1, { maxWaitTimeInMs: 1000 });
+    expect(dead).toMatchObject({ messageId: 'x', deadLetterReason: 'MaxDeliveryCountExceeded' });
   });
 
   it('locks a session to one receiver at a time, in order, and releases it when that receiver closes', async () => {

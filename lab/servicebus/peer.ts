@@ -3,6 +3,7 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { Broker } from './broker.js';
 import type { PeerMessage, QueueOptions } from './queue.js';
+import { provisionedQueues } from './provisioned-queues.js';
 
 export type { PeerMessage, QueueOptions } from './queue.js';
 
@@ -38,16 +39,8 @@ export interface ServiceBusPeerOptions {
  */
 export const testClientRetryOptions = { maxRetries: 0, retryDelayInMs: 20, maxRetryDelayInMs: 100, timeoutInMs: 2000 } as const;
 
-export const defaultQueues: QueueOptions[] = [
-  {
-    name: 'call-events',
-    requiresSession: true,
-    duplicateDetectionWindowMs: 10 * 60_000,
-    defaultTimeToLiveMs: 60 * 60_000,
-    maxDeliveryCount: 5,
-  },
-  { name: 'call-records', duplicateDetectionWindowMs: 10 * 60_000 },
-];
+/** The queues infra provisions, with their settings (infra/modules/servicebus-queues.json). */
+export const defaultQueues: QueueOptions[] = provisionedQueues;
 
 function snapshot(message: PeerMessage): PeerMessage {
   const { messageId, sessionId, body, applicationProperties, enqueuedAt, deliveryCount, state } = message;

@@ -138,3 +138,11 @@ describe('QueueEntity', () => {
     expect(q.settle('tok', {}, { kind: 'complete' })).toMatchObject({ ok: false });
   });
 });
+
+describe('ISO 8601 durations of the provisioned queue settings', () => {
+  it('reads days, hours, minutes and seconds, and refuses anything else with the value named', async () => {
+    const { isoDurationMs } = await import('./provisioned-queues.js');
+    expect(['P14D', 'PT1H', 'PT10M', 'PT1M30S', 'P1DT2H'].map(isoDurationMs)).toEqual([14 * 86_400_000, 3_600_000, 600_000, 90_000, 93_600_000]);
+    for (const bad of ['P', 'PT', '10M', 'P1W', 'PT1.5H']) expect(() => isoDurationMs(bad)).toThrow(bad);
+  });
+});

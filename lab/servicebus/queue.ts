@@ -8,6 +8,8 @@ export interface QueueOptions {
   defaultTimeToLiveMs?: number;
   maxDeliveryCount?: number;
   lockDurationMs?: number;
+  /** An expired message moves to the dead-letter sub-queue (reason TTLExpiredException) instead of being dropped. */
+  deadLetteringOnMessageExpiration?: boolean;
 }
 
 export interface PeerMessage {
@@ -284,7 +286,10 @@ export class QueueEntity {
       }
     }
     for (const m of this.main.all) {
-      if (m.state === 'active' && m.expiresAtMs <= nowMs) m.state = 'expired';
+      if (m.state !== 'active' || m.expiresAtMs > nowMs) continue;
+      // A locked message does not expire while locked; it does once it is back in the queue (as Service Bus).
+      if (this.options.deadLetteringOnMessageExpiration) this.moveToDeadLetter(m, 'TTLExpiredException', 'The message expired and was dead lettered.');
+      else m.state = 'expired';
     }
     return lostSessions;
   }

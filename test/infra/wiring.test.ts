@@ -525,16 +525,28 @@ describe('resource settings the issue requires', () => {
     expect(main).toMatch(/@maxValue\(570\)\nparam drainTimeoutSeconds int/);
   });
 
-  it('Service Bus: call-events with sessions, duplicate detection, TTL and dead-lettering; call-records exists', async () => {
+  it('Service Bus: call-events with sessions, duplicate detection, TTL and dead-lettering; call-records exists; the queue settings come from one JSON file the lab reads too', async () => {
     const bus = await parseBicepFile(infra('modules', 'servicebus.bicep'));
+    expect(variable(bus, 'queueSettings')!.text).toBe("loadJsonContent('servicebus-queues.json')");
     const queues = resources(bus).filter((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces/queues@'));
-    const events = queues.find((q) => literal(properties(q.body).get('name')) === 'call-events')!;
-    const p = at(events.body, 'properties')!;
-    expect(at(p, 'requiresSession')!.text).toBe('true');
-    expect(at(p, 'requiresDuplicateDetection')!.text).toBe('true');
-    expect(at(p, 'deadLetteringOnMessageExpiration')!.text).toBe('true');
-    expect(at(p, 'defaultMessageTimeToLive')).toBeDefined();
-    expect(queues.map((q) => literal(properties(q.body).get('name')))).toContain('call-records');
+    const names = queues.map((q) => literal(properties(q.body).get('name'))!);
+    expect(names).toEqual(['call-events', 'call-records']);
+    // Each queue's properties are its entry in the JSON file, nothing else.
+    for (const q of queues) expect(at(q.body, 'properties')!.text).toBe(`queueSettings['${literal(properties(q.body).get('name'))}']`);
+    const settings = JSON.parse(readFileSync(infra('modules', 'servicebus-queues.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(Object.keys(settings).sort()).toEqual([...names].sort());
+    expect(settings['call-events']).toMatchObject({
+      requiresSession: true,
+      requiresDuplicateDetection: true,
+      deadLetteringOnMessageExpiration: true,
+      defaultMessageTimeToLive: expect.stringMatching(/^P/),
+      maxDeliveryCount: 10,
+    });
+    expect(settings['call-records']).toMatchObject({ deadLetteringOnMessageExpiration: true, requiresDuplicateDetection: true });
+    // The lab's Service Bus peer runs with exactly these settings.
+    const { provisionedQueues, queueOptionsOf } = await import('../../lab/servicebus/provisioned-queues.js');
+    expect(provisionedQueues).toEqual(Object.entries(settings).map(([name, p]) => queueOptionsOf(name, p as never)));
+    expect(provisionedQueues.find((q) => q.name === 'call-events')).toMatchObject({ maxDeliveryCount: 10, lockDurationMs: 60_000, defaultTimeToLiveMs: 3_600_000, duplicateDetectionWindowMs: 600_000, deadLetteringOnMessageExpiration: true, requiresSession: true });
     const namespace = resources(bus).find((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces@'))!;
     expect(literal(at(namespace.body, 'sku', 'name'))).toBe('Standard');
     expect(at(namespace.body, 'properties', 'disableLocalAuth')!.text).toBe('true');
