@@ -185,6 +185,7 @@ export class WorkerServer {
     const credential = this.options.credential;
     const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
     if (!auth) throw new Error('no Voice Live credential: neither VOICE_LIVE_API_KEY nor a managed identity');
+    if (config.target.kind !== 'model' && !credential) throw new Error('no Microsoft Entra credential for the Voice Live agent (agents take no API key)');
     const rateHz = config.audioRateHz ?? 24000;
     const client = this.options.createVoiceLiveClient({
       endpoint: config.endpoint,
