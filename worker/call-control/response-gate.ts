@@ -1,10 +1,11 @@
-import type { ServerEvent } from '../voice-live/events.js';
+import { ACTIVE_RESPONSE_ERROR_CODE, type ServerEvent } from '../voice-live/events.js';
 
 /** What call control sends to Voice Live (the `VoiceLiveClient` methods it uses). */
 export interface VoiceLiveSender {
   /** False while no session can take events (connecting, reconnecting): what is sent then is dropped. */
   readonly isOpen?: boolean;
-  createResponse(response?: Record<string, unknown>): void;
+  /** Returns the event id it was sent with (to match the service's refusal), or nothing if not sent. */
+  createResponse(response?: Record<string, unknown>): string | void;
   createConversationItem(item: Record<string, unknown>, previousItemId?: string): void;
 }
 
@@ -12,6 +13,9 @@ export interface VoiceLiveSender {
 const CREATED_WAIT_MS = 3_000;
 /** While Voice Live is not open, queued requests are tried again this often (and at once on a new session). */
 const NOT_OPEN_RETRY_MS = 50;
+/** A refused request with no response in sight to wait for is tried again after this long. */
+const REFUSED_RETRY_MS = 200;
+const KEPT_SENT_REQUESTS = 8;
 
 /**
  * One response at a time: `response.create` goes out only when no response is active (Realtime rejects a
@@ -19,7 +23,9 @@ const NOT_OPEN_RETRY_MS = 50;
  * Also tells who waits for a given response's `response.done`. A request is not lost to a Voice Live
  * reconnect: it waits in the queue while no session is open, and one sent whose `response.created` had not
  * come back when the session was replaced is sent again on the new session (a tool result is replayed with
- * the conversation, and this is what makes the model speak it).
+ * the conversation, and this is what makes the model speak it). Nor to a response Voice Live started by itself
+ * (server VAD) just before our request reached it: the refusal (`conversation_already_has_active_response`)
+ * puts the request back at the head of the queue, sent again once that response is done.
  */
 export class ResponseGate {
   private readonly active = new Set<string>();
@@ -30,6 +36,8 @@ export class ResponseGate {
   /** The last request sent, until its `response.created`: sent again if the session is replaced first. */
   private unacknowledged: { response: Record<string, unknown> | undefined } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Recently sent requests by their event id, to put one back in the queue if the service refuses it. */
+  private readonly sentByEventId = new Map<string, Record<string, unknown> | undefined>();
 
   constructor(
     private readonly sender: () => VoiceLiveSender | undefined,
@@ -71,7 +79,21 @@ export class ResponseGate {
       this.active.delete(event.response.id);
       this.markDone(event.response.id);
       this.pump();
+    } else if (event.type === 'error' && event.error.code === ACTIVE_RESPONSE_ERROR_CODE) {
+      this.onRefused(event.error.event_id ?? undefined);
     }
+  }
+
+  /** Our request met a response already in progress (whose response.created we took for ours): ask again after it. */
+  private onRefused(eventId: string | undefined): void {
+    if (eventId === undefined || !this.sentByEventId.has(eventId)) return;
+    const response = this.sentByEventId.get(eventId);
+    this.sentByEventId.delete(eventId);
+    this.requestedAtMs = undefined;
+    this.unacknowledged = undefined;
+    if (!(response === undefined && this.queue.includes(undefined))) this.queue.unshift(response);
+    // Normally the response in progress is known, and its response.done pumps the queue.
+    if (this.active.size === 0) this.schedule(REFUSED_RETRY_MS);
   }
 
   /** A new Voice Live session took over: nothing is active any more; everyone waiting is released. */
@@ -107,7 +129,11 @@ export class ResponseGate {
     const response = this.queue.shift();
     this.requestedAtMs = this.now();
     this.unacknowledged = { response };
-    sender.createResponse(response);
+    const eventId = sender.createResponse(response);
+    if (typeof eventId === 'string') {
+      this.sentByEventId.set(eventId, response);
+      if (this.sentByEventId.size > KEPT_SENT_REQUESTS) this.sentByEventId.delete(this.sentByEventId.keys().next().value!);
+    }
     if (this.queue.length > 0) this.schedule(CREATED_WAIT_MS + 10);
   }
 
@@ -121,5 +147,6 @@ export class ResponseGate {
     clearTimeout(this.retryTimer);
     this.queue.length = 0;
     this.unacknowledged = undefined;
+    this.sentByEventId.clear();
   }
 }

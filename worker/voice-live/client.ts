@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../../shared/log.js';
 import { VoiceLiveConnection, type ConnectionCallbacks } from './connection.js';
 import { ConversationLog, type ConversationEntry } from './conversation-log.js';
 import { VoiceLiveError, backoffDelayMs, isFatalCloseCode } from './errors.js';
-import { BENIGN_ERROR_CODES, type ServerEvent } from './events.js';
+import { ACTIVE_RESPONSE_ERROR_CODE, BENIGN_ERROR_CODES, type ServerEvent } from './events.js';
 import { buildSessionUpdate, voiceLiveSessionSettingsSchema, type VoiceLiveSessionSettings } from './session-config.js';
 import { buildVoiceLiveUrl, redactVoiceLiveUrl, type VoiceLiveTarget } from './url.js';
 
@@ -151,6 +151,8 @@ export class VoiceLiveClient {
   private readonly activeResponses = new Set<string>();
   private callerSpeaking = false;
   private readonly pendingCancelEventIds = new Set<string>();
+  /** Recent `response.create` event ids: their refusal for an active response is expected, not a failure. */
+  private readonly pendingCreateEventIds = new Set<string>();
   private readonly warningCounts = new Map<string, { windowStart: number; count: number; suppressed: number }>();
   private readonly callbacks: ConnectionCallbacks;
 
@@ -239,8 +241,16 @@ export class VoiceLiveClient {
     }
   }
 
-  createResponse(response?: Record<string, unknown>): void {
-    this.sendOrDrop(response ? { type: 'response.create', response } : { type: 'response.create' });
+  /**
+   * `response.create`, with an event id the service's refusal names (`conversation_already_has_active_response`
+   * when a response is already in progress): returned if sent, so the caller can ask again.
+   */
+  createResponse(response?: Record<string, unknown>): string | undefined {
+    const eventId = `create_${randomUUID().slice(0, 12)}`;
+    if (!this.sendOrDrop({ type: 'response.create', ...(response ? { response } : {}), event_id: eventId })) return undefined;
+    this.pendingCreateEventIds.add(eventId);
+    if (this.pendingCreateEventIds.size > 32) this.pendingCreateEventIds.delete(this.pendingCreateEventIds.values().next().value!);
+    return eventId;
   }
 
   /** `response.cancel`; the "nothing to cancel" error it may provoke is expected and not reported. */
@@ -463,6 +473,11 @@ export class VoiceLiveClient {
         if (event.error.code && BENIGN_ERROR_CODES.has(event.error.code) && eventId && this.pendingCancelEventIds.delete(eventId)) {
           this.log.debug({ code: event.error.code }, 'benign Voice Live error');
           return;
+        }
+        // A race with a response the service started by itself (server VAD): passed on, so whoever asked can ask again.
+        if (event.error.code === ACTIVE_RESPONSE_ERROR_CODE && eventId && this.pendingCreateEventIds.delete(eventId)) {
+          this.log.debug({ code: event.error.code }, 'response.create refused: a response is already in progress');
+          break;
         }
         this.log.warn({ error: { type: event.error.type, code: event.error.code, param: event.error.param } }, `Voice Live error: ${event.error.message ?? ''}`);
         break;

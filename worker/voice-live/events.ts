@@ -250,6 +250,8 @@ export function responseEnd(response: ResponseObject): ResponseEnd {
 
 /** The `error` codes that mean a harmless race, not a fault. */
 export const BENIGN_ERROR_CODES: ReadonlySet<string> = new Set(['response_cancel_not_active']);
+/** The error Voice Live answers a `response.create` with while another response is in progress. */
+export const ACTIVE_RESPONSE_ERROR_CODE = 'conversation_already_has_active_response';
 
 // Client events we send (typed for callers; the wire form is snake_case).
 export type ClientEvent =
