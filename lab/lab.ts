@@ -220,6 +220,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         ...(credential ? { credential } : {}),
         createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
         hooksFor: (callId, profile) => combineHooks(timelineHooks(() => callOf(callId)), callControl?.hooksFor(callId, profile)),
+        ...(callControl ? { serviceBusCheck: () => callControl.checkServiceBus() } : {}),
       });
       workerPort = (await inProcess.listen(workerConfig.port, workerConfig.host)).port;
       worker = inProcess;

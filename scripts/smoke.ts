@@ -1,7 +1,8 @@
 // npm run smoke: can the deployment take a call? Reads the azd environment (or the same values as environment
-// variables) and checks the Functions app, the IncomingCall subscription, the worker and its Voice Live session.
+// variables) and checks the Functions app, the IncomingCall subscription, the worker, its Voice Live session and
+// its Service Bus link.
 // Exit code 0 when nothing failed. docs/deploy.md, "Smoke check".
-import { type CheckResult, checkFunctionsHealth, checkIncomingCallSubscription, checkVoiceLive, checkWorkerReadiness } from './smoke/checks.js';
+import { type CheckResult, checkFunctionsHealth, checkIncomingCallSubscription, checkVoiceLive, checkWorkerReadiness, checkWorkerServiceBus } from './smoke/checks.js';
 import { loadValues } from './smoke/values.js';
 
 const MARK: Record<CheckResult['outcome'], string> = { ok: 'ok  ', failed: 'FAIL', skipped: 'skip' };
@@ -19,6 +20,7 @@ async function main(): Promise<number> {
     checkIncomingCallSubscription(values),
     await checkWorkerReadiness(values),
     await checkVoiceLive(values),
+    await checkWorkerServiceBus(values),
   ];
   for (const result of results) {
     process.stdout.write(`[${MARK[result.outcome]}] ${result.name}: ${result.detail}\n`);

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
     createVoiceLiveClient: (options) => new VoiceLiveClient(options),
     hooksFor: (callId, profile) => callControl.hooksFor(callId, profile),
     idleTimeoutMs: config.mediaIdleTimeoutMs,
+    serviceBusCheck: () => callControl.checkServiceBus(),
   });
   const address = await server.listen(config.port, config.host);
   logger.info(

@@ -14,7 +14,7 @@ import { CallRegistry } from './call-registry.js';
 import { type UpgradeRefusalReason, WorkerMetrics } from './metrics.js';
 import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
-import { VoiceLiveReadiness } from './voice-live-readiness.js';
+import { CachedCheck } from './cached-check.js';
 
 export interface WorkerServerOptions {
   config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'> &
@@ -31,8 +31,10 @@ export interface WorkerServerOptions {
   metadataTimeoutMs?: number;
   /** A call whose ACS socket sends nothing and answers no ping for this long is ended. Default 30 s; 0 turns it off. */
   idleTimeoutMs?: number;
-  /** How long GET /readyz/voice-live serves one result before it opens another session. Default 60 s. */
-  voiceLiveCheckCacheMs?: number;
+  /** How long GET /readyz/voice-live and /readyz/service-bus serve one result before checking again. Default 60 s. */
+  dependencyCheckCacheMs?: number;
+  /** Attaches to Service Bus with the worker's identity and detaches (CallControlRuntime.checkServiceBus). */
+  serviceBusCheck?: () => Promise<void>;
 }
 
 /** `/ws`, `/ws/<callId>` or `/ws/<callId>/<profile>` (AGENT_PROFILE_BY_NUMBER on the Functions app). */
@@ -52,14 +54,25 @@ export class WorkerServer {
   private isDraining = false;
   private wasFull = false;
   private readonly livenessTimer: NodeJS.Timeout | undefined;
-  private readonly voiceLiveReadiness: VoiceLiveReadiness;
+  private readonly dependencyChecks: ReadonlyMap<string, { name: string; check: CachedCheck }>;
 
   constructor(private readonly options: WorkerServerOptions) {
     this.log = options.logger;
-    this.voiceLiveReadiness = new VoiceLiveReadiness({
-      openSession: () => this.openReadinessSession(),
-      ...(options.voiceLiveCheckCacheMs !== undefined ? { cacheMs: options.voiceLiveCheckCacheMs } : {}),
-    });
+    const cache = options.dependencyCheckCacheMs !== undefined ? { cacheMs: options.dependencyCheckCacheMs } : {};
+    const serviceBusCheck = options.serviceBusCheck;
+    this.dependencyChecks = new Map([
+      ['/readyz/voice-live', { name: 'voiceLive', check: new CachedCheck({ run: () => this.openReadinessSession(), ...cache }) }],
+      [
+        '/readyz/service-bus',
+        {
+          name: 'serviceBus',
+          check: new CachedCheck({
+            run: serviceBusCheck ?? (() => Promise.reject(new Error('Service Bus is not configured (SERVICEBUS_FULLY_QUALIFIED_NAMESPACE unset)'))),
+            ...cache,
+          }),
+        },
+      ],
+    ]);
     this.metrics = options.metrics ?? new WorkerMetrics();
     const auth = options.config.mediaAuth;
     if (auth.mode === 'acs') {
@@ -157,13 +170,14 @@ export class WorkerServer {
       const notReady = this.isDraining ? 'draining' : full ? 'at capacity' : undefined;
       return void res.writeHead(notReady ? 503 : 200, { 'content-type': 'text/plain' }).end(notReady ?? 'ready');
     }
-    if (path === '/readyz/voice-live') {
-      // Not a platform probe (an upstream outage must not take replicas out of rotation): for `npm run smoke`.
-      this.voiceLiveReadiness.check().then(
+    const dependency = path === undefined ? undefined : this.dependencyChecks.get(path);
+    if (dependency) {
+      // Not platform probes (an upstream outage must not take replicas out of rotation): for `npm run smoke`.
+      dependency.check.check().then(
         (check) =>
           res
             .writeHead(check.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-            .end(JSON.stringify({ status: check.ok ? 'ok' : 'failed', voiceLive: check })),
+            .end(JSON.stringify({ status: check.ok ? 'ok' : 'failed', [dependency.name]: check })),
         () => res.writeHead(500).end(),
       );
       return;

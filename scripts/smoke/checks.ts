@@ -172,3 +172,20 @@ function voiceLiveFix(error: string): string {
   if (/\b429\b|rate|quota/i.test(error)) return 'The AI Services account is throttled or out of quota: check its quota in the Foundry portal.';
   return 'Read the worker logs (az containerapp logs show) and docs/deploy.md, Smoke check.';
 }
+
+/** The worker attaches to Service Bus with its identity (GET /readyz/service-bus, cached 60 s by the worker). */
+export async function checkWorkerServiceBus(values: SmokeValues): Promise<CheckResult> {
+  const name = 'Service Bus (worker identity)';
+  const url = `${values.workerBaseUrl}/readyz/service-bus`;
+  const answer = await get(url);
+  if ('error' in answer) return { name, outcome: 'failed', detail: `${url} did not answer (${answer.error})`, fix: 'See the worker readiness above.' };
+  if (answer.status === 404) return { name, outcome: 'failed', detail: `${url} answered 404: the running worker image has no Service Bus check`, fix: 'Deploy the current worker: azd deploy worker' };
+  const body = (answer.json ?? {}) as { serviceBus?: { ok?: boolean; error?: string } };
+  if (answer.status === 200 && body.serviceBus?.ok) return { name, outcome: 'ok', detail: 'the worker attached to the call-records queue' };
+  return {
+    name,
+    outcome: 'failed',
+    detail: `the worker could not attach to Service Bus: ${body.serviceBus?.error ?? excerpt(answer.text)}`,
+    fix: 'The worker identity needs Azure Service Bus Data Sender on call-records and Data Receiver on call-events (infra/modules/role-assignments.bicep); new roles take minutes. Check SERVICEBUS_FULLY_QUALIFIED_NAMESPACE on the worker.',
+  };
+}

@@ -60,6 +60,7 @@ describe('npm run smoke against the lab', () => {
     expect(line(run.stdout, 'IncomingCall Event Grid subscription')).toContain(`[ok  ] IncomingCall Event Grid subscription: validated, delivers to ${lab.urls.functions}/api/incomingCall`);
     expect(line(run.stdout, 'Worker readiness (public ingress)')).toMatch(/^\[ok {2}\]/);
     expect(line(run.stdout, 'Voice Live session with the worker identity')).toBe('[ok  ] Voice Live session with the worker identity: session opened and configured');
+    expect(line(run.stdout, 'Service Bus (worker identity)')).toBe('[ok  ] Service Bus (worker identity): the worker attached to the call-records queue');
     expect(run.stdout).toContain('smoke: the deployment can take a call');
     expect(run.code).toBe(0);
     const show = run.calls.find((c) => c.includes('show'))!;
@@ -136,7 +137,7 @@ describe('npm run smoke against the lab', () => {
   });
 });
 
-describe('npm run smoke when Voice Live refuses the worker', () => {
+describe('npm run smoke when the worker\'s dependencies refuse it', () => {
   let lab: Lab;
   beforeAll(async () => {
     lab = await startLab({ greeting: false });
@@ -145,13 +146,21 @@ describe('npm run smoke when Voice Live refuses the worker', () => {
     await lab?.close();
   });
 
-  it('fails the Voice Live check with the service\'s refusal and the roles to grant', async () => {
+  // One run: the worker caches each check's result for a minute.
+  it('fails the Voice Live and Service Bus checks with the service\'s refusal and the roles to grant', async () => {
     lab.voiceLive!.refuseNextUpgrades(401);
-    const run = await runSmoke(deploymentEnv(lab), [subscriptionRule(lab)]);
-    expect(run.code).toBe(1);
-    const voiceLive = line(run.stdout, 'Voice Live session with the worker identity');
-    expect(voiceLive).toMatch(/^\[FAIL\] Voice Live session with the worker identity: Voice Live refused the worker's session: .*401/);
-    expect(run.stdout).toContain('fix: The worker identity needs Cognitive Services User and Azure AI User on the AI Services account');
-    expect(line(run.stdout, 'Worker readiness (public ingress)')).toMatch(/^\[ok/);
-  });
+    await lab.serviceBus.stop();
+    try {
+      const run = await runSmoke(deploymentEnv(lab), [subscriptionRule(lab)]);
+      expect(run.code).toBe(1);
+      expect(line(run.stdout, 'Voice Live session with the worker identity')).toMatch(/^\[FAIL\] Voice Live session with the worker identity: Voice Live refused the worker's session: .*401/);
+      expect(run.stdout).toContain('fix: The worker identity needs Cognitive Services User and Azure AI User on the AI Services account');
+      expect(line(run.stdout, 'Service Bus (worker identity)')).toMatch(/^\[FAIL\] Service Bus \(worker identity\): the worker could not attach to Service Bus: /);
+      expect(run.stdout).toContain('fix: The worker identity needs Azure Service Bus Data Sender on call-records');
+      expect(line(run.stdout, 'Worker readiness (public ingress)')).toMatch(/^\[ok/);
+      expect(run.stdout).toContain('smoke: 2 check(s) failed');
+    } finally {
+      await lab.serviceBus.restart();
+    }
+  }, 40_000);
 });

@@ -39,6 +39,11 @@ export interface CallControlRuntime {
   readonly outbox: RecordOutbox | undefined;
   /** Live calls' controllers, by call id. */
   readonly calls: ReadonlyMap<string, CallController>;
+  /**
+   * Attaches a sender to the call-records queue with the worker's identity and detaches: proves the namespace is
+   * reachable and the identity may send, without sending anything. Rejects with why not.
+   */
+  checkServiceBus(timeoutMs?: number): Promise<void>;
   /** Waits up to `timeoutMs` for pending call records and released bus sessions, then closes the clients. */
   close(timeoutMs: number): Promise<{ unpublishedRecords: number }>;
 }
@@ -162,6 +167,16 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
       }
       calls.set(callId, controller);
       return controller.hooks;
+    },
+    async checkServiceBus(timeoutMs = 10_000) {
+      if (!busClient) throw new Error('Service Bus is not configured (SERVICEBUS_FULLY_QUALIFIED_NAMESPACE unset)');
+      const sender = busClient.createSender(config.callRecordsQueue);
+      try {
+        // Opening a batch attaches the link, which is where Service Bus checks the identity's Send right.
+        await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
+      } finally {
+        await sender.close().catch(() => undefined);
+      }
     },
     async close(timeoutMs) {
       for (const record of handovers.values()) outbox?.add(record);

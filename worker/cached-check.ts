@@ -1,40 +1,39 @@
-/** The outcome of one Voice Live check: a session was opened with the worker's credential and configured, or why not. */
-export interface VoiceLiveCheckResult {
+/** The outcome of one check of a dependency (a Voice Live session opened, a Service Bus link attached), or why not. */
+export interface CheckResult {
   ok: boolean;
   /** ISO time the session was tried. */
   checkedAt: string;
   durationMs: number;
-  /** Why it failed (the client's error code and message; never a credential). */
+  /** Why it failed (the error's code and message; never a credential). */
   error?: string;
 }
 
-export interface VoiceLiveReadinessOptions {
-  /** Opens one Voice Live session as a call would, waits until it is configured, then closes it. */
-  openSession: () => Promise<void>;
+export interface CachedCheckOptions {
+  /** Does the real thing once (opens a session, attaches a link) and cleans up; rejects with why it failed. */
+  run: () => Promise<void>;
   /** How long a result is served before another session is opened. Default 60 s. */
   cacheMs?: number;
   nowMs?: () => number;
 }
 
 /**
- * GET /readyz/voice-live: can this replica open a Voice Live session with its own identity and configuration?
- * It must not become a way to burn sessions: whatever the number of callers, at most one session is opened per
- * `cacheMs` (one in flight, every caller in that minute gets the same result). The session carries no audio and
- * asks for no response, and is closed as soon as the service has accepted its configuration.
+ * A dependency check behind a public route (GET /readyz/voice-live, /readyz/service-bus) that must not become a way
+ * to load the dependency or burn Voice Live sessions: whatever the number of callers, the real check runs at most once
+ * per `cacheMs` (one in flight; every caller in that window gets the same result).
  */
-export class VoiceLiveReadiness {
+export class CachedCheck {
   private readonly cacheMs: number;
   private readonly nowMs: () => number;
-  private last: { result: VoiceLiveCheckResult; atMs: number } | undefined;
-  private inFlight: Promise<VoiceLiveCheckResult> | undefined;
+  private last: { result: CheckResult; atMs: number } | undefined;
+  private inFlight: Promise<CheckResult> | undefined;
 
-  constructor(private readonly options: VoiceLiveReadinessOptions) {
+  constructor(private readonly options: CachedCheckOptions) {
     this.cacheMs = options.cacheMs ?? 60_000;
     this.nowMs = options.nowMs ?? Date.now;
   }
 
   /** The cached result while it is fresh, else the result of one new session (shared by concurrent callers). */
-  async check(): Promise<VoiceLiveCheckResult & { cached: boolean; nextCheckInS: number }> {
+  async check(): Promise<CheckResult & { cached: boolean; nextCheckInS: number }> {
     const now = this.nowMs();
     if (this.last && now - this.last.atMs < this.cacheMs) {
       return { ...this.last.result, cached: true, nextCheckInS: Math.ceil((this.last.atMs + this.cacheMs - now) / 1000) };
@@ -44,12 +43,12 @@ export class VoiceLiveReadiness {
     return { ...result, cached: false, nextCheckInS: Math.ceil(this.cacheMs / 1000) };
   }
 
-  private async run(): Promise<VoiceLiveCheckResult> {
+  private async run(): Promise<CheckResult> {
     const startedMs = this.nowMs();
     const checkedAt = new Date(startedMs).toISOString();
-    let result: VoiceLiveCheckResult;
+    let result: CheckResult;
     try {
-      await this.options.openSession();
+      await this.options.run();
       result = { ok: true, checkedAt, durationMs: this.nowMs() - startedMs };
     } catch (error) {
       const code = typeof (error as { code?: unknown }).code === 'string' ? `${(error as { code: string }).code}: ` : '';

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { VoiceLiveReadiness } from './voice-live-readiness.js';
+import { CachedCheck } from './cached-check.js';
 
-describe('VoiceLiveReadiness', () => {
-  it('opens one session for any number of concurrent callers, then serves that result until it is cacheMs old', async () => {
+describe('CachedCheck', () => {
+  it('runs the check once for any number of concurrent callers, then serves that result until it is cacheMs old', async () => {
     let nowMs = 1_000_000;
     let sessions = 0;
     let finish!: () => void;
-    const readiness = new VoiceLiveReadiness({
-      openSession: () => {
+    const readiness = new CachedCheck({
+      run: () => {
         sessions++;
         return new Promise<void>((resolve) => (finish = resolve));
       },
@@ -32,10 +32,10 @@ describe('VoiceLiveReadiness', () => {
     expect(sessions).toBe(2);
   });
 
-  it('reports why the session failed, and caches a failure too (a refusing service is not asked again at once)', async () => {
+  it('reports why the check failed, and caches a failure too (a refusing service is not asked again at once)', async () => {
     let sessions = 0;
-    const readiness = new VoiceLiveReadiness({
-      openSession: async () => {
+    const readiness = new CachedCheck({
+      run: async () => {
         sessions++;
         throw Object.assign(new Error('upgrade refused with HTTP 401'), { code: 'UPGRADE_REJECTED' });
       },
