@@ -33,8 +33,8 @@ export interface PeerSession {
   send(event: object): void;
   speechStarted(): void;
   /**
-   * Ends the caller's turn at the audio appended so far. The transcript is sent only if the session has
-   * `input_audio_transcription` (as the service does), `transcriptDelayMs` later (default: at once).
+   * Ends the caller's turn at the audio appended so far. The transcript ('' if none is given) is sent only if
+   * the session has `input_audio_transcription` (as the service does), `transcriptDelayMs` later (default: at once).
    */
   speechStopped(options?: { transcript?: string; transcriptDelayMs?: number }): void;
   /** How many events of each type this session has sent (to check a client parsed them all). */
@@ -271,10 +271,12 @@ export class PeerSessionImpl implements PeerSession {
     });
     this.usage.addInputAudio(audioEndMs - this.committedAudioMs);
     this.committedAudioMs = audioEndMs;
-    if (transcript === undefined || !this.transcriptionOn) return;
+    // With transcription on, every committed turn gets its transcript (an empty one if the test gave none).
+    if (!this.transcriptionOn) return;
+    const text = transcript ?? '';
     const complete = (): void => {
-      this.usage.addText(transcript);
-      this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript });
+      this.usage.addText(text);
+      this.send({ type: 'conversation.item.input_audio_transcription.completed', item_id: itemId, content_index: 0, transcript: text });
     };
     if (transcriptDelayMs <= 0) return complete();
     setTimeout(complete, transcriptDelayMs).unref();

@@ -163,6 +163,11 @@ export class VoiceLiveClient {
   private forceSwitchTimer: NodeJS.Timeout | undefined;
   private readonly activeResponses = new Set<string>();
   private callerSpeaking = false;
+  /**
+   * Caller turns whose transcript has not come yet (transcription completes asynchronously, often after the
+   * reply started): a renewal waits for them, or the new session and the record would miss the caller's words.
+   */
+  private readonly awaitedTranscripts = new Set<string>();
   private readonly pendingCancelEventIds = new Set<string>();
   /** Recent `response.create` event ids: their refusal for an active response is expected, not a failure. */
   private readonly pendingCreateEventIds = new Set<string>();
@@ -464,6 +469,7 @@ export class VoiceLiveClient {
     this.state = 'open';
     this.activeResponses.clear();
     this.callerSpeaking = false;
+    this.awaitedTranscripts.clear();
     this.scheduleRenewal(connection);
   }
 
@@ -522,6 +528,15 @@ export class VoiceLiveClient {
         break;
       case 'input_audio_buffer.speech_stopped':
         this.callerSpeaking = false;
+        if (this.options.session.transcription) {
+          this.awaitedTranscripts.add(event.item_id);
+          // A transcript that never comes must not hold renewal forever (the forced switch is the backstop).
+          if (this.awaitedTranscripts.size > 8) this.awaitedTranscripts.delete(this.awaitedTranscripts.values().next().value!);
+        }
+        break;
+      case 'conversation.item.input_audio_transcription.completed':
+      case 'conversation.item.input_audio_transcription.failed':
+        this.awaitedTranscripts.delete(event.item_id);
         break;
       case 'error': {
         const eventId = event.error.event_id ?? undefined;
@@ -597,7 +612,7 @@ export class VoiceLiveClient {
   }
 
   private isQuiet(): boolean {
-    return this.activeResponses.size === 0 && !this.callerSpeaking;
+    return this.activeResponses.size === 0 && !this.callerSpeaking && this.awaitedTranscripts.size === 0;
   }
 
   private switchToStandby(reason: 'renewal'): void {
