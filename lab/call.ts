@@ -6,10 +6,13 @@ import { startLab } from './lab.js';
 import { runScriptedCall } from './scripted-call.js';
 import { renderCallReport } from './call-report.js';
 import { readWav, writeWav } from './audio/wav.js';
+import { parseDtmfSchedule, pressKeysOnSchedule, type KeyPress } from './dtmf-schedule.js';
 
-const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono]
+const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono] [--dtmf "1@3.5s,0@9s"]
 A scripted call through the local lab (no browser): plays caller.wav as the caller from the moment media starts,
 records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
+--dtmf presses keys (0-9 * #) at those times after media starts: the emulator sends them as DtmfData frames
+(the lab answers with DTMF on); with the default DTMF_TRANSFER_KEY, 0 transfers the call.
 With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.`;
 
 async function main(): Promise<void> {
@@ -19,9 +22,11 @@ async function main(): Promise<void> {
     return;
   }
   let flags: Record<string, string>;
+  let keyPresses: KeyPress[] = [];
   try {
-    flags = flagsToEnv(argv, { '--audio': 'audio', '--out': 'out', '--report': 'report', '--from': 'from', '--audio-format': 'MEDIA_AUDIO_FORMAT' });
+    flags = flagsToEnv(argv, { '--audio': 'audio', '--out': 'out', '--report': 'report', '--from': 'from', '--audio-format': 'MEDIA_AUDIO_FORMAT', '--dtmf': 'dtmf' });
     if (!flags.audio) throw new UsageError('--audio is required');
+    keyPresses = flags.dtmf === undefined ? [] : parseDtmfSchedule(flags.dtmf);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
@@ -31,7 +36,13 @@ async function main(): Promise<void> {
 
   const lab = await startLab({ audioFormat: config.MEDIA_AUDIO_FORMAT, workerEnv: config.passThrough, logLevel: config.LOG_LEVEL });
   try {
-    const result = await runScriptedCall((o) => lab.placeCall(o), { caller: audio, ...(flags.from ? { from: flags.from } : {}) });
+    let cancelKeys = () => {};
+    const placeCall = async (o?: Parameters<typeof lab.placeCall>[0]) => {
+      const placed = await lab.placeCall(o);
+      if (keyPresses.length) cancelKeys = pressKeysOnSchedule(placed, keyPresses);
+      return placed;
+    };
+    const result = await runScriptedCall(placeCall, { caller: audio, ...(flags.from ? { from: flags.from } : {}) }).finally(() => cancelKeys());
     const { call, analysis } = result;
     await call.timeline.waitFor((e) => e.type === 'call.disconnected', 3000, 'call.disconnected on the bus').catch(() => undefined);
 

@@ -433,7 +433,7 @@ describe('ACS emulator', () => {
       expect(call.pressKey('5')).toBe(false);
       await new Promise((r) => setTimeout(r, 100));
       expect(app.mediaMessages.some((m) => m.kind === 'DtmfData')).toBe(false);
-      expect(call.timeline.entries.find((e) => e.type === 'pressed-key')?.detail).toEqual({ key: '5', sent: false });
+      expect(call.timeline.entries.find((e) => e.type === 'dtmf-not-sent')?.detail).toEqual({ key: '5', reason: 'answered without enableDtmfTones' });
     });
 
     it('plays nothing the app sends on a call answered without enableBidirectional', async () => {

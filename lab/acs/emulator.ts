@@ -152,8 +152,9 @@ export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
    */
   pressKey(key: string): boolean {
     if (!(DTMF_KEYS as readonly string[]).includes(key)) throw new AcsEmulatorError('bad_request', `key must be one of ${DTMF_KEYS.join(' ')}, not ${JSON.stringify(key).slice(0, 20)}`);
+    this.timeline.add('caller', 'pressed-key', { key });
     const sent = this.media?.isOpen ? this.media.pressKey(key as DtmfKey) : false;
-    this.timeline.add('caller', 'pressed-key', { key, sent });
+    if (!sent) this.timeline.add('media', 'dtmf-not-sent', { key, reason: this.media?.isOpen ? 'answered without enableDtmfTones' : 'no media stream' });
     return sent;
   }
 

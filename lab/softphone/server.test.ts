@@ -38,11 +38,15 @@ describe('softphone server', () => {
       JSON.stringify({ type: 'dance' }),
       Buffer.from([1, 2, 3]),
       JSON.stringify({ type: 'call', to: '555-0100' }),
+      JSON.stringify({ type: 'dtmf', key: 'A' }),
+      JSON.stringify({ type: 'dtmf', key: '5' }),
       JSON.stringify({ type: 'call' }),
     ]);
-    expect(replies.map((r) => r.type)).toEqual(['error', 'error', 'error', 'error']);
+    expect(replies.map((r) => r.type)).toEqual(['error', 'error', 'error', 'error', 'error', 'error']);
+    expect(replies[3]!.message).toMatch(/key must be one of 0 1 2 3 4 5 6 7 8 9 \* #/);
+    expect(replies[4]!.message).toMatch(/no call in progress/);
     expect(replies[0]!.message).toMatch(/not JSON/);
     expect(replies[2]!.message).toMatch(/to must be an E\.164 number/);
-    expect(replies[3]!.message).toMatch(/could not place the call: webhook unreachable/);
+    expect(replies[5]!.message).toMatch(/could not place the call: webhook unreachable/);
   });
 });

@@ -6,6 +6,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { z } from 'zod';
 import type { EmulatedCall, PlaceCallOptions } from '../acs/emulator.js';
 import type { TimelineEntry } from '../acs/timeline.js';
+import { DTMF_KEYS } from '../acs/media-leg.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 
 /**
@@ -32,6 +33,8 @@ const clientMessage = z.discriminatedUnion('type', [
     to: z.string().regex(/^\+\d{6,15}$/, 'to must be an E.164 number such as +18005550100').optional(),
   }),
   z.object({ type: z.literal('hangup') }),
+  // A keypad press: ACS sends it to the app as a DtmfData frame (the lab answers with enableDtmfTones).
+  z.object({ type: z.literal('dtmf'), key: z.enum(DTMF_KEYS, { message: `key must be one of ${DTMF_KEYS.join(' ')}` }) }),
 ]);
 
 const contentTypes: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
@@ -104,6 +107,9 @@ function handlePhone(socket: WebSocket, options: SoftphoneServerOptions, logger:
     if (parsed.type === 'call') {
       if (call && !call.isOver) return send({ type: 'error', message: 'a call is already in progress' });
       void place({ ...(parsed.from ? { from: parsed.from } : {}), ...(parsed.to ? { to: parsed.to } : {}) });
+    } else if (parsed.type === 'dtmf') {
+      if (!call || call.isOver) return send({ type: 'error', message: 'no call in progress to press a key on' });
+      call.pressKey(parsed.key);
     } else if (call && !call.isOver) {
       void call.hangUp();
     }

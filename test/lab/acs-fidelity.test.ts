@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../lab/lab.js';
 import { createOfficialJudge, type OfficialJudge } from '../../lab/acs/official-judge.js';
+import { parseDtmfSchedule, pressKeysOnSchedule } from '../../lab/dtmf-schedule.js';
 
 /**
  * The whole lab against the ACS emulator's stricter behaviour: Event Grid redelivering a failed IncomingCall,
@@ -74,6 +75,22 @@ describe('the ACS side of the lab, judged by the official SDKs', () => {
     expect(transfer).toMatchObject({ status: 202, body: { targetParticipant: { rawId: '4:+15550109999' } } });
     await expect(call.ended()).resolves.toBe('disconnected');
     expect(call.timeline.entries.filter((e) => e.type === 'DtmfData').map((e) => e.detail?.tone)).toEqual(['4', '0']);
+    await expectNoJudgeFailures();
+  });
+
+  it('npm run call --dtmf: each key is pressed at its time after media started and reaches the agent', async () => {
+    judge = createOfficialJudge();
+    lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', workerEnv: { DTMF_INTERDIGIT_MS: '0' }, acs: { judge } });
+    const call = await lab.placeCall();
+    pressKeysOnSchedule(call, parseDtmfSchedule('2@300ms,3@600ms'));
+    const session = await lab.voiceLive!.nextSession(15_000);
+    const started = await call.waitFor('MediaStreamingStarted', 10_000);
+    await session.waitFor('conversation.item.create', (e) => JSON.stringify(e).includes('caller pressed 3'), 5000);
+    const tones = call.timeline.entries.filter((e) => e.type === 'DtmfData');
+    expect(tones.map((e) => e.detail?.tone)).toEqual(['2', '3']);
+    expect(tones[0]!.atMs - started.atMs).toBeGreaterThanOrEqual(290);
+    expect(tones[1]!.atMs - tones[0]!.atMs).toBeGreaterThanOrEqual(250);
+    await call.hangUp();
     await expectNoJudgeFailures();
   });
 

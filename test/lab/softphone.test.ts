@@ -24,6 +24,8 @@ interface PageStats {
   timeline: { source: string; type: string }[];
   transcript: { role: string; text: string }[];
   errors: string[];
+  keysPressed: string[];
+  turns: { turn: number; endOfSpeechToAgentAudioMs: number | null; vadStoppedToAgentAudioMs: number | null }[];
 }
 
 /** The softphone page in real headless Chromium, its microphone fed from a WAV file (tones with pauses). */
@@ -103,6 +105,24 @@ describe('the softphone page in headless Chromium', () => {
       const timeline = (await stats()).timeline.map((e) => `${e.source}:${e.type}`);
       expect(timeline).toEqual(expect.arrayContaining(['callback:CallConnected', 'callback:MediaStreamingStarted', 'media:agent-audio']));
       expect(await page.locator('#timeline tr').count()).toBeGreaterThan(5);
+    });
+
+    it('measures each turn from the real end of the caller\'s speech (mic level) to the first agent audio played, beside the later VAD-based figure', async () => {
+      const measured = () => stats().then((s) => s.turns.filter((t) => t.endOfSpeechToAgentAudioMs !== null && t.vadStoppedToAgentAudioMs !== null));
+      await expect.poll(async () => (await measured()).length, { timeout: 20_000 }).toBeGreaterThan(0);
+      const [turn] = await measured();
+      // speech_stopped comes a silence window after the speech really ended: the caller waits longer than VAD says.
+      expect(turn!.endOfSpeechToAgentAudioMs!).toBeGreaterThan(turn!.vadStoppedToAgentAudioMs!);
+      expect(await page.locator('#turns tr').count()).toBeGreaterThan(0);
+      expect(await page.locator('#turns').textContent()).toMatch(/\d+ ms/);
+    });
+
+    it('presses a key on the keypad: the emulator sends a DtmfData frame on the call\'s media socket', async () => {
+      await page.click('#keypad button[data-key="5"]');
+      const callId = (await stats()).callId!;
+      await expect.poll(() => lab.acs.calls.get(callId)?.timeline.entries.filter((e) => e.type === 'DtmfData').map((e) => e.detail?.tone), { timeout: 5000 }).toEqual(['5']);
+      expect((await stats()).keysPressed).toEqual(['5']);
+      await expect.poll(async () => (await stats()).timeline.some((e) => e.source === 'media' && e.type === 'DtmfData'), { timeout: 5000 }).toBe(true);
     });
 
     it('hangs up with "Hang up": the call disconnects and the page shows it ended', async () => {

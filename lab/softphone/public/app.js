@@ -3,7 +3,7 @@
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
-  const stats = { state: 'idle', callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [] };
+  const stats = { state: 'idle', callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [] };
   window.softphone = stats;
 
   let socket = null;
@@ -12,11 +12,20 @@
   let pending = [];
   let playAt = 0;
 
+  // Turn latency as the caller lives it: from the real end of their speech (the microphone level falling below
+  // SPEECH_LEVEL and staying there END_OF_SPEECH_QUIET_MS) to the first agent audio played after it. Beside it, the
+  // figure from the agent's VAD (speech_stopped, which comes a silence window after the real end), labelled as such.
+  const SPEECH_LEVEL = 0.02; // RMS of a microphone block, full scale 1
+  const END_OF_SPEECH_QUIET_MS = 300;
+  let speech = { speaking: false, lastLoudEndMs: 0 };
+  let vadStoppedAtMs = null;
+
   function setState(state) {
     stats.state = state;
     $('state').textContent = state;
     $('call').disabled = !(state === 'idle' || state === 'ended');
     $('hangup').disabled = !(state === 'ringing' || state === 'connected');
+    for (const button of document.querySelectorAll('#keypad button')) button.disabled = state !== 'connected';
   }
 
   function showError(message) {
@@ -66,10 +75,45 @@
     audio = null;
   }
 
+  /** Times are on the AudioContext clock, in ms: the same clock schedules the agent's audio. */
+  function trackSpeech(rms, blockEndMs) {
+    if (stats.state !== 'connected') return;
+    if (rms >= SPEECH_LEVEL) {
+      speech = { speaking: true, lastLoudEndMs: blockEndMs };
+      return;
+    }
+    if (speech.speaking && blockEndMs - speech.lastLoudEndMs >= END_OF_SPEECH_QUIET_MS) {
+      speech.speaking = false;
+      stats.turns.push({ turn: stats.turns.length + 1, speechEndMs: speech.lastLoudEndMs, endOfSpeechToAgentAudioMs: null, vadStoppedToAgentAudioMs: null });
+      renderTurns();
+    }
+  }
+
+  function renderTurns() {
+    const body = $('turns');
+    body.textContent = '';
+    for (const t of stats.turns) {
+      const row = document.createElement('tr');
+      row.innerHTML = '<td></td><td></td><td></td>';
+      row.children[0].textContent = String(t.turn);
+      row.children[1].textContent = t.endOfSpeechToAgentAudioMs === null ? '–' : t.endOfSpeechToAgentAudioMs + ' ms';
+      row.children[2].textContent = t.vadStoppedToAgentAudioMs === null ? '–' : t.vadStoppedToAgentAudioMs + ' ms';
+      body.appendChild(row);
+    }
+  }
+
+  /** The latest turn still waiting for this figure (a VAD turn with no mic-detected end gets a row of its own). */
+  function openTurn(field) {
+    for (let i = stats.turns.length - 1; i >= 0; i--) if (stats.turns[i][field] === null) return stats.turns[i];
+    return null;
+  }
+
   function onMicBlock(block) {
     let sum = 0;
     for (let i = 0; i < block.length; i++) sum += block[i] * block[i];
-    $('mic-level').value = Math.min(1, Math.sqrt(sum / block.length) * 4);
+    const rms = Math.sqrt(sum / block.length);
+    $('mic-level').value = Math.min(1, rms * 4);
+    if (audio) trackSpeech(rms, audio.context.currentTime * 1000);
     if (!resampler || !socket || socket.readyState !== WebSocket.OPEN) return;
     const samples = resampler(block);
     for (let i = 0; i < samples.length; i++) pending.push(samples[i]);
@@ -94,7 +138,15 @@
     node.connect(audio.context.destination);
     // A small jitter buffer: frames arrive paced by the lab's 20 ms clock.
     const now = audio.context.currentTime;
-    if (playAt < now + 0.02) playAt = now + 0.06;
+    const newBurst = playAt < now + 0.02;
+    if (newBurst) {
+      playAt = now + 0.06;
+      const turn = openTurn('endOfSpeechToAgentAudioMs');
+      if (turn && playAt * 1000 > turn.speechEndMs) {
+        turn.endOfSpeechToAgentAudioMs = Math.round(playAt * 1000 - turn.speechEndMs);
+        renderTurns();
+      }
+    }
     node.start(playAt);
     playAt += chunk.duration;
     stats.playedMs += Math.round(chunk.duration * 1000);
@@ -118,6 +170,20 @@
       if (role) addTranscript(role, transcript);
     }
     if (entry.source === 'callback' && entry.type === 'CallConnected') setState('connected');
+    if (entry.source === 'voice-live' && entry.type === 'input_audio_buffer.speech_stopped') vadStoppedAtMs = entry.atMs;
+    if (entry.source === 'media' && entry.type === 'agent-audio' && vadStoppedAtMs !== null) {
+      let turn = openTurn('vadStoppedToAgentAudioMs');
+      if (!turn) stats.turns.push((turn = { turn: stats.turns.length + 1, speechEndMs: null, endOfSpeechToAgentAudioMs: null, vadStoppedToAgentAudioMs: null }));
+      turn.vadStoppedToAgentAudioMs = Math.round(entry.atMs - vadStoppedAtMs);
+      vadStoppedAtMs = null;
+      renderTurns();
+    }
+  }
+
+  function pressKey(key) {
+    if (!socket || socket.readyState !== WebSocket.OPEN || stats.state !== 'connected') return;
+    socket.send(JSON.stringify({ type: 'dtmf', key }));
+    stats.keysPressed.push(key);
   }
 
   function addTranscript(role, text) {
@@ -132,7 +198,10 @@
     $('error').textContent = '';
     $('timeline').textContent = '';
     $('transcript').textContent = '';
-    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [] });
+    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], keysPressed: [], turns: [] });
+    $('turns').textContent = '';
+    speech = { speaking: false, lastLoudEndMs: 0 };
+    vadStoppedAtMs = null;
     resampler = null;
     pending = [];
     setState('dialling');
@@ -181,5 +250,6 @@
 
   $('call').addEventListener('click', () => void call());
   $('hangup').addEventListener('click', hangUp);
+  for (const button of document.querySelectorAll('#keypad button')) button.addEventListener('click', () => pressKey(button.dataset.key));
   setState('idle');
 })();
