@@ -9,8 +9,8 @@ import { HookError, azCli, azureError, logger, main, parseJson, requireEnv, retr
 const HOOK = 'predeploy';
 const log = logger(HOOK);
 const ACR_PULL_ROLE_ID = '7f951dda-4ed3-4680-a7ca-43fe172d538d';
-// Azure RBAC: "it can take up to 10 minutes for changes to take effect"; 5 minutes covered every first deploy we
-// know of, as the registry build before the image pull adds minutes of its own (docs/deploy.md).
+// Microsoft's RBAC troubleshooting page gives up to 10 minutes for a change to take effect (docs/deploy.md); the
+// registry build between provisioning and the image pull adds minutes of its own, so 5 more are waited at most.
 const DEFAULT_PROPAGATION_WAIT_S = 300;
 const LIST_ATTEMPTS = 5;
 
