@@ -1,10 +1,26 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { repoRoot } from './bicep.js';
 import { type AzRule, flagValue, flagValues, runHook } from './fake-az.js';
 
 // The azd hooks (infra/hooks/*.mjs) run for real as child processes against a stand-in `az` (test/infra/fake-az)
 // that records every call and plays Azure's answers, failures included.
 
 const SUBSCRIPTION = '11111111-2222-3333-4444-555555555555';
+
+describe('hook scripts', () => {
+  it('import only Node built-ins and each other: azd runs them before anything is installed', () => {
+    const dir = join(repoRoot, 'infra', 'hooks');
+    const files = readdirSync(dir);
+    expect(files.sort()).toEqual(['lib.mjs', 'postdeploy.mjs', 'predeploy.mjs', 'preprovision.mjs']);
+    for (const file of files) {
+      const specifiers = [...readFileSync(join(dir, file), 'utf8').matchAll(/(?:^|\n)\s*import\b[^'"]*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1] ?? m[2]!);
+      expect(specifiers.length, file).toBeGreaterThan(0);
+      for (const specifier of specifiers) expect(specifier.startsWith('node:') || /^\.\/[a-z-]+\.mjs$/.test(specifier), `${file}: ${specifier}`).toBe(true);
+    }
+  });
+});
 const OTHER_SUBSCRIPTION = '99999999-8888-7777-6666-555555555555';
 const TENANT = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 const KEY = 'FunctionKey-SECRET-0123456789';
