@@ -58,7 +58,10 @@ export function renderCallReport(input: CallReportInput): string {
 <text x="4" y="12" fill="#1a7f37">caller said</text><text x="4" y="${rowHeight + 12}" fill="#0550ae">caller heard (agent)</text>${ticks}${markers}</svg>`;
 
   const fmt = (v: number | undefined) => (v === undefined ? '–' : `${v} ms`);
-  const turns = input.analysis.turns.map((t) => `<tr><td>${t.turn}</td><td>${(t.endedAtMs / 1000).toFixed(3)} s</td><td>${fmt(t.firstAudioMs)}</td></tr>`).join('');
+  const at = (v: number | undefined) => (v === undefined ? '–' : `${(v / 1000).toFixed(3)} s`);
+  const turns = input.analysis.turns
+    .map((t) => `<tr><td>${t.turn}</td><td>${at(t.speechEndedAtMs)}</td><td><b>${fmt(t.firstAudioMs)}</b></td><td>${at(t.vadEndedAtMs)}</td><td>${fmt(t.firstAudioAfterVadMs)}</td></tr>`)
+    .join('');
   const bargeIns = input.analysis.bargeIns.map((b) => `<tr><td>${(b.atMs / 1000).toFixed(3)} s</td><td>${fmt(b.detectMs)}</td><td>${fmt(b.reactionMs)}</td><td>${fmt(b.droppedMs)}</td></tr>`).join('');
   const rows = input.timeline
     .map((e) => `<tr><td>${(e.atMs / 1000).toFixed(3)}</td><td>${e.source}</td><td>${escape(e.type)}</td><td>${escape(e.detail ? JSON.stringify(e.detail) : '')}</td></tr>`)
@@ -66,7 +69,8 @@ export function renderCallReport(input: CallReportInput): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
 <style>body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:1rem auto;padding:0 1rem;color:#1b1f24}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #eaeef2;text-align:left}section{display:flex;gap:3rem;flex-wrap:wrap}</style></head>
 <body><h1>${escape(input.title)}</h1>${svg}
-<section><div><h2>Time to first agent audio</h2><table><tr><th>turn</th><th>turn ended</th><th>first audio after</th></tr>${turns}</table></div>
+<section><div><h2>Time to first agent audio</h2><table><tr><th>turn</th><th>caller stopped speaking</th><th>first audio after (what the caller waits)</th><th>VAD speech_stopped</th><th>first audio after speech_stopped (VAD-based)</th></tr>${turns}</table>
+<p>The greeting is measured from media start. A caller turn from the real end of the caller's speech (the last speech frame sent); the VAD-based figure leaves out the silence Voice Live waits for before it ends the turn.</p></div>
 <div><h2>Barge-ins</h2><table><tr><th>at</th><th>onset → detected</th><th>onset → StopAudio</th><th>unplayed</th></tr>${bargeIns || '<tr><td colspan="4">none</td></tr>'}</table></div></section>
 <h2>Timeline</h2><table><tr><th>s</th><th>source</th><th>event</th><th>detail</th></tr>${rows}</table></body></html>`;
 }

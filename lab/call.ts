@@ -4,6 +4,7 @@ import { ConfigError } from '../shared/config/env.js';
 import { flagsToEnv, loadLabConfig, UsageError } from './config.js';
 import { startLab } from './lab.js';
 import { runScriptedCall } from './scripted-call.js';
+import { formatTurnLatencies } from './call-analysis.js';
 import { renderCallReport } from './call-report.js';
 import { readWav, writeWav } from './audio/wav.js';
 import { parseDtmfSchedule, pressKeysOnSchedule, type KeyPress } from './dtmf-schedule.js';
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
       out.push(`  ${(e.atMs / 1000).toFixed(3).padStart(8)} s  ${e.source.padEnd(10)} ${e.type}${detail.length > 110 ? `${detail.slice(0, 110)}…` : detail}`);
     }
     out.push('', 'time to first agent audio');
-    for (const t of analysis.turns) out.push(`  ${String(t.turn).padEnd(9)} ${t.firstAudioMs === undefined ? 'no audio' : `${t.firstAudioMs} ms`}`);
+    out.push(...formatTurnLatencies(analysis.turns));
     out.push('', 'barge-ins (caller speech onset → detected / → StopAudio, unplayed agent audio)');
     if (analysis.bargeIns.length === 0) out.push('  none');
     for (const b of analysis.bargeIns) out.push(`  at ${(b.atMs / 1000).toFixed(3)} s: ${b.detectMs ?? '?'} ms / ${b.reactionMs ?? '?'} ms, ${b.droppedMs ?? '?'} ms dropped`);

@@ -1,5 +1,5 @@
 import type { EmulatedCall, PlaceCallOptions } from './acs/emulator.js';
-import { analyseCall, speechOnsets, type CallAnalysis } from './call-analysis.js';
+import { analyseCall, speechEnds, speechOnsets, type CallAnalysis } from './call-analysis.js';
 import { resampleLinear } from './audio/signal.js';
 import type { Pcm16Audio } from './audio/wav.js';
 
@@ -95,7 +95,13 @@ export async function runScriptedCall(placeCall: (o?: PlaceCallOptions) => Promi
     const frameOffset = callerBaseOffset + Math.floor((ms * sampleRateHz) / 1000 / frameSamples) * frameSamples;
     return sentAtMs.get(frameOffset) ?? ms + callerStartMs;
   });
-  return { call, sampleRateHz, caller, callerStartMs, heard, heardStartMs, analysis: analyseCall(call.timeline.entries, onsets) };
+  // The caller's speech really ended when the frame with its last loud audio left (the audio is in the frame, so
+  // the frame leaves once that audio has been spoken).
+  const ends = speechEnds(caller, sampleRateHz).map((ms) => {
+    const frameOffset = callerBaseOffset + (Math.ceil((ms * sampleRateHz) / 1000 / frameSamples) - 1) * frameSamples;
+    return sentAtMs.get(frameOffset) ?? ms + callerStartMs;
+  });
+  return { call, sampleRateHz, caller, callerStartMs, heard, heardStartMs, analysis: analyseCall(call.timeline.entries, onsets, ends) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

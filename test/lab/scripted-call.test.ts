@@ -31,6 +31,15 @@ describe('a scripted call (npm run call)', () => {
     const { turns, bargeIns } = result.analysis;
     expect(turns.map((t) => t.turn)).toEqual(['greeting', 1]);
     expect(turns.every((t) => t.firstAudioMs !== undefined && t.firstAudioMs >= 0)).toBe(true);
+    // The caller's turn is measured from when its speech really ended (when the last frame of the tone left),
+    // which comes after its onset and before Voice Live's speech_stopped (that waits for the silence to end the
+    // turn): the caller waits longer than the VAD-based figure says, by exactly that gap.
+    const reply = turns[1]!;
+    const onsetMs = result.analysis.bargeIns[0]!.atMs - result.analysis.bargeIns[0]!.reactionMs!;
+    expect(reply.speechEndedAtMs).toBeDefined();
+    expect(reply.speechEndedAtMs!).toBeGreaterThan(onsetMs);
+    expect(reply.speechEndedAtMs!).toBeLessThan(reply.vadEndedAtMs);
+    expect(reply.firstAudioMs! - reply.firstAudioAfterVadMs!).toBe(Math.round(reply.vadEndedAtMs - reply.speechEndedAtMs!));
     // On failure, the timeline says what happened (a loaded machine has surprised this test before).
     const timeline = JSON.stringify({ callerStartMs: result.callerStartMs, entries: result.call.timeline.entries.filter((e) => e.type !== 'agent-audio') });
     expect(bargeIns, timeline).toHaveLength(1);
