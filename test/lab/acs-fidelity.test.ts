@@ -55,6 +55,39 @@ describe('the ACS side of the lab, judged by the official SDKs', () => {
     await expectNoJudgeFailures();
   });
 
+  it('a call whose answerCall failed with 500 on the first delivery is answered on Event Grid\'s redelivery (the late answer)', async () => {
+    judge = createOfficialJudge();
+    lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', acs: { eventGridTimeScale: 0.02, judge } });
+    // The SDK retries a 5xx three times on its own (about 7 s): the hiccup outlasts them, so the webhook answers 503.
+    lab.acs.rest.failNext('answer', { status: 500, code: 'InternalServerError', message: 'scripted ACS hiccup', times: 4 });
+    const call = await lab.placeCall();
+    expect(call.timeline.entries.find((e) => e.source === 'eventgrid')?.detail).toMatchObject({ status: 503, outcome: 'retrying' });
+    await call.waitFor('MediaStreamingStarted', 10_000);
+    expect(lab.acs.requests.filter((r) => r.operation === 'answer').map((r) => r.status)).toEqual([500, 500, 500, 500, 200]);
+    await call.timeline.waitFor((e) => e.source === 'bus' && e.type === 'call.answered', 5000, 'call.answered on the bus');
+    expect(lab.busMessages(call.callId).filter((m) => (m.body as { type: string }).type === 'call.answered')).toHaveLength(1);
+    await call.hangUp();
+    await expectNoJudgeFailures();
+  }, 30_000);
+
+  it('a redelivery that comes after the caller hung up is refused by ACS and answered 200 by the webhook: Event Grid stops, nothing is answered', async () => {
+    judge = createOfficialJudge();
+    lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', acs: { eventGridTimeScale: 0.05, judge } });
+    lab.acs.rest.failNext('answer', { status: 503, code: 'ServiceUnavailable', message: 'scripted', times: 4 });
+    const call = await lab.placeCall();
+    await call.hangUp();
+    expect(call.state).toBe('unanswered');
+    const redelivery = await call.timeline.waitFor((e) => e.source === 'eventgrid' && e.detail?.deliveryCount === 1, 10_000, 'the redelivery');
+    expect(redelivery.detail).toMatchObject({ status: 200, outcome: 'delivered' });
+    const answers = lab.acs.requests.filter((r) => r.operation === 'answer');
+    expect(answers.map((r) => r.status)).toEqual([503, 503, 503, 503, 400]);
+    expect(answers.every((r) => (r.body as { incomingCallContext: string }).incomingCallContext === call.incomingCallContext)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(call.timeline.entries.filter((e) => e.source === 'eventgrid')).toHaveLength(2);
+    await judge.settled();
+    expect(judge.failures).toEqual([]);
+  }, 30_000);
+
   it('the transfer key pressed on the keypad reaches the worker as a DtmfData frame and transfers the call; other keys go to the agent', async () => {
     judge = createOfficialJudge();
     lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', workerEnv: { DTMF_INTERDIGIT_MS: '0' }, acs: { judge } });
