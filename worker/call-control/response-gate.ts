@@ -38,6 +38,7 @@ export class ResponseGate {
   private retryTimer: NodeJS.Timeout | undefined;
   /** Recently sent requests by their event id, to put one back in the queue if the service refuses it. */
   private readonly sentByEventId = new Map<string, Record<string, unknown> | undefined>();
+  private lastSentAtMs: number | undefined;
 
   constructor(
     private readonly sender: () => VoiceLiveSender | undefined,
@@ -84,11 +85,19 @@ export class ResponseGate {
     }
   }
 
-  /** Our request met a response already in progress (whose response.created we took for ours): ask again after it. */
+  /**
+   * Our request met a response already in progress (whose response.created we took for ours): ask again after
+   * it. The refusal names our event id (documented); one that names none is taken for our latest request if that
+   * went out within the wait for its response.created.
+   */
   private onRefused(eventId: string | undefined): void {
-    if (eventId === undefined || !this.sentByEventId.has(eventId)) return;
-    const response = this.sentByEventId.get(eventId);
-    this.sentByEventId.delete(eventId);
+    let key = eventId !== undefined && this.sentByEventId.has(eventId) ? eventId : undefined;
+    if (key === undefined && eventId === undefined && this.lastSentAtMs !== undefined && this.now() - this.lastSentAtMs <= CREATED_WAIT_MS) {
+      key = [...this.sentByEventId.keys()].at(-1);
+    }
+    if (key === undefined) return;
+    const response = this.sentByEventId.get(key);
+    this.sentByEventId.delete(key);
     this.requestedAtMs = undefined;
     this.unacknowledged = undefined;
     if (!(response === undefined && this.queue.includes(undefined))) this.queue.unshift(response);
@@ -131,6 +140,7 @@ export class ResponseGate {
     this.unacknowledged = { response };
     const eventId = sender.createResponse(response);
     if (typeof eventId === 'string') {
+      this.lastSentAtMs = this.now();
       this.sentByEventId.set(eventId, response);
       if (this.sentByEventId.size > KEPT_SENT_REQUESTS) this.sentByEventId.delete(this.sentByEventId.keys().next().value!);
     }

@@ -545,7 +545,7 @@ export class VoiceLiveClient {
           return;
         }
         // A race with a response the service started by itself (server VAD): passed on, so whoever asked can ask again.
-        if (event.error.code === ACTIVE_RESPONSE_ERROR_CODE && eventId && this.pendingCreateEventIds.delete(eventId)) {
+        if (event.error.code === ACTIVE_RESPONSE_ERROR_CODE && (eventId === undefined || this.pendingCreateEventIds.delete(eventId))) {
           this.log.debug({ code: event.error.code }, 'response.create refused: a response is already in progress');
           break;
         }
