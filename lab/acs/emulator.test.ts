@@ -424,6 +424,12 @@ describe('ACS emulator', () => {
         { kind: 'DtmfData', dtmfData: { data: '#' } },
       ]);
       expect(() => call.pressKey('x')).toThrow(/key must be one of/);
+      const pressed = await fetch(`${emulator.url}/lab/calls/${call.callId}/keys`, { method: 'POST', body: JSON.stringify({ key: '*' }) });
+      expect([pressed.status, await pressed.json()]).toEqual([202, { key: '*', sent: true }]);
+      await until(() => app.mediaMessages.filter((m) => m.kind === 'DtmfData').length === 3);
+      const bad = await fetch(`${emulator.url}/lab/calls/${call.callId}/keys`, { method: 'POST', body: JSON.stringify({ key: 'A' }) });
+      expect(bad.status).toBe(400);
+      expect(((await bad.json()) as any).error.message).toMatch(/key: must be one of 0 1 2/);
     });
 
     it('sends no DtmfData when the call was answered without enableDtmfTones', async () => {

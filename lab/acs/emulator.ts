@@ -80,6 +80,8 @@ const placeCallBody = z
   .object({ from: e164.optional(), to: e164.optional(), callerDisplayName: z.string().max(256).optional(), sipHeaders: z.record(z.string(), z.string()).optional() })
   .strict();
 
+const pressKeyBody = z.object({ key: z.enum(DTMF_KEYS, { message: `must be one of ${DTMF_KEYS.join(' ')}` }) }).strict();
+
 /** The parts of `mediaStreamingOptions` the emulator acts on (the REST peer has checked them). */
 interface MediaStreamingRequest {
   transportUrl: string;
@@ -301,6 +303,17 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
       } catch (error) {
         return acsError(502, (error as AcsEmulatorError).code ?? 'delivery_failed', (error as Error).message);
       }
+    }
+    const keyMatch = path.match(/^\/lab\/calls\/([^/]+)\/keys$/);
+    if (keyMatch) {
+      const call = calls.get(keyMatch[1]!);
+      if (!call) return acsError(404, 'NotFound', `no call with id ${keyMatch[1]}`);
+      if (method !== 'POST') return acsError(405, 'MethodNotAllowed', `${method} ${path}: use POST {"key":"5"} to press a key`);
+      const parsed = parseJson(pressKeyBody, raw);
+      if (!parsed.ok) return parsed.reply;
+      if (call.isOver) return acsError(409, 'CallOver', `call ${call.callId} is already ${call.state}`);
+      const sent = call.pressKey(parsed.value.key);
+      return { status: 202, body: { key: parsed.value.key, sent } };
     }
     const match = path.match(/^\/lab\/calls\/([^/]+)$/);
     if (match) {
