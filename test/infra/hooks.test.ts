@@ -249,6 +249,12 @@ describe('preprovision hook', () => {
     expect(run.stderr).toContain(`WARNING: the Azure CLI's default subscription is ${OTHER_SUBSCRIPTION}, azd deploys to ${SUBSCRIPTION}`);
   });
 
+  it('reads the region the way azd and Azure write it (East US 2 = eastus2)', async () => {
+    const displayNames = { stdout: [{ name: 'East US 2' }, { name: 'Sweden Central' }] };
+    const run = await runHook('infra/hooks/preprovision.mjs', preprovisionRules({ flex: [displayNames] }), { ...preprovisionEnv, AZURE_LOCATION: 'EastUS2' });
+    expect(run.code).toBe(0);
+  });
+
   it('refuses a region without Flex Consumption and lists the regions with Flex Consumption and Voice Live', async () => {
     const run = await runHook('infra/hooks/preprovision.mjs', preprovisionRules(), { ...preprovisionEnv, AZURE_LOCATION: 'westus3' });
     expect(run.code).toBe(1);
@@ -299,6 +305,12 @@ describe('predeploy hook (first-deploy race: AcrPull before the first image pull
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/waiting \d s more for it to take effect before the first image pull/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+  });
+
+  it('waits 5 minutes from the assignment by default', async () => {
+    const run = await runHook('infra/hooks/predeploy.mjs', [{ args: ['role', 'assignment', 'list'], replies: [assignment(new Date(Date.now() - 299_000))] }], predeployEnv);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/granted 29\d s ago; waiting [12] s more/);
   });
 
   it('retries while a just written assignment is not listed yet, then goes on', async () => {
