@@ -84,6 +84,8 @@ export const usageSchema = z.object({
   audioTokensIn: count,
   textTokensIn: count,
   cachedTokensIn: count,
+  /** The audio share of cachedTokensIn, where Voice Live said (`cached_tokens_details`); records before it lack it. */
+  cachedAudioTokensIn: count.optional(),
   audioTokensOut: count,
   textTokensOut: count,
   totalTokens: count,

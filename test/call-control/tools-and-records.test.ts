@@ -209,9 +209,10 @@ describe('call record', () => {
     expect(usage.textTokensOut).toBeGreaterThan(200);
     expect(usage.audioTokensIn).toBeGreaterThan(1000);
     expect(usage.audioTokensOut).toBeGreaterThan(500);
-    // Cached input is charged at the cached rate instead of the text rate (then the audio rate).
-    const cachedText = Math.min(usage.cachedTokensIn, usage.textTokensIn);
-    const cachedAudio = usage.cachedTokensIn - cachedText;
+    // Cached input is charged at the cached rate instead of its own: the audio share as the peer reported it
+    // (cached_tokens_details), the scripted response's unreported split from text.
+    const cachedAudio = usage.cachedAudioTokensIn ?? 0;
+    const cachedText = usage.cachedTokensIn - cachedAudio;
     const expectedTokens =
       ((usage.textTokensIn - cachedText) * 5 + (usage.audioTokensIn - cachedAudio) * 40 + usage.cachedTokensIn * 2.5 + usage.textTokensOut * 20 + usage.audioTokensOut * 80) /
       1_000_000;

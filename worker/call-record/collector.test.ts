@@ -126,7 +126,22 @@ describe('usage and cost', () => {
     addUsage(usage, { total_tokens: 30, input_tokens: 10, output_tokens: 20, input_token_details: { audio_tokens: 8, text_tokens: 2, cached_tokens: 1 }, output_token_details: { audio_tokens: 15, text_tokens: 5 } });
     addUsage(usage, { total_tokens: 7, input_tokens: 4, output_tokens: 3 });
     addUsage(usage, null);
-    expect(usage).toEqual({ responses: 3, audioTokensIn: 8, textTokensIn: 6, cachedTokensIn: 1, audioTokensOut: 15, textTokensOut: 8, totalTokens: 37 });
+    expect(usage).toEqual({ responses: 3, audioTokensIn: 8, textTokensIn: 6, cachedTokensIn: 1, cachedAudioTokensIn: 0, audioTokensOut: 15, textTokensOut: 8, totalTokens: 37 });
+  });
+
+  it('keeps the audio share of cached input as Voice Live reports it, and prices it as audio that was cached', () => {
+    const usage = emptyUsage();
+    addUsage(usage, {
+      total_tokens: 1300,
+      input_tokens: 1200,
+      output_tokens: 100,
+      input_token_details: { cached_tokens: 600, text_tokens: 200, audio_tokens: 1000, image_tokens: 0, cached_tokens_details: { text_tokens: 100, audio_tokens: 500, image_tokens: 0 } },
+      output_token_details: { text_tokens: 20, audio_tokens: 80 },
+    });
+    expect(usage).toMatchObject({ cachedTokensIn: 600, cachedAudioTokensIn: 500 });
+    const cost = priceCall(usage, 0, prices);
+    // text in (200-100)*5 + audio in (1000-500)*40 + cached 600*2.5 + text out 20*20 + audio out 80*80, per million
+    expect(cost.tokens).toBeCloseTo((100 * 5 + 500 * 40 + 600 * 2.5 + 20 * 20 + 80 * 80) / 1_000_000, 9);
   });
 
   it('prices tokens per million (cached input at the cached rate) and call minutes pro rata', () => {

@@ -251,7 +251,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const endedAtMs = Math.max(Date.parse(first.endedAt), Date.parse(second.endedAt));
   const byTime = <T extends { at: string }>(a: T[], b: T[]) => [...a, ...b].sort((x, y) => Date.parse(x.at) - Date.parse(y.at));
   const usage = { ...first.usage };
-  for (const key of Object.keys(usage) as (keyof Usage)[]) usage[key] += second.usage[key];
+  for (const key of new Set([...Object.keys(usage), ...Object.keys(second.usage)]) as Set<keyof Usage>) usage[key] = (usage[key] ?? 0) + (second.usage[key] ?? 0);
   const durationMs = endedAtMs - startedAtMs;
   const cost = priceCall(usage, durationMs, prices);
   const callConnectionId = later.callConnectionId ?? earlier.callConnectionId;

@@ -6,6 +6,7 @@ export const emptyUsage = (): Usage => ({
   audioTokensIn: 0,
   textTokensIn: 0,
   cachedTokensIn: 0,
+  cachedAudioTokensIn: 0,
   audioTokensOut: 0,
   textTokensOut: 0,
   totalTokens: 0,
@@ -27,6 +28,10 @@ export function addUsage(total: Usage, usage: Record<string, unknown> | null | u
   // Without a breakdown, the totals count as text: the cheaper assumption is the wrong one to make silently.
   total.textTokensIn += audioIn + textIn === 0 ? num(usage.input_tokens) : textIn;
   total.cachedTokensIn += num(inDetails.cached_tokens);
+  const cachedDetails = inDetails.cached_tokens_details;
+  if (typeof cachedDetails === 'object' && cachedDetails !== null) {
+    total.cachedAudioTokensIn = (total.cachedAudioTokensIn ?? 0) + num((cachedDetails as Record<string, unknown>).audio_tokens);
+  }
   total.audioTokensOut += audioOut;
   total.textTokensOut += audioOut + textOut === 0 ? num(usage.output_tokens) : textOut;
   total.totalTokens += num(usage.total_tokens) || num(usage.input_tokens) + num(usage.output_tokens);
@@ -36,10 +41,12 @@ const round = (value: number): number => Math.round(value * 1e6) / 1e6;
 
 /**
  * Prices tokens per million and call time per started-or-not minute (pro rata). Cached input tokens are
- * charged at the cached rate instead of the input rate (taken from text input first, then audio).
+ * charged at the cached rate instead of the input rate: the audio share Voice Live reported as audio, the rest
+ * (whose split was not reported) taken from text input first, then audio.
  */
 export function priceCall(usage: Usage, durationMs: number, prices: TokenPrices): CallRecord['cost'] {
-  const cachedText = Math.min(usage.cachedTokensIn, usage.textTokensIn);
+  const reportedCachedAudio = Math.min(usage.cachedAudioTokensIn ?? 0, usage.cachedTokensIn, usage.audioTokensIn);
+  const cachedText = Math.min(usage.cachedTokensIn - reportedCachedAudio, usage.textTokensIn);
   const cachedAudio = Math.min(usage.cachedTokensIn - cachedText, usage.audioTokensIn);
   const perToken = (rate: number) => rate / 1_000_000;
   const tokens =
