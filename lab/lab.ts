@@ -40,6 +40,11 @@ export interface LabOptions {
    * Ignored when `workerEnv.VOICE_LIVE_ENDPOINT` is set: then the worker uses the real Voice Live.
    */
   voiceLiveMode?: 'echo-agent' | 'scripted';
+  /**
+   * Voice Live emulator sessions report `expires_at` this far ahead and are closed then (default 60 min, as the
+   * service): with VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS in `workerEnv`, session renewal can be tried in seconds.
+   */
+  voiceLiveSessionExpiresInMs?: number;
   /** Spoken greeting at the start of each echo-agent call (default on). */
   greeting?: boolean | string;
   /** Extra worker settings (any VOICE_LIVE_* variable, PLAYOUT_LEAD_MS, ...). */
@@ -154,6 +159,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         mode: voiceLiveMode,
         apiKey: LAB_VOICE_LIVE_KEY,
         acceptBearer: (token) => token === LAB_ENTRA_TOKEN,
+        ...(options.voiceLiveSessionExpiresInMs !== undefined ? { sessionExpiresInMs: options.voiceLiveSessionExpiresInMs } : {}),
         port: ports.voiceLive ?? 0,
         ...(spoken ? { greeting: { samples: spoken.samples, sampleRateHz: spoken.sampleRateHz, transcript: spoken.text } } : {}),
       });

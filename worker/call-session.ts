@@ -289,6 +289,8 @@ export class CallSession implements CallControl {
       ...(config.greeting ? { greeting: config.greeting } : {}),
       callId: this.callId,
       logger: this.log,
+      ...(config.renewBeforeExpiryMs !== undefined ? { renewBeforeExpiryMs: config.renewBeforeExpiryMs } : {}),
+      ...(config.assumedSessionMs !== undefined ? { assumedSessionMs: config.assumedSessionMs } : {}),
     });
     this.client = client;
     this.state = 'live';
@@ -526,14 +528,20 @@ export class CallSession implements CallControl {
     }
   }
 
+  /**
+   * A new Voice Live session took over. The old session's audio already here still plays out (the new session was
+   * given it as replayed text and carries on after it): an item the old session left unfinished is finished, and
+   * what the caller hears of each stays on record, so a barge-in still cuts it (the client replaces the replayed
+   * item by what was heard).
+   */
   private resetResponseState(): void {
+    for (const [itemId, responseId] of this.unfinishedItems) if (!this.discardedResponses.has(responseId)) this.finishItem(itemId);
     this.activeResponseId = undefined;
     this.responseOfItem.clear();
     this.discardedResponses.clear();
     this.unfinishedItems.clear();
     this.responseAudioBytes = 0;
     this.responseAudioDeltas = 0;
-    this.playout?.forgetItems();
     this.outboundResampler?.reset();
   }
 

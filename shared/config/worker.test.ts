@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from './env.js';
@@ -55,6 +55,18 @@ describe('worker configuration', () => {
       expect.stringMatching(/^AGENT_PROFILES: profile "support", agentName: .*VOICE_LIVE_API_KEY is set/),
     ]);
     expect(problems({ ...base, VOICE_LIVE_API_KEY: 'k' })).toEqual([]);
+  });
+
+  it('offers the session renewal lead and the assumed session lifetime as tuning settings, the lead shorter than the lifetime', () => {
+    expect(loadWorkerConfig(base).voiceLive).toMatchObject({ renewBeforeExpiryMs: 300_000, assumedSessionMs: 3_600_000 });
+    expect(loadWorkerConfig({ ...base, VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: '4000', VOICE_LIVE_SESSION_LIFETIME_MS: '60000' }).voiceLive).toMatchObject({
+      renewBeforeExpiryMs: 4000,
+      assumedSessionMs: 60_000,
+    });
+    expect(problems({ ...base, VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: '60000', VOICE_LIVE_SESSION_LIFETIME_MS: '60000' })).toEqual([
+      expect.stringMatching(/^VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: must be shorter than VOICE_LIVE_SESSION_LIFETIME_MS/),
+    ]);
+    expect(problems({ ...base, VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: '10' })[0]).toMatch(/^VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: /);
   });
 
   it('reads end-of-utterance detection and refuses its settings where they cannot apply', () => {
@@ -119,11 +131,13 @@ describe('worker configuration', () => {
     );
   });
 
-  it('documents every variable in .env.sample, and the relay\'s in the README', () => {
+  it('documents every variable in .env.sample, and the relay\'s in the README or the pages under docs/', () => {
     const sample = readFileSync(join(__dirname, '../../.env.sample'), 'utf8');
-    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const docsDir = join(__dirname, '../../docs');
+    const pages = existsSync(docsDir) ? readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => readFileSync(join(docsDir, f), 'utf8')) : [];
+    const documentation = [readFileSync(join(__dirname, '../../README.md'), 'utf8'), ...pages].join('\n');
     for (const key of Object.keys(workerConfigSchema.shape)) expect(sample, key).toMatch(new RegExp(`^${key}=`, 'm'));
-    for (const key of Object.keys(mediaWorkerEnvShape)) expect(readme, key).toContain(`\`${key}\``);
+    for (const key of Object.keys(mediaWorkerEnvShape)) expect(documentation, key).toContain(`\`${key}\``);
   });
 
   describe('agent profiles (AGENT_PROFILES)', () => {

@@ -131,6 +131,13 @@ export const mediaWorkerEnvShape = {
   VOICE_LIVE_TRANSCRIPTION_LANGUAGE: z.string().optional(),
   VOICE_LIVE_GREETING: z.string().optional(),
   VOICE_LIVE_GREETING_INSTRUCTION: z.string().optional(),
+  /**
+   * Tuning and test settings for session renewal (Voice Live ends a session after 60 minutes): a new session is
+   * opened this long before the old one expires and takes over at the first quiet moment.
+   */
+  VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: integer(1000, 30 * 60_000).default(5 * 60_000),
+  /** The session lifetime the worker assumes when Voice Live reports no expires_at (a test setting, mostly). */
+  VOICE_LIVE_SESSION_LIFETIME_MS: integer(10_000, 60 * 60_000).default(60 * 60_000),
   /** Other agents for some called numbers (the Functions app's AGENT_PROFILE_BY_NUMBER picks one per call). */
   AGENT_PROFILES: agentProfiles().optional(),
 
@@ -178,6 +185,9 @@ export const workerConfigSchema = z
         path: ['VOICE_LIVE_API_KEY'],
         message: `must not be set in agent mode (${c.VOICE_LIVE_AGENT_NAME ? 'VOICE_LIVE_AGENT_NAME' : 'VOICE_LIVE_AGENT_ID'} is set): Voice Live does not support key authentication for agents; the worker uses its managed identity (AZURE_CLIENT_ID) for a Microsoft Entra token instead`,
       });
+    }
+    if (c.VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS >= c.VOICE_LIVE_SESSION_LIFETIME_MS) {
+      ctx.addIssue({ code: 'custom', path: ['VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS'], message: `must be shorter than VOICE_LIVE_SESSION_LIFETIME_MS (${c.VOICE_LIVE_SESSION_LIFETIME_MS})` });
     }
     if (c.MEDIA_AUTH === 'acs' && !c.ACS_RESOURCE_ID) {
       ctx.addIssue({ code: 'custom', path: ['ACS_RESOURCE_ID'], message: 'required when MEDIA_AUTH=acs (the immutable resource id of the ACS resource, the token audience)' });
@@ -273,6 +283,10 @@ export interface WorkerConfig {
     echoCancellation: boolean;
     transcription?: { model: string; language?: string };
     greeting?: { kind: 'text'; text: string } | { kind: 'generated'; instruction: string };
+    /** VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS; unset = the client's default (5 min). */
+    renewBeforeExpiryMs?: number;
+    /** VOICE_LIVE_SESSION_LIFETIME_MS; unset = the client's default (60 min). */
+    assumedSessionMs?: number;
   };
   mediaAuth: { mode: 'none' } | { mode: 'acs'; audience: string; issuer?: string; jwksUrl?: string };
   maxMessageBytes: number;
@@ -375,6 +389,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
       },
       noiseSuppression: e.VOICE_LIVE_NOISE_SUPPRESSION,
       echoCancellation: e.VOICE_LIVE_ECHO_CANCELLATION,
+      renewBeforeExpiryMs: e.VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS,
+      assumedSessionMs: e.VOICE_LIVE_SESSION_LIFETIME_MS,
       ...(transcriptionOff
         ? {}
         : {

@@ -46,6 +46,17 @@ function collect(client: VoiceLiveClient): { events: ServerEvent[]; types: () =>
   return { events, types: () => events.map((e) => (e.type === 'other' ? `other:${e.eventType}` : e.type)) };
 }
 
+/** The items a session was given with conversation.item.create, without the ids the client gives replayed items (checked here). */
+function replayedItems(session: PeerSession): Record<string, unknown>[] {
+  return session.received
+    .filter((r) => r.type === 'conversation.item.create')
+    .map((r) => {
+      const { id, ...item } = r.event.item as Record<string, unknown>;
+      expect(id).toMatch(/^rp_[0-9a-f]{16}$/);
+      return item;
+    });
+}
+
 function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
@@ -280,7 +291,7 @@ describe('VoiceLiveClient reconnect', () => {
     expect(client.stats.reconnects).toBe(1);
     expect(second.received[0]?.type).toBe('session.update');
     await second.waitFor('conversation.item.create', (e) => (e.item as { type: string }).type === 'function_call_output');
-    const replayed = second.received.filter((r) => r.type === 'conversation.item.create').map((r) => r.event.item);
+    const replayed = replayedItems(second);
     expect(replayed).toEqual([
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What are your opening hours?' }] },
       { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'We open at nine.' }] },
@@ -381,7 +392,7 @@ describe('VoiceLiveClient renewal before expiry', () => {
     expect(client.stats.reconnects).toBe(0);
     // What was said after the standby was seeded reaches it at the switch.
     await second.waitFor('conversation.item.create', (e) => (e.item as { role?: string }).role === 'assistant');
-    const items = second.received.filter((r) => r.type === 'conversation.item.create').map((r) => r.event.item);
+    const items = replayedItems(second);
     expect(items).toEqual([
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Tell me a long story.' }] },
       { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Once upon a time' }] },
@@ -392,7 +403,7 @@ describe('VoiceLiveClient renewal before expiry', () => {
     expect(client.isOpen).toBe(true);
   });
 
-  it('waits while the caller is speaking', async () => {
+  it('waits while the caller is speaking, then until the caller’s turn has been answered', async () => {
     await startPeer({ sessionExpiresInMs: 2000 });
     const client = makeClient({ renewBeforeExpiryMs: 1800 });
     const replaced: string[] = [];
@@ -404,7 +415,11 @@ describe('VoiceLiveClient renewal before expiry', () => {
     await second.waitFor('session.update');
     await new Promise((r) => setTimeout(r, 100));
     expect(replaced).toEqual([]);
-    first.speechStopped();
+    // The caller's turn then waits for its answer (a switch now would lose the question).
+    first.speechStopped({ transcript: 'What is your address?' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(replaced).toEqual([]);
+    await first.respondWithAudio(pcm(100), { transcript: 'One Main Street.' });
     await until(() => replaced.length === 1);
     expect(peer.sessions).toHaveLength(2);
   });

@@ -3,7 +3,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../../shared/log.js';
 import { VoiceLiveConnection, type ConnectionCallbacks } from './connection.js';
-import { ConversationLog, type ConversationEntry } from './conversation-log.js';
+import { ConversationLog, type ConversationEntry, type ReplayPlan } from './conversation-log.js';
 import { VoiceLiveError, backoffDelayMs, isFatalCloseCode } from './errors.js';
 import { ACTIVE_RESPONSE_ERROR_CODE, BENIGN_ERROR_CODES, type ServerEvent } from './events.js';
 import { buildSessionUpdate, voiceLiveSessionSettingsSchema, type VoiceLiveSessionSettings } from './session-config.js';
@@ -35,6 +35,8 @@ export interface VoiceLiveClientOptions {
   reconnect?: { maxAttempts?: number; initialDelayMs?: number; maxDelayMs?: number };
   /** How long before the session's expiry a replacement is prepared. Default 5 min. */
   renewBeforeExpiryMs?: number;
+  /** The session lifetime assumed when the service reports no `expires_at`. Default 60 min. */
+  assumedSessionMs?: number;
   connectTimeoutInMs?: number;
   /** Largest server message accepted. Default 8 MiB. */
   maxPayloadBytes?: number;
@@ -104,6 +106,7 @@ const optionsSchema = z.object({
     })
     .optional(),
   renewBeforeExpiryMs: z.number().int().min(0).optional(),
+  assumedSessionMs: z.number().int().positive().optional(),
   connectTimeoutInMs: z.number().int().positive().optional(),
   maxPayloadBytes: z.number().int().min(1024).optional(),
   heartbeatIntervalMs: z.number().int().min(0).optional(),
@@ -122,6 +125,9 @@ const optionsSchema = z.object({
  */
 const DEFAULT_MAX_HELD_AUDIO_MS = 3_000;
 const WARNING_BURST = 5;
+const CONTINUE_CUT_REPLY =
+  'Your last reply was cut off mid-sentence by a technical switch; the caller heard it up to where it stops above. Continue it from exactly there and finish it, without repeating what was already said and without mentioning the interruption.';
+const ASK_TO_REPEAT = "The caller's last words were lost in a technical switch. Apologise in a few words and ask them to repeat what they just said.";
 const WARNING_WINDOW_MS = 10_000;
 /** With no quiet moment, the switch is forced this long before expiry (at most a fifth of the renewal lead). */
 const FORCE_SWITCH_BEFORE_EXPIRY_MS = 5_000;
@@ -150,10 +156,11 @@ export class VoiceLiveClient {
   private readonly initialDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly renewBeforeExpiryMs: number;
+  private readonly assumedSessionMs: number;
 
   private state: State = 'idle';
   private primary: VoiceLiveConnection | undefined;
-  private standby: { connection: VoiceLiveConnection; replayed: Set<ConversationEntry>; ready: boolean } | undefined;
+  private standby: { connection: VoiceLiveConnection; replayed: Set<ConversationEntry>; replayIds: ReplayIds; ready: boolean } | undefined;
   private connectPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
   private closedEmitted = false;
@@ -168,6 +175,12 @@ export class VoiceLiveClient {
    * reply started): a renewal waits for them, or the new session and the record would miss the caller's words.
    */
   private readonly awaitedTranscripts = new Set<string>();
+  /** The caller finished a turn on this session and no response to it has started yet. */
+  private turnAwaitingAnswer = false;
+  /** Items this session created itself (so a truncate of one is sent as is). */
+  private readonly liveItemIds = new Set<string>();
+  /** Items of earlier sessions replayed into this one: the id each has here, by the id it had where it was said. */
+  private replayIds: ReplayIds = emptyReplayIds();
   private readonly pendingCancelEventIds = new Set<string>();
   /** Recent `response.create` event ids: their refusal for an active response is expected, not a failure. */
   private readonly pendingCreateEventIds = new Set<string>();
@@ -197,6 +210,7 @@ export class VoiceLiveClient {
     this.maxDelayMs = Math.max(this.initialDelayMs, options.reconnect?.maxDelayMs ?? 5_000);
     this.renewBeforeExpiryMs = options.renewBeforeExpiryMs ?? 5 * 60_000;
     this.maxHeldAudioBytes = Math.round((options.session.inputRateHz * 2 * (options.maxHeldAudioMs ?? DEFAULT_MAX_HELD_AUDIO_MS)) / 1000);
+    this.assumedSessionMs = options.assumedSessionMs ?? 60 * 60_000;
     this.callbacks = {
       onEvent: (connection, event) => this.onConnectionEvent(connection, event),
       onMalformed: (_connection, reason) => {
@@ -317,8 +331,37 @@ export class VoiceLiveClient {
     }
   }
 
+  /**
+   * Keeps only the first `audioEndMs` of an assistant item's audio in the model's context. An item said on an earlier
+   * session (renewal, reconnect) lives here as replayed text, which cannot be truncated: it is replaced, in its place,
+   * by the text that was heard (or deleted when nothing was).
+   */
   truncate(itemId: string, audioEndMs: number): void {
+    const replayedAs = this.replayIds.byItemId.get(itemId);
+    if (replayedAs !== undefined) return this.replaceReplayed(itemId, replayedAs, audioEndMs);
+    if (this.stats.renewals + this.stats.reconnects > 0 && !this.liveItemIds.has(itemId)) {
+      // Said on an earlier session and not carried over (nothing to replay): nothing here to cut.
+      this.log.debug({ itemId }, 'truncate of an item this session does not have skipped');
+      return;
+    }
     this.sendOrDrop({ type: 'conversation.item.truncate', item_id: itemId, content_index: 0, audio_end_ms: Math.max(0, Math.floor(audioEndMs)) });
+  }
+
+  private replaceReplayed(itemId: string, replayedAs: string, audioEndMs: number): void {
+    const connection = this.primary;
+    if (this.state !== 'open' || !connection) return;
+    const heard = this.conversation.truncateReplayed(itemId, audioEndMs);
+    const previous = this.replayIds.previous.get(replayedAs);
+    connection.sendJson({ type: 'conversation.item.delete', item_id: replayedAs });
+    this.replayIds.byItemId.delete(itemId);
+    if (heard) {
+      const id = newReplayId();
+      connection.sendReplay([{ ...heard, id }], previous);
+      this.replayIds.byItemId.set(itemId, id);
+      this.replayIds.previous.set(id, previous);
+      for (const [later, before] of this.replayIds.previous) if (before === replayedAs) this.replayIds.previous.set(later, id);
+    }
+    this.log.debug({ itemId, replayedAs, heardMs: Math.floor(audioEndMs), kept: heard !== undefined }, 'replayed item cut to what the caller heard');
   }
 
   /** Adds an item; it is also kept for replay, so a tool result survives a reconnect. */
@@ -361,16 +404,15 @@ export class VoiceLiveClient {
       }
       if (this.isClosed()) throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
       try {
-        const replay = this.conversation.replayItems();
+        const replay = withReplayIds(this.conversation.replayItems(undefined, { includeStreaming: true }));
         const connection = await this.openConnection(replay.items);
         if (this.isClosed()) {
           void connection.close('client closed');
           throw new VoiceLiveError('CLIENT_CLOSED', 'client closed while connecting');
         }
-        this.adopt(connection);
+        this.adopt(connection, replay.ids);
         // Items created while this session was being set up (e.g. a tool result) were not in its replay.
-        const late = this.conversation.replayItems(replay.entries).items;
-        if (late.length > 0) connection.sendReplay(late);
+        this.sendLateReplay(connection, replay.entries);
         this.log.info({ attempt, sessionId: connection.sessionId, kind }, 'Voice Live session configured');
         if (kind === 'initial') {
           this.sendHeldAudio();
@@ -458,19 +500,36 @@ export class VoiceLiveClient {
       sessionUpdate: this.sessionUpdate,
       replay,
       callbacks: this.callbacks,
+      assumedSessionMs: this.assumedSessionMs,
     });
     await connection.open(this.lifetime.signal);
     return connection;
   }
 
   /** Makes a configured connection the one that carries the call. */
-  private adopt(connection: VoiceLiveConnection): void {
+  private adopt(connection: VoiceLiveConnection, replayIds: ReplayIds): void {
     this.primary = connection;
     this.state = 'open';
     this.activeResponses.clear();
     this.callerSpeaking = false;
     this.awaitedTranscripts.clear();
+    this.turnAwaitingAnswer = false;
+    this.liveItemIds.clear();
+    this.replayIds = replayIds;
     this.scheduleRenewal(connection);
+  }
+
+  /** What was said since `alreadyReplayed` was taken, onto the new session (ids recorded for later truncation). */
+  private sendLateReplay(connection: VoiceLiveConnection, alreadyReplayed: ReadonlySet<ConversationEntry>): void {
+    const late = withReplayIds(this.conversation.replayItems(alreadyReplayed, { includeStreaming: true }), this.lastReplayId());
+    if (late.items.length === 0) return;
+    connection.sendReplay(late.items);
+    for (const [source, id] of late.ids.byItemId) this.replayIds.byItemId.set(source, id);
+    for (const [id, previous] of late.ids.previous) this.replayIds.previous.set(id, previous);
+  }
+
+  private lastReplayId(): string | undefined {
+    return [...this.replayIds.previous.keys()].at(-1);
   }
 
   private onConnectionDropped(connection: VoiceLiveConnection, info: { code: number; reason: string }): void {
@@ -484,7 +543,7 @@ export class VoiceLiveClient {
     if (connection !== this.primary) return;
     this.log.warn({ code: info.code, reason: info.reason, sessionId: connection.sessionId }, 'Voice Live session dropped');
     if (this.standby?.ready) {
-      this.switchToStandby('renewal');
+      this.switchToStandby({ forced: true });
       return;
     }
     if (this.standby) {
@@ -519,6 +578,7 @@ export class VoiceLiveClient {
         break;
       case 'response.created':
         this.activeResponses.add(event.response.id);
+        this.turnAwaitingAnswer = false;
         break;
       case 'response.done':
         this.activeResponses.delete(event.response.id);
@@ -528,11 +588,15 @@ export class VoiceLiveClient {
         break;
       case 'input_audio_buffer.speech_stopped':
         this.callerSpeaking = false;
+        this.turnAwaitingAnswer = true;
         if (this.options.session.transcription) {
           this.awaitedTranscripts.add(event.item_id);
           // A transcript that never comes must not hold renewal forever (the forced switch is the backstop).
           if (this.awaitedTranscripts.size > 8) this.awaitedTranscripts.delete(this.awaitedTranscripts.values().next().value!);
         }
+        break;
+      case 'conversation.item.created':
+        if (event.item.id !== undefined) this.liveItemIds.add(event.item.id);
         break;
       case 'conversation.item.input_audio_transcription.completed':
       case 'conversation.item.input_audio_transcription.failed':
@@ -557,14 +621,14 @@ export class VoiceLiveClient {
     }
     this.conversation.onServerEvent(event);
     this.emit('event', event);
-    if (this.standby?.ready && this.isQuiet()) this.switchToStandby('renewal');
+    if (this.standby?.ready && this.isQuiet()) this.switchToStandby({ forced: false });
   }
 
   // ---- renewal -----------------------------------------------------------------------------------
 
   private scheduleRenewal(connection: VoiceLiveConnection): void {
     this.clearRenewalTimers();
-    const expiresAtMs = connection.expiresAtMs ?? Date.now() + 60 * 60_000;
+    const expiresAtMs = connection.expiresAtMs ?? Date.now() + this.assumedSessionMs;
     const delayMs = Math.max(0, expiresAtMs - this.renewBeforeExpiryMs - Date.now());
     this.renewalTimer = setTimeout(() => void this.prepareStandby(connection), delayMs);
     this.renewalTimer.unref();
@@ -581,7 +645,7 @@ export class VoiceLiveClient {
 
   private async prepareStandby(forPrimary: VoiceLiveConnection): Promise<void> {
     if (this.isClosed() || this.primary !== forPrimary || this.standby) return;
-    const { items, entries } = this.conversation.replayItems();
+    const { items, entries, ids } = withReplayIds(this.conversation.replayItems());
     this.log.info({ replayItems: items.length }, 'preparing a new Voice Live session before expiry');
     let connection: VoiceLiveConnection;
     try {
@@ -596,38 +660,70 @@ export class VoiceLiveClient {
       void connection.close('not needed');
       return;
     }
-    this.standby = { connection, replayed: entries, ready: true };
+    this.standby = { connection, replayed: entries, replayIds: ids, ready: true };
     if (this.isQuiet()) {
-      this.switchToStandby('renewal');
+      this.switchToStandby({ forced: false });
       return;
     }
     const forceInMs = Math.max(0, (forPrimary.expiresAtMs ?? Date.now()) - Math.min(FORCE_SWITCH_BEFORE_EXPIRY_MS, this.renewBeforeExpiryMs / 5) - Date.now());
     this.forceSwitchTimer = setTimeout(() => {
       if (this.standby?.ready && this.primary === forPrimary) {
-        this.log.warn('no quiet moment before expiry; switching Voice Live sessions now');
-        this.switchToStandby('renewal');
+        this.log.warn({ pending: this.pendingWork() }, 'no quiet moment before expiry; switching Voice Live sessions now');
+        this.switchToStandby({ forced: true });
       }
     }, forceInMs);
     this.forceSwitchTimer.unref();
   }
 
+  /**
+   * Nothing would be lost by switching now: no reply is being spoken, the caller is not speaking, no caller turn is
+   * waiting for its answer, and every caller turn's transcript is in (the new session learns the turn from it).
+   */
   private isQuiet(): boolean {
-    return this.activeResponses.size === 0 && !this.callerSpeaking && this.awaitedTranscripts.size === 0;
+    return this.activeResponses.size === 0 && !this.callerSpeaking && !this.turnAwaitingAnswer && this.awaitedTranscripts.size === 0;
   }
 
-  private switchToStandby(reason: 'renewal'): void {
+  /** What the old session owes the caller at a switch that could not wait for a quiet moment. */
+  private pendingWork(): 'reply-cut' | 'turn-unanswered' | 'none' {
+    if (this.activeResponses.size > 0) return 'reply-cut';
+    if (this.turnAwaitingAnswer) return 'turn-unanswered';
+    return 'none';
+  }
+
+  private switchToStandby({ forced }: { forced: boolean }): void {
     const standby = this.standby;
     if (!standby) return;
     this.standby = undefined;
-    // Whatever was said since the standby was seeded goes over before it takes the call.
-    standby.connection.sendReplay(this.conversation.replayItems(standby.replayed).items);
+    const pending = this.pendingWork();
+    const unansweredTurnKnown = pending === 'turn-unanswered' && this.awaitedTranscripts.size === 0;
     const previous = this.primary;
-    this.adopt(standby.connection);
+    this.adopt(standby.connection, standby.replayIds);
+    // Whatever was said since the standby was seeded goes over before it takes the call, a reply being cut included.
+    this.sendLateReplay(standby.connection, standby.replayed);
     this.stats.renewals++;
-    this.log.info({ sessionId: standby.connection.sessionId, previousSessionId: previous?.sessionId }, 'switched to the renewed Voice Live session');
+    this.log.info(
+      { sessionId: standby.connection.sessionId, previousSessionId: previous?.sessionId, ...(forced ? { forced, pending } : {}) },
+      'switched to the renewed Voice Live session',
+    );
     if (previous) void previous.close('session renewed');
-    this.emit('session-replaced', { reason });
+    this.emit('session-replaced', { reason: 'renewal' });
     standby.connection.release();
+    this.carryOn(pending, unansweredTurnKnown);
+  }
+
+  /**
+   * The new session picks up what the old one left: a reply cut mid-sentence is finished (it was replayed as far
+   * as it had come), a caller turn that got no answer is answered. The caller never hears a sentence stop with
+   * nothing after it.
+   */
+  private carryOn(pending: 'reply-cut' | 'turn-unanswered' | 'none', turnKnown: boolean): void {
+    if (pending === 'none') return;
+    if (pending === 'reply-cut') {
+      this.createConversationItem(systemItem(CONTINUE_CUT_REPLY));
+    } else if (!turnKnown) {
+      this.createConversationItem(systemItem(ASK_TO_REPEAT));
+    }
+    this.createResponse();
   }
 
   private clearRenewalTimers(): void {
@@ -701,6 +797,39 @@ export class VoiceLiveClient {
       }
     }
   }
+}
+
+/** Replayed items' ids in a session: by the id the item had where it was first said, and the item each follows. */
+interface ReplayIds {
+  byItemId: Map<string, string>;
+  previous: Map<string, string | undefined>;
+}
+
+function emptyReplayIds(): ReplayIds {
+  return { byItemId: new Map(), previous: new Map() };
+}
+
+/** Ids for replayed items are ours (the service takes a client's item id), so a barge-in can later replace one. */
+function newReplayId(): string {
+  return `rp_${randomUUID().replaceAll('-', '').slice(0, 16)}`;
+}
+
+function withReplayIds(plan: ReplayPlan, after?: string): ReplayPlan & { ids: ReplayIds } {
+  const ids = emptyReplayIds();
+  let previous = after;
+  const items = plan.items.map((item, index) => {
+    const id = newReplayId();
+    const source = plan.sourceItemIds[index];
+    if (source !== undefined) ids.byItemId.set(source, id);
+    ids.previous.set(id, previous);
+    previous = id;
+    return { ...item, id };
+  });
+  return { ...plan, items, ids };
+}
+
+function systemItem(text: string): Record<string, unknown> {
+  return { type: 'message', role: 'system', content: [{ type: 'input_text', text }] };
 }
 
 /**

@@ -26,6 +26,8 @@ export interface ConnectionOptions {
   /** `conversation.item.create` items sent right after `session.updated`, to carry a conversation over. */
   replay: Record<string, unknown>[];
   callbacks: ConnectionCallbacks;
+  /** The session's lifetime when the service reports no `expires_at`. Default 60 min (the documented limit). */
+  assumedSessionMs?: number;
 }
 
 const SESSION_MS = 60 * 60 * 1000;
@@ -219,7 +221,7 @@ export class VoiceLiveConnection {
         return;
       case 'session.updated': {
         this.noteSession(event.session);
-        this.expiresAtMs ??= Date.now() + SESSION_MS;
+        this.expiresAtMs ??= Date.now() + (this.options.assumedSessionMs ?? SESSION_MS);
         this.ready = true;
         this.sendReplay(this.options.replay);
         this.setupSuccess?.();
@@ -255,12 +257,12 @@ export class VoiceLiveConnection {
     for (const event of held ?? []) this.options.callbacks.onEvent(this, event);
   }
 
-  /** Sends items that rebuild the conversation; their acks are not passed on. */
-  sendReplay(items: readonly Record<string, unknown>[]): void {
+  /** Sends items that rebuild the conversation (after `previousItemId` when given); their acks are not passed on. */
+  sendReplay(items: readonly Record<string, unknown>[], previousItemId?: string): void {
     for (const item of items) {
       const seq = ++this.replaySeq;
       this.pendingReplay.push({ seq, signature: itemSignature(item) });
-      this.sendJson({ type: 'conversation.item.create', item, event_id: `replay_${seq}` });
+      this.sendJson({ type: 'conversation.item.create', item, event_id: `replay_${seq}`, ...(previousItemId ? { previous_item_id: previousItemId } : {}) });
     }
   }
 

@@ -14,7 +14,15 @@ export interface ConversationLogOptions {
   maxEntries?: number;
 }
 
-type Entry = ConversationEntry & { audioBase64Chars?: number };
+/** `streamedText`: an assistant message's transcript so far, while its audio is still streaming (no final text yet). */
+type Entry = ConversationEntry & { audioBase64Chars?: number; streamedText?: string };
+
+export interface ReplayPlan {
+  items: Record<string, unknown>[];
+  entries: Set<ConversationEntry>;
+  /** The item id each replayed item had where it was first created (undefined for one never acknowledged), by index. */
+  sourceItemIds: (string | undefined)[];
+}
 
 const MAX_PENDING_CLIENT_ITEMS = 32;
 
@@ -97,6 +105,11 @@ export class ConversationLog {
         if (entry && entry.kind === 'message') entry.text = event.transcript;
         return;
       }
+      case 'response.audio_transcript.delta': {
+        const entry = this.byItemId.get(event.item_id);
+        if (entry && entry.kind === 'message' && entry.text === undefined) entry.streamedText = (entry.streamedText ?? '') + event.delta;
+        return;
+      }
       case 'response.audio_transcript.done': {
         const entry = this.byItemId.get(event.item_id);
         if (entry && entry.kind === 'message') entry.text = event.transcript;
@@ -138,17 +151,33 @@ export class ConversationLog {
    * The items that rebuild this conversation in a new session, oldest first. Entries in `exclude` (already
    * replayed) and entries with nothing to say (a user turn with no transcript) are skipped.
    */
-  replayItems(exclude?: ReadonlySet<ConversationEntry>): { items: Record<string, unknown>[]; entries: Set<ConversationEntry> } {
+  replayItems(exclude?: ReadonlySet<ConversationEntry>, options: { includeStreaming?: boolean } = {}): ReplayPlan {
     const items: Record<string, unknown>[] = [];
     const entries = new Set<ConversationEntry>();
+    const sourceItemIds: (string | undefined)[] = [];
     for (const entry of this.entries) {
       if (exclude?.has(entry)) continue;
+      // A reply still streaming is replayed only when a session takes over now (it is cut there); otherwise it
+      // would be carried over half-said, and not again once complete.
+      if (entry.kind === 'message' && entry.text === undefined && entry.streamedText !== undefined && !options.includeStreaming) continue;
       const item = this.toItem(entry);
       if (!item) continue;
       items.push(item);
       entries.add(entry);
+      sourceItemIds.push(entry.itemId);
     }
-    return { items, entries };
+    return { items, entries, sourceItemIds };
+  }
+
+  /**
+   * An assistant item replayed into another session was cut by a barge-in there: records what was heard and
+   * returns the item as it should now read (undefined when nothing of it was heard, or it is unknown).
+   */
+  truncateReplayed(itemId: string, heardMs: number): Record<string, unknown> | undefined {
+    const entry = this.byItemId.get(itemId);
+    if (!entry || entry.kind !== 'message') return undefined;
+    entry.heardMs = Math.max(0, Math.floor(heardMs));
+    return this.toItem(entry);
   }
 
   private toItem(entry: Entry): Record<string, unknown> | undefined {
@@ -177,7 +206,7 @@ export class ConversationLog {
   }
 
   private heardText(entry: Entry & { kind: 'message' }): string | undefined {
-    const text = entry.text;
+    const text = entry.text ?? entry.streamedText;
     if (text === undefined || entry.heardMs === undefined || entry.audioBase64Chars === undefined) return text;
     const totalMs = this.base64ToMs(entry.audioBase64Chars);
     if (totalMs <= 0 || entry.heardMs >= totalMs) return text;
