@@ -404,8 +404,9 @@ describe('VoiceLiveClient renewal before expiry', () => {
   });
 
   it('waits while the caller is speaking, then until the caller’s turn has been answered', async () => {
-    await startPeer({ sessionExpiresInMs: 2000 });
-    const client = makeClient({ renewBeforeExpiryMs: 1800 });
+    // The replacement is ready at about 200 ms; a switch would be forced only at about 3.2 s.
+    await startPeer({ sessionExpiresInMs: 4000 });
+    const client = makeClient({ renewBeforeExpiryMs: 3800 });
     const replaced: string[] = [];
     client.on('session-replaced', ({ reason }) => replaced.push(reason));
     await client.connect();
