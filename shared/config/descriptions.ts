@@ -58,6 +58,8 @@ export const workerSettingDescriptions: Readonly<Record<string, string>> = {
   VOICE_LIVE_TRANSCRIPTION_LANGUAGE: 'Transcription language, e.g. `en-US`.',
   VOICE_LIVE_GREETING: 'Fixed text the agent says first (not with VOICE_LIVE_GREETING_INSTRUCTION or CALLER_GREETING).',
   VOICE_LIVE_GREETING_INSTRUCTION: 'Or: an instruction for a generated greeting.',
+  VOICE_LIVE_RENEW_BEFORE_EXPIRY_MS: 'A new Voice Live session is opened this long before the old one expires and takes over at the first quiet moment.',
+  VOICE_LIVE_SESSION_LIFETIME_MS: 'Session lifetime the worker assumes when Voice Live reports no expiry (a test setting, mostly).',
   AGENT_PROFILES: 'Other agents for some called numbers: a JSON object of profiles by name, each overriding a few agent settings (the Functions app\'s AGENT_PROFILE_BY_NUMBER picks one per call).',
   MEDIA_AUTH: "`acs` verifies ACS's JWT on the media upgrade; `none` for local use only (logs a warning).",
   MEDIA_MAX_MESSAGE_BYTES: "Largest ACS message accepted; a bigger one closes that call's socket (1009).",
