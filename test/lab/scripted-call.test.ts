@@ -39,7 +39,8 @@ describe('a scripted call (npm run call)', () => {
     expect(reply.speechEndedAtMs).toBeDefined();
     expect(reply.speechEndedAtMs!).toBeGreaterThan(onsetMs);
     expect(reply.speechEndedAtMs!).toBeLessThan(reply.vadEndedAtMs);
-    expect(reply.firstAudioMs! - reply.firstAudioAfterVadMs!).toBe(Math.round(reply.vadEndedAtMs - reply.speechEndedAtMs!));
+    // (Each figure is rounded to the millisecond on its own: they may differ by one.)
+    expect(Math.abs(reply.firstAudioMs! - reply.firstAudioAfterVadMs! - (reply.vadEndedAtMs - reply.speechEndedAtMs!))).toBeLessThanOrEqual(1);
     // On failure, the timeline says what happened (a loaded machine has surprised this test before).
     const timeline = JSON.stringify({ callerStartMs: result.callerStartMs, entries: result.call.timeline.entries.filter((e) => e.type !== 'agent-audio') });
     expect(bargeIns, timeline).toHaveLength(1);
