@@ -72,6 +72,13 @@ export const recordingSchema = z.object({
 });
 export type CallRecording = z.infer<typeof recordingSchema>;
 
+/**
+ * What was left out of a record to fit one Service Bus message: that many entries from the middle of each list
+ * (the start and the end of the call are kept). Added within version 1: absent when nothing was left out.
+ */
+export const trimmedSchema = z.object({ transcriptEntries: count, turns: count, tools: count });
+export type CallRecordTrimmed = z.infer<typeof trimmedSchema>;
+
 /** What the agent handed over with a transfer to a human (a warm hand-off). */
 export const handoffSchema = z.object({
   reason: z.string().max(500),
@@ -146,6 +153,8 @@ export const callRecordSchema = z.object({
   recording: recordingSchema.optional(),
   /** Set when the call was transferred to a human. Added within version 1. */
   handoff: handoffSchema.optional(),
+  /** Set when the record was too large for one queue message and lists were cut in the middle (CALL_RECORD_MAX_BYTES). */
+  trimmed: trimmedSchema.optional(),
 });
 export type CallRecord = z.infer<typeof callRecordSchema>;
 export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;
@@ -165,6 +174,52 @@ export function buildCallRecord(input: CallRecordInput): CallRecord {
   const result = callRecordSchema.safeParse({ schemaVersion: CALL_RECORD_SCHEMA_VERSION, ...input });
   if (!result.success) throw new CallRecordError(describe(result.error));
   return result.data;
+}
+
+/**
+ * Service Bus Standard refuses a message over 256 KiB, body, properties and AMQP framing together: a record body
+ * is kept under 240 KiB (the properties are a few dozen bytes), or the queue would refuse the whole record.
+ */
+export const CALL_RECORD_MAX_BYTES = 240 * 1024;
+
+const jsonBytes = (value: unknown): number => Buffer.byteLength(JSON.stringify(value));
+
+/** The first and last items of `items` that fit `budgetBytes` (a third for the start), in order, and how many were left out. */
+function keepEnds<T>(items: readonly T[], budgetBytes: number): { kept: T[]; dropped: number } {
+  const sizes = items.map((item) => jsonBytes(item) + 1);
+  if (sizes.reduce((sum, size) => sum + size, 0) <= budgetBytes) return { kept: [...items], dropped: 0 };
+  let head = 0;
+  let used = 0;
+  while (head < items.length && used + sizes[head]! <= budgetBytes / 3) used += sizes[head++]!;
+  let tail = items.length;
+  while (tail > head && used + sizes[tail - 1]! <= budgetBytes) used += sizes[--tail]!;
+  return { kept: [...items.slice(0, head), ...items.slice(tail)], dropped: tail - head };
+}
+
+/**
+ * A record that fits one queue message: as it is when it does; otherwise its transcript (and, for a very long
+ * call, its turns and tool uses) lose entries from the middle, the start and end of the call kept, and `trimmed`
+ * says how many. Every other field is small and bounded.
+ */
+export function fitCallRecord(record: CallRecord, maxBytes = CALL_RECORD_MAX_BYTES): CallRecord {
+  if (jsonBytes(record) <= maxBytes) return record;
+  const earlier = record.trimmed ?? { transcriptEntries: 0, turns: 0, tools: 0 };
+  const skeleton = { ...record, transcript: record.transcript === null ? null : [], turns: [], tools: [], trimmed: { transcriptEntries: 1e9, turns: 1e9, tools: 1e9 } };
+  const budget = maxBytes - jsonBytes(skeleton);
+  const turns = keepEnds(record.turns, budget / 4);
+  const tools = keepEnds(record.tools, budget / 4);
+  const transcript = record.transcript === null ? null : keepEnds(record.transcript, budget - jsonBytes(turns.kept) - jsonBytes(tools.kept));
+  return {
+    ...record,
+    transcript: transcript?.kept ?? null,
+    turns: turns.kept,
+    tools: tools.kept,
+    trimmed: {
+      transcriptEntries: earlier.transcriptEntries + (transcript?.dropped ?? 0),
+      turns: earlier.turns + turns.dropped,
+      tools: earlier.tools + tools.dropped,
+    },
+  };
 }
 
 export type ParseCallRecordResult = { ok: true; record: CallRecord } | { ok: false; reason: string };

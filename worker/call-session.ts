@@ -4,6 +4,7 @@ import { StreamingResampler } from '../shared/audio/resampler.js';
 import { base64DecodedLength, base64ToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
 import type { WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
+import { boundText, MAX_TRANSCRIPT_ENTRY_CHARS } from '../shared/bounded-text.js';
 import { maskPhoneNumbersIn } from '../shared/privacy.js';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
 import { BadInputReporter } from './bad-input.js';
@@ -454,13 +455,13 @@ export class CallSession implements CallControl {
       case 'response.created':
         return this.log.debug({ responseId: event.response.id }, 'response created');
       case 'conversation.item.input_audio_transcription.completed':
-        return this.log.debug({ itemId: event.item_id, transcript: maskPhoneNumbersIn(event.transcript) }, 'caller said');
+        return this.log.debug({ itemId: event.item_id, transcript: maskPhoneNumbersIn(boundText(event.transcript, MAX_TRANSCRIPT_ENTRY_CHARS)) }, 'caller said');
       case 'response.audio_transcript.done':
         return this.log.debug(
           {
             responseId: event.response_id,
             itemId: event.item_id,
-            transcript: maskPhoneNumbersIn(event.transcript),
+            transcript: maskPhoneNumbersIn(boundText(event.transcript, MAX_TRANSCRIPT_ENTRY_CHARS)),
             ...(this.discardedResponses.has(event.response_id) ? { interrupted: true } : {}),
           },
           'agent said',

@@ -4,6 +4,7 @@ import { subscribeToCallSession, type CallSessionSubscription, type ReceivedBusM
 import { parseCallEventMessage, type CallEventMessage } from '../../shared/call-metadata.js';
 import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
+import { boundText, MAX_REASON_CHARS } from '../../shared/bounded-text.js';
 import { maskPhoneNumber, maskPhoneNumbersIn } from '../../shared/privacy.js';
 import type { CallControl, CallSessionHooks, CallSummary } from '../call-session.js';
 import { CallRecordCollector } from '../call-record/collector.js';
@@ -307,7 +308,9 @@ export class CallController {
   }
 
   /** Hangs up once nothing is being said: the goodbye (and anything queued at ACS) has played. */
-  endCall(reason: string): Promise<void> {
+  endCall(modelReason: string): Promise<void> {
+    // The reason may come from the model (end_call's argument): bounded in the log, the record and the close reason.
+    const reason = boundText(modelReason, MAX_REASON_CHARS);
     this.ending ??= (async () => {
       await this.untilAgentQuiet();
       if (this.ended) return;
@@ -343,8 +346,9 @@ export class CallController {
     }
   }
 
-  transferToHuman(reason: string, summary?: string): Promise<TransferOutcome> {
+  transferToHuman(modelReason: string, summary?: string): Promise<TransferOutcome> {
     if (this.transferring) return this.transferring;
+    const reason = boundText(modelReason, MAX_REASON_CHARS);
     const attempt = this.doTransfer(reason, summary).finally(() => {
       if (this.transferring === attempt) this.transferring = undefined;
     });

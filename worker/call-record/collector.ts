@@ -4,11 +4,13 @@ import {
   RECORDING_STATES,
   MAX_LISTED_FAILED_RESPONSES,
   buildCallRecord,
+  fitCallRecord,
   type CallOutcomeKind,
   type CallRecord,
   type FailedResponses,
   type Usage,
 } from '../../shared/call-record.js';
+import { boundText, MAX_REASON_CHARS, MAX_TOOL_NAME_CHARS, MAX_TRANSCRIPT_ENTRY_CHARS } from '../../shared/bounded-text.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
 import { responseEnd, type ServerEvent } from '../voice-live/events.js';
 import { addUsage, emptyUsage, priceCall } from './cost.js';
@@ -83,7 +85,7 @@ export class CallRecordCollector {
 
   /** The first outcome set wins: what ended the call, not what followed from it. */
   setOutcome(kind: CallOutcomeKind, reason: string): void {
-    this.outcome ??= { kind, reason };
+    this.outcome ??= { kind, reason: boundText(reason, MAX_REASON_CHARS) };
   }
 
   get recordingSoFar(): CallRecording | undefined {
@@ -112,7 +114,7 @@ export class CallRecordCollector {
   }
 
   addTool(use: { name: string; startedAtMs: number; durationMs: number; status: CallRecord['tools'][number]['status'] }): void {
-    this.tools.push({ name: use.name, at: iso(use.startedAtMs), durationMs: Math.max(0, Math.round(use.durationMs)), status: use.status });
+    this.tools.push({ name: boundText(use.name, MAX_TOOL_NAME_CHARS), at: iso(use.startedAtMs), durationMs: Math.max(0, Math.round(use.durationMs)), status: use.status });
   }
 
   onBargeIn(itemId: string, heardMs: number): void {
@@ -190,9 +192,10 @@ export class CallRecordCollector {
     this.earlier = this.earlier ? mergeCallRecords(this.earlier, earlier, this.options.prices) : earlier;
   }
 
+  /** The record at the end of the call, cut to fit one queue message if it must be (`trimmed` then says how). */
   build(facts: CallEndFacts): CallRecord {
     const own = this.buildOwn(facts);
-    return this.earlier ? mergeCallRecords(this.earlier, own, this.options.prices) : own;
+    return fitCallRecord(this.earlier ? mergeCallRecords(this.earlier, own, this.options.prices) : own);
   }
 
   private buildOwn(facts: CallEndFacts): CallRecord {
@@ -203,7 +206,7 @@ export class CallRecordCollector {
       ? [...this.entries]
           .filter((e) => e.text.length > 0)
           .sort((a, b) => a.atMs - b.atMs)
-          .map((e) => ({ role: e.role, text: e.text, at: iso(e.atMs), ...(e.interrupted ? { interrupted: true, heardMs: e.heardMs ?? 0 } : {}) }))
+          .map((e) => ({ role: e.role, text: boundText(e.text, MAX_TRANSCRIPT_ENTRY_CHARS), at: iso(e.atMs), ...(e.interrupted ? { interrupted: true, heardMs: e.heardMs ?? 0 } : {}) }))
       : null;
     return buildCallRecord({
       callId: this.options.callId,
@@ -261,6 +264,14 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const capReached = later.capReached ?? earlier.capReached;
   const recording = mergeRecording(earlier.recording, later.recording);
   const handoff = later.handoff ?? earlier.handoff;
+  const trimmed =
+    first.trimmed || second.trimmed
+      ? {
+          transcriptEntries: (first.trimmed?.transcriptEntries ?? 0) + (second.trimmed?.transcriptEntries ?? 0),
+          turns: (first.trimmed?.turns ?? 0) + (second.trimmed?.turns ?? 0),
+          tools: (first.trimmed?.tools ?? 0) + (second.trimmed?.tools ?? 0),
+        }
+      : undefined;
   const failedResponses =
     first.failedResponses || second.failedResponses
       ? {
@@ -292,10 +303,14 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
     ...(failedResponses ? { failedResponses } : {}),
     ...(recording ? { recording } : {}),
     ...(handoff ? { handoff } : {}),
+    ...(trimmed ? { trimmed } : {}),
   });
 }
 
 /** When call control did not decide the outcome, the relay's end reason does. */
 export function outcomeFromReason(reason: string): { kind: CallOutcomeKind; reason: string } {
-  return { kind: reason.startsWith('ACS socket closed') ? 'caller_hung_up' : 'failed', reason };
+  return { kind: reason.startsWith('ACS socket closed') ? 'caller_hung_up' : 'failed', reason: boundText(reason, MAX_END_REASON_CHARS) };
 }
+
+/** A relay end reason (an error's whole message, e.g. why authentication failed) is kept whole up to this. */
+const MAX_END_REASON_CHARS = 4000;

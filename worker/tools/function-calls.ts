@@ -1,3 +1,4 @@
+import { boundText, MAX_TOOL_MESSAGE_CHARS, MAX_TOOL_NAME_CHARS } from '../../shared/bounded-text.js';
 import type { Logger } from '../../shared/log.js';
 import type { CallRecord } from '../../shared/call-record.js';
 import type { ResponseGate, VoiceLiveSender } from '../call-control/response-gate.js';
@@ -78,25 +79,27 @@ export class FunctionCallRunner {
   }
 
   private async run(name: string, callId: string, argumentsJson: string, responseId: string): Promise<void> {
-    const log = this.options.logger.child({ tool: name, toolCallId: callId });
+    // The model names the tool: what reaches the log, the model's reply and the record is bounded.
+    const shownName = boundText(name, MAX_TOOL_NAME_CHARS);
+    const log = this.options.logger.child({ tool: shownName, toolCallId: boundText(callId, MAX_TOOL_NAME_CHARS) });
     const startedAtMs = Date.now();
     const startedAt = performance.now();
     const registered = this.options.registry.get(name);
     let outcome: Outcome;
     if (!registered) {
-      outcome = { status: 'unknown_tool', output: { ok: false, error: `There is no tool named ${name}.` }, endsConversation: false };
+      outcome = { status: 'unknown_tool', output: { ok: false, error: `There is no tool named ${shownName}.` }, endsConversation: false };
     } else {
       const args = parseArguments(argumentsJson);
       const valid = args.ok ? registered.validate(args.value) : args;
       if (!valid.ok) {
-        outcome = { status: 'invalid_arguments', output: { ok: false, error: `Invalid arguments: ${valid.reason}` }, endsConversation: false };
+        outcome = { status: 'invalid_arguments', output: { ok: false, error: boundText(`Invalid arguments: ${valid.reason}`, MAX_TOOL_MESSAGE_CHARS) }, endsConversation: false };
       } else {
         outcome = await this.execute(registered.tool, valid.args, responseId, log);
       }
     }
     const durationMs = performance.now() - startedAt;
     log.info({ status: outcome.status, durationMs: Math.round(durationMs) }, 'tool call finished');
-    this.options.onToolUsed?.({ name, startedAtMs, durationMs, status: outcome.status });
+    this.options.onToolUsed?.({ name: shownName, startedAtMs, durationMs, status: outcome.status });
     if (this.closed || outcome.endsConversation) return;
 
     await this.options.gate.whenDone(responseId);
@@ -139,8 +142,9 @@ export class FunctionCallRunner {
       }
       return { status: tool.failed?.(result) ? 'failed' : 'ok', output: result, endsConversation: tool.endsConversation?.(result) ?? false };
     } catch (error) {
-      log.warn({ err: { message: (error as Error)?.message } }, 'tool failed');
-      return { status: 'failed', output: { ok: false, error: `The ${tool.name} tool failed: ${(error as Error)?.message ?? String(error)}` }, endsConversation: false };
+      const message = boundText(String((error as Error)?.message ?? error), MAX_TOOL_MESSAGE_CHARS);
+      log.warn({ err: { message } }, 'tool failed');
+      return { status: 'failed', output: { ok: false, error: `The ${tool.name} tool failed: ${message}` }, endsConversation: false };
     } finally {
       clearTimeout(timer);
       clearTimeout(fillerTimer);
