@@ -69,6 +69,11 @@ export interface FunctionsDependencies {
   logger: Logger;
   clock?: Clock;
   state?: FunctionsState;
+  /**
+   * Attaches a sender to the call-events queue with the app's identity and closes it (the health route reports it,
+   * at most once a minute); absent where nothing can check it.
+   */
+  checkServiceBus?: () => Promise<void>;
 }
 
 export interface CallLog {

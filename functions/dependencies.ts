@@ -47,6 +47,15 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     logger,
     clock: systemClock,
     state: createFunctionsState(),
+    checkServiceBus: async () => {
+      const sender = busClient.createSender(config.CALL_EVENTS_QUEUE);
+      try {
+        // Opening a batch attaches the link, which is where Service Bus checks the identity's Send right.
+        await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) });
+      } finally {
+        await sender.close().catch(() => undefined);
+      }
+    },
     close: async () => {
       await publisher.close();
       await busClient.close();

@@ -1,20 +1,35 @@
 import type { HttpHandler, HttpResponseInit } from '@azure/functions';
+import { CachedCheck } from '../shared/cached-check.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { systemClock, type Clock } from './context.js';
+import type { StartupProblem } from './startup.js';
 
-/** GET /api/health: the app is loaded and its configuration parsed. Cheap: no downstream calls. */
-export function createHealthHandler(deps: { config: FunctionsConfig; clock?: Clock }): HttpHandler {
+type HealthDeps =
+  | { config: FunctionsConfig; clock?: Clock; checkServiceBus?: () => Promise<void> }
+  | { problems: readonly StartupProblem[]; clock?: Clock };
+
+/**
+ * GET /api/health: 200 `{status: "ok"}` when the app loaded with valid settings and Service Bus took a link with
+ * its identity; 503 `{status: "misconfigured", problems}` naming each bad variable, or `{status: "degraded"}` when
+ * Service Bus refused. The Service Bus check runs at most once a minute, whoever asks (the route is anonymous).
+ */
+export function createHealthHandler(deps: HealthDeps): HttpHandler {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now().toISOString();
-  return async (): Promise<HttpResponseInit> => ({
-    status: 200,
-    headers: { 'Cache-Control': 'no-store' },
-    jsonBody: {
-      status: 'ok',
-      component: 'functions',
-      startedAt,
-      audioFormat: deps.config.MEDIA_AUDIO_FORMAT,
-      callEventsQueue: deps.config.CALL_EVENTS_QUEUE,
-    },
-  });
+  const headers = { 'Cache-Control': 'no-store' };
+  if ('problems' in deps) {
+    const body = { status: 'misconfigured', component: 'functions', startedAt, problems: deps.problems };
+    return async (): Promise<HttpResponseInit> => ({ status: 503, headers, jsonBody: body });
+  }
+  const serviceBus = deps.checkServiceBus ? new CachedCheck({ run: deps.checkServiceBus }) : undefined;
+  const base = { component: 'functions', startedAt, audioFormat: deps.config.MEDIA_AUDIO_FORMAT, callEventsQueue: deps.config.CALL_EVENTS_QUEUE };
+  return async (): Promise<HttpResponseInit> => {
+    const bus = serviceBus ? await serviceBus.check() : undefined;
+    const ok = bus === undefined || bus.ok;
+    return {
+      status: ok ? 200 : 503,
+      headers,
+      jsonBody: { status: ok ? 'ok' : 'degraded', ...base, ...(bus ? { checks: { serviceBus: { status: bus.ok ? 'ok' : 'failed', ...bus } } } : {}) },
+    };
+  };
 }

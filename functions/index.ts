@@ -1,8 +1,7 @@
 import { app } from '@azure/functions';
-import { loadFunctionsConfig } from '../shared/config/functions.js';
 import { setupTelemetry } from '../shared/telemetry.js';
-import { createFunctionsDependencies } from './dependencies.js';
-import { createRoutes, type RouteDefinition } from './routes.js';
+import { createMisconfiguredRoutes, createRoutes, type RouteDefinition } from './routes.js';
+import { startFunctionsApp } from './startup.js';
 
 /** Registers every route of the table with the Functions host; nothing else is registered. */
 export function registerRoutes(target: Pick<typeof app, 'http'>, routes: readonly RouteDefinition[]): void {
@@ -11,16 +10,16 @@ export function registerRoutes(target: Pick<typeof app, 'http'>, routes: readonl
   }
 }
 
-// Entry point of the Functions app (package.json "main"): configuration is parsed once, at load, and a bad
-// setting stops the app here with a message naming it.
-const config = loadFunctionsConfig();
-const dependencies = createFunctionsDependencies(config);
-void setupTelemetry({
-  connectionString: config.APPLICATIONINSIGHTS_CONNECTION_STRING,
-  authenticationString: config.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
-  roleName: 'functions',
-  logger: dependencies.logger,
-}).catch(
-  (error: unknown) => dependencies.logger.error({ error: (error as Error).message }, 'Application Insights set-up failed; continuing without it'),
-);
-registerRoutes(app, createRoutes(dependencies));
+// Entry point of the Functions app (package.json "main"). Settings are parsed once, at load; a bad one never
+// throws here (that would hide every function): the same functions register and report it (functions/startup.ts).
+const startup = startFunctionsApp();
+if (startup.ok) {
+  const { config, logger } = startup.dependencies;
+  void setupTelemetry({
+    connectionString: config.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    authenticationString: config.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+    roleName: 'functions',
+    logger,
+  }).catch((error: unknown) => logger.error({ error: (error as Error).message }, 'Application Insights set-up failed; continuing without it'));
+}
+registerRoutes(app, startup.ok ? createRoutes(startup.dependencies) : createMisconfiguredRoutes(startup.problems));

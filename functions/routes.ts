@@ -3,6 +3,8 @@ import { createCallEventsHandler } from './call-events.js';
 import { createFunctionsState, type FunctionsDependencies } from './context.js';
 import { createHealthHandler } from './health.js';
 import { createIncomingCallHandler } from './incoming-call.js';
+import { createMisconfiguredHandler } from './misconfigured.js';
+import type { StartupProblem } from './startup.js';
 
 export interface RouteDefinition {
   /** Function name in the Functions host. */
@@ -15,15 +17,39 @@ export interface RouteDefinition {
   handler: HttpHandler;
 }
 
+type RouteShape = Omit<RouteDefinition, 'handler'>;
+
+/** The app's functions, the same whether the settings are valid or not (a bad setting must not hide a function). */
+const ROUTE_SHAPES = {
+  incomingCall: { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function' },
+  callbacks: { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous' },
+  health: { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
+} as const satisfies Record<string, RouteShape>;
+
+type RouteName = keyof typeof ROUTE_SHAPES;
+
+function table(handlers: Record<RouteName, HttpHandler>): RouteDefinition[] {
+  return (Object.keys(ROUTE_SHAPES) as RouteName[]).map((name) => {
+    const shape = ROUTE_SHAPES[name];
+    return { name: shape.name, route: shape.route, methods: [...shape.methods], authLevel: shape.authLevel, handler: handlers[name] };
+  });
+}
+
 /**
  * The app's one route table: `index.ts` registers it with the Functions host, and the local lab serves the
  * same table over plain HTTP. Handlers share one per-instance memory (de-duplication, restart counts).
  */
 export function createRoutes(deps: FunctionsDependencies): RouteDefinition[] {
   const shared = { ...deps, state: deps.state ?? createFunctionsState() };
-  return [
-    { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function', handler: createIncomingCallHandler(shared) },
-    { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous', handler: createCallEventsHandler(shared) },
-    { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: createHealthHandler(shared) },
-  ];
+  return table({
+    incomingCall: createIncomingCallHandler(shared),
+    callbacks: createCallEventsHandler(shared),
+    health: createHealthHandler(shared),
+  });
+}
+
+/** The same table while the settings are invalid: every function answers 503 naming the problems. */
+export function createMisconfiguredRoutes(problems: readonly StartupProblem[]): RouteDefinition[] {
+  const refuse = createMisconfiguredHandler(problems);
+  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }) });
 }

@@ -14,7 +14,7 @@ import { CallRegistry } from './call-registry.js';
 import { type UpgradeRefusalReason, WorkerMetrics } from './metrics.js';
 import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
-import { CachedCheck } from './cached-check.js';
+import { CachedCheck } from '../shared/cached-check.js';
 
 export interface WorkerServerOptions {
   config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'> &

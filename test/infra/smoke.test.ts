@@ -157,8 +157,10 @@ describe('npm run smoke when the worker\'s dependencies refuse it', () => {
       expect(run.stdout).toContain('fix: The worker identity needs Cognitive Services User and Azure AI User on the AI Services account');
       expect(line(run.stdout, 'Service Bus (worker identity)')).toMatch(/^\[FAIL\] Service Bus \(worker identity\): the worker could not attach to Service Bus: /);
       expect(run.stdout).toContain('fix: The worker identity needs Azure Service Bus Data Sender on call-records');
+      expect(line(run.stdout, 'Service Bus (Functions identity)')).toMatch(/^\[FAIL\] Service Bus \(Functions identity\): not reachable: /);
+      expect(line(run.stdout, 'Functions app health')).toMatch(/^\[ok +\] .*configuration valid \(a dependency failed/);
       expect(line(run.stdout, 'Worker readiness (public ingress)')).toMatch(/^\[ok/);
-      expect(run.stdout).toContain('smoke: 2 check(s) failed');
+      expect(run.stdout).toContain('smoke: 3 check(s) failed');
     } finally {
       await lab.serviceBus.restart();
     }

@@ -17,7 +17,7 @@ export interface CachedCheckOptions {
 }
 
 /**
- * A dependency check behind a public route (GET /readyz/voice-live, /readyz/service-bus) that must not become a way
+ * A dependency check behind a public route (GET /readyz/voice-live and /readyz/service-bus on the worker, the Service Bus check of /api/health) that must not become a way
  * to load the dependency or burn Voice Live sessions: whatever the number of callers, the real check runs at most once
  * per `cacheMs` (one in flight; every caller in that window gets the same result).
  */
