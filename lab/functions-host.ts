@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpMethod, type LogLevel } from '@azure/functions';
+import * as functionsLibrary from '@azure/functions';
+import type { HttpHandler, HttpMethod, LogLevel } from '@azure/functions';
 import { type Logger, silentLogger } from '../shared/log.js';
 
 /** The shape of one entry of `functions/routes.ts`'s table (kept structural so the lab serves any such table). */
@@ -27,7 +28,14 @@ export interface FunctionsHostOptions {
   routePrefix?: string;
   maxBodyBytes?: number;
   logger?: Logger;
+  /**
+   * The `@azure/functions` classes requests and contexts are made of (default: the lab's own copy). A built app
+   * served from its own folder passes its own copy, as the Functions host hands each app objects of its library.
+   */
+  runtime?: FunctionsRuntime;
 }
+
+export type FunctionsRuntime = Pick<typeof functionsLibrary, 'HttpRequest' | 'HttpResponse' | 'InvocationContext'>;
 
 export interface FunctionsHost {
   /** `http://127.0.0.1:<port>` */
@@ -76,6 +84,7 @@ export async function startFunctionsHost(options: FunctionsHostOptions): Promise
   const masterKey = options.masterKey ?? functionKey;
   const prefix = (options.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
   const maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const { HttpRequest, HttpResponse, InvocationContext } = options.runtime ?? functionsLibrary;
   let routes: readonly HostedRoute[] = options.routes ?? [];
   let compiled = routes.map((route) => compile(route, prefix));
   let ready = options.routes !== undefined;

@@ -17,6 +17,7 @@ import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
+import { prepareFunctionsAppProcess } from './functions-app-process.js';
 import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
 import { startVoiceLivePeer, type VoiceLivePeer } from './voice-live/index.js';
 import { greeting } from './greeting.js';
@@ -67,6 +68,25 @@ export interface LabOptions {
   callControl?: boolean;
   /** ACS emulator settings for tests: Event Grid's time scale, the official-SDK judge of every payload. */
   acs?: Pick<AcsEmulatorOptions, 'eventGridTimeScale' | 'eventGridMaxDeliveryAttempts' | 'judge'>;
+  /**
+   * A built Functions app to run instead of the source tree's route table: the folder `npm run package:functions`
+   * makes (what azd zips), served in its own process with the lab's settings as its app settings.
+   */
+  functionsApp?: string;
+  /**
+   * How a child-process worker is started (default: `worker/main.ts` through tsx from the source tree). A test of
+   * the worker image gives the image's command, its runtime stage's folder and ENV, and its user.
+   */
+  workerCommand?: WorkerCommand;
+}
+
+export interface WorkerCommand {
+  command: string;
+  args: string[];
+  cwd: string;
+  env?: Env;
+  uid?: number;
+  gid?: number;
 }
 
 export interface Lab {
@@ -167,7 +187,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       closers.push(() => peer.close());
     }
 
-    const functions = await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') });
+    const functionsApp = options.functionsApp ? await prepareFunctionsAppProcess({ appRoot: options.functionsApp, host, port: ports.functions ?? 0 }) : undefined;
+    const functions: FunctionsHost = functionsApp ?? (await startFunctionsHost({ port: ports.functions ?? 0, host, logger: log('lab.functions-host') }));
     closers.push(() => functions.close());
     const acs = await startAcsEmulator({
       eventGridWebhookUrl: () => functions.urlOf('incomingCall'),
@@ -214,7 +235,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     let workerPort: number;
     if (options.worker === 'child-process') {
       workerPort = workerConfig.port || (await freePort(host));
-      workerProcess = await spawnWorker({ ...workerEnvOf(workerConfig), ...labWorkerEnv(workerPort) }, `http://${host}:${workerPort}`);
+      workerProcess = await spawnWorker({ ...workerEnvOf(workerConfig), ...labWorkerEnv(workerPort) }, `http://${host}:${workerPort}`, options.workerCommand);
       const child = workerProcess;
       closers.push(() => stopChild(child));
     } else {
@@ -236,7 +257,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
 
 
-    const functionsConfig = loadFunctionsConfig({
+    const functionsSettings: Env = {
       LOG_LEVEL: level,
       ...(options.functionsEnv ?? {}),
       ACS_CONNECTION_STRING: acs.connectionString,
@@ -249,25 +270,34 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ...(options.audioChannel ? { MEDIA_AUDIO_CHANNEL: options.audioChannel } : {}),
       SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,
       CALL_EVENTS_QUEUE,
-    });
-    const functionsLogger = log('functions');
-    // The lab builds the clients itself (no managed identity): the same builders as the Functions app.
-    const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
-    const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
-    closers.push(async () => {
-      await publisher.close();
-      await busClient.close();
-    });
-    functions.setRoutes(
-      createRoutes({
-        config: functionsConfig,
-        callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
-        publisher,
-        tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
-        logger: functionsLogger,
-        state: createFunctionsState(),
-      }),
-    );
+    };
+    const functionsConfig = loadFunctionsConfig(functionsSettings);
+    if (functionsApp) {
+      await functionsApp.start(functionsSettings);
+    } else {
+      const functionsLogger = log('functions');
+      // The lab builds the clients itself (no managed identity): the same builders as the Functions app.
+      const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
+      const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
+      closers.push(async () => {
+        await publisher.close();
+        await busClient.close();
+      });
+      functions.setRoutes(
+        createRoutes({
+          config: functionsConfig,
+          callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
+          publisher,
+          tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
+          logger: functionsLogger,
+          state: createFunctionsState(),
+          checkServiceBus: async () => {
+            const sender = busClient.createSender(functionsConfig.CALL_EVENTS_QUEUE);
+            await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) }).finally(() => sender.close().catch(() => undefined));
+          },
+        }),
+      );
+    }
 
     const busWatcher = watchBus(serviceBus, [CALL_EVENTS_QUEUE, CALL_RECORDS_QUEUE], callOf);
     closers.push(async () => clearInterval(busWatcher));
@@ -387,13 +417,21 @@ function freePort(host: string): Promise<number> {
 }
 
 /** Starts `worker/main.ts` (through tsx, as npm scripts do) and waits for /readyz. */
-async function spawnWorker(env: Record<string, string | undefined>, baseUrl: string): Promise<ChildProcess> {
+async function spawnWorker(env: Record<string, string | undefined>, baseUrl: string, command?: WorkerCommand): Promise<ChildProcess> {
   const root = resolvePath(__dirname, '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    cwd: root,
-    env: { DRAIN_TIMEOUT_S: '1', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = command
+    ? spawn(command.command, command.args, {
+        cwd: command.cwd,
+        env: { PATH: process.env.PATH, ...command.env, DRAIN_TIMEOUT_S: '1', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        ...(command.uid === undefined ? {} : { uid: command.uid }),
+        ...(command.gid === undefined ? {} : { gid: command.gid }),
+      })
+    : spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+        cwd: root,
+        env: { DRAIN_TIMEOUT_S: '1', ...env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const deadline = Date.now() + 30_000;

@@ -1,29 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import dockerignore from '@balena/dockerignore';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from './bicep.js';
 import { workerDockerfileProblems } from './dockerfile.js';
 
 const read = (...path: string[]): string => readFileSync(join(repoRoot, ...path), 'utf8');
 
-/** gitignore-style matching, the subset .funcignore uses: `dir/`, `*`, `**`, unanchored names. */
+/** Docker's own .dockerignore semantics (patterns anchored at the context root, `**`, `!`), as the CLI applies them. */
 function ignoredBy(patterns: string[], path: string): boolean {
-  let ignored = false;
-  for (const raw of patterns) {
-    const negate = raw.startsWith('!');
-    let pattern = negate ? raw.slice(1) : raw;
-    const directoryOnly = pattern.endsWith('/');
-    if (directoryOnly) pattern = pattern.slice(0, -1);
-    const anchored = pattern.includes('/');
-    const body = pattern
-      .replace(/^\//, '')
-      .split('**/')
-      .map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]'))
-      .join('(?:.*/)?');
-    const regex = new RegExp(`${anchored ? '^' : '(?:^|/)'}${body}${directoryOnly ? '/' : '(?:$|/)'}`);
-    if (regex.test(path)) ignored = !negate;
-  }
-  return ignored;
+  return dockerignore().add(patterns).ignores(path);
 }
 
 const patternsOf = (text: string): string[] =>
@@ -67,33 +53,5 @@ describe('worker/Dockerfile', () => {
     const copied = [...read('worker', 'Dockerfile').matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
     expect(copied).toContain('package-lock.json');
     for (const path of copied) expect(ignoredBy(patterns, path), path).toBe(false);
-  });
-});
-
-describe('.funcignore', () => {
-  const patterns = patternsOf(read('.funcignore'));
-
-  it('keeps the worker, infra, lab, bench, tests and node_modules out of the Functions package', () => {
-    for (const path of [
-      'worker/main.ts', 'worker/Dockerfile', 'infra/main.bicep', 'infra/hooks/postdeploy.mjs', 'lab/acs-token-issuer.ts', 'bench/relay.ts',
-      'test/infra/wiring.test.ts', 'functions/incoming-call.test.ts', 'shared/privacy.test.ts', 'node_modules/zod/package.json',
-      'dist/worker/main.js', 'dist/lab/start.js', 'local.settings.json', '.azure/dev/.env', 'azure.yaml',
-    ]) {
-      expect(ignoredBy(patterns, path), path).toBe(true);
-    }
-  });
-
-  it('keeps what the Functions host and the remote build need', () => {
-    for (const path of ['host.json', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'functions/index.ts', 'shared/log.ts', 'shared/config/functions.ts', 'dist/functions/index.js', 'dist/shared/log.js']) {
-      expect(ignoredBy(patterns, path), path).toBe(false);
-    }
-  });
-
-  it('the matcher itself tells a kept file from an ignored one', () => {
-    expect(ignoredBy(['worker/'], 'worker/a.ts')).toBe(true);
-    expect(ignoredBy(['worker/'], 'workers.ts')).toBe(false);
-    expect(ignoredBy(['**/*.test.ts'], 'a/b/c.test.ts')).toBe(true);
-    expect(ignoredBy(['*.md'], 'docs/x.md')).toBe(true);
-    expect(ignoredBy(['dist/worker/'], 'dist/functions/index.js')).toBe(false);
   });
 });

@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipArtifactBuilds } from './artifacts.js';
+import { parse as parseYaml } from 'yaml';
+import { startLab, type Lab } from '../../lab/lab.js';
+import { prepareFunctionsAppProcess, type FunctionsAppProcess } from '../../lab/functions-app-process.js';
+import { parseBicepFile, variable } from '../infra/bicep.js';
+import { evaluate, templateScope, type BicepValue } from '../infra/bicep-eval.js';
+import { folderBytes, mebibytes, removeLater, repoRoot, stageRepository, unzipTo, walk, zipLikeAzd } from './artifacts.js';
+
+/**
+ * The Functions app as it ships: azure.yaml runs `npm run package:functions` before azd zips `.deploy/functions`
+ * (remoteBuild: false), so the test does the same on a clean copy of the project, zips the folder as azd does,
+ * extracts the zip as the platform does, and runs the app from there in a process of its own.
+ */
+describe.skipIf(skipArtifactBuilds)('the Functions package, built and zipped as azd does', () => {
+  let staged: string;
+  let work: string;
+  let site: string;
+  const started: FunctionsAppProcess[] = [];
+  let lab: Lab | undefined;
+
+  beforeAll(() => {
+    staged = stageRepository();
+    work = mkdtempSync(join(tmpdir(), 'functions-zip-'));
+    execFileSync(process.execPath, [join(staged, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'scripts/package-functions.ts'], { cwd: staged, stdio: 'pipe' });
+    const zip = zipLikeAzd(join(staged, '.deploy', 'functions'), join(work, 'functions.zip'));
+    site = join(work, 'wwwroot');
+    unzipTo(join(work, 'functions.zip'), site);
+    const modules = folderBytes(join(site, 'node_modules'));
+    // Reported on every run (BENCHMARKS.md records them with the machine and date).
+    process.stdout.write(`[artifact] functions zip: ${mebibytes(zip.bytes)} (${zip.files.length} files); extracted node_modules: ${mebibytes(modules)}; app code (dist): ${mebibytes(folderBytes(join(site, 'dist')))}\n`);
+  }, 240_000);
+
+  afterAll(async () => {
+    await lab?.close();
+    await Promise.all(started.map((app) => app.close()));
+    removeLater(staged);
+    removeLater(work);
+  }, 120_000);
+
+  it('azure.yaml packages that folder, without a remote build', () => {
+    const azure = parseYaml(readFileSync(join(repoRoot, 'azure.yaml'), 'utf8')) as { services: Record<string, Record<string, unknown>> };
+    const functions = azure.services.functions!;
+    expect(functions).toMatchObject({ project: '.', host: 'function', dist: '.deploy/functions', remoteBuild: false });
+    expect(JSON.stringify(functions.hooks)).toContain('npm run package:functions');
+    // azd refuses remoteBuild: false when the project's .funcignore excludes node_modules: the package has its own.
+    expect(existsSync(join(repoRoot, '.funcignore'))).toBe(false);
+  });
+
+  it('holds the compiled app, host.json and production dependencies only: no source, no test code, no dev dependency', () => {
+    const files = walk(site);
+    const manifest = JSON.parse(readFileSync(join(site, 'package.json'), 'utf8')) as { main: string; devDependencies: Record<string, string> };
+    expect(files).toContain('host.json');
+    expect(files).toContain(manifest.main);
+    const own = files.filter((path) => !path.startsWith('node_modules/'));
+    expect(own.filter((path) => !/^(dist\/(functions|shared)\/.+\.js|host\.json|package\.json|package-lock\.json)$/.test(path))).toEqual([]);
+    expect(own.filter((path) => path.endsWith('.test.js'))).toEqual([]);
+    const installed = JSON.parse(readFileSync(join(site, 'node_modules', '.package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    expect(Object.entries(installed.packages).filter(([, entry]) => entry.dev).map(([path]) => path)).toEqual([]);
+    for (const name of Object.keys(manifest.devDependencies)) {
+      const where = `node_modules/${name}`;
+      if (existsSync(join(site, where))) expect(installed.packages[where]?.dev, `${name} is installed as a production dependency`).not.toBe(true);
+    }
+    expect(existsSync(join(site, 'node_modules', 'vitest'))).toBe(false);
+    expect(existsSync(join(site, 'node_modules', 'typescript'))).toBe(false);
+  });
+
+  it('with the app settings Bicep gives it, registers every function with @azure/functions, and its health says ok', async () => {
+    const app = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
+    started.push(app);
+    await app.start(await settingsFromBicep());
+    expect(app.registered).toEqual([
+      { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function' },
+      { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous' },
+      { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
+    ]);
+    const health = await fetch(app.urlOf('health'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', component: 'functions' });
+  });
+
+  it('with a setting missing, still registers every function; each answers 503 naming the variable, Event Grid validation included', async () => {
+    const settings = await settingsFromBicep();
+    delete settings.WORKER_MEDIA_URL;
+    settings.MEDIA_AUDIO_FORMAT = 'pcm44KMono';
+    const app = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
+    started.push(app);
+    await app.start(settings);
+    expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health']);
+
+    const health = await fetch(app.urlOf('health'));
+    expect(health.status).toBe(503);
+    const report = (await health.json()) as { status: string; problems: { variable: string; message: string }[] };
+    expect(report.status).toBe('misconfigured');
+    expect(report.problems.map((p) => p.variable).sort()).toEqual(['MEDIA_AUDIO_FORMAT', 'WORKER_MEDIA_URL']);
+    expect(JSON.stringify(report)).not.toContain('pcm44KMono');
+
+    const validation = await fetch(app.urlOf('incomingCall'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'aeg-event-type': 'SubscriptionValidation' },
+      body: JSON.stringify([
+        { id: 'v1', topic: '/t', subject: '', eventType: 'Microsoft.EventGrid.SubscriptionValidationEvent', eventTime: new Date().toISOString(), dataVersion: '1', data: { validationCode: 'code-1' } },
+      ]),
+    });
+    expect(validation.status).toBe(503);
+    expect(await validation.text()).toContain('WORKER_MEDIA_URL');
+    const callback = await fetch(app.urlOf('callbacks', { callId: 'call-1' }), { method: 'POST', body: '[]' });
+    expect(callback.status).toBe(503);
+  });
+
+  it('answers a whole call through the lab: IncomingCall to the packaged app, media to the worker, the greeting back to the caller', async () => {
+    lab = await startLab({ functionsApp: site, logLevel: 'silent' });
+    const call = await lab.placeCall();
+    let heardFrames = 0;
+    call.on('heard', () => heardFrames++);
+    await call.waitFor('MediaStreamingStarted', 20_000);
+    expect(call.timeline.entries.find((e) => e.source === 'eventgrid' && e.type === 'IncomingCall')?.detail?.status).toBe(200);
+    await call.timeline.waitFor((e) => e.type === 'agent-audio', 10_000, 'agent audio');
+    await expect.poll(() => heardFrames, { timeout: 5000 }).toBeGreaterThan(10);
+    await call.hangUp();
+    await call.waitFor('CallDisconnected', 5000);
+    await expect
+      .poll(() => lab!.busMessages(call.callId).map((m) => (m.body as { type?: string }).type), { timeout: 5000 })
+      .toEqual(expect.arrayContaining(['call.answered', 'call.disconnected']));
+  });
+});
+
+/** The Functions app settings Bicep sets (infra/modules/functions.bicep), with values shaped like a deployment's. */
+async function settingsFromBicep(): Promise<Record<string, string>> {
+  const functions = await parseBicepFile(join(repoRoot, 'infra', 'modules', 'functions.bicep'));
+  const scope = templateScope(functions, {
+    identityClientId: '00000000-0000-0000-0000-0000000000c1',
+    storageBlobEndpoint: 'https://stfuncexample.blob.core.windows.net/',
+    appInsightsConnectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://127.0.0.1:9/',
+    acsEndpoint: 'https://acs-example.communication.azure.com/',
+    acsImmutableResourceId: '6f1b3d2a-9c4e-4b7a-8e21-5d0c7a9f4b13',
+    workerMediaUrl: 'wss://worker-example.azurecontainerapps.io/ws',
+    serviceBusFullyQualifiedNamespace: 'sb-example.servicebus.windows.net',
+    callEventsQueueName: 'call-events',
+    eventGridSubscriptionName: 'incoming-call',
+    functionApp: { properties: { defaultHostName: 'func-example.azurewebsites.net' } },
+  } satisfies Record<string, BicepValue>);
+  const settings: Record<string, string> = {};
+  for (const name of ['platformAppSettings', 'requiredAppSettings']) {
+    const value = evaluate(variable(functions, name)!, scope) as Record<string, BicepValue>;
+    for (const [key, v] of Object.entries(value)) settings[key] = String(v);
+  }
+  return settings;
+}
