@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../shared/config/env.js';
 import { flagsToEnv, loadLabConfig, UsageError } from './config.js';
@@ -6,12 +6,15 @@ import { startLab } from './lab.js';
 import { runScriptedCall } from './scripted-call.js';
 import { formatTurnLatencies } from './call-analysis.js';
 import { renderCallReport } from './call-report.js';
-import { readWav, writeWav } from './audio/wav.js';
+import { writeWav, type Pcm16Audio } from './audio/wav.js';
+import { InputFileError, readCallerRecording } from './input-file.js';
+import { sampleCallerRecording } from './sample-caller.js';
 import { parseDtmfSchedule, pressKeysOnSchedule, type KeyPress } from './dtmf-schedule.js';
 
-const USAGE = `usage: npm run call -- --audio caller.wav [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono] [--dtmf "1@3.5s,0@9s"]
-A scripted call through the local lab (no browser): plays caller.wav as the caller from the moment media starts,
-records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
+const USAGE = `usage: npm run call [-- --audio caller.wav] [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono] [--dtmf "1@3.5s,0@9s"]
+A scripted call through the local lab (no browser, no npm start needed: it starts its own lab): plays caller.wav
+(16-bit PCM WAV; without --audio, a sample caller made offline with eSpeak NG) as the caller from the moment media
+starts, records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
 --dtmf presses keys (0-9 * #) at those times after media starts: the emulator sends them as DtmfData frames
 (the lab answers with DTMF on); with the default DTMF_TRANSFER_KEY, 0 transfers the call.
 With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.`;
@@ -26,14 +29,27 @@ async function main(): Promise<void> {
   let keyPresses: KeyPress[] = [];
   try {
     flags = flagsToEnv(argv, { '--audio': 'audio', '--out': 'out', '--report': 'report', '--from': 'from', '--audio-format': 'MEDIA_AUDIO_FORMAT', '--dtmf': 'dtmf' });
-    if (!flags.audio) throw new UsageError('--audio is required');
     keyPresses = flags.dtmf === undefined ? [] : parseDtmfSchedule(flags.dtmf);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
   const config = loadLabConfig({ ...process.env, ...(flags.MEDIA_AUDIO_FORMAT ? { MEDIA_AUDIO_FORMAT: flags.MEDIA_AUDIO_FORMAT } : {}), LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
-  const audio = readWav(readFileSync(flags.audio));
+  let audio: Pcm16Audio;
+  let callerLabel: string;
+  if (flags.audio !== undefined) {
+    audio = readCallerRecording(flags.audio);
+    callerLabel = `caller: ${flags.audio}`;
+  } else {
+    const sample = await sampleCallerRecording();
+    audio = sample;
+    const samplePath = resolve('reports/sample-caller.wav');
+    mkdirSync(dirname(samplePath), { recursive: true });
+    writeFileSync(samplePath, writeWav(sample));
+    callerLabel = `caller: the sample recording (${sample.source === 'espeak-ng' ? `eSpeak NG: "${sample.turns.join('" … "')}"` : 'chimes: eSpeak NG could not run'}), saved as ${samplePath}; use --audio your.wav for your own`;
+  }
+  const outPath = flags.out === undefined ? undefined : resolve(flags.out);
+  if (outPath) mkdirSync(dirname(outPath), { recursive: true });
 
   const lab = await startLab({ audioFormat: config.MEDIA_AUDIO_FORMAT, workerEnv: config.passThrough, logLevel: config.LOG_LEVEL });
   try {
@@ -47,7 +63,7 @@ async function main(): Promise<void> {
     const { call, analysis } = result;
     await call.timeline.waitFor((e) => e.type === 'call.disconnected', 3000, 'call.disconnected on the bus').catch(() => undefined);
 
-    const out: string[] = [`call ${call.callId} (${result.sampleRateHz} Hz, ${config.passThrough.VOICE_LIVE_ENDPOINT ? 'real Voice Live' : 'Voice Live emulator'})`, '', 'timeline'];
+    const out: string[] = [`call ${call.callId} (${result.sampleRateHz} Hz, ${config.passThrough.VOICE_LIVE_ENDPOINT ? 'real Voice Live' : 'Voice Live emulator'})`, callerLabel, '', 'timeline'];
     for (const e of call.timeline.entries) {
       const detail = e.detail ? ` ${JSON.stringify(e.detail)}` : '';
       out.push(`  ${(e.atMs / 1000).toFixed(3).padStart(8)} s  ${e.source.padEnd(10)} ${e.type}${detail.length > 110 ? `${detail.slice(0, 110)}…` : detail}`);
@@ -58,9 +74,9 @@ async function main(): Promise<void> {
     if (analysis.bargeIns.length === 0) out.push('  none');
     for (const b of analysis.bargeIns) out.push(`  at ${(b.atMs / 1000).toFixed(3)} s: ${b.detectMs ?? '?'} ms / ${b.reactionMs ?? '?'} ms, ${b.droppedMs ?? '?'} ms dropped`);
 
-    if (flags.out) {
-      writeFileSync(flags.out, writeWav({ sampleRateHz: result.sampleRateHz, samples: result.heard }));
-      out.push('', `what the caller heard: ${resolve(flags.out)}`);
+    if (outPath) {
+      writeFileSync(outPath, writeWav({ sampleRateHz: result.sampleRateHz, samples: result.heard }));
+      out.push('', `what the caller heard: ${outPath}`);
     }
     const reportPath = resolve(flags.report ?? 'reports/call-report.html');
     mkdirSync(dirname(reportPath), { recursive: true });
@@ -85,6 +101,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: Error) => {
+  if (error instanceof InputFileError || error instanceof UsageError) {
+    process.stderr.write(`npm run call: ${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `call failed: ${error.stack ?? error.message}\n`);
   process.exit(1);
 });
