@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
-      process.stderr.write(`lab: a port is already in use (${e.message}). Move it with a flag or variable, e.g. --functions-port 7171 or WORKER_PORT=8181; see README "Local lab".\n`);
+      process.stderr.write(`lab: a port is already in use (${e.message}). Move it with a flag or variable, e.g. --functions-port 7171 or WORKER_PORT=8181; see docs/lab.md.\n`);
       process.exit(1);
     }
     if (error instanceof ConfigError) {

@@ -67,14 +67,14 @@ describe('call record schema', () => {
   });
 });
 
-describe('the README', () => {
+describe('docs/call-metadata.md', () => {
   it('shows a call record that the schema accepts, with every field the schema knows', () => {
-    const readme = readFileSync(join(__dirname, '../README.md'), 'utf8');
-    const example = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes('"schemaVersion"') && block.includes('"cost"'));
+    const page = readFileSync(join(__dirname, '../docs/call-metadata.md'), 'utf8');
+    const example = [...page.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes('"schemaVersion"') && block.includes('"cost"'));
     expect(example).toBeDefined();
     const record = JSON.parse(example!) as Record<string, unknown>;
     expect(parseCallRecord(record)).toMatchObject({ ok: true });
-    // A field added since may be shown on its own docs/ page until the README example has it.
+    // A field added since may be shown on its own docs/ page until this example has it.
     const documentedElsewhere = { trimmed: 'docs/calls.md' } as const;
     const shown = new Set(Object.keys(record));
     for (const [field, page] of Object.entries(documentedElsewhere)) {

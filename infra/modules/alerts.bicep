@@ -1,7 +1,7 @@
 // Opt-in alerting (azd value ALERT_EMAIL; main.bicep deploys this module only when it is set): one action group that
 // emails the address, and log search alert rules over the worker's metrics in Application Insights (table
 // customMetrics: prom name in `name`, labels in customDimensions, a counter's row = its increase over the export
-// interval, so failures are summed with valueSum). Every rule is evaluated every 5 minutes and names the README row
+// interval, so failures are summed with valueSum). Every rule is evaluated every 5 minutes and names the docs/operations.md row
 // to read when it fires.
 param location string
 param tags object
@@ -48,7 +48,7 @@ var rules = [
   {
     name: 'voice-live-responses-failing'
     displayName: 'Voice agent: Voice Live responses failing'
-    description: 'More than ${responsesFailedThreshold} Voice Live responses ended failed or incomplete in 15 minutes (worker_responses_total, status failed/incomplete): callers get no or cut-off answers. Split by the reason label (README, The media worker, Metrics): rate_limit_exceeded or insufficient_quota = the model deployment\'s quota; server_error = the service; max_output_tokens or content_filter = instructions or model. Then README Troubleshooting.'
+    description: 'More than ${responsesFailedThreshold} Voice Live responses ended failed or incomplete in 15 minutes (worker_responses_total, status failed/incomplete): callers get no or cut-off answers. Split by the reason label (docs/worker.md, Metrics): rate_limit_exceeded or insufficient_quota = the model deployment\'s quota; server_error = the service; max_output_tokens or content_filter = instructions or model. Then docs/operations.md Troubleshooting.'
     severity: 2
     windowSize: 'PT15M'
     condition: {
@@ -68,7 +68,7 @@ customMetrics
   {
     name: 'calls-failing'
     displayName: 'Voice agent: calls failing'
-    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries, or at once when Voice Live authentication fails (worker_voice_live_auth_failures_total rises with it; log line "Voice Live authentication failed": the worker identity AZURE_CLIENT_ID has no token or lacks its role, so every call fails). Search the worker log for the calls\' callId: README Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
+    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries, or at once when Voice Live authentication fails (worker_voice_live_auth_failures_total rises with it; log line "Voice Live authentication failed": the worker identity AZURE_CLIENT_ID has no token or lacks its role, so every call fails). Search the worker log for the calls\' callId: docs/operations.md Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
     severity: 2
     windowSize: 'PT15M'
     condition: {
@@ -88,7 +88,7 @@ customMetrics
   {
     name: 'media-auth-refused'
     displayName: 'Voice agent: media socket authentication refused'
-    description: 'The worker refused media WebSocket upgrades for their token in the last 5 minutes (worker_upgrades_rejected_total, reason invalid_token, expired_token or keys_unavailable). If these are ACS\'s, every call is answered and then silent: a wrong ACS_RESOURCE_ID (the immutable GUID, not the ARM path) or ACS\'s signing keys not reachable from the worker. README Troubleshooting, row "answered, then silence, then the call drops"; worker log line "media upgrade refused".'
+    description: 'The worker refused media WebSocket upgrades for their token in the last 5 minutes (worker_upgrades_rejected_total, reason invalid_token, expired_token or keys_unavailable). If these are ACS\'s, every call is answered and then silent: a wrong ACS_RESOURCE_ID (the immutable GUID, not the ARM path) or ACS\'s signing keys not reachable from the worker. docs/operations.md Troubleshooting, row "answered, then silence, then the call drops"; worker log line "media upgrade refused".'
     severity: 1
     windowSize: 'PT5M'
     condition: {
@@ -108,7 +108,7 @@ customMetrics
   {
     name: 'frames-dropped'
     displayName: 'Voice agent: audio frames dropped for bad input'
-    description: 'More than ${framesDroppedThreshold} messages or frames were dropped in 15 minutes for bad input (worker_frames_dropped_total; discarded_response, normal after a barge-in, and voice_live_not_ready, counted during a Voice Live reconnect, are left out). Callers may hear choppy audio. The reason label names the fault (README, The media worker, Metrics, with KQL per reason); README Troubleshooting, row "choppy or robotic audio".'
+    description: 'More than ${framesDroppedThreshold} messages or frames were dropped in 15 minutes for bad input (worker_frames_dropped_total; discarded_response, normal after a barge-in, and voice_live_not_ready, counted during a Voice Live reconnect, are left out). Callers may hear choppy audio. The reason label names the fault (docs/worker.md, Metrics, with KQL per reason); docs/operations.md Troubleshooting, row "choppy or robotic audio".'
     severity: 3
     windowSize: 'PT15M'
     condition: {
@@ -128,7 +128,7 @@ customMetrics
   {
     name: 'no-worker'
     displayName: 'Voice agent: no worker reporting'
-    description: 'No worker replica exported worker_active_calls for 15 minutes (every replica exports it each minute, also at 0 calls): the worker is down, crash-looping, or cannot send telemetry, and calls cannot be answered. Check the container app\'s replicas and revisions and the first lines of the worker log (README Troubleshooting, row "the worker or Functions app will not start"), and that its identity still holds Monitoring Metrics Publisher on Application Insights.'
+    description: 'No worker replica exported worker_active_calls for 15 minutes (every replica exports it each minute, also at 0 calls): the worker is down, crash-looping, or cannot send telemetry, and calls cannot be answered. Check the container app\'s replicas and revisions and the first lines of the worker log (docs/operations.md Troubleshooting, row "the worker or Functions app will not start"), and that its identity still holds Monitoring Metrics Publisher on Application Insights.'
     severity: 1
     windowSize: 'PT15M'
     condition: {
@@ -148,7 +148,7 @@ customMetrics
   {
     name: 'calls-refused-at-capacity'
     displayName: 'Voice agent: calls refused at capacity'
-    description: 'The worker refused new calls in the last 15 minutes because the replica they reached held MAX_CALLS calls (worker_upgrades_rejected_total, reason at_capacity; worker log line "at capacity (MAX_CALLS)", /readyz answers "at capacity"). ACS reports the failed media and the Functions app restarts it on another replica; when every replica is full, the call is hung up after MEDIA_RESTART_MAX_ATTEMPTS. At WORKER_MAX_REPLICAS replicas: raise it. Fewer replicas (a burst faster than scale-out): raise WORKER_MIN_REPLICAS. Raise WORKER_CALLS_PER_REPLICA (MAX_CALLS is twice it unless set) or MAX_CALLS only if the replicas have CPU to spare (nodejs_eventloop_lag_p99_seconds, worker_relay_latency_seconds). README Troubleshooting, row "calls refused: replicas at capacity".'
+    description: 'The worker refused new calls in the last 15 minutes because the replica they reached held MAX_CALLS calls (worker_upgrades_rejected_total, reason at_capacity; worker log line "at capacity (MAX_CALLS)", /readyz answers "at capacity"). ACS reports the failed media and the Functions app restarts it on another replica; when every replica is full, the call is hung up after MEDIA_RESTART_MAX_ATTEMPTS. At WORKER_MAX_REPLICAS replicas: raise it. Fewer replicas (a burst faster than scale-out): raise WORKER_MIN_REPLICAS. Raise WORKER_CALLS_PER_REPLICA (MAX_CALLS is twice it unless set) or MAX_CALLS only if the replicas have CPU to spare (nodejs_eventloop_lag_p99_seconds, worker_relay_latency_seconds). docs/operations.md Troubleshooting, row "calls refused: replicas at capacity".'
     severity: 2
     windowSize: 'PT15M'
     condition: {
@@ -170,7 +170,7 @@ customMetrics
   {
     name: 'unknown-agent-profile'
     displayName: 'Voice agent: calls to an unknown agent profile'
-    description: 'The worker refused media WebSocket upgrades in the last 5 minutes because their path named an agent profile it does not have (worker_upgrades_rejected_total, reason unknown_profile): the Functions app\'s AGENT_PROFILE_BY_NUMBER maps a number to a profile the worker\'s AGENT_PROFILES lacks. Every call to that number is answered, then silent (each media restart is refused again) until it is hung up after MEDIA_RESTART_MAX_ATTEMPTS. The worker log line "media upgrade refused: unknown agent profile" names the profile. Fix: make AGENT_PROFILE_BY_NUMBER on the Functions app and AGENT_PROFILES on the worker name the same profiles (azd env set both, then azd provision). README Troubleshooting, row "answered, then silence: unknown agent profile".'
+    description: 'The worker refused media WebSocket upgrades in the last 5 minutes because their path named an agent profile it does not have (worker_upgrades_rejected_total, reason unknown_profile): the Functions app\'s AGENT_PROFILE_BY_NUMBER maps a number to a profile the worker\'s AGENT_PROFILES lacks. Every call to that number is answered, then silent (each media restart is refused again) until it is hung up after MEDIA_RESTART_MAX_ATTEMPTS. The worker log line "media upgrade refused: unknown agent profile" names the profile. Fix: make AGENT_PROFILE_BY_NUMBER on the Functions app and AGENT_PROFILES on the worker name the same profiles (azd env set both, then azd provision). docs/operations.md Troubleshooting, row "answered, then silence: unknown agent profile".'
     severity: 1
     windowSize: 'PT5M'
     condition: {
@@ -222,7 +222,7 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for r
     actions: {
       actionGroups: [actionGroup.id]
       customProperties: {
-        runbook: 'README.md, Troubleshooting'
+        runbook: 'docs/operations.md, Troubleshooting'
       }
     }
   }

@@ -8,7 +8,7 @@ param registryName string
 param serviceBusNamespaceName string
 param communicationName string
 param aiAccountName string
-@description('False when Voice Live uses an existing endpoint (voiceLiveEndpointOverride): the account here is not created, and the deployer grants the roles on that endpoint (README).')
+@description('False when Voice Live uses an existing endpoint (voiceLiveEndpointOverride): the account here is not created, and the deployer grants the roles on that endpoint (docs/deploy.md).')
 param grantAiAccess bool
 @description('ACS\'s system-assigned identity; empty when calls are not recorded.')
 param acsPrincipalId string

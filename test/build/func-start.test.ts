@@ -9,7 +9,7 @@ import { removeLater, repoRoot, stageRepository } from './artifacts.js';
 const readJson = <T>(...path: string[]): T => JSON.parse(readFileSync(join(repoRoot, ...path), 'utf8')) as T;
 
 /**
- * What `func start` reads in the project folder (README, "Run the Functions app with func start"): host.json,
+ * What `func start` reads in the project folder (docs/build-and-run.md, "Running the Functions app with func start"): host.json,
  * local.settings.json made from the sample, and package.json `main`, which `npm run build` must have produced.
  */
 describe('func start in the project folder', () => {

@@ -204,7 +204,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     ]);
   });
 
-  it('seven rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at README Troubleshooting', () => {
+  it('seven rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at docs/operations.md Troubleshooting', () => {
     const rules = alertRules();
     expect(rules.map((r) => [r.name, r.properties.severity, r.properties.windowSize])).toEqual([
       [`alert-voice-live-responses-failing-${TOKEN}`, 2, 'PT15M'],
@@ -220,7 +220,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       expect(rule.properties.enabled).toBe(true);
       expect(rule.properties.evaluationFrequency).toBe('PT5M');
       expect(rule.properties.displayName).toMatch(/^Voice agent: /);
-      expect(rule.properties.description).toContain('README Troubleshooting');
+      expect(rule.properties.description).toContain('docs/operations.md Troubleshooting');
       expect(rule.properties.description.length).toBeLessThanOrEqual(1024);
       const condition = rule.properties.criteria.allOf;
       expect(condition).toHaveLength(1);
@@ -305,18 +305,18 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     expect(unknownProfile).toEqual({ name: 'reason', op: '==', values: [UNKNOWN_PROFILE] });
   });
 
-  it('README (Deploy to Azure) documents ALERT_EMAIL, each threshold value with its default, and that nothing is created without it', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Deploy to Azure'));
+  it('docs/operations.md (Alerts) documents ALERT_EMAIL, each threshold value with its default, and that nothing is created without it', () => {
+    const operations = readFileSync(join(repoRoot, 'docs', 'operations.md'), 'utf8');
+    const section = operations.slice(operations.indexOf('## Alerts'), operations.indexOf('## Troubleshooting'));
     expect(section).toContain(`azd env set ALERT_EMAIL ${EMAIL}`);
     for (const t of Object.values(THRESHOLDS)) expect(section).toContain(`\`${t.azd}\` (default ${t.default})`);
     expect(section).toMatch(/Without `ALERT_EMAIL` \(the default\), none of this is created/);
     for (const rule of alertRules()) expect(section.toLowerCase()).toContain(rule.properties.displayName.replace('Voice agent: ', '').toLowerCase());
   });
 
-  it('each README Troubleshooting row a rule description names is a row of that table', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    const troubleshooting = readme.slice(readme.indexOf('## Troubleshooting'), readme.indexOf('## Deploy to Azure'));
+  it('each docs/operations.md Troubleshooting row a rule description names is a row of that table', () => {
+    const operations = readFileSync(join(repoRoot, 'docs', 'operations.md'), 'utf8');
+    const troubleshooting = operations.slice(operations.indexOf('## Troubleshooting'));
     const symptoms = [...troubleshooting.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]!.replaceAll('`', ''));
     const named = alertRules().flatMap((rule) =>
       [...rule.properties.description.matchAll(/\brows? ("[^"]+"(?:,? (?:and )?"[^"]+")*)/g)].flatMap((m) => [...m[1]!.matchAll(/"([^"]+)"/g)].map((q) => [rule.name, q[1]!])),
