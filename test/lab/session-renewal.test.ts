@@ -137,4 +137,27 @@ describe('session renewal through the lab (short sessions)', () => {
     // No truncate of an item the new session never had.
     expect(second.received.filter((r) => r.type === 'conversation.item.truncate')).toEqual([]);
   }, 30_000);
+
+  it('a barge-in on the old session after the new one was prepared: the new session gets the reply cut to what was heard, not as it was prepared', async () => {
+    const { first, standby } = await callWithStandby();
+    const transcript = 'We deliver on weekdays between eight and six, and on Saturdays between nine and one, never on Sundays.';
+    // 4 s of reply, all sent at once: still playing when the new session is prepared (about 2 s in).
+    await first.respondWithAudio(agentAudio(4000), { transcript });
+    // A turn whose answer is pending keeps the switch waiting (no speech_started: the reply is not interrupted).
+    first.speechStopped({ transcript: 'Hm.' });
+    const second = await standby();
+    const prepared = await second.waitFor('conversation.item.create', (e) => (e.item as { role?: string }).role === 'assistant', 3000);
+    expect(textOf(prepared.item as Record<string, unknown>)).toBe(transcript);
+    // Now the caller talks over the reply on the old session, then gets an answer there: the switch follows.
+    first.speechStarted();
+    await first.waitFor('conversation.item.truncate', undefined, 3000);
+    first.speechStopped({ transcript: 'Sorry, when on Saturdays?' });
+    await first.respondWithAudio(agentAudio(300), { transcript: 'Nine to one.' });
+    const deleted = await second.waitFor('conversation.item.delete', undefined, 3000);
+    expect(deleted.item_id).toBe((prepared.item as { id: string }).id);
+    const replacement = await second.waitFor('conversation.item.create', (e) => (e.item as { role?: string }).role === 'assistant' && textOf(e.item as Record<string, unknown>) !== transcript, 3000);
+    const heard = textOf(replacement.item as Record<string, unknown>);
+    expect(heard.endsWith('…')).toBe(true);
+    expect(transcript.startsWith(heard.slice(0, -1))).toBe(true);
+  }, 30_000);
 });

@@ -160,7 +160,9 @@ export class VoiceLiveClient {
 
   private state: State = 'idle';
   private primary: VoiceLiveConnection | undefined;
-  private standby: { connection: VoiceLiveConnection; replayed: Set<ConversationEntry>; replayIds: ReplayIds; ready: boolean } | undefined;
+  private standby:
+    | { connection: VoiceLiveConnection; replayed: Set<ConversationEntry>; replayIds: ReplayIds; seeded: Map<string, string>; ready: boolean }
+    | undefined;
   private connectPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
   private closedEmitted = false;
@@ -351,17 +353,35 @@ export class VoiceLiveClient {
     const connection = this.primary;
     if (this.state !== 'open' || !connection) return;
     const heard = this.conversation.truncateReplayed(itemId, audioEndMs);
+    this.swapReplayed(connection, itemId, replayedAs, heard);
+    this.log.debug({ itemId, replayedAs, heardMs: Math.floor(audioEndMs), kept: heard !== undefined }, 'replayed item cut to what the caller heard');
+  }
+
+  /** Puts `item` in place of a replayed item on `connection` (deletes it when `item` is undefined). */
+  private swapReplayed(connection: VoiceLiveConnection, itemId: string, replayedAs: string, item: Record<string, unknown> | undefined): void {
     const previous = this.replayIds.previous.get(replayedAs);
     connection.sendJson({ type: 'conversation.item.delete', item_id: replayedAs });
     this.replayIds.byItemId.delete(itemId);
-    if (heard) {
-      const id = newReplayId();
-      connection.sendReplay([{ ...heard, id }], previous);
-      this.replayIds.byItemId.set(itemId, id);
-      this.replayIds.previous.set(id, previous);
-      for (const [later, before] of this.replayIds.previous) if (before === replayedAs) this.replayIds.previous.set(later, id);
+    if (!item) return;
+    const id = newReplayId();
+    connection.sendReplay([{ ...item, id }], previous);
+    this.replayIds.byItemId.set(itemId, id);
+    this.replayIds.previous.set(id, previous);
+    for (const [later, before] of this.replayIds.previous) if (before === replayedAs) this.replayIds.previous.set(later, id);
+  }
+
+  /**
+   * Items given to the standby when it was prepared that have changed since (a barge-in on the old session cut a
+   * reply to what was heard): the new session gets them as they now read, in their place.
+   */
+  private refreshSeeded(connection: VoiceLiveConnection, seeded: ReadonlyMap<string, string>): void {
+    for (const [itemId, sent] of seeded) {
+      const replayedAs = this.replayIds.byItemId.get(itemId);
+      const now = this.conversation.currentItem(itemId);
+      if (replayedAs === undefined || (now !== undefined && JSON.stringify(now) === sent)) continue;
+      this.swapReplayed(connection, itemId, replayedAs, now);
+      this.log.debug({ itemId, replayedAs }, 'item changed since the new session was prepared: replaced there');
     }
-    this.log.debug({ itemId, replayedAs, heardMs: Math.floor(audioEndMs), kept: heard !== undefined }, 'replayed item cut to what the caller heard');
   }
 
   /** Adds an item; it is also kept for replay, so a tool result survives a reconnect. */
@@ -645,7 +665,14 @@ export class VoiceLiveClient {
 
   private async prepareStandby(forPrimary: VoiceLiveConnection): Promise<void> {
     if (this.isClosed() || this.primary !== forPrimary || this.standby) return;
-    const { items, entries, ids } = withReplayIds(this.conversation.replayItems());
+    const plan = this.conversation.replayItems();
+    const { items, entries, ids } = withReplayIds(plan);
+    // What each item said when given to the standby, to catch a change before the switch.
+    const seeded = new Map<string, string>();
+    plan.items.forEach((item, index) => {
+      const source = plan.sourceItemIds[index];
+      if (source !== undefined) seeded.set(source, JSON.stringify(item));
+    });
     this.log.info({ replayItems: items.length }, 'preparing a new Voice Live session before expiry');
     let connection: VoiceLiveConnection;
     try {
@@ -660,7 +687,7 @@ export class VoiceLiveClient {
       void connection.close('not needed');
       return;
     }
-    this.standby = { connection, replayed: entries, replayIds: ids, ready: true };
+    this.standby = { connection, replayed: entries, replayIds: ids, seeded, ready: true };
     if (this.isQuiet()) {
       this.switchToStandby({ forced: false });
       return;
@@ -698,6 +725,7 @@ export class VoiceLiveClient {
     const unansweredTurnKnown = pending === 'turn-unanswered' && this.awaitedTranscripts.size === 0;
     const previous = this.primary;
     this.adopt(standby.connection, standby.replayIds);
+    this.refreshSeeded(standby.connection, standby.seeded);
     // Whatever was said since the standby was seeded goes over before it takes the call, a reply being cut included.
     this.sendLateReplay(standby.connection, standby.replayed);
     this.stats.renewals++;

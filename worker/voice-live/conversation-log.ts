@@ -173,6 +173,12 @@ export class ConversationLog {
    * An assistant item replayed into another session was cut by a barge-in there: records what was heard and
    * returns the item as it should now read (undefined when nothing of it was heard, or it is unknown).
    */
+  /** The item as a replay would give it now (undefined when there is nothing to say, or it is unknown). */
+  currentItem(itemId: string): Record<string, unknown> | undefined {
+    const entry = this.byItemId.get(itemId);
+    return entry ? this.toItem(entry) : undefined;
+  }
+
   truncateReplayed(itemId: string, heardMs: number): Record<string, unknown> | undefined {
     const entry = this.byItemId.get(itemId);
     if (!entry || entry.kind !== 'message') return undefined;
