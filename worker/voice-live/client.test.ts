@@ -422,7 +422,8 @@ describe('VoiceLiveClient renewal before expiry', () => {
     expect(replaced).toEqual([]);
     await first.respondWithAudio(pcm(100), { transcript: 'One Main Street.' });
     await until(() => replaced.length === 1);
-    expect(peer.sessions).toHaveLength(2);
+    // (With so short a session, the new one is itself renewed soon after: a third session may open.)
+    await until(() => first.closed);
   });
 });
 
