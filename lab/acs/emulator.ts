@@ -10,6 +10,7 @@ import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type P
 import { Timeline, type TimelineEntry } from './timeline.js';
 import { EventGridDelivery, type DeliveryAttempt } from './event-grid-delivery.js';
 import type { WireJudge } from './wire-judge.js';
+import { createOutboundCalls, type OutboundCalls, type OutboundCallsOptions } from './outbound.js';
 
 /**
  * The ACS emulator: the Call Automation REST endpoints our code calls (the REST peer of `rest-peer.ts`,
@@ -41,6 +42,8 @@ export interface AcsEmulatorOptions {
   eventGridMaxDeliveryAttempts?: number;
   /** Sees every payload before it is sent (Event Grid, callbacks, media): the official SDK parsers in tests. */
   judge?: WireJudge;
+  /** Callees of calls the app places with createCall (see outbound.ts). */
+  outbound?: OutboundCallsOptions;
   logger?: Logger;
 }
 
@@ -65,7 +68,7 @@ export class AcsEmulatorError extends Error {
   }
 }
 
-interface Identifier {
+export interface Identifier {
   kind: string;
   rawId: string;
   phoneNumber?: { value: string };
@@ -103,8 +106,10 @@ export interface EmulatedCallEvents {
 
 /** One call through the emulator, as the caller and ACS see it. */
 export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
-  readonly callConnectionId = randomUUID();
-  readonly serverCallId = Buffer.from(`lab:${randomUUID()}`).toString('base64url');
+  readonly callConnectionId: string;
+  readonly serverCallId: string;
+  /** `outbound`: placed by the app with createCall; `from` is then our number and `to` the callee. */
+  readonly direction: 'inbound' | 'outbound';
   /** Set by the emulator from the REST peer, which answers it. */
   incomingCallContext = '';
   readonly timeline = new Timeline();
@@ -125,14 +130,22 @@ export class EmulatedCall extends EventEmitter<EmulatedCallEvents> {
     readonly from: string,
     readonly to: string,
     private readonly hooks: { hangUpByCaller(call: EmulatedCall): Promise<void> },
+    placed?: { callConnectionId: string; serverCallId: string; remote: Identifier },
   ) {
     super();
+    this.callConnectionId = placed?.callConnectionId ?? randomUUID();
+    this.serverCallId = placed?.serverCallId ?? Buffer.from(`lab:${randomUUID()}`).toString('base64url');
+    this.direction = placed ? 'outbound' : 'inbound';
+    this.remote = placed?.remote;
     this.timeline.subscribe((entry) => this.emit('timeline', entry));
     this.endedPromise = new Promise((resolve) => this.once('ended', resolve));
   }
 
+  private readonly remote: Identifier | undefined;
+
+  /** The person on the line: the caller of an inbound call, the callee of an outbound one. */
   get callerIdentifier(): Identifier {
-    return phoneIdentifier(this.from);
+    return this.remote ?? phoneIdentifier(this.from);
   }
 
   /**
@@ -204,6 +217,8 @@ export interface AcsEmulator {
   /** The REST peer behind the emulator: script failures and latency (`failNext`, `delayNext`), add hooks. */
   readonly rest: AcsRestPeer;
   placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
+  /** Calls the app places with createCall ring a scripted callee: script one per number or ACS id. */
+  readonly outbound: Pick<OutboundCalls, 'script'>;
   close(): Promise<void>;
 }
 
@@ -353,8 +368,10 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
    * (a context it never issued, a call no longer ringing, media already flowing), and once the peer has
    * accepted a request, does what ACS does next, after the response: connect, stream, transfer, disconnect.
    */
-  async function react({ request, body }: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse> {
+  async function react(exchange: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse> {
+    const { request, body } = exchange;
     const { operation } = request;
+    if (operation === 'createCall') return outbound.onCreateCall(exchange, next);
     if (operation === 'answer' || operation === 'reject' || operation === 'redirect') {
       const call = byContext.get(body.incomingCallContext as string);
       if (!call) return acsError(400, '8523', 'incomingCallContext is not one this emulator issued');
@@ -625,6 +642,31 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     });
   }
 
+  const outbound = createOutboundCalls(
+    {
+      register(init) {
+        const call = new EmulatedCall(init.correlationId, init.from, init.to, { hangUpByCaller: (c) => callerHangUp(c) }, init);
+        const media = init.mediaStreamingOptions as MediaStreamingRequest | undefined;
+        call.callbackUri = init.callbackUri;
+        call.mediaOptions = media;
+        call.sampleRateHz = media?.audioFormat?.toLowerCase() === 'pcm24kmono' ? 24000 : 16000;
+        calls.set(call.callId, call);
+        byConnection.set(call.callConnectionId, call);
+        call.timeline.add('acs', 'create-call', {
+          mediaStreaming: media ? { transportUrl: media.transportUrl, sampleRateHz: call.sampleRateHz, audioChannel: media.audioChannelType?.toLowerCase() ?? 'mixed' } : null,
+        });
+        return call;
+      },
+      connect: (call, operationContext) => connect(call, operationContext),
+      async fail(call, resultInformation, operationContext, state) {
+        call.timeline.add('acs', 'create-call-failed', { code: resultInformation.code, subCode: resultInformation.subCode });
+        await postCallback(call, 'CreateCallFailed', { ...(operationContext ? { operationContext } : {}), resultInformation });
+        finish(call, state);
+      },
+    },
+    options.outbound,
+  );
+
   const subscriptionName = options.eventGridSubscriptionName ?? 'lab-incoming-call';
   const eventGrid = new EventGridDelivery({
     webhookUrl,
@@ -751,6 +793,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     requests: rest.requests,
     rest,
     placeCall,
+    outbound: { script: (target, callee) => outbound.script(target, callee) },
     async close() {
       if (closed) return;
       closed = true;

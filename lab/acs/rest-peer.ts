@@ -13,6 +13,7 @@ import { z } from 'zod';
  */
 
 export type AcsOperation =
+  | 'createCall'
   | 'answer'
   | 'reject'
   | 'redirect'
@@ -76,6 +77,9 @@ export interface PeerCall {
   mediaStreaming: 'active' | 'inactive';
   operationContext?: string | undefined;
   answeredAt: Date;
+  /** For calls placed with createCall: the targets and the caller id as the request gave them. */
+  targets?: Record<string, unknown>[] | undefined;
+  sourceCallerIdNumber?: string | undefined;
 }
 
 /** A recording started through `POST /calling/recordings`. */
@@ -183,6 +187,7 @@ const RECORDING_PATH = /^\/calling\/recordings\/([^/:]+)$/;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 function classify(method: string, path: string): { operation: AcsOperation; callConnectionId?: string; recordingId?: string } {
+  if (method === 'POST' && path === '/calling/callConnections') return { operation: 'createCall' };
   if (method === 'POST' && path === '/calling/callConnections:answer') return { operation: 'answer' };
   if (method === 'POST' && path === '/calling/callConnections:reject') return { operation: 'reject' };
   if (method === 'POST' && path === '/calling/callConnections:redirect') return { operation: 'redirect' };
@@ -274,7 +279,28 @@ const startRecordingBody = z
     }
   });
 
+/**
+ * createCall as ACS documents it: one or more targets; a phone-number target needs `sourceCallerIdNumber`, a number
+ * of the resource ("For CreateCall ... to phone numbers, you need to set the SourceCallerId": troubleshooting codes).
+ */
+const createCallBody = z
+  .object({
+    targets: z.array(identifierBody).min(1, 'at least one target'),
+    callbackUri: httpUrl,
+    source: z.object({ id: z.string().min(1) }).passthrough().optional(),
+    sourceCallerIdNumber: z.object({ value: z.string().regex(/^\+\d{6,15}$/, 'must be an E.164 number') }).passthrough().optional(),
+    sourceDisplayName: z.string().max(256).optional(),
+    operationContext: z.string().optional(),
+    mediaStreamingOptions: mediaStreamingOptionsBody.optional(),
+  })
+  .passthrough()
+  .superRefine((b, ctx) => {
+    const pstn = b.targets.some((t) => t.kind === 'phoneNumber' || t.rawId.startsWith('4:'));
+    if (pstn && !b.sourceCallerIdNumber) ctx.addIssue({ code: 'custom', path: ['sourceCallerIdNumber'], message: 'required to call a phone number (a number of this resource)' });
+  });
+
 const bodySchemas: Partial<Record<AcsOperation, z.ZodType<Record<string, unknown>>>> = {
+  createCall: createCallBody as z.ZodType<Record<string, unknown>>,
   answer: z
     .object({ incomingCallContext: z.string().min(1), callbackUri: httpUrl, operationContext: z.string().optional(), mediaStreamingOptions: mediaStreamingOptionsBody.optional() })
     .passthrough(),
@@ -350,7 +376,8 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
       correlationId: call.correlationId,
       callbackUri: call.callbackUri,
       callConnectionState: call.state,
-      targets: context?.from ? [phoneIdentifier(context.from)] : [],
+      targets: call.targets ?? (context?.from ? [phoneIdentifier(context.from)] : []),
+      ...(call.sourceCallerIdNumber ? { sourceCallerIdNumber: { value: call.sourceCallerIdNumber } } : {}),
       // These two are the bare models (`{ id }`, `{ value }`), not CommunicationIdentifierModels.
       answeredBy: appIdentifier.communicationUser,
       ...(context?.to ? { answeredFor: { value: context.to } } : {}),
@@ -362,7 +389,8 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
 
   function participants(call: PeerCall): Record<string, unknown>[] {
     const from = contexts.get(call.incomingCallContext)?.from;
-    return [...(from ? [phoneIdentifier(from)] : []), appIdentifier].map((identifier) => ({ identifier, isMuted: false, isOnHold: false }));
+    const remote = call.targets ?? (from ? [phoneIdentifier(from)] : []);
+    return [...remote, appIdentifier].map((identifier) => ({ identifier, isMuted: false, isOnHold: false }));
   }
 
   const recordingState = (r: PeerRecording) => ({ recordingId: r.recordingId, recordingState: r.state, recordingKind: 'azureCommunicationServices' });
@@ -392,6 +420,27 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
   /** The peer's own handling: the state change and its response. */
   function handle(operation: AcsOperation, callConnectionId: string | undefined, body: Record<string, unknown>, recordingId?: string): PeerResponse {
     if (operation === 'startRecording' || operation === 'getRecording' || operation === 'stopRecording') return handleRecording(operation, recordingId, body);
+    if (operation === 'createCall') {
+      const mediaStreamingOptions = body.mediaStreamingOptions as Record<string, unknown> | undefined;
+      const correlationId = randomUUID();
+      const call: PeerCall = {
+        callConnectionId: randomUUID(),
+        correlationId,
+        serverCallId: Buffer.from(`server-call-${correlationId}`).toString('base64url'),
+        incomingCallContext: '',
+        callbackUri: body.callbackUri as string,
+        // The callee has not answered yet: ACS reports the outcome through CallConnected or CreateCallFailed.
+        state: 'connecting',
+        mediaStreamingOptions,
+        mediaStreaming: 'inactive',
+        operationContext: typeof body.operationContext === 'string' ? body.operationContext : undefined,
+        answeredAt: new Date(),
+        targets: body.targets as Record<string, unknown>[],
+        sourceCallerIdNumber: (body.sourceCallerIdNumber as { value?: string } | undefined)?.value,
+      };
+      calls.set(call.callConnectionId, call);
+      return { status: 201, body: properties(call) };
+    }
     if (operation === 'answer' || operation === 'reject' || operation === 'redirect') {
       const incomingCallContext = body.incomingCallContext as string;
       let context = contexts.get(incomingCallContext);

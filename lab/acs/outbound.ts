@@ -1,0 +1,183 @@
+import type { Identifier, EmulatedCall } from './emulator.js';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import type { PeerExchange, PeerResponse } from './rest-peer.js';
+
+/**
+ * Outbound calls in the ACS emulator: `createCall` (POST /calling/callConnections, as the real
+ * `CallAutomationClient.createCall` sends it) rings a scripted callee. The callee answers (a person who speaks, or a
+ * voicemail system that plays a greeting and a beep), is busy, declines, or never answers. ACS then reports the
+ * outcome through callbacks: CallConnected, ParticipantsUpdated and the media stream as for an answered inbound
+ * call, or CreateCallFailed with a resultInformation.
+ */
+
+/** What the person (or machine) at the called number does. Audio is produced at the call's media rate. */
+export type CalleeScript =
+  | {
+      kind: 'human';
+      answerAfterMs?: number;
+      /** Spoken once media flows (default: a short tone standing in for "Hello?"). */
+      speech?: (sampleRateHz: number) => Int16Array;
+      /** The callee hangs up this long after answering; default: stays until the app hangs up. */
+      hangUpAfterMs?: number;
+    }
+  | {
+      kind: 'voicemail';
+      answerAfterMs?: number;
+      /** The mailbox greeting, played once media flows; a beep follows it. */
+      greeting: (sampleRateHz: number) => Int16Array;
+      beepMs?: number;
+      /** The mailbox records this long after the beep, then hangs up (default 30 s). */
+      recordForMs?: number;
+    }
+  | { kind: 'busy'; afterMs?: number }
+  | { kind: 'decline'; afterMs?: number }
+  | { kind: 'noAnswer' };
+
+/**
+ * The `resultInformation` of CreateCallFailed per outcome. UNCONFIRMED: ACS documents that CreateCallFailed carries
+ * resultInformation, and PSTN end codes of the form code = SIP status, subCode = 560000 + SIP status for normal
+ * clearing (560000); the busy, decline and no-answer values below follow that pattern (SIP 486, 603, 408) and have not
+ * been seen from the service. docs/fidelity says so; code that reads them must also accept others.
+ */
+export const CREATE_CALL_FAILURES = {
+  busy: { code: 486, subCode: 560486, message: 'Callee is busy (lab; code and subCode unconfirmed).' },
+  decline: { code: 603, subCode: 560603, message: 'Callee declined the call (lab; code and subCode unconfirmed).' },
+  noAnswer: { code: 408, subCode: 560408, message: 'Callee did not answer (lab; code and subCode unconfirmed).' },
+} as const;
+
+export interface OutboundCallsOptions {
+  /** The callee for targets without a script: answers after 500 ms with a short tone. */
+  defaultCallee?: CalleeScript;
+  /** How long a callee that never answers rings before ACS gives up (the service's limit is undocumented). */
+  ringTimeoutMs?: number;
+}
+
+/** What the emulator lends the outbound module: its call registry, connect step and callbacks. */
+export interface OutboundCallsHost {
+  /** Registers a call placed with createCall (ids from the REST peer's answer). */
+  register(init: { callConnectionId: string; serverCallId: string; correlationId: string; from: string; to: string; remote: Identifier; callbackUri: string; mediaStreamingOptions: Record<string, unknown> | undefined }): EmulatedCall;
+  /** The callee answered: CallConnected, ParticipantsUpdated, then media as for an answered call. */
+  connect(call: EmulatedCall, operationContext: string | undefined): Promise<void>;
+  /** The call was not set up: CreateCallFailed, then the call is over in this state. */
+  fail(call: EmulatedCall, resultInformation: { code: number; subCode: number; message: string }, operationContext: string | undefined, state: 'rejected' | 'unanswered'): Promise<void>;
+}
+
+export interface OutboundCalls {
+  /** Scripts the callee at `target` (an E.164 number or an ACS raw id) for the calls placed from now on. */
+  script(target: string, callee: CalleeScript): void;
+  /** The beforeRespond step for createCall. */
+  onCreateCall(exchange: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse>;
+}
+
+const silence = (sampleRateHz: number, ms: number) => new Int16Array(Math.round((sampleRateHz * ms) / 1000));
+
+/** A sine tone at `frequencyHz`, `ms` long: the callee's "Hello?" stand-in and the mailbox beep. */
+export function tone(sampleRateHz: number, frequencyHz: number, ms: number, amplitude = 8000): Int16Array {
+  const samples = new Int16Array(Math.round((sampleRateHz * ms) / 1000));
+  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * i) / sampleRateHz));
+  return samples;
+}
+
+const concat = (...parts: Int16Array[]) => {
+  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+};
+
+export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCallsOptions = {}): OutboundCalls {
+  const scripts = new Map<string, CalleeScript>();
+  const defaultCallee = options.defaultCallee ?? { kind: 'human', answerAfterMs: 500 };
+  const ringTimeoutMs = options.ringTimeoutMs ?? 60_000;
+
+  function calleeFor(target: Identifier): CalleeScript {
+    return scripts.get(target.phoneNumber?.value ?? '') ?? scripts.get(target.rawId) ?? defaultCallee;
+  }
+
+  async function onCreateCall({ body }: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse> {
+    const response = await next();
+    if (response.status !== 201) return response;
+    const properties = response.body as { callConnectionId: string; serverCallId: string; correlationId: string };
+    const target = (body.targets as Identifier[])[0]!;
+    const from = (body.sourceCallerIdNumber as { value?: string } | undefined)?.value ?? (body.source as { id?: string } | undefined)?.id ?? 'app';
+    const call = host.register({
+      ...properties,
+      from,
+      to: target.phoneNumber?.value ?? target.rawId,
+      remote: target,
+      callbackUri: body.callbackUri as string,
+      mediaStreamingOptions: body.mediaStreamingOptions as Record<string, unknown> | undefined,
+    });
+    const operationContext = typeof body.operationContext === 'string' ? body.operationContext : undefined;
+    const callee = calleeFor(target);
+    call.timeline.add('acs', 'ringing-callee', { to: maskPhoneNumber(call.to), callee: callee.kind });
+    // ACS answers createCall first; the callee's outcome follows through callbacks.
+    setImmediate(() => ring(call, callee, operationContext));
+    return response;
+  }
+
+  function ring(call: EmulatedCall, callee: CalleeScript, operationContext: string | undefined): void {
+    const timers: NodeJS.Timeout[] = [];
+    const later = (ms: number, task: () => void) => {
+      const timer = setTimeout(() => {
+        if (!call.isOver) task();
+      }, ms);
+      timer.unref();
+      timers.push(timer);
+    };
+    void call.ended().then(() => timers.forEach(clearTimeout));
+
+    switch (callee.kind) {
+      case 'busy':
+        return later(callee.afterMs ?? 200, () => void host.fail(call, CREATE_CALL_FAILURES.busy, operationContext, 'rejected'));
+      case 'decline':
+        return later(callee.afterMs ?? 2000, () => void host.fail(call, CREATE_CALL_FAILURES.decline, operationContext, 'rejected'));
+      case 'noAnswer':
+        return later(ringTimeoutMs, () => {
+          call.timeline.add('acs', 'unanswered', { afterMs: ringTimeoutMs });
+          void host.fail(call, CREATE_CALL_FAILURES.noAnswer, operationContext, 'unanswered');
+        });
+      case 'human':
+      case 'voicemail':
+        return later(callee.answerAfterMs ?? 500, () => {
+          call.timeline.add('caller', callee.kind === 'human' ? 'answered' : 'voicemail-answered');
+          void host.connect(call, operationContext);
+          void speakOnceMediaFlows(call, callee, later);
+        });
+    }
+  }
+
+  async function speakOnceMediaFlows(call: EmulatedCall, callee: Extract<CalleeScript, { kind: 'human' | 'voicemail' }>, later: (ms: number, task: () => void) => void) {
+    try {
+      await call.timeline.waitFor((e) => e.source === 'media' && e.type === 'connected', 30_000, 'media connected');
+    } catch {
+      return; // media never came: the callee stays on the line silently until someone hangs up
+    }
+    if (call.isOver) return;
+    const rateHz = call.sampleRateHz ?? 16000;
+    if (callee.kind === 'human') {
+      const speech = callee.speech?.(rateHz) ?? concat(silence(rateHz, 300), tone(rateHz, 440, 600), silence(rateHz, 200));
+      call.timeline.add('caller', 'speaks', { ms: Math.round((speech.length / rateHz) * 1000) });
+      call.say(speech);
+      if (callee.hangUpAfterMs !== undefined) later(callee.hangUpAfterMs, () => void call.hangUp());
+      return;
+    }
+    const greeting = callee.greeting(rateHz);
+    const beep = tone(rateHz, 1000, callee.beepMs ?? 400);
+    const greetingMs = Math.round((greeting.length / rateHz) * 1000);
+    call.timeline.add('caller', 'voicemail-greeting', { ms: greetingMs });
+    call.say(concat(greeting, beep));
+    later(greetingMs, () => call.timeline.add('caller', 'voicemail-beep'));
+    later(greetingMs + (callee.beepMs ?? 400) + (callee.recordForMs ?? 30_000), () => void call.hangUp());
+  }
+
+  return {
+    script(target, callee) {
+      scripts.set(target, callee);
+    },
+    onCreateCall,
+  };
+}
