@@ -68,7 +68,7 @@ customMetrics
   {
     name: 'calls-failing'
     displayName: 'Voice agent: calls failing'
-    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries, or at once when Voice Live authentication fails (worker_voice_live_auth_failures_total rises with it; log line "Voice Live authentication failed": the worker identity AZURE_CLIENT_ID has no token or lacks its role, so every call fails). Search the worker log for the calls\' callId: docs/operations.md Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
+    description: 'More than ${callsFailedThreshold} calls ended with outcome failed in 15 minutes (worker_calls_total): the worker closed the call on an error, e.g. Voice Live unreachable after its retries, or Voice Live authentication failing (its own rule). Search the worker log for the calls\' callId: docs/operations.md Troubleshooting, rows "call started but the caller hears nothing" and "the agent stops answering mid-call".'
     severity: 2
     windowSize: 'PT15M'
     condition: {
@@ -182,6 +182,26 @@ customMetrics
 '''
       timeAggregation: 'Total'
       metricMeasureColumn: 'refusedCalls'
+      operator: 'GreaterThan'
+      threshold: 0
+      failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+    }
+  }
+  // Any failure: a credential does not heal by itself, and every call fails at once until someone fixes it.
+  {
+    name: 'voice-live-auth-failing'
+    displayName: 'Voice agent: Voice Live authentication failing'
+    description: 'Calls ended at once in the last 5 minutes because the worker could not authenticate to Voice Live (worker_voice_live_auth_failures_total): no Microsoft Entra token for its identity (AZURE_CLIENT_ID not assigned to the container app, CredentialUnavailableError), or Voice Live refused it with 401/403 (the identity lacks Cognitive Services User, or Azure AI User for an agent). Every call is answered and then ends. The worker log line "Voice Live authentication failed" gives the whole reason, as does each call record\'s outcome. docs/operations.md Troubleshooting, row "the call ends at once: Voice Live authentication failed".'
+    severity: 1
+    windowSize: 'PT5M'
+    condition: {
+      query: '''
+customMetrics
+| where cloud_RoleName == "worker" and name == "worker_voice_live_auth_failures_total"
+| project timestamp, authFailures = valueSum
+'''
+      timeAggregation: 'Total'
+      metricMeasureColumn: 'authFailures'
       operator: 'GreaterThan'
       threshold: 0
       failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { metrics as otelMetrics } from '@opentelemetry/api';
+import { CredentialUnavailableError } from '@azure/identity';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Node } from 'web-tree-sitter';
 import { AcsMediaClient, AcsUpgradeError } from '../../lab/acs/media-client.js';
@@ -201,10 +202,11 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['no-worker', 1],
       ['calls-refused-at-capacity', 0],
       ['unknown-agent-profile', 0],
+      ['voice-live-auth-failing', 0],
     ]);
   });
 
-  it('seven rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at docs/operations.md Troubleshooting', () => {
+  it('eight rules, each evaluated every 5 minutes over 5 to 15 minutes, with its severity, a clear name and a description pointing at docs/operations.md Troubleshooting', () => {
     const rules = alertRules();
     expect(rules.map((r) => [r.name, r.properties.severity, r.properties.windowSize])).toEqual([
       [`alert-voice-live-responses-failing-${TOKEN}`, 2, 'PT15M'],
@@ -214,6 +216,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       [`alert-no-worker-${TOKEN}`, 1, 'PT15M'],
       [`alert-calls-refused-at-capacity-${TOKEN}`, 2, 'PT15M'],
       [`alert-unknown-agent-profile-${TOKEN}`, 1, 'PT5M'],
+      [`alert-voice-live-auth-failing-${TOKEN}`, 1, 'PT5M'],
     ]);
     for (const rule of rules) {
       expect(rule.kind).toBe('LogAlert');
@@ -286,6 +289,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
       ['worker_active_calls', undefined],
       ['worker_upgrades_rejected_total', 'reason'],
       ['worker_upgrades_rejected_total', 'reason'],
+      ['worker_voice_live_auth_failures_total', undefined],
     ]);
     for (const s of selections) {
       expect(exported.instrumentNames, s.metric).toContain(s.metric);
@@ -351,7 +355,7 @@ describe('a real worker emits the rows each counter rule selects', () => {
     await expect(AcsMediaClient.connect({ url: `${worker.url}/ws/refused`, token })).rejects.toBeInstanceOf(AcsUpgradeError);
   }
 
-  it('refused tokens, unreachable signing keys, a call refused at capacity, a call to an unknown agent profile, bad input, a failed response and a failed call all match a rule', async () => {
+  it('refused tokens, unreachable signing keys, a call refused at capacity, a call to an unknown agent profile, bad input, a failed response, a failed call and a Voice Live authentication failure all match a rule', async () => {
     issuer = await startAcsTokenIssuer({ audience });
     peer = await startVoiceLivePeer({ apiKey: 'lab-key' });
     const worker = await startWorker(workerConfig(peer.url, { mediaAuth: { mode: 'acs', audience, issuer: issuer.issuer, jwksUrl: issuer.jwksUrl } }));
@@ -402,6 +406,20 @@ describe('a real worker emits the rows each counter rule selects', () => {
     workers.push(profiled);
     await expect(AcsMediaClient.connect({ url: `${profiled.url}/ws/call-2/marketing` })).rejects.toMatchObject({ status: 404 });
 
+    // A worker whose identity gets no token: its call ends at once.
+    const unauthenticated = await startWorker(workerConfig(peer.url, {}, { apiKey: undefined }), {
+      credential: {
+        getToken: async () => {
+          throw new CredentialUnavailableError('ManagedIdentityCredential: no identity assigned');
+        },
+      },
+    });
+    workers.push(unauthenticated);
+    const denied = await AcsMediaClient.connect({ url: `${unauthenticated.url}/ws/call-3` });
+    clients.push(denied);
+    denied.sendMetadata(16000);
+    expect((await denied.closed).code).toBe(1011);
+
     const emitted = new Map<string, { labels: Record<string, string | number>; value: number }[]>();
     for (const w of workers) {
       for (const metric of await w.server.metrics.registry.getMetricsAsJSON()) {
@@ -420,7 +438,9 @@ describe('a real worker emits the rows each counter rule selects', () => {
     };
     const query = (name: string): string => rules.find((r) => r.name === name)!.condition.query;
     expect(selected(query('voice-live-responses-failing'), 'failed')).toBe(1);
-    expect(selected(query('calls-failing'))).toBe(1);
+    // Voice Live gone for good, and the call without a token.
+    expect(selected(query('calls-failing'))).toBe(2);
+    expect(selected(query('voice-live-auth-failing'))).toBe(1);
     for (const reason of MEDIA_AUTH_REFUSALS) expect(selected(query('media-auth-refused'), reason), reason).toBe(1);
     expect(selected(query('frames-dropped'), 'not_json')).toBe(1);
     // Only the refusal at capacity, none of the token refusals above.
