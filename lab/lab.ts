@@ -336,6 +336,10 @@ function combineHooks(first: CallSessionHooks, second: CallSessionHooks | undefi
   return {
     sessionSettings: (settings, call) => both.reduce((s, h) => (h.sessionSettings ? h.sessionSettings(s, call) : s), settings),
     onStart: (call) => both.forEach((h) => h.onStart?.(call)),
+    greetingAllowed: (call) => {
+      const waits = both.map((h) => h.greetingAllowed?.(call)).filter((p): p is Promise<boolean> => p !== undefined);
+      return waits.length > 0 ? Promise.all(waits).then((allowed) => allowed.every(Boolean)) : undefined;
+    },
     onVoiceLiveEvent: (event, call) => both.forEach((h) => h.onVoiceLiveEvent?.(event, call)),
     onDtmf: (tone, call) => both.forEach((h) => h.onDtmf?.(tone, call)),
     onBargeIn: (info, call) => both.forEach((h) => h.onBargeIn?.(info, call)),

@@ -230,6 +230,17 @@ export interface CallSessionSubscription {
   close(): Promise<void>;
   /** Settles once the subscription has stopped and released the session. */
   readonly closed: Promise<void>;
+  /**
+   * Writes the session's state (Service Bus session state: any replica that accepts the session can read it),
+   * as JSON. Resolves false, without throwing, when no session is held at the moment or the write failed.
+   */
+  setSessionState(state: unknown): Promise<boolean>;
+}
+
+/** The accepted session, before its first message is handed over. */
+export interface AcceptedCallSession {
+  /** The session's state as last written (parsed JSON), or null. */
+  getSessionState(): Promise<unknown>;
 }
 
 export interface CallSessionOptions {
@@ -241,6 +252,11 @@ export interface CallSessionOptions {
   retryDelayMs?: number;
   /** How long the session lock is renewed for the holder. Default 24 h: the worker holds a call's session for the whole call. */
   maxAutoLockRenewalDurationInMs?: number;
+  /**
+   * Called each time the session is accepted, before any of its messages reaches `handler` (e.g. to read the
+   * session state first). A failure is reported and the messages still flow.
+   */
+  onAccepted?: (session: AcceptedCallSession) => Promise<void> | void;
 }
 
 function toReceived(message: ServiceBusReceivedMessage): ReceivedBusMessage {
@@ -285,8 +301,18 @@ export function subscribeToCallSession(
     }
   };
 
+  let current: ServiceBusSessionReceiver | undefined;
+
   // One accepted session at a time: returns when it is lost or the subscription stops.
   const holdSession = async (receiver: ServiceBusSessionReceiver): Promise<void> => {
+    current = receiver;
+    if (options.onAccepted) {
+      try {
+        await options.onAccepted({ getSessionState: () => receiver.getSessionState({ abortSignal: stopping.signal }) });
+      } catch (error) {
+        report(error, 'reading the accepted session failed; its messages still flow');
+      }
+    }
     let inFlight: Promise<void> = Promise.resolve();
     let markLost!: () => void;
     // Once the session is lost, a settlement in flight would wait the SDK's 60 s for a dead link.
@@ -327,6 +353,7 @@ export function subscribeToCallSession(
     stopping.signal.removeEventListener('abort', ended);
     await inFlight;
     await subscription.close().catch(() => undefined);
+    if (current === receiver) current = undefined;
     await receiver.close().catch((error: unknown) => logger.debug({ error: describe(error) }, 'closing the session receiver failed'));
   };
 
@@ -368,6 +395,17 @@ export function subscribeToCallSession(
     close: async () => {
       stop();
       await closed;
+    },
+    setSessionState: async (state) => {
+      const receiver = current;
+      if (!receiver || receiver.isClosed) return false;
+      try {
+        await receiver.setSessionState(Buffer.from(JSON.stringify(state ?? null), 'utf8'));
+        return true;
+      } catch (error) {
+        report(error, 'writing the session state failed');
+        return false;
+      }
     },
   };
 }

@@ -36,6 +36,8 @@ export interface CallSummary {
   framesIn: number;
   framesOut: number;
   bargeIns: number;
+  /** The close code when ACS closed the media socket (1006: the connection dropped without a closing handshake). */
+  acsCloseCode?: number;
 }
 
 /** Extension points, so call control can plug in without touching the relay. All optional, all synchronous. */
@@ -43,6 +45,12 @@ export interface CallSessionHooks {
   /** Extra session settings (tools, metadata) before the Voice Live session opens. */
   sessionSettings?(settings: VoiceLiveSessionSettings, call: CallControl): VoiceLiveSessionSettings;
   onStart?(call: CallControl): void;
+  /**
+   * The Voice Live greeting waits for this (at most RESUME_WAIT_MS) and is skipped if it resolves false: a call
+   * carried over from another worker is not greeted again. The session opens meanwhile. The only hook that may
+   * return a promise.
+   */
+  greetingAllowed?(call: CallControl): Promise<boolean> | undefined;
   onVoiceLiveEvent?(event: ServerEvent, call: CallControl): void;
   onDtmf?(tone: string, call: CallControl): void;
   onBargeIn?(info: { itemId: string; heardMs: number }, call: CallControl): void;
@@ -73,6 +81,8 @@ export interface CallSessionOptions {
 }
 
 const ACS_CLOSE_TIMEOUT_MS = 1000;
+/** Longest wait for `greetingAllowed` (reading a carried-over call's state): after it the greeting is spoken. */
+export const RESUME_WAIT_MS = 3000;
 /** Failed responses asked for again in one call. */
 const MAX_RESPONSE_RETRIES = 3;
 /** Failures that asking again cannot fix: it would fail the same way, and load a throttled service further. */
@@ -132,6 +142,7 @@ export class CallSession implements CallControl {
   private framesOut = 0;
   private bargeIns = 0;
   private endReason = '';
+  private acsCloseCode: number | undefined;
 
   constructor(private readonly options: CallSessionOptions) {
     this.unmixedAudio = options.unmixedAudio === true;
@@ -143,7 +154,10 @@ export class CallSession implements CallControl {
     this.badInput = new BadInputReporter(options.metrics, options.logger);
     this.socket.on('message', this.onAcsMessage);
     this.socket.on('pong', () => (this.lastHeardFromAcsMs = performance.now()));
-    this.socket.on('close', (code, reason) => this.end(`ACS socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`));
+    this.socket.on('close', (code, reason) => {
+      if (this.state !== 'ended') this.acsCloseCode = code;
+      this.end(`ACS socket closed (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
+    });
     this.socket.on('error', (error: Error & { code?: string }) => {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.dropped('oversized');
       this.log.warn({ err: { message: error.message, code: error.code } }, 'ACS socket error');
@@ -309,6 +323,11 @@ export class CallSession implements CallControl {
       this.log.error({ reason, code, fatal, ...(authFailed ? { authFailed } : {}) }, 'Voice Live session ended; ending the call');
       this.end(`Voice Live closed: ${reason}`, 1011);
     });
+    const greetingAllowed = this.runHook('greetingAllowed', () => this.options.hooks?.greetingAllowed?.(this));
+    if (greetingAllowed) {
+      const waitMs = new Promise<boolean>((resolve) => setTimeout(() => resolve(true), RESUME_WAIT_MS).unref());
+      client.holdGreetingUntil(Promise.race([greetingAllowed.catch(() => true), waitMs]));
+    }
     this.log.info({ callRateHz, voiceLiveRateHz, resampling: voiceLiveRateHz !== callRateHz }, 'connecting to Voice Live');
     client.connect({ abortSignal: this.abort.signal }).then(
       () => this.log.info('Voice Live session ready'),
@@ -587,6 +606,7 @@ export class CallSession implements CallControl {
       framesIn: this.framesIn,
       framesOut: this.framesOut,
       bargeIns: this.bargeIns,
+      ...(this.acsCloseCode !== undefined ? { acsCloseCode: this.acsCloseCode } : {}),
     };
     this.log.info({ ...summary, callRateHz: this.callRateHz }, 'call ended');
     this.runHook('onEnd', () => this.options.hooks?.onEnd?.(summary));

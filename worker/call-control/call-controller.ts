@@ -8,6 +8,8 @@ import { boundText, MAX_REASON_CHARS } from '../../shared/bounded-text.js';
 import { maskPhoneNumber, maskPhoneNumbersIn } from '../../shared/privacy.js';
 import type { CallControl, CallSessionHooks, CallSummary } from '../call-session.js';
 import { CallRecordCollector } from '../call-record/collector.js';
+import { CallContinuity } from '../continuity/call-continuity.js';
+import type { CarriedState } from '../continuity/carried-state.js';
 import type { RecordOutbox } from '../call-record/outbox.js';
 import { FunctionCallRunner } from '../tools/function-calls.js';
 import { transferToHumanTool } from '../tools/builtin.js';
@@ -31,6 +33,8 @@ export interface CallControllerDeps {
   busClient?: ServiceBusClient | undefined;
   /** Where the record goes when the call ends (the outbox, or the handover to a replacing socket's controller). */
   outbox?: Pick<RecordOutbox, 'add'> | undefined;
+  /** The call goes on without this controller (its socket ended, not the call): a successor on this worker takes the state. */
+  handOver?: ((state: CarriedState) => void) | undefined;
   /** Pause before accepting the call's bus session again (held elsewhere, bus down). */
   subscriptionRetryDelayMs?: number;
   onFinished?: (controller: CallController) => void;
@@ -59,6 +63,8 @@ const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{
 export class CallController {
   readonly hooks: CallSessionHooks;
   readonly record: CallRecordCollector;
+  /** The call's state in its bus session, for the worker that takes the call over if this one dies or drains. */
+  readonly continuity: CallContinuity;
   private readonly log: Logger;
   private readonly gate: ResponseGate;
   private readonly runner: FunctionCallRunner;
@@ -70,6 +76,12 @@ export class CallController {
   private respondAfterItems = false;
   private pendingResponses: Record<string, unknown>[] = [];
   private greeted = false;
+  /** Voice Live has started a response (its own greeting, if configured, is the first). */
+  private agentHasSpoken = false;
+  /** The call was carried over from another worker (or socket): its state was restored. */
+  private resumed = false;
+  /** A conversation handed over before this call's Voice Live client existed: given to it in onStart. */
+  private carriedConversation: CarriedState['conversation'] | undefined;
   private greetingTimer: NodeJS.Timeout | undefined;
   private itemsTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -109,9 +121,16 @@ export class CallController {
       logger: this.log,
       onToolUsed: (use) => this.record.addTool(use),
     });
+    this.continuity = new CallContinuity({
+      callId: deps.callId,
+      logger: this.log,
+      snapshot: () => this.carriedState(),
+      resume: (state) => this.resume(state),
+    });
     this.hooks = {
       sessionSettings: (settings) => this.sessionSettings(settings),
       onStart: (call) => this.onStart(call),
+      greetingAllowed: () => this.continuity.ready.then(() => !this.resumed),
       onVoiceLiveEvent: (event) => this.onVoiceLiveEvent(event),
       onDtmf: (tone) => this.onDtmf(tone),
       onBargeIn: (info) => this.record.onBargeIn(info.itemId, info.heardMs),
@@ -133,16 +152,27 @@ export class CallController {
 
   private onStart(call: CallControl): void {
     this.call = call;
+    if (this.carriedConversation) call.voiceLive?.resumeConversation(this.carriedConversation);
+    this.carriedConversation = undefined;
     this.callConnectionId ??= call.callConnectionId;
     call.voiceLive?.on('session-replaced', () => this.gate.reset());
     if (this.deps.busClient) {
       this.subscription = subscribeToCallSession(this.deps.busClient, this.deps.config.callEventsQueue, this.deps.callId, (m) => this.onBusMessage(m), {
         logger: this.log,
         retryDelayMs: this.deps.subscriptionRetryDelayMs ?? 1_000,
+        onAccepted: this.continuity.onAccepted,
       });
+      this.continuity.attach(this.subscription);
+    } else {
+      this.continuity.withoutStore();
     }
-    if (this.deps.config.callerGreeting) {
-      this.greetingTimer = setTimeout(() => this.greet(), this.deps.config.callerGreeting.waitMs);
+    const callerGreeting = this.deps.config.callerGreeting;
+    if (callerGreeting) {
+      // Counted once a carried-over state has been read: a continuation never greets.
+      void this.continuity.ready.then(() => {
+        if (this.greeted || this.ended) return;
+        this.greetingTimer = setTimeout(() => this.greet(), callerGreeting.waitMs);
+      });
     }
     this.watchCallerSilence();
     const maxMinutes = this.deps.config.caps.maxMinutes;
@@ -156,6 +186,9 @@ export class CallController {
 
   private onVoiceLiveEvent(event: ServerEvent): void {
     this.record.onVoiceLiveEvent(event);
+    if (event.type === 'response.created') this.agentHasSpoken = true;
+    // A completed turn (either side's): what a successor would need has changed. Written debounced, never per delta.
+    if (event.type === 'response.done' || event.type === 'conversation.item.input_audio_transcription.completed') this.continuity.changed();
     this.gate.onEvent(event);
     this.runner.onEvent(event);
     if (event.type === 'input_audio_buffer.speech_started') this.silence?.callerActive();
@@ -231,6 +264,7 @@ export class CallController {
         this.log.info({ from: maskPhoneNumber(this.caller.from), to: maskPhoneNumber(this.caller.to) }, 'caller context received');
         if (this.deps.config.callerContext) this.addItem(systemItem(this.callerContextText()));
         this.greet();
+        this.continuity.changed();
         break;
       }
       case 'call.disconnected':
@@ -512,6 +546,70 @@ export class CallController {
     );
   }
 
+  // ---- continuity ------------------------------------------------------------------------------
+
+  /** The figures of the end, once the call ended here and was handed over (the state's record uses them). */
+  private finalFacts: Parameters<CallRecordCollector['build']>[0] | undefined;
+
+  /**
+   * Ended for good: hung up (by anyone), transferred, or ACS closed the media socket with a closing handshake
+   * (it ended the call or its media on purpose). Not: the worker ended it (draining, replaced, Voice Live lost)
+   * or the connection dropped without a handshake (1006), after which ACS reports the media failure and the
+   * Functions app restarts it.
+   */
+  private isFinalEnd(summary: CallSummary): boolean {
+    return this.record.outcomeKind !== undefined || (summary.acsCloseCode !== undefined && summary.acsCloseCode !== 1006);
+  }
+
+  private carriedState() {
+    const voiceLive = this.call?.voiceLive;
+    const facts = this.finalFacts ?? {
+      reason: 'in progress',
+      framesIn: 0,
+      framesOut: 0,
+      bargeIns: 0,
+      voiceLiveReconnects: voiceLive?.stats.reconnects ?? 0,
+      framesDropped: voiceLive?.stats.droppedAudioChunks ?? 0,
+      callConnectionId: this.callConnectionId,
+    };
+    return {
+      greeted: this.greeted || this.agentHasSpoken,
+      caller: { ...this.caller },
+      conversation: voiceLive?.conversationEntries ?? [],
+      record: this.record.build(facts),
+    };
+  }
+
+  /** Before Voice Live connects: the conversation, the greeting already given, the caller's context and the record so far. */
+  private resume(state: CarriedState): void {
+    this.resumed = true;
+    this.greeted = true;
+    this.agentHasSpoken = state.greeted;
+    clearTimeout(this.greetingTimer);
+    if (state.caller.from) this.caller.from = state.caller.from;
+    if (state.caller.to) this.caller.to = state.caller.to;
+    if (state.caller.displayName) this.caller.displayName = state.caller.displayName;
+    this.record.setParties(this.caller.from, this.caller.to);
+    if (state.record) {
+      this.record.inherit(state.record);
+      const maxMinutes = this.deps.config.caps.maxMinutes;
+      if (maxMinutes !== undefined && this.capTimer) {
+        // The cap counts from when the call started, not from when it reached this worker.
+        clearTimeout(this.capTimer);
+        const leftMs = Math.max(0, maxMinutes * 60_000 - (Date.now() - Date.parse(state.record.startedAt)));
+        this.capTimer = setTimeout(() => this.onCapReached('minutes'), leftMs);
+        this.capTimer.unref();
+      }
+    }
+    if (this.call?.voiceLive) this.call.voiceLive.resumeConversation(state.conversation);
+    else this.carriedConversation = state.conversation;
+  }
+
+  /** Called by the worker's call control when this controller replaces one of the same call on this worker. */
+  takeOver(state: CarriedState): void {
+    this.continuity.resumeWith(state);
+  }
+
   // ---- end -------------------------------------------------------------------------------------
 
   private onEnd(summary: CallSummary): void {
@@ -526,9 +624,8 @@ export class CallController {
     clearInterval(this.silenceTimer);
     clearTimeout(this.silenceHangUpTimer);
     this.settleTransfer(undefined, { ok: false, reason: 'the call ended' });
-    void this.subscription?.close();
     const stats = this.call?.voiceLive?.stats;
-    const record = this.record.build({
+    const facts = {
       reason: summary.reason,
       framesIn: summary.framesIn,
       framesOut: summary.framesOut,
@@ -536,7 +633,23 @@ export class CallController {
       voiceLiveReconnects: stats?.reconnects ?? 0,
       framesDropped: stats?.droppedAudioChunks ?? 0,
       callConnectionId: this.callConnectionId ?? summary.callConnectionId,
-    });
+    };
+    if (this.continuity.isStored && !this.isFinalEnd(summary)) {
+      // The call itself goes on (this worker drains, its media dropped, Voice Live failed): ACS is asked to
+      // stream again, and the worker that gets it continues the conversation and this record from the session.
+      this.finalFacts = facts;
+      this.deps.handOver?.(this.continuity.current());
+      const handOver = this.continuity.flush().then((saved) => {
+        this.log.info({ saved, reason: summary.reason, ...this.continuity.stats }, 'call handed over: state left in its bus session for the next worker');
+      });
+      void handOver.finally(() => void this.subscription?.close());
+      this.deps.onFinished?.(this);
+      return;
+    }
+    this.continuity.close();
+    void this.continuity.clear().finally(() => void this.subscription?.close());
+    if (this.continuity.isStored) this.log.info({ ...this.continuity.stats }, 'carried call state: cost for this call');
+    const record = this.record.build(facts);
     if (this.deps.outbox) this.deps.outbox.add(record);
     else this.log.info({ outcome: record.outcome, durationMs: record.durationMs, cost: record.cost.total }, 'call record (no Service Bus configured)');
     this.deps.onFinished?.(this);

@@ -4,6 +4,7 @@ import { BusPublisher, createServiceBusClient } from '../../shared/bus.js';
 import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
 import type { CallRecord } from '../../shared/call-record.js';
+import type { CarriedState } from '../continuity/carried-state.js';
 import type { CallSessionHooks } from '../call-session.js';
 import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js';
 import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
@@ -97,6 +98,16 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
   const released = new Set<Promise<void>>();
   /** Records of calls whose media socket just ended, held for one turn in case a new socket of the call replaces it. */
   const handovers = new Map<string, CallRecord>();
+  /** The carried state of calls whose socket just ended while the call goes on, held for one turn likewise. */
+  const carried = new Map<string, CarriedState>();
+  const handOverFor = (callId: string, controller: () => CallController) => (state: CarriedState) => {
+    const successor = calls.get(callId);
+    if (successor && successor !== controller()) return successor.takeOver(state);
+    carried.set(callId, state);
+    setImmediate(() => {
+      if (carried.get(callId) === state) carried.delete(callId);
+    });
+  };
 
   /**
    * One record per call: when a new media socket of a call replaces the old one on this worker, the old
@@ -153,6 +164,7 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
         actions,
         busClient,
         outbox: outbox ? recordSinkFor(callId, () => controller) : undefined,
+        handOver: handOverFor(callId, () => controller),
         ...(deps.subscriptionRetryDelayMs !== undefined ? { subscriptionRetryDelayMs: deps.subscriptionRetryDelayMs } : {}),
         onFinished: (finished: CallController) => {
           if (calls.get(callId) === finished) calls.delete(callId);
@@ -160,6 +172,11 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
           released.add(release);
         },
       });
+      const state = carried.get(callId);
+      if (state) {
+        carried.delete(callId);
+        controller.takeOver(state);
+      }
       const inherited = handovers.get(callId);
       if (inherited) {
         handovers.delete(callId);

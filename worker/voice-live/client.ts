@@ -167,6 +167,7 @@ export class VoiceLiveClient {
   private closePromise: Promise<void> | undefined;
   private closedEmitted = false;
   private greeted = false;
+  private greetingHold: Promise<boolean> | undefined;
   private readonly lifetime = new AbortController();
   private renewalTimer: NodeJS.Timeout | undefined;
   private forceSwitchTimer: NodeJS.Timeout | undefined;
@@ -239,6 +240,27 @@ export class VoiceLiveClient {
   /** The conversation so far, as it would be replayed into a new session. */
   get conversationEntries(): ConversationEntry[] {
     return this.conversation.snapshot();
+  }
+
+  /**
+   * Before `connect()`: the greeting waits until `until` settles, and is skipped if it resolves false (a call
+   * carried over from another replica is not greeted again). The session itself opens meanwhile.
+   */
+  holdGreetingUntil(until: Promise<boolean>): void {
+    this.greetingHold = until;
+  }
+
+  /**
+   * Continues a conversation held elsewhere (a call moved here from another replica): the entries go first in
+   * the conversation, are given to the open session at once (or with the session being set up, as a reconnect
+   * replays), and the greeting is not spoken.
+   */
+  resumeConversation(entries: readonly ConversationEntry[]): void {
+    if (this.state === 'closed') return;
+    this.greeted = true;
+    const items = this.conversation.seed(entries);
+    // Idle or still connecting: the connect loop replays the whole log, seeded entries included.
+    if (this.state === 'open' && this.primary && items.length > 0) this.primary.sendReplay(items);
   }
 
   /** Between the service's speech_started and speech_stopped on the current session. */
@@ -766,6 +788,15 @@ export class VoiceLiveClient {
   private sendGreeting(): void {
     const greeting = this.options.greeting;
     if (!greeting || this.greeted) return;
+    const hold = this.greetingHold;
+    if (hold) {
+      this.greetingHold = undefined;
+      void hold.then(
+        (allowed) => (allowed ? this.sendGreeting() : void (this.greeted = true)),
+        () => this.sendGreeting(),
+      );
+      return;
+    }
     this.greeted = true;
     if (greeting.kind === 'text') {
       this.createResponse({

@@ -53,6 +53,26 @@ export class ConversationLog {
     return this.entries.map((entry) => this.view(entry));
   }
 
+  /**
+   * Puts a conversation another replica had (the entries as `snapshot()` gave them, assistant text already cut
+   * to what was heard) before everything recorded here, so every later replay starts with it. Item ids are
+   * dropped: they belonged to the old session. Returns the items that rebuild the seeded part, oldest first.
+   */
+  seed(entries: readonly ConversationEntry[]): Record<string, unknown>[] {
+    const seeded: Entry[] = entries.map((entry) => {
+      const { itemId: _oldId, ...rest } = entry;
+      if (rest.kind !== 'message') return rest;
+      const { audioMs: _audio, heardMs: _heard, ...message } = rest;
+      return message;
+    });
+    this.entries.unshift(...seeded);
+    while (this.entries.length > this.maxEntries) {
+      const dropped = this.entries.shift();
+      if (dropped?.itemId !== undefined) this.byItemId.delete(dropped.itemId);
+    }
+    return seeded.filter((entry) => this.entries.includes(entry)).map((entry) => this.toItem(entry)).filter((item): item is Record<string, unknown> => item !== undefined);
+  }
+
   /** Hot path: counts an assistant item's audio without decoding it. */
   addAudio(itemId: string, base64Length: number): void {
     const entry = this.byItemId.get(itemId);
