@@ -18,6 +18,7 @@ import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js'
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
 import { prepareFunctionsAppProcess } from './functions-app-process.js';
+import { startIngress, type Ingress } from './ingress.js';
 import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './servicebus/peer.js';
 import { startVoiceLivePeer, type VoiceLivePeer } from './voice-live/index.js';
 import { greeting } from './greeting.js';
@@ -61,8 +62,14 @@ export interface LabOptions {
    */
   worker?: 'in-process' | 'child-process';
   /**
+   * Worker replicas (default 1). Two or more run as child processes behind a stand-in for the Container Apps
+   * ingress (lab/ingress.ts), which spreads new media sockets over the ready ones; `lab.workers` can kill,
+   * drain and restart each, to try what a caller experiences when a replica dies.
+   */
+  workers?: number;
+  /**
    * The worker's call control (tools end_call / transfer_to_human, the call's Service Bus session, call records
-   * on `call-records`), wired to the ACS emulator and the Service Bus peer. Default on (in-process worker only);
+   * on `call-records`), wired to the ACS emulator and the Service Bus peer, in-process or in each child worker. Default on;
    * TRANSFER_TARGET defaults to +15550109999 (a number ending in 0000 makes the emulator fail the transfer).
    */
   callControl?: boolean;
@@ -96,7 +103,12 @@ export interface Lab {
   readonly voiceLive: VoiceLivePeer | undefined;
   /** The in-process worker; undefined when it runs as a child process (see `workerProcess`). */
   readonly worker: WorkerServer | undefined;
+  /** The (first) child worker process, as it is now (a restart replaces it). */
   readonly workerProcess: ChildProcess | undefined;
+  /** The child worker replicas (empty with an in-process worker). */
+  readonly workers: LabWorker[];
+  /** The stand-in for the Container Apps ingress, with two or more workers. */
+  readonly ingress: Ingress | undefined;
   readonly functions: FunctionsHost;
   readonly acs: AcsEmulator;
   readonly urls: { functions: string; incomingCallWebhook: string; worker: string; acs: string; voiceLive: string; serviceBus: string; tokenIssuer: string };
@@ -105,6 +117,16 @@ export interface Lab {
   /** Messages on `call-events` for a call (session = callId), in the order the bus accepted them. */
   busMessages(callId: string, queue?: string): PeerMessage[];
   close(): Promise<void>;
+}
+
+/** One worker replica run as a child process, on a port that survives its restarts. */
+export interface LabWorker {
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Ends the process with `signal` (SIGKILL: a crash; SIGTERM: a drain, as at a deploy) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the process again on the same port and waits until it is ready. */
+  restart(): Promise<void>;
 }
 
 const RESOURCE_ID = '6f1c2a7e-0b5d-4c59-9a3e-1ab2c3d4e5f6';
@@ -216,8 +238,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech',
       ...labWorkerEnv(ports.worker ?? 0),
     });
+    const replicas = Math.max(1, options.workers ?? 1);
+    const childWorkers = options.worker === 'child-process' || replicas > 1;
+    /** Call control as worker/main.ts builds it from these variables. */
+    const callControlEnv: Env =
+      options.callControl !== false
+        ? { TRANSFER_TARGET: '+15550109999', ...workerEnv, ACS_CONNECTION_STRING: acs.connectionString, SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString }
+        : {};
     const callControl =
-      options.callControl !== false && options.worker !== 'child-process'
+      options.callControl !== false && !childWorkers
         ? await startCallControl({
             config: loadCallControlConfig({
               TRANSFER_TARGET: '+15550109999',
@@ -231,13 +260,25 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         : undefined;
     if (callControl) closers.push(() => callControl.close(2000));
     let worker: WorkerServer | undefined;
-    let workerProcess: ChildProcess | undefined;
+    const workers: LabWorker[] = [];
+    let ingress: Ingress | undefined;
     let workerPort: number;
-    if (options.worker === 'child-process') {
-      workerPort = workerConfig.port || (await freePort(host));
-      workerProcess = await spawnWorker({ ...workerEnvOf(workerConfig), ...labWorkerEnv(workerPort) }, `http://${host}:${workerPort}`, options.workerCommand);
-      const child = workerProcess;
-      closers.push(() => stopChild(child));
+    if (childWorkers) {
+      for (let index = 0; index < replicas; index++) {
+        const port = index === 0 && replicas === 1 && workerConfig.port ? workerConfig.port : await freePort(host);
+        const env = { VOICE_LIVE_TRANSCRIPTION_MODEL: 'azure-speech', ...workerEnvOf(workerConfig), ...callControlEnv, ...labWorkerEnv(port) };
+        const replica = await startLabWorker(env, `http://${host}:${port}`, options.workerCommand);
+        workers.push(replica);
+        closers.push(() => stopChild(replica.process));
+      }
+      if (replicas > 1) {
+        const started = await startIngress({ backends: workers.map((w) => w.url), host, port: ports.worker ?? 0 });
+        ingress = started;
+        closers.push(() => started.close());
+        workerPort = started.port;
+      } else {
+        workerPort = Number(new URL(workers[0]!.url).port);
+      }
     } else {
       // Against the emulator, an agent (no key: Voice Live takes none for agents) is reached with the lab's own token.
       const credential = voiceLive ? labCredential : workerConfig.voiceLive.apiKey ? undefined : new DefaultAzureCredential();
@@ -307,7 +348,11 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       serviceBus,
       voiceLive,
       worker,
-      workerProcess,
+      get workerProcess() {
+        return workers[0]?.process;
+      },
+      workers,
+      ingress,
       functions,
       acs,
       urls: {
@@ -418,6 +463,26 @@ function freePort(host: string): Promise<number> {
       probe.close(() => resolve(port));
     });
   });
+}
+
+async function startLabWorker(env: Record<string, string | undefined>, baseUrl: string, command?: WorkerCommand): Promise<LabWorker> {
+  let child = await spawnWorker(env, baseUrl, command);
+  return {
+    url: baseUrl,
+    get process() {
+      return child;
+    },
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      if (child.exitCode === null && child.signalCode === null) throw new Error(`worker ${baseUrl} is still running: kill it first`);
+      child = await spawnWorker(env, baseUrl, command);
+    },
+  };
 }
 
 /** Starts `worker/main.ts` (through tsx, as npm scripts do) and waits for /readyz. */

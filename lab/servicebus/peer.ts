@@ -16,6 +16,10 @@ export interface ServiceBusPeer {
   /** Messages still waiting to be received. */
   activeMessages(queue: string): PeerMessage[];
   deadLetters(queue: string): PeerMessage[];
+  /** A session's state as last set (null if never set). */
+  sessionState(queue: string, sessionId: string): Buffer | null;
+  /** The set-session-state operations on a session, in order: their size and when (peer clock, ms). */
+  sessionStateWrites(queue: string, sessionId: string): { bytes: number; atMs: number }[];
   /** "Service Bus down": closes the listener and drops every connection; the data is kept. */
   stop(): Promise<void>;
   /** "Back up" on the same port. */
@@ -103,6 +107,12 @@ export async function startServiceBusPeer(options: ServiceBusPeerOptions = {}): 
         .filter((m) => m.state === 'active')
         .map(snapshot),
     deadLetters: (queue) => broker.queue(queue).deadLetters().map(snapshot),
+    sessionState: (queue, sessionId) => broker.queue(queue).getSessionState(sessionId),
+    sessionStateWrites: (queue, sessionId) =>
+      broker
+        .queue(queue)
+        .sessionStateWrites.filter((w) => w.sessionId === sessionId)
+        .map(({ bytes, atMs }) => ({ bytes, atMs })),
     stop,
     restart: async () => {
       if (closed) throw new Error('the Service Bus test peer is closed');

@@ -194,7 +194,11 @@ export class QueueEntity {
 
   setSessionState(sessionId: string, state: Buffer | null): void {
     this.sessionStates.set(sessionId, state);
+    this.sessionStateWrites.push({ sessionId, bytes: state?.length ?? 0, atMs: this.now() });
   }
+
+  /** Every set-session-state accepted, in order (for measuring what carrying a call's state costs). */
+  readonly sessionStateWrites: { sessionId: string; bytes: number; atMs: number }[] = [];
 
   /** The next message `source` may deliver, or undefined. Does not lock it. */
   nextFor(source: Source): StoredMessage | undefined {
