@@ -38,6 +38,8 @@ export interface CallSummary {
   bargeIns: number;
   /** The close code when ACS closed the media socket (1006: the connection dropped without a closing handshake). */
   acsCloseCode?: number;
+  /** The close code the worker ended the call with (1000 on purpose, 1001 going away, 1011 a failure). */
+  closeCode: number;
 }
 
 /** Extension points, so call control can plug in without touching the relay. All optional, all synchronous. */
@@ -606,6 +608,7 @@ export class CallSession implements CallControl {
       framesIn: this.framesIn,
       framesOut: this.framesOut,
       bargeIns: this.bargeIns,
+      closeCode,
       ...(this.acsCloseCode !== undefined ? { acsCloseCode: this.acsCloseCode } : {}),
     };
     this.log.info({ ...summary, callRateHz: this.callRateHz }, 'call ended');

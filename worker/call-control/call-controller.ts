@@ -552,13 +552,16 @@ export class CallController {
   private finalFacts: Parameters<CallRecordCollector['build']>[0] | undefined;
 
   /**
-   * Ended for good: hung up (by anyone), transferred, or ACS closed the media socket with a closing handshake
-   * (it ended the call or its media on purpose). Not: the worker ended it (draining, replaced, Voice Live lost)
-   * or the connection dropped without a handshake (1006), after which ACS reports the media failure and the
-   * Functions app restarts it.
+   * Ended for good: hung up (by anyone), transferred, ACS closed the media socket with a closing handshake (it
+   * ended the call or its media on purpose), or the call failed here (Voice Live refused or lost, bad audio:
+   * another worker would fail the same way, and the record says why). Not: this worker went away (a drain, 1001),
+   * a new socket of the call replaced this one, or the connection dropped without a handshake (1006). Then ACS
+   * reports the media failure, the Functions app restarts it, and the worker that gets it carries on.
    */
   private isFinalEnd(summary: CallSummary): boolean {
-    return this.record.outcomeKind !== undefined || (summary.acsCloseCode !== undefined && summary.acsCloseCode !== 1006);
+    if (this.record.outcomeKind !== undefined) return true;
+    if (summary.acsCloseCode !== undefined) return summary.acsCloseCode !== 1006;
+    return summary.closeCode !== 1000 && summary.closeCode !== 1001;
   }
 
   private carriedState() {
