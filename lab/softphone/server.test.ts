@@ -32,6 +32,17 @@ describe('softphone server', () => {
     expect((await fetch(`${server.url}/../package.json`)).status).toBe(404);
   });
 
+  it('serves a 16×16 icon at /favicon.ico, drawn in code, so the browser\'s request for it does not fail', async () => {
+    const response = await fetch(`${server.url}/favicon.ico`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('image/x-icon');
+    const ico = Buffer.from(await response.arrayBuffer());
+    // ICONDIR: reserved 0, type 1 (icon), one image; its entry: 16×16, 32 bits per pixel, the image right after.
+    expect([ico.readUInt16LE(0), ico.readUInt16LE(2), ico.readUInt16LE(4)]).toEqual([0, 1, 1]);
+    expect([ico[6], ico[7], ico.readUInt16LE(12), ico.readUInt32LE(18)]).toEqual([16, 16, 32, 22]);
+    expect(ico.length).toBe(22 + ico.readUInt32LE(14));
+  });
+
   it('answers malformed control messages with an error and keeps the socket, and reports a call that cannot be placed', async () => {
     const replies = await exchange([
       'not json',

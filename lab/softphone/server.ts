@@ -8,6 +8,7 @@ import type { EmulatedCall, PlaceCallOptions } from '../acs/emulator.js';
 import type { TimelineEntry } from '../acs/timeline.js';
 import { DTMF_KEYS } from '../acs/media-leg.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
+import { faviconIco } from './favicon.js';
 
 /**
  * The softphone: a static page and one WebSocket (`/phone`) per browser tab. Text messages carry control
@@ -53,6 +54,7 @@ export async function startSoftphoneServer(options: SoftphoneServerOptions): Pro
     const path = join(root, name);
     if (existsSync(path)) files.set(`/${name}`, { body: readFileSync(path), type: contentTypes[extname(name)] ?? 'application/octet-stream' });
   }
+  files.set('/favicon.ico', { body: faviconIco(), type: 'image/x-icon' });
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://lab').pathname;

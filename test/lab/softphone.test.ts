@@ -1,18 +1,16 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startLab, type Lab } from '../../lab/lab.js';
+import type { EmulatedCall } from '../../lab/acs/emulator.js';
 import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/server.js';
 import { writeWav } from '../../lab/audio/wav.js';
 import { concat, silence, tone } from '../../lab/audio/signal.js';
+import { CHROMIUM, chromiumAvailable as available, DESKTOP, launchChromium, PHONE, warnWhenChromiumMissing } from './chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.CI !== 'true') {
-  console.warn(`softphone browser test skipped: ${CHROMIUM} not found. Enable it with: sudo apt-get install chromium`);
-}
+warnWhenChromiumMissing('softphone browser test');
 
 interface PageStats {
   state: string;
@@ -40,6 +38,8 @@ describe('the softphone page in headless Chromium', () => {
     let browser: BrowserContext;
     let page: Page;
     let dir: string;
+    let placed: EmulatedCall | undefined;
+    const consoleErrors: string[] = [];
     const stats = () => page.evaluate(() => (globalThis as unknown as { softphone: PageStats }).softphone);
 
     beforeAll(async () => {
@@ -49,26 +49,18 @@ describe('the softphone page in headless Chromium', () => {
       const wav = join(dir, 'caller.wav');
       writeFileSync(wav, writeWav({ sampleRateHz: rateHz, samples: concat([silence(2500, rateHz), tone({ frequencyHz: 350, durationMs: 800, sampleRateHz: rateHz, amplitude: 0.5 }), silence(2500, rateHz)]) }));
       lab = await startLab({ logLevel: 'silent' });
-      softphone = await startSoftphoneServer({ placeCall: (o) => lab.placeCall(o) });
+      softphone = await startSoftphoneServer({ placeCall: async (o) => (placed = await lab.placeCall(o)) });
       // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir, i.e. --user-data-dir).
-      browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--use-fake-ui-for-media-stream',
-          '--use-fake-device-for-media-stream',
-          `--use-file-for-fake-audio-capture=${wav}`,
-        ],
-      });
+      browser = await launchChromium(join(dir, 'profile'), [
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${wav}`,
+      ]);
       page = await browser.newPage();
+      await page.setViewportSize(DESKTOP);
+      page.on('console', (message) => {
+        if (message.type() === 'error') consoleErrors.push(message.text());
+      });
       await page.goto(softphone.url);
     }, 60_000);
 
@@ -77,6 +69,23 @@ describe('the softphone page in headless Chromium', () => {
       await softphone?.close();
       await lab?.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('names an icon the server has (the browser fetches it after every load; a 404 there is a console error)', async () => {
+      // The browser's own icon request is not a page request playwright reports: the page fetches the same URL.
+      const icon = await page.evaluate<{ status: number; type: string | null }>(
+        `fetch(document.querySelector('link[rel~="icon"]').href).then((r) => ({ status: r.status, type: r.headers.get('content-type') }))`,
+      );
+      expect(icon).toEqual({ status: 200, type: 'image/x-icon' });
+    });
+
+    it('fits a phone and a desktop window before the call: no sideways scrolling, every button whole on screen', async () => {
+      for (const size of [PHONE, DESKTOP]) {
+        await page.setViewportSize(size);
+        const layout = await pageLayout(page);
+        expect(layout.overflowPx, `${size.width}px wide`).toBeLessThanOrEqual(0);
+        for (const button of layout.buttons) expect(button.right, `${button.text} at ${size.width}px`).toBeLessThanOrEqual(size.width);
+      }
     });
 
     it('places a call from and to the numbers typed in, with "Call", and gets connected with media at the call rate', async () => {
@@ -117,6 +126,27 @@ describe('the softphone page in headless Chromium', () => {
       expect(await page.locator('#turns').textContent()).toMatch(/\d+ ms/);
     });
 
+    it('keeps the timeline readable with a long detail present, at phone and desktop sizes: times on one line, the transcript column wide, the detail wrapped in its own cell', async () => {
+      // A detail as long as the page shows one (140 characters, then "…") with no place to break, e.g. a URL.
+      placed!.timeline.add('acs', 'long-detail', { transportUrl: `wss://worker.example.net/ws/${'a1b2c3d4'.repeat(30)}` });
+      await expect.poll(async () => (await stats()).timeline.some((e) => e.type === 'long-detail'), { timeout: 5000 }).toBe(true);
+      for (const size of [PHONE, DESKTOP]) {
+        await page.setViewportSize(size);
+        const layout = await pageLayout(page);
+        const at = `${size.width}×${size.height}`;
+        expect(layout.timeLines.length, at).toBeGreaterThan(5);
+        expect(layout.timeLines.filter((t) => t.lines !== 1), `times on more than one line at ${at}`).toEqual([]);
+        expect(layout.transcriptWidthPx, at).toBeGreaterThan(300);
+        expect(layout.overflowPx, at).toBeLessThanOrEqual(0);
+        const detail = layout.longDetail!;
+        expect(detail.right, at).toBeLessThanOrEqual(layout.timelineRight + 0.5);
+        expect(detail.right, at).toBeLessThanOrEqual(size.width);
+        expect(detail.text).toMatch(/…$/);
+        for (const button of layout.buttons) expect(button.right, `${button.text} at ${at}`).toBeLessThanOrEqual(size.width);
+      }
+      await page.setViewportSize(DESKTOP);
+    });
+
     it('presses a key on the keypad: the emulator sends a DtmfData frame on the call\'s media socket', async () => {
       await page.click('#keypad button[data-key="5"]');
       const callId = (await stats()).callId!;
@@ -125,13 +155,51 @@ describe('the softphone page in headless Chromium', () => {
       await expect.poll(async () => (await stats()).timeline.some((e) => e.source === 'media' && e.type === 'DtmfData'), { timeout: 5000 }).toBe(true);
     });
 
-    it('hangs up with "Hang up": the call disconnects and the page shows it ended', async () => {
+    it('hangs up with "Hang up": the call disconnects, the page shows it ended and the microphone meter falls to zero', async () => {
+      const micLevel = () => page.evaluate<number>(`document.getElementById('mic-level').value`);
+      // Hang up while the caller is talking (the WAV's tone), when the meter shows a level.
+      await expect.poll(micLevel, { timeout: 15_000, interval: 20 }).toBeGreaterThan(0.05);
       await page.click('#hangup');
       await expect.poll(async () => (await stats()).state, { timeout: 10_000 }).toBe('ended');
       await expect.poll(async () => (await stats()).timeline.some((e) => e.type === 'CallDisconnected'), { timeout: 10_000 }).toBe(true);
       const callId = (await stats()).callId!;
       expect(lab.acs.calls.get(callId)?.state).toBe('disconnected');
       expect((await stats()).errors).toEqual([]);
+      expect(await micLevel()).toBe(0);
+    });
+
+    it('logged no console error in the whole visit (the icon request at load time included)', () => {
+      expect(consoleErrors).toEqual([]);
     });
   });
 });
+
+interface PageLayout {
+  overflowPx: number;
+  buttons: { text: string; right: number }[];
+  timeLines: { text: string; lines: number }[];
+  transcriptWidthPx: number;
+  timelineRight: number;
+  longDetail: { text: string; right: number } | undefined;
+}
+
+/** Measured in the page (browser code, hence a string: this project's TypeScript has no DOM types): boxes and line counts, not pixels. */
+function pageLayout(page: Page): Promise<PageLayout> {
+  return page.evaluate<PageLayout>(`(() => {
+    const lineCount = (element) => {
+      const range = document.createRange();
+      range.selectNodeContents(element);
+      return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+    };
+    const root = document.documentElement;
+    const detailCell = [...document.querySelectorAll('#timeline tr')].find((row) => row.textContent.includes('long-detail'))?.querySelector('td.detail');
+    return {
+      overflowPx: root.scrollWidth - root.clientWidth,
+      buttons: [...document.querySelectorAll('button')].map((b) => ({ text: b.textContent, right: b.getBoundingClientRect().right })),
+      timeLines: [...document.querySelectorAll('#timeline td.t')].map((td) => ({ text: td.textContent, lines: lineCount(td) })),
+      transcriptWidthPx: document.getElementById('transcript').parentElement.getBoundingClientRect().width,
+      timelineRight: document.getElementById('timeline').getBoundingClientRect().right,
+      longDetail: detailCell ? { text: detailCell.textContent, right: detailCell.getBoundingClientRect().right } : undefined,
+    };
+  })()`);
+}

@@ -67,6 +67,8 @@
   }
 
   function stopMicrophone() {
+    // The meter shows the live microphone only: once the call is over it reads zero, not the last block's level.
+    $('mic-level').value = 0;
     if (!audio) return;
     audio.node.port.onmessage = null;
     audio.source.disconnect();
@@ -157,11 +159,11 @@
     stats.timeline.push(entry);
     const row = document.createElement('tr');
     row.className = entry.source;
-    const detail = entry.detail ? JSON.stringify(entry.detail) : '';
+    const detail = entry.detail ? formatDetail(entry.detail) : '';
     row.innerHTML = '<td class="t"></td><td class="src"></td><td class="type"></td><td class="detail"></td>';
     row.children[0].textContent = (entry.atMs / 1000).toFixed(3) + ' s';
     row.children[1].textContent = entry.source;
-    row.children[2].textContent = entry.type;
+    appendBreakable(row.children[2], entry.type);
     row.children[3].textContent = detail.length > 140 ? detail.slice(0, 140) + '…' : detail;
     $('timeline').appendChild(row);
     const transcript = entry.detail && entry.detail.transcript;
@@ -178,6 +180,19 @@
       vadStoppedAtMs = null;
       renderTurns();
     }
+  }
+
+  /** Top-level fields as `name=value`, two spaces apart, so a line can break between fields; values as JSON. */
+  function formatDetail(detail) {
+    return Object.entries(detail).map(([name, value]) => name + '=' + JSON.stringify(value)).join('  ');
+  }
+
+  /** Event names such as conversation.item.input_audio_transcription.completed may break after each dot, nowhere else. */
+  function appendBreakable(cell, name) {
+    name.split('.').forEach((part, i, parts) => {
+      cell.append(part + (i < parts.length - 1 ? '.' : ''));
+      if (i < parts.length - 1) cell.append(document.createElement('wbr'));
+    });
   }
 
   function pressKey(key) {
