@@ -6,6 +6,7 @@ import type { AcsTokenIssuer } from '../acs-token-issuer.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
 import { DTMF_KEYS, MediaLeg, type DtmfKey } from './media-leg.js';
+import { createPhoneNumbersPeer, type PhoneNumbersPeer } from './phone-numbers.js';
 import { acsError, startAcsRestPeer, type AcsRestPeer, type PeerExchange, type PeerRecording, type PeerResponse, type RecordedRequest } from './rest-peer.js';
 import { Timeline, type TimelineEntry } from './timeline.js';
 import { EventGridDelivery, type DeliveryAttempt } from './event-grid-delivery.js';
@@ -216,6 +217,8 @@ export interface AcsEmulator {
   readonly requests: readonly RecordedRequest[];
   /** The REST peer behind the emulator: script failures and latency (`failNext`, `delayNext`), add hooks. */
   readonly rest: AcsRestPeer;
+  /** The Phone Numbers operations (search, purchase, list, release) on the same endpoint: `npm run number` in tests. */
+  readonly phoneNumbers: PhoneNumbersPeer;
   placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
   /** Calls the app places with createCall ring a scripted callee: script one per number or ACS id. */
   readonly outbound: Pick<OutboundCalls, 'script'>;
@@ -264,6 +267,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     otherRequests: (req, res, raw) => serveControl(req, res, raw),
   });
   rest.beforeRespond((exchange, next) => react(exchange, next));
+  const phoneNumbers = createPhoneNumbersPeer({ accessKey: rest.accessKey });
   const url = rest.endpoint.replace(/\/$/, '');
 
   function send(res: ServerResponse, reply: Reply): void {
@@ -298,6 +302,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     }
     try {
       if (path.startsWith('/lab/')) return send(res, await control(method, path, raw));
+      if (phoneNumbers.handles(path)) return phoneNumbers.serve(req, res, raw);
       if (path.startsWith('/eventgrid/validate')) return send(res, { status: 200, body: { validated: true } });
       send(res, acsError(404, 'NotFound', `no such endpoint: ${method} ${path}`));
     } catch (error) {
@@ -792,6 +797,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     calls,
     requests: rest.requests,
     rest,
+    phoneNumbers,
     placeCall,
     outbound: { script: (target, callee) => outbound.script(target, callee) },
     async close() {
