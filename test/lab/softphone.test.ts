@@ -79,6 +79,12 @@ describe('the softphone page in headless Chromium', () => {
       expect(icon).toEqual({ status: 200, type: 'image/x-icon' });
     });
 
+    it('says what to do before the first call: click Call, and what the transcript and timeline will show', async () => {
+      expect(await page.locator('#transcript-empty').isVisible()).toBe(true);
+      expect(await page.locator('#transcript-empty').textContent()).toMatch(/Click Call/);
+      expect(await page.locator('#timeline-empty').isVisible()).toBe(true);
+    });
+
     it('fits a phone and a desktop window before the call: no sideways scrolling, every button whole on screen', async () => {
       for (const size of [PHONE, DESKTOP]) {
         await page.setViewportSize(size);
@@ -114,6 +120,8 @@ describe('the softphone page in headless Chromium', () => {
       const timeline = (await stats()).timeline.map((e) => `${e.source}:${e.type}`);
       expect(timeline).toEqual(expect.arrayContaining(['callback:CallConnected', 'callback:MediaStreamingStarted', 'media:agent-audio']));
       expect(await page.locator('#timeline tr').count()).toBeGreaterThan(5);
+      expect(await page.locator('#timeline-empty').isVisible()).toBe(false);
+      expect(await page.locator('#transcript-empty').isVisible()).toBe(false);
     });
 
     it('measures each turn from the real end of the caller\'s speech (mic level) to the first agent audio played, beside the later VAD-based figure', async () => {
