@@ -72,8 +72,9 @@ describe('Event Grid delivery', () => {
   it('expires the event once its time to live is over, even with attempts left', async () => {
     const hook = await webhook((_attempt, res) => res.writeHead(503).end());
     const { attempts, onAttempt } = collect();
-    // At 1/1000 a 100 s time to live is 100 ms: the 10 s and 30 s steps (10 + 30 ms) fit, the 1 min step after them does not.
-    await deliveryTo(hook.url, { eventTimeToLiveMs: 100_000, random: () => 0.5 }).deliver(event, onAttempt);
+    // At 1/100 a 70 s time to live is 700 ms: the 10 s and 30 s steps (100 + 300 ms) fit with room for slow round trips
+    // on a loaded machine, the 1 min step after them (600 ms more) cannot.
+    await deliveryTo(hook.url, { timeScale: 0.01, eventTimeToLiveMs: 70_000, random: () => 0.5 }).deliver(event, onAttempt);
     await until(() => attempts.some((a) => a.outcome === 'expired'));
     expect(attempts.map((a) => a.outcome)).toEqual(['retrying', 'retrying', 'expired']);
   });

@@ -8,12 +8,6 @@ import ignore from 'ignore';
 export const repoRoot = join(__dirname, '..', '..');
 
 /**
- * Set by .ci/run for its second Node version: the deployables are built (and their sizes reported) once, on Node 22,
- * the version Azure builds and runs them with; the rest of the suite runs on every supported version.
- */
-export const skipArtifactBuilds = process.env.SKIP_ARTIFACT_BUILDS === '1';
-
-/**
  * The project's files as a clone has them: committed files plus new files git does not ignore (a user's work tree
  * before they commit), never node_modules, dist or anything .gitignore leaves out.
  */

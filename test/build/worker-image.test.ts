@@ -4,7 +4,6 @@ import { chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipArtifactBuilds } from './artifacts.js';
 import { startLab, type Lab } from '../../lab/lab.js';
 import { folderBytes, mebibytes, removeLater, repoRoot, walk } from './artifacts.js';
 import { dockerContext, runDockerfile, type BuiltImage } from './dockerfile-runner.js';
@@ -31,7 +30,7 @@ function builderNetworkEnv(): Record<string, string> {
  * .dockerignore, each stage of worker/Dockerfile carried out, then the worker started from the runtime stage's
  * files with the image's own command, as its unprivileged user, and a call run through it.
  */
-describe.skipIf(skipArtifactBuilds)('the worker image, built from its Dockerfile and context', () => {
+describe('the worker image, built from its Dockerfile and context', () => {
   let work: string;
   let image: BuiltImage;
   let lab: Lab | undefined;
