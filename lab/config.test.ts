@@ -41,6 +41,12 @@ describe('lab configuration', () => {
     expect(config.passThrough).toEqual({ AGENT_PROFILES: '{"sales":{"voiceName":"en-US-Andrew:DragonHDLatestNeural"}}', MEDIA_AUDIO_CHANNEL: 'unmixed', MAX_CALLS: '20' });
   });
 
+  it('runs one worker by default, more with --workers or LAB_WORKERS (1 to 8)', () => {
+    expect(loadLabConfig({}).LAB_WORKERS).toBe(1);
+    expect(loadLabConfig({ LAB_WORKERS: '3' }, ['--workers', '2']).LAB_WORKERS).toBe(2);
+    expect(() => loadLabConfig({ LAB_WORKERS: '0' })).toThrow(/LAB_WORKERS/);
+  });
+
   it('names the variable of a bad value and the flag of a bad option', () => {
     expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadLabConfig({ WORKER_PORT: 'eighty' })).toThrow(/WORKER_PORT: must be a whole number/);

@@ -17,6 +17,8 @@ export const labConfigSchema = z.object({
   LAB_SERVICEBUS_PORT: integer(0, 65535).default(5672),
   MEDIA_AUDIO_FORMAT: z.enum(['pcm16KMono', 'pcm24KMono'], { message: 'must be pcm16KMono or pcm24KMono' }).default('pcm24KMono'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  /** Worker replicas: 2 or more run as processes behind a stand-in for the Container Apps ingress (WORKER_PORT is then the ingress's). */
+  LAB_WORKERS: integer(1, 8).default(1),
   VOICE_LIVE_ENDPOINT: z.string().optional(),
 });
 
@@ -38,6 +40,7 @@ const flagNames: Record<string, keyof z.infer<typeof labConfigSchema>> = {
   '--servicebus-port': 'LAB_SERVICEBUS_PORT',
   '--audio-format': 'MEDIA_AUDIO_FORMAT',
   '--log-level': 'LOG_LEVEL',
+  '--workers': 'LAB_WORKERS',
 };
 
 export class UsageError extends Error {

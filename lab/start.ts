@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       workerEnv: config.passThrough,
       functionsEnv: config.functionsPassThrough,
       logLevel: config.LOG_LEVEL,
+      workers: config.LAB_WORKERS,
     });
   } catch (error) {
     const e = error as NodeJS.ErrnoException;
@@ -61,7 +62,9 @@ async function main(): Promise<void> {
   const u = lab.urls;
   const lines = [
     `functions      ${u.functions}/api  (incomingCall, callbacks/{callId}, health; the route table of functions/routes.ts)`,
-    `worker         ${u.worker}/ws  (MEDIA_AUTH=acs; /healthz /readyz /metrics)`,
+    lab.ingress
+      ? `worker         ${u.worker}/ws  (ingress over ${lab.workers.length} worker processes: ${lab.workers.map((w) => w.url.replace(/^http:\/\//, '')).join(', ')}, pids ${lab.workers.map((w) => w.process.pid).join(', ')}; kill one to see a call move)`
+      : `worker         ${u.worker}/ws  (MEDIA_AUTH=acs; /healthz /readyz /metrics)`,
     `acs emulator   ${u.acs}  (Call Automation REST + Event Grid → ${u.incomingCallWebhook}; POST /lab/calls)`,
     realVoiceLive
       ? `voice live     ${u.voiceLive}  (REAL Voice Live: audio leaves this machine)`

@@ -43,4 +43,34 @@ describe('npm start (lab/start.ts)', () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   }, 60_000);
+
+  it('--workers 2 runs two worker processes behind the ingress, says which, and stops them all on SIGTERM', async () => {
+    const ports = ['--port', '--functions-port', '--worker-port', '--acs-port', '--token-issuer-port', '--voice-live-port', '--servicebus-port'].flatMap((flag) => [flag, '0']);
+    const lab = spawn(process.execPath, ['--import', 'tsx', 'lab/start.ts', ...ports, '--workers', '2'], { cwd: resolve(__dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    child = lab;
+    let output = '';
+    lab.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    lab.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('Open the softphone:')) {
+      if (Date.now() > deadline || lab.exitCode !== null) throw new Error(`lab did not start:\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const line = output.split('\n').find((l) => l.startsWith('worker'))!;
+    expect(line).toMatch(/ingress over 2 worker processes/);
+    const pids = /pids (\d+), (\d+)/.exec(line)!.slice(1).map(Number);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(pids.every(alive)).toBe(true);
+    const exited = new Promise<number | null>((done) => lab.once('exit', (code) => done(code)));
+    lab.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    await expect.poll(() => pids.filter(alive), { timeout: 10_000 }).toEqual([]);
+  }, 90_000);
 });
