@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../lab/lab.js';
-import { CALL_EVENTS, loseReplica, nextVoiceLiveSession, oneTurn, replayedItems, replicaOf, stateHolds } from './failover.js';
+import { CALL_EVENTS, loseReplica, nextVoiceLiveSession, oneTurn, replayedItems, replicaOf, stateHolds } from '../../lab/failover.js';
 
 /**
  * A call survives losing its worker, through the whole lab with worker replicas as child processes: the

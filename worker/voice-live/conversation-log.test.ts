@@ -18,6 +18,22 @@ describe('ConversationLog', () => {
     ]);
   });
 
+  it('seeds a conversation carried from another replica ahead of what this session recorded, and returns the items that rebuild it', () => {
+    const log = new ConversationLog({ outputRateHz: 16000 });
+    log.onServerEvent(created('new1', null, { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'still there?' }] }));
+    const items = log.seed([
+      { kind: 'message', role: 'assistant', itemId: 'old-a', text: 'Hello, how can I help?', audioMs: 2000, heardMs: 2000 },
+      { kind: 'message', role: 'user', itemId: 'old-u', text: 'My order is late.' },
+    ]);
+    expect(items).toEqual([
+      { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'Hello, how can I help?' }] },
+      { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'My order is late.' }] },
+    ]);
+    expect(log.replayItems().items.map((i) => (i.content as { text: string }[])[0]!.text)).toEqual(['Hello, how can I help?', 'My order is late.', 'still there?']);
+    // The old session's item ids mean nothing here.
+    expect(log.snapshot().map((e) => e.itemId)).toEqual([undefined, undefined, 'new1']);
+  });
+
   it('keeps only the heard share of an interrupted assistant message', () => {
     const log = new ConversationLog({ outputRateHz: 16000 });
     log.onServerEvent(created('a1', null, { type: 'message', role: 'assistant' }));

@@ -1,9 +1,9 @@
-import type { EmulatedCall } from '../../lab/acs/emulator.js';
-import { tone } from '../../lab/audio/signal.js';
-import type { Lab, LabWorker } from '../../lab/lab.js';
-import type { PeerSession } from '../../lab/voice-live/index.js';
+import type { EmulatedCall } from './acs/emulator.js';
+import { tone } from './audio/signal.js';
+import type { Lab, LabWorker } from './lab.js';
+import type { PeerSession } from './voice-live/index.js';
 
-/** Helpers for the whole-lab failover tests and `npm run bench:failover`: a call with a conversation, a replica lost under it. */
+/** Driving a lab call through the loss of its worker (the failover tests and `npm run bench:failover`): a call with a conversation, a replica lost under it. */
 
 export const CALL_EVENTS = 'call-events';
 
