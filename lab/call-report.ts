@@ -129,7 +129,7 @@ export function renderCallReport(input: CallReportInput): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font:14px/1.4 system-ui,sans-serif;max-width:1100px;margin:1rem auto;padding:0 1rem;color:#1b1f24}table{border-collapse:collapse;font-size:12px}td,th{padding:2px 8px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}section{display:flex;gap:0 3rem;flex-wrap:wrap}section>div{min-width:0}
-.chart,.scroll{overflow-x:auto;max-width:100%}.chart svg{display:block;min-width:720px}td.t{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}td.detail{overflow-wrap:anywhere}table.timeline{width:100%}.scroll td{white-space:nowrap}</style></head>
+.chart,.scroll{overflow-x:auto;max-width:100%}.chart svg{display:block;min-width:860px}td.t{white-space:nowrap;text-align:right;font-variant-numeric:tabular-nums}td.detail{overflow-wrap:anywhere}.scroll td{white-space:nowrap}.scroll th{min-width:6rem}</style></head>
 <body><h1>${escape(input.title)}</h1>${svg}
 <section><div><h2>Time to first agent audio</h2><div class="scroll"><table><tr><th>turn</th><th>caller stopped speaking</th><th>first audio after (what the caller waits)</th><th>VAD speech_stopped</th><th>first audio after speech_stopped (VAD-based)</th></tr>${turns}</table></div>
 <p>The greeting is measured from media start. A caller turn from the real end of the caller's speech (the last speech frame sent); the VAD-based figure leaves out the silence Voice Live waits for before it ends the turn.</p></div>
