@@ -94,6 +94,22 @@ describe('the softphone page in headless Chromium', () => {
       }
     });
 
+    it('refuses a number that is not E.164 with a message beside the Call button, and stays ready to call', async () => {
+      await page.fill('#to', '555-0100');
+      await page.click('#call');
+      await expect.poll(async () => (await stats()).errors, { timeout: 5000 }).toEqual([expect.stringMatching(/^to must be an E\.164 number/)]);
+      expect((await stats()).state).toBe('idle');
+      expect(await page.locator('#call').isEnabled()).toBe(true);
+      // Seen without scrolling, even on a phone: the message sits under the controls, above the transcript.
+      for (const size of [PHONE, DESKTOP]) {
+        await page.setViewportSize(size);
+        const error = (await page.locator('#error').boundingBox())!;
+        expect(error.y + error.height, `${size.width}px`).toBeLessThanOrEqual(size.height);
+        expect(error.y).toBeLessThan((await page.locator('#transcript').boundingBox())!.y);
+      }
+      await page.fill('#to', '');
+    });
+
     it('places a call from and to the numbers typed in, with "Call", and gets connected with media at the call rate', async () => {
       await page.fill('#from', '+15550100042');
       await page.fill('#to', '+18005550123');

@@ -213,12 +213,14 @@
     $('error').textContent = '';
     $('timeline').textContent = '';
     $('transcript').textContent = '';
-    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], keysPressed: [], turns: [] });
+    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [] });
     $('turns').textContent = '';
     speech = { speaking: false, lastLoudEndMs: 0 };
     vadStoppedAtMs = null;
     resampler = null;
     pending = [];
+    const badNumber = ['from', 'to'].find((id) => !$(id).checkValidity());
+    if (badNumber) return showError(badNumber + ' must be an E.164 number such as ' + $(badNumber).placeholder.replace(/^the lab's number$/, '+18005550100') + ', or empty');
     setState('dialling');
     try {
       await startMicrophone();
@@ -250,6 +252,12 @@
         stopMicrophone();
       } else if (message.type === 'error') {
         showError(message.message);
+        // Refused before a call existed (bad number, emulator refusal): back to idle, microphone off, ready to retry.
+        if (stats.state === 'dialling') {
+          setState('idle');
+          stopMicrophone();
+          socket.close();
+        }
       }
     };
     socket.onclose = () => {
