@@ -156,7 +156,11 @@ async function buy(options: Options, client: PhoneNumbersClient, azd: AzdEnviron
   if (current.length === 0) {
     // Empty means "every number of the resource": keep answering the numbers it already has, and now this one.
     const owned: string[] = [];
-    for await (const owns of client.listPurchasedPhoneNumbers()) if (/inbound/.test(owns.capabilities.calling)) owned.push(owns.phoneNumber);
+    try {
+      for await (const owns of client.listPurchasedPhoneNumbers()) if (/inbound/.test(owns.capabilities.calling)) owned.push(owns.phoneNumber);
+    } catch (error) {
+      throw new CommandError(`${number} is bought, but ${explainPhoneNumbersError(error, 'list of the resource\'s numbers')}; set ${ALLOWED_SETTING} yourself (azd env set ${ALLOWED_SETTING} <numbers>)`);
+    }
     next = [...new Set([...owned, number])];
     process.stdout.write(`${ALLOWED_SETTING} was empty (every number of the resource answered): it now lists the resource's ${next.length} calling number(s)\n`);
   } else {

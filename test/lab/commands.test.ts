@@ -7,6 +7,8 @@ import { readWav } from '../../lab/audio/wav.js';
 
 const repo = resolve(__dirname, '../..');
 const tsx = join(repo, 'node_modules', '.bin', 'tsx');
+// Each case starts tsx child processes: seconds each on a loaded machine.
+const CHILD_TIMEOUT_MS = 90_000;
 const scratch = mkdtempSync(join(tmpdir(), 'lab-commands-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -57,28 +59,28 @@ function expectOneLineRefusal(result: Run, ...mentions: RegExp[]): void {
 describe('npm run call answers a mistake with its file in one line and exit code 2', () => {
   it('a file that does not exist', async () => {
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'no-such-recording.wav']), /no such file: no-such-recording\.wav/);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a file that is not a WAV file', async () => {
     writeFileSync(join(scratch, 'notes.wav'), 'these are my notes, not audio\n');
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'notes.wav']), /notes\.wav is not a WAV file/, /16-bit PCM WAV/, /ffmpeg/);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a WAV file in a format it cannot play (8-bit, 32-bit float)', async () => {
     writeFileSync(join(scratch, 'eight-bit.wav'), wavWith({ audioFormat: 1, bitsPerSample: 8 }));
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'eight-bit.wav']), /eight-bit\.wav is a WAV file this command cannot use/, /8 bits/);
     writeFileSync(join(scratch, 'float.wav'), wavWith({ audioFormat: 3, bitsPerSample: 32 }));
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'float.wav']), /float\.wav .*format 3/);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a WAV file with no audio in it', async () => {
     writeFileSync(join(scratch, 'empty.wav'), wavWith({ audioFormat: 1, bitsPerSample: 16 }).subarray(0, 44));
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'empty.wav']), /empty\.wav holds no audio/);
-  });
+  }, CHILD_TIMEOUT_MS);
 
   it('a directory', async () => {
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', '.']), /\. is a directory/);
-  });
+  }, CHILD_TIMEOUT_MS);
 });
 
 describe('npm run load answers a usage mistake without a stack trace', () => {
@@ -89,7 +91,7 @@ describe('npm run load answers a usage mistake without a stack trace', () => {
       expect(result.stderr).toMatch(/usage: npm run load/);
       expect(result.stderr).not.toMatch(/^\s+at /m);
     }
-  });
+  }, CHILD_TIMEOUT_MS);
 });
 
 describe('npm run call with no recording of its own', () => {
