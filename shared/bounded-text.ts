@@ -11,6 +11,15 @@ export function boundText(text: string, maxChars: number): string {
   return `${kept}… [${text.length - kept.length} more characters]`;
 }
 
+/** A WebSocket close frame's reason: at most 123 bytes of UTF-8 (the protocol's limit), cut on a character boundary and marked. */
+export function closeFrameReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let cut = reason.slice(0, 120);
+  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 /** Tool names are at most 64 characters (the registry's rule), so a longer one is never a real tool. */
 export const MAX_TOOL_NAME_CHARS = 64;
 /** A reason the model gives (end_call, transfer) in logs and the call record. */

@@ -4,7 +4,7 @@ import { StreamingResampler } from '../shared/audio/resampler.js';
 import { base64DecodedLength, base64ToInt16, frameBytes, int16ToBase64, int16ToBytes } from '../shared/audio/pcm.js';
 import type { WorkerConfig } from '../shared/config/worker.js';
 import type { Logger } from '../shared/log.js';
-import { boundText, MAX_TRANSCRIPT_ENTRY_CHARS } from '../shared/bounded-text.js';
+import { boundText, closeFrameReason, MAX_TRANSCRIPT_ENTRY_CHARS } from '../shared/bounded-text.js';
 import { maskPhoneNumbersIn } from '../shared/privacy.js';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
 import { BadInputReporter } from './bad-input.js';
@@ -589,7 +589,7 @@ export class CallSession implements CallControl {
     if (this.socket.readyState === this.socket.OPEN || this.socket.readyState === this.socket.CONNECTING) {
       try {
         // A close frame's reason holds at most 123 bytes; the whole reason is in the log line and the call record.
-        this.socket.close(closeCode, closeReasonOf(reason));
+        this.socket.close(closeCode, closeFrameReason(reason));
       } catch {
         this.socket.terminate();
       }
@@ -629,12 +629,4 @@ export class CallSession implements CallControl {
   get endedReason(): string {
     return this.endReason;
   }
-}
-
-/** At most 123 bytes of UTF-8 (a WebSocket close frame's limit), cut on a character boundary and marked. */
-function closeReasonOf(reason: string): string {
-  if (Buffer.byteLength(reason) <= 123) return reason;
-  let cut = reason.slice(0, 120);
-  while (Buffer.byteLength(cut) > 120) cut = cut.slice(0, -1);
-  return `${cut}…`;
 }

@@ -404,9 +404,9 @@ describe('VoiceLiveClient renewal before expiry', () => {
   });
 
   it('waits while the caller is speaking, then until the caller’s turn has been answered', async () => {
-    // The replacement is ready at about 200 ms; a switch would be forced only at about 3.2 s.
-    await startPeer({ sessionExpiresInMs: 4000 });
-    const client = makeClient({ renewBeforeExpiryMs: 3800 });
+    // The replacement is ready at about 200 ms; a switch would be forced only at about 6.4 s.
+    await startPeer({ sessionExpiresInMs: 8000 });
+    const client = makeClient({ renewBeforeExpiryMs: 7800 });
     const replaced: string[] = [];
     client.on('session-replaced', ({ reason }) => replaced.push(reason));
     await client.connect();
@@ -421,7 +421,8 @@ describe('VoiceLiveClient renewal before expiry', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(replaced).toEqual([]);
     await first.respondWithAudio(pcm(100), { transcript: 'One Main Street.' });
-    await until(() => replaced.length === 1);
+    // Well before the forced switch: the answer let it happen.
+    await until(() => replaced.length === 1, 5000);
     // (With so short a session, the new one is itself renewed soon after: a third session may open.)
     await until(() => first.closed);
   });

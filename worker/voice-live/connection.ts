@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import { closeFrameReason } from '../../shared/bounded-text.js';
 import { VoiceLiveError, isFatalCloseCode, isRetryableStatus } from './errors.js';
 import { parseServerEvent, type ServerEvent } from './events.js';
 
@@ -298,7 +299,7 @@ export class VoiceLiveConnection {
       };
       try {
         if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-        else ws.close(code, reason.slice(0, 120));
+        else ws.close(code, closeFrameReason(reason));
       } catch {
         this.terminate();
       }
