@@ -421,9 +421,9 @@ describe('VoiceLiveClient renewal before expiry', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(replaced).toEqual([]);
     await first.respondWithAudio(pcm(100), { transcript: 'One Main Street.' });
-    // Well before the forced switch: the answer let it happen.
-    await until(() => replaced.length === 1, 5000);
-    // (With so short a session, the new one is itself renewed soon after: a third session may open.)
+    // Well before the forced switch: the answer let it happen. (With so short a session the new one is itself
+    // renewed at once, so a second switch may follow.)
+    await until(() => replaced.length >= 1, 5000);
     await until(() => first.closed);
   });
 });
