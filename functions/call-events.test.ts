@@ -125,6 +125,17 @@ describe('POST /api/callbacks/{callId} (ACS callbacks)', () => {
       expect(restart.receivedAt.getTime() - postedAt).toBeGreaterThanOrEqual(restartDelayMs(3) - 5);
     });
 
+    it('once media is back, a later loss starts a new run of attempts instead of using up the old one', async () => {
+      const cc = await answeredCall(h, 'mr-8');
+      const app = h.instance({ MEDIA_RESTART_MAX_ATTEMPTS: '1' });
+      await post(app, 'mr-8', [callbackEvent('MediaStreamingFailed', { id: 'mf8-1', callId: 'mr-8', callConnectionId: cc })]);
+      await post(app, 'mr-8', [callbackEvent('MediaStreamingStarted', { id: 'ms8-1', callId: 'mr-8', callConnectionId: cc })]);
+      h.acs.calls.get(cc)!.mediaStreaming = 'inactive';
+      await post(app, 'mr-8', [callbackEvent('MediaStreamingFailed', { id: 'mf8-2', callId: 'mr-8', callConnectionId: cc })]);
+      expect(h.acs.requestsFor('startMediaStreaming')).toHaveLength(2);
+      expect(h.acs.requestsFor('terminate')).toHaveLength(0);
+    });
+
     it('a caller who hangs up during the backoff gets no restart: the call state is read after the wait', async () => {
       const cc = await answeredCall(h, 'mr-7');
       const app = h.instance();

@@ -146,6 +146,7 @@ const isHandled = (type: string): type is HandledType => type in handlers;
 const MEDIA_ENDED = new Set<string>(['Microsoft.Communication.MediaStreamingStopped', 'Microsoft.Communication.MediaStreamingFailed']);
 const DISCONNECTED = 'Microsoft.Communication.CallDisconnected';
 const CONNECTED = 'Microsoft.Communication.CallConnected';
+const STARTED = 'Microsoft.Communication.MediaStreamingStarted';
 
 interface CallbackEvent {
   event: DeliveredEvent;
@@ -236,6 +237,8 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
 
     // A disconnect anywhere in the batch means nothing of this call is restarted, whatever the order.
     if (events.some((e) => e.type === DISCONNECTED)) state.disconnectedCalls.set(callId, true);
+    // Media is back: a later loss starts a new run of restarts, with its own attempts and window.
+    if (events.some((e) => e.type === STARTED)) state.mediaRestarts.delete(callId);
 
     const outgoing: CallEventMessage[] = [];
     const pending: { id: string; record: CallbackEventState }[] = [];
