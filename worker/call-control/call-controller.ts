@@ -6,7 +6,7 @@ import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
 import { boundText, MAX_REASON_CHARS } from '../../shared/bounded-text.js';
 import { maskPhoneNumber, maskPhoneNumbersIn } from '../../shared/privacy.js';
-import type { CallControl, CallSessionHooks, CallSummary } from '../call-session.js';
+import { RESUME_WAIT_MS, type CallControl, type CallSessionHooks, type CallSummary } from '../call-session.js';
 import { CallRecordCollector } from '../call-record/collector.js';
 import { CallContinuity } from '../continuity/call-continuity.js';
 import type { CarriedState } from '../continuity/carried-state.js';
@@ -168,8 +168,9 @@ export class CallController {
     }
     const callerGreeting = this.deps.config.callerGreeting;
     if (callerGreeting) {
-      // Counted once a carried-over state has been read: a continuation never greets.
-      void this.continuity.ready.then(() => {
+      // Counted once a carried-over state has been read (or could not be, within RESUME_WAIT_MS): a continuation never greets.
+      const waited = new Promise<void>((resolve) => setTimeout(resolve, RESUME_WAIT_MS).unref());
+      void Promise.race([this.continuity.ready, waited]).then(() => {
         if (this.greeted || this.ended) return;
         this.greetingTimer = setTimeout(() => this.greet(), callerGreeting.waitMs);
       });
