@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Env } from '../shared/config/env.js';
 import type { FunctionsHost, HostedRoute } from './functions-host.js';
+import { freePort } from './free-port.js';
 
 type RouteShape = Pick<HostedRoute, 'name' | 'route' | 'methods' | 'authLevel'>;
 
@@ -94,13 +94,3 @@ export async function prepareFunctionsAppProcess(options: { appRoot: string; hos
   };
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

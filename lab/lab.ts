@@ -23,8 +23,8 @@ import { startServiceBusPeer, type PeerMessage, type ServiceBusPeer } from './se
 import { startVoiceLivePeer, type VoiceLivePeer } from './voice-live/index.js';
 import { greeting } from './greeting.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
+import { freePort } from './free-port.js';
 
 export type LabComponent = 'functions' | 'worker' | 'acs' | 'tokenIssuer' | 'voiceLive' | 'serviceBus';
 
@@ -454,16 +454,6 @@ function workerEnvOf(config: ReturnType<typeof loadWorkerConfig>): Record<string
   return { VOICE_LIVE_AGENT_NAME: target.agentName, VOICE_LIVE_AGENT_PROJECT: target.projectName };
 }
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function startLabWorker(env: Record<string, string | undefined>, baseUrl: string, command?: WorkerCommand): Promise<LabWorker> {
   let child = await spawnWorker(env, baseUrl, command);
