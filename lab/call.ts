@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../shared/config/env.js';
 import { flagsToEnv, loadLabConfig, UsageError } from './config.js';
 import { startLab } from './lab.js';
@@ -7,7 +6,7 @@ import { runScriptedCall } from './scripted-call.js';
 import { formatTurnLatencies } from './call-analysis.js';
 import { renderCallReport } from './call-report.js';
 import { writeWav, type Pcm16Audio } from './audio/wav.js';
-import { InputFileError, readCallerRecording } from './input-file.js';
+import { InputFileError, prepareOutputFile, readCallerRecording } from './input-file.js';
 import { sampleCallerRecording } from './sample-caller.js';
 import { parseDtmfSchedule, pressKeysOnSchedule, type KeyPress } from './dtmf-schedule.js';
 
@@ -35,6 +34,8 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loadLabConfig({ ...process.env, ...(flags.MEDIA_AUDIO_FORMAT ? { MEDIA_AUDIO_FORMAT: flags.MEDIA_AUDIO_FORMAT } : {}), LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' });
+  const outPath = flags.out === undefined ? undefined : prepareOutputFile(flags.out, '--out file');
+  const reportPath = prepareOutputFile(flags.report ?? 'reports/call-report.html', 'report');
   let audio: Pcm16Audio;
   let callerLabel: string;
   if (flags.audio !== undefined) {
@@ -43,13 +44,10 @@ async function main(): Promise<void> {
   } else {
     const sample = await sampleCallerRecording();
     audio = sample;
-    const samplePath = resolve('reports/sample-caller.wav');
-    mkdirSync(dirname(samplePath), { recursive: true });
+    const samplePath = prepareOutputFile('reports/sample-caller.wav', 'sample recording');
     writeFileSync(samplePath, writeWav(sample));
     callerLabel = `caller: the sample recording (${sample.source === 'espeak-ng' ? `eSpeak NG: "${sample.turns.join('" … "')}"` : 'chimes: eSpeak NG could not run'}), saved as ${samplePath}; use --audio your.wav for your own`;
   }
-  const outPath = flags.out === undefined ? undefined : resolve(flags.out);
-  if (outPath) mkdirSync(dirname(outPath), { recursive: true });
 
   const lab = await startLab({ audioFormat: config.MEDIA_AUDIO_FORMAT, workerEnv: config.passThrough, logLevel: config.LOG_LEVEL });
   try {
@@ -78,8 +76,6 @@ async function main(): Promise<void> {
       writeFileSync(outPath, writeWav({ sampleRateHz: result.sampleRateHz, samples: result.heard }));
       out.push('', `what the caller heard: ${outPath}`);
     }
-    const reportPath = resolve(flags.report ?? 'reports/call-report.html');
-    mkdirSync(dirname(reportPath), { recursive: true });
     writeFileSync(
       reportPath,
       renderCallReport({

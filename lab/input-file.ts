@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { readWav, WavFormatError, type Pcm16Audio } from './audio/wav.js';
 
 /** A user's file the command cannot use: the message is one line that says what to do; the CLI exits 2. */
@@ -35,4 +36,22 @@ export function readCallerRecording(path: string): Pcm16Audio {
   }
   if (audio.samples.length === 0) throw new InputFileError(`${path} holds no audio (its data chunk is empty)`);
   return audio;
+}
+
+/**
+ * Checks, before any work, that a command can write `path` (creating its folder): a folder in the way, or one it may
+ * not create, is the user's mistake and gets one line. Returns the absolute path.
+ */
+export function prepareOutputFile(path: string, what: string): string {
+  const absolute = resolve(path);
+  try {
+    if (existsSync(absolute) && statSync(absolute).isDirectory()) throw new InputFileError(`${what} ${path} is a directory: give a file name`);
+    mkdirSync(dirname(absolute), { recursive: true });
+    accessSync(dirname(absolute), constants.W_OK);
+    if (existsSync(absolute)) accessSync(absolute, constants.W_OK);
+  } catch (error) {
+    if (error instanceof InputFileError) throw error;
+    throw new InputFileError(`cannot write the ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return absolute;
 }

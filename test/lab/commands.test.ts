@@ -78,6 +78,12 @@ describe('npm run call answers a mistake with its file in one line and exit code
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', 'empty.wav']), /empty\.wav holds no audio/);
   }, CHILD_TIMEOUT_MS);
 
+  it('an output path it cannot write: a folder in the way of --out or --report, before any call is placed', async () => {
+    expectOneLineRefusal(await run('lab/call.ts', ['--out', '.']), /--out file \. is a directory: give a file name/);
+    writeFileSync(join(scratch, 'a-file'), '');
+    expectOneLineRefusal(await run('lab/call.ts', ['--report', 'a-file/report.html']), /cannot write the report a-file\/report\.html: (EEXIST|ENOTDIR)/);
+  }, CHILD_TIMEOUT_MS);
+
   it('a directory', async () => {
     expectOneLineRefusal(await run('lab/call.ts', ['--audio', '.']), /\. is a directory/);
   }, CHILD_TIMEOUT_MS);
