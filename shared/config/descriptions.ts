@@ -33,7 +33,7 @@ export const workerSettingDescriptions: Readonly<Record<string, string>> = {
   VOICE_LIVE_AGENT_NAME: 'Agent mode: the Foundry agent by name (with VOICE_LIVE_AGENT_PROJECT).',
   VOICE_LIVE_AGENT_PROJECT: 'Agent mode: the Foundry project of the agent.',
   VOICE_LIVE_AGENT_VERSION: 'Agent mode: the agent version (agents by name only).',
-  VOICE_LIVE_AGENT_ID: 'A classic agent by id (with VOICE_LIVE_AGENT_PROJECT, instead of the name); needs an Entra token even with an API key.',
+  VOICE_LIVE_AGENT_ID: 'A classic agent by id (with VOICE_LIVE_AGENT_PROJECT, instead of the name); Microsoft Entra only, like every agent (no API key).',
   VOICE_LIVE_AUDIO_RATE: "Forces Voice Live's audio rate and resamples each direction; unset = the call's own rate, no resampling.",
   VOICE_LIVE_INSTRUCTIONS: 'System instructions (model mode only: an agent keeps its own in Foundry).',
   VOICE_LIVE_VOICE_TYPE: 'Kind of voice; `azure-custom` needs VOICE_LIVE_VOICE_ENDPOINT_ID.',
