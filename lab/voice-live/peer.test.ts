@@ -76,6 +76,17 @@ describe('Voice Live test peer', () => {
     expect(peer!.upgrades.map((u) => u.status)).toEqual([401, 101]);
   });
 
+  it('refuses an API key for an agent (key authentication is not supported for agents) and accepts its Entra token', async () => {
+    peer = await startVoiceLivePeer({ apiKey: 'k', acceptBearer: (token) => token === 'entra' });
+    const agent = 'api-version=2026-07-15&agent-name=support&agent-project-name=p';
+    await expect(open({}, { 'api-key': 'k' }, agent)).rejects.toThrow(/401/);
+    const line = await open({}, { authorization: 'Bearer entra' }, agent);
+    await line.next('session.created');
+    // A model session still takes the key.
+    await (await open({}, { 'api-key': 'k' })).next('session.created');
+    expect(peer!.upgrades.map((u) => u.status)).toEqual([401, 101, 101]);
+  });
+
   it('refuses upgrades on demand with the given status and body', async () => {
     peer = await startVoiceLivePeer();
     peer!.refuseNextUpgrades(503, 1, '{"error":"busy"}');

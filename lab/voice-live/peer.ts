@@ -87,6 +87,12 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
     if (!url.searchParams.get('model') && !url.searchParams.get('agent-name') && !url.searchParams.get('agent-id')) {
       return refuse(socket, req, 400, errorBody('BadRequest', 'model or agent-name is required'));
     }
+    const agent = Boolean(url.searchParams.get('agent-name') || url.searchParams.get('agent-id'));
+    if (agent && options.apiKey !== undefined && req.headers['api-key'] !== undefined && !bearerAccepted(req, options)) {
+      // Microsoft's Voice Live agent documentation: key-based authentication is not supported for agents. The status
+      // the service answers is not documented (docs/fidelity/voice-live.md); 401 is the lab's choice.
+      return refuse(socket, req, 401, errorBody('401', 'Key-based authentication is not supported for agents: use a Microsoft Entra token.'));
+    }
     if (!authorized(req, options)) {
       return refuse(socket, req, 401, errorBody('401', 'Access denied due to invalid subscription key or wrong API endpoint.'));
     }
@@ -176,11 +182,12 @@ function authorized(req: IncomingMessage, options: VoiceLivePeerOptions): boolea
   if (options.apiKey === undefined && options.acceptBearer === undefined) return true;
   const key = req.headers['api-key'];
   if (options.apiKey !== undefined && key === options.apiKey) return true;
+  return bearerAccepted(req, options);
+}
+
+function bearerAccepted(req: IncomingMessage, options: VoiceLivePeerOptions): boolean {
   const authorization = req.headers.authorization;
-  if (options.acceptBearer && typeof authorization === 'string' && authorization.startsWith('Bearer ')) {
-    return options.acceptBearer(authorization.slice('Bearer '.length));
-  }
-  return false;
+  return Boolean(options.acceptBearer && typeof authorization === 'string' && authorization.startsWith('Bearer ') && options.acceptBearer(authorization.slice('Bearer '.length)));
 }
 
 function errorBody(code: string, message: string): string {
