@@ -1,5 +1,5 @@
-// Prints the plain `N passed, M failed` line CI reads, from vitest's JSON reports: one per run (e.g. Node 20 and
-// Node 22), each summarised on its own line first, then the sum as the last line.
+// Prints the plain `N passed, M failed` line CI reads, from vitest's JSON reports: one per run (Node 22, the deployable
+// builds, Node 24), each summarised on its own line first, then the sum as the last line.
 import { readFileSync } from 'node:fs';
 
 const files = process.argv.length > 2 ? process.argv.slice(2) : ['test-results/vitest.json'];
