@@ -29,6 +29,7 @@ import { runExclusively } from './dedup.js';
 import { DeliveryError, describe, parseDelivery, readBody, type DeliveredEvent, type RejectedEvent } from './event-grid.js';
 import { attemptFromOperationContext, executeMediaRestart, planMediaRestart } from './media-restart.js';
 import { startCallRecording, startRecordingOptionsFor } from './recording.js';
+import { answeredMessages, createCallFailedMessage, recordOutboundStatus } from './outbound/callbacks.js';
 
 const resultInformation = z
   .object({ code: z.number().int().optional(), subCode: z.number().int().optional(), message: z.string().optional() })
@@ -105,6 +106,7 @@ const media = (d: MediaData) => ({
 const handlers = {
   'Microsoft.Communication.CallConnected': { schema: commonData, build: (s: CallEventSource, d: CommonData) => callConnected(s, result(d)) },
   'Microsoft.Communication.CallDisconnected': { schema: commonData, build: (s: CallEventSource, d: CommonData) => callDisconnected(s, result(d)) },
+  'Microsoft.Communication.CreateCallFailed': { schema: commonData, build: (s: CallEventSource, d: CommonData) => createCallFailedMessage(s, d) },
   'Microsoft.Communication.AnswerFailed': { schema: commonData, build: (s: CallEventSource, d: CommonData) => answerFailed(s, result(d)) },
   'Microsoft.Communication.MediaStreamingStarted': { schema: mediaData, build: (s: CallEventSource, d: MediaData) => mediaStarted(s, media(d)) },
   'Microsoft.Communication.MediaStreamingStopped': { schema: mediaData, build: (s: CallEventSource, d: MediaData) => mediaStopped(s, media(d)) },
@@ -147,6 +149,7 @@ const MEDIA_ENDED = new Set<string>(['Microsoft.Communication.MediaStreamingStop
 const DISCONNECTED = 'Microsoft.Communication.CallDisconnected';
 const CONNECTED = 'Microsoft.Communication.CallConnected';
 const STARTED = 'Microsoft.Communication.MediaStreamingStarted';
+const CREATE_CALL_FAILED = 'Microsoft.Communication.CreateCallFailed';
 
 interface CallbackEvent {
   event: DeliveredEvent;
@@ -286,8 +289,10 @@ export function createCallEventsHandler(deps: FunctionsDependencies): HttpHandle
     const extra = MEDIA_ENDED.has(item.type)
       ? await restartMedia(item, callId, log)
       : item.type === CONNECTED
-        ? { messages: await startRecording(item, callId, log) }
+        ? { messages: [...answeredMessages(callId, item.message, item.data), ...(await startRecording(item, callId, log))] }
         : { messages: [] };
+    const outboundKind = item.type === CONNECTED ? 'connected' : item.type === DISCONNECTED ? 'disconnected' : item.type === CREATE_CALL_FAILED ? 'createCallFailed' : undefined;
+    if (outboundKind) await recordOutboundStatus(deps, callId, outboundKind, item.data, log);
     if ('retry' in extra) return { kind: 'retry', reason: extra.retry };
     const record = { actionsDone: true, published: false, messages: [item.message, ...extra.messages] } satisfies CallbackEventState;
     state.callbackEvents.set(item.event.id, record);

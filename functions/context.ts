@@ -5,6 +5,15 @@ import type { CallEventMessage, toBusMessage } from '../shared/call-metadata.js'
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import type { Logger } from '../shared/log.js';
 import { RecentMap } from './dedup.js';
+import type { OutboundCallMessage } from '../shared/outbound-call.js';
+import type { OutboundStatusStore } from './outbound/status-store.js';
+
+/** Outbound calling's bus access: the per-call status store and the `outbound-calls` queue. */
+export interface OutboundDependencies {
+  status: OutboundStatusStore;
+  /** Puts one attempt on the queue; scheduled (Service Bus scheduled message) when `notBefore` is ahead. */
+  enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>;
+}
 
 /** The part of `BusPublisher` (shared/bus.ts) the handlers use: retries until the deadline, then rejects. */
 export interface CallEventPublisher {
@@ -74,6 +83,8 @@ export interface FunctionsDependencies {
    * at most once a minute); absent where nothing can check it.
    */
   checkServiceBus?: () => Promise<void>;
+  /** Absent: POST/GET /api/calls answer 503 and the queue trigger refuses its messages. */
+  outbound?: OutboundDependencies;
 }
 
 export interface CallLog {

@@ -5,6 +5,8 @@ import { createCallAutomationClient } from '../shared/call-automation-client.js'
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createFunctionsState, systemClock, type FunctionsDependencies } from './context.js';
+import { createOutboundQueueSender } from './outbound/request-queue.js';
+import { ServiceBusStatusStore } from './outbound/status-store.js';
 
 export interface BuiltDependencies extends FunctionsDependencies {
   /** Closes the Service Bus sender and client. */
@@ -33,6 +35,8 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
       : createServiceBusClient({ connectionString: config.SERVICEBUS_CONNECTION_STRING as string });
   const publisher = new BusPublisher(busClient, config.CALL_EVENTS_QUEUE, { deadlineMs: config.PUBLISH_DEADLINE_MS, logger });
 
+  const outboundQueue = createOutboundQueueSender(busClient, config.OUTBOUND_CALLS_QUEUE);
+
   const tokenVerifier = new AcsTokenVerifier({
     audience: config.ACS_RESOURCE_ID,
     ...(config.ACS_TOKEN_ISSUER ? { issuer: config.ACS_TOKEN_ISSUER } : {}),
@@ -47,6 +51,7 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     logger,
     clock: systemClock,
     state: createFunctionsState(),
+    outbound: { status: new ServiceBusStatusStore(busClient, config.OUTBOUND_STATUS_QUEUE), enqueue: (message, options) => outboundQueue.enqueue(message, options) },
     checkServiceBus: async () => {
       const sender = busClient.createSender(config.CALL_EVENTS_QUEUE);
       try {
@@ -58,6 +63,7 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     },
     close: async () => {
       await publisher.close();
+      await outboundQueue.close();
       await busClient.close();
     },
   };

@@ -22,6 +22,7 @@ describe('functions/index.ts', () => {
       };
       for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
       const http = vi.spyOn(functions.app, 'http').mockImplementation(() => undefined);
+      const serviceBusQueue = vi.spyOn(functions.app, 'serviceBusQueue').mockImplementation(() => undefined);
 
       await import('./index.js');
 
@@ -30,6 +31,11 @@ describe('functions/index.ts', () => {
         { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function', handler: 'function' },
         { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous', handler: 'function' },
         { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: 'function' },
+        { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function', handler: 'function' },
+        { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function', handler: 'function' },
+      ]);
+      expect(serviceBusQueue.mock.calls.map(([name, options]) => ({ name, connection: options.connection, queueName: options.queueName }))).toEqual([
+        { name: 'outboundCalls', connection: 'SERVICEBUS', queueName: '%OUTBOUND_CALLS_QUEUE%' },
       ]);
     } finally {
       await Promise.all([acs.close(), bus.close()]);

@@ -4,6 +4,7 @@ import { createFunctionsState, type FunctionsDependencies } from './context.js';
 import { createHealthHandler } from './health.js';
 import { createIncomingCallHandler } from './incoming-call.js';
 import { createMisconfiguredHandler } from './misconfigured.js';
+import { createCallStatusHandler, createPlaceCallHandler } from './outbound/api.js';
 import type { StartupProblem } from './startup.js';
 
 export interface RouteDefinition {
@@ -24,6 +25,8 @@ const ROUTE_SHAPES = {
   incomingCall: { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function' },
   callbacks: { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous' },
   health: { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
+  placeCall: { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function' },
+  callStatus: { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function' },
 } as const satisfies Record<string, RouteShape>;
 
 type RouteName = keyof typeof ROUTE_SHAPES;
@@ -45,11 +48,13 @@ export function createRoutes(deps: FunctionsDependencies): RouteDefinition[] {
     incomingCall: createIncomingCallHandler(shared),
     callbacks: createCallEventsHandler(shared),
     health: createHealthHandler(shared),
+    placeCall: createPlaceCallHandler(shared),
+    callStatus: createCallStatusHandler(shared),
   });
 }
 
 /** The same table while the settings are invalid: every function answers 503 naming the problems. */
 export function createMisconfiguredRoutes(problems: readonly StartupProblem[]): RouteDefinition[] {
   const refuse = createMisconfiguredHandler(problems);
-  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }) });
+  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }), placeCall: refuse, callStatus: refuse });
 }

@@ -360,6 +360,8 @@ module functions 'modules/functions.bicep' = {
     workerMediaUrl: 'wss://${worker.outputs.fqdn}/ws'
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     callEventsQueueName: serviceBus.outputs.callEventsQueueName
+    outboundCallsQueueName: serviceBus.outputs.outboundCallsQueueName
+    outboundStatusQueueName: serviceBus.outputs.outboundStatusQueueName
     eventGridSubscriptionName: incomingCallSubscriptionName
     mediaAudioFormat: mediaAudioFormat
     calledNumbersAllowed: calledNumbersAllowed

@@ -8,7 +8,11 @@ import { loadFunctionsConfig } from '../shared/config/functions.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createRoutes } from '../functions/routes.js';
-import { createFunctionsState } from '../functions/context.js';
+import { createFunctionsState, type FunctionsDependencies } from '../functions/context.js';
+import { createOutboundCallHandler } from '../functions/outbound/place-call.js';
+import { createOutboundQueueSender } from '../functions/outbound/request-queue.js';
+import { ServiceBusStatusStore } from '../functions/outbound/status-store.js';
+import { startQueueTriggerConsumer } from './outbound-consumer.js';
 import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';
 import type { CallSessionHooks } from '../worker/call-session.js';
@@ -74,7 +78,7 @@ export interface LabOptions {
    */
   callControl?: boolean;
   /** ACS emulator settings for tests: Event Grid's time scale, the official-SDK judge of every payload. */
-  acs?: Pick<AcsEmulatorOptions, 'eventGridTimeScale' | 'eventGridMaxDeliveryAttempts' | 'judge'>;
+  acs?: Pick<AcsEmulatorOptions, 'eventGridTimeScale' | 'eventGridMaxDeliveryAttempts' | 'judge' | 'outbound'>;
   /**
    * A built Functions app to run instead of the source tree's route table: the folder `npm run package:functions`
    * makes (what azd zips), served in its own process with the lab's settings as its app settings.
@@ -300,6 +304,9 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     const functionsSettings: Env = {
       LOG_LEVEL: level,
+      // Outbound calls in the lab: from the emulator's number, to the lab's +1555 numbers and ACS users.
+      OUTBOUND_CALLER_NUMBERS: '+15550100100',
+      OUTBOUND_ALLOWED_PREFIXES: '+1555,8:acs:',
       ...(options.functionsEnv ?? {}),
       ACS_CONNECTION_STRING: acs.connectionString,
       ACS_RESOURCE_ID: RESOURCE_ID,
@@ -324,20 +331,31 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         await publisher.close();
         await busClient.close();
       });
-      functions.setRoutes(
-        createRoutes({
-          config: functionsConfig,
-          callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
-          publisher,
-          tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
-          logger: functionsLogger,
-          state: createFunctionsState(),
-          checkServiceBus: async () => {
-            const sender = busClient.createSender(functionsConfig.CALL_EVENTS_QUEUE);
-            await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) }).finally(() => sender.close().catch(() => undefined));
-          },
-        }),
-      );
+      const outboundQueue = createOutboundQueueSender(busClient, functionsConfig.OUTBOUND_CALLS_QUEUE);
+      closers.push(() => outboundQueue.close());
+      const functionsDeps: FunctionsDependencies = {
+        config: functionsConfig,
+        callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
+        publisher,
+        tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
+        logger: functionsLogger,
+        state: createFunctionsState(),
+        checkServiceBus: async () => {
+          const sender = busClient.createSender(functionsConfig.CALL_EVENTS_QUEUE);
+          await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) }).finally(() => sender.close().catch(() => undefined));
+        },
+        outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o) },
+      };
+      functions.setRoutes(createRoutes(functionsDeps));
+      // The Functions host's Service Bus trigger, which the local host does not serve: the same handler, fed by a receiver.
+      const trigger = startQueueTriggerConsumer({
+        client: busClient,
+        queueName: functionsConfig.OUTBOUND_CALLS_QUEUE,
+        functionName: 'outboundCalls',
+        handler: createOutboundCallHandler(functionsDeps),
+        logger: functionsLogger,
+      });
+      closers.push(() => trigger.close());
     }
 
     const busWatcher = watchBus(serviceBus, [CALL_EVENTS_QUEUE, CALL_RECORDS_QUEUE], callOf);

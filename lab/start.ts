@@ -61,7 +61,7 @@ async function main(): Promise<void> {
 
   const u = lab.urls;
   const lines = [
-    `functions      ${u.functions}/api  (incomingCall, callbacks/{callId}, health; the route table of functions/routes.ts)`,
+    `functions      ${u.functions}/api  (incomingCall, callbacks/{callId}, health, calls, calls/{callId}; the route table of functions/routes.ts)`,
     lab.ingress
       ? `worker         ${u.worker}/ws  (ingress over ${lab.workers.length} worker processes: ${lab.workers.map((w) => w.url.replace(/^http:\/\//, '')).join(', ')}, pids ${lab.workers.map((w) => w.process.pid).join(', ')}; kill one to see a call move)`
       : `worker         ${u.worker}/ws  (MEDIA_AUTH=acs; /healthz /readyz /metrics)`,

@@ -57,6 +57,8 @@ const recordingStateData = resultData.extend({
   startedAt: z.iso.datetime({ offset: true }).optional(),
 });
 
+const outboundFailure = z.object({ attempt: z.number().int().min(1), resultInformation: resultInformationSchema.optional() });
+
 const variants = {
   /** IncomingCall accepted for answering (published whether this instance or an earlier delivery answered it). */
   'call.incoming': z.object({ from: partySchema, to: partySchema, callerDisplayName: z.string() }),
@@ -114,6 +116,24 @@ const variants = {
     recordingId: z.string().min(1).optional(),
     error: z.object({ status: z.number().int().optional(), code: z.string().optional(), message: z.string() }).optional(),
   }),
+  /**
+   * Outbound calls (added within version 1). `requested`: createCall was accepted for this attempt; the context is
+   * for the agent (the worker reads it from the call's session) and is never logged.
+   */
+  'call.outbound.requested': z.object({
+    to: partySchema,
+    from: z.string().optional(),
+    attempt: z.number().int().min(1),
+    profile: z.string().regex(AGENT_PROFILE_NAME).optional(),
+    context: z.record(z.string(), z.unknown()).optional(),
+    mediaTransportUrl: z.string().url(),
+  }),
+  /** The callee picked up (a person or a machine: ACS does not tell them apart). */
+  'call.outbound.answered': z.object({ attempt: z.number().int().min(1) }),
+  /** CreateCallFailed read as busy / not answered / failed, with ACS's resultInformation as given. */
+  'call.outbound.busy': outboundFailure,
+  'call.outbound.no_answer': outboundFailure,
+  'call.outbound.failed': outboundFailure,
 } as const;
 
 export type CallEventType = keyof typeof variants;
@@ -196,6 +216,11 @@ export const recordingRequested = builder('recording.requested');
 export const recordingStarted = builder('recording.started');
 export const recordingStopped = builder('recording.stopped');
 export const recordingFailed = builder('recording.failed');
+export const outboundRequested = builder('call.outbound.requested');
+export const outboundAnswered = builder('call.outbound.answered');
+export const outboundBusy = builder('call.outbound.busy');
+export const outboundNoAnswer = builder('call.outbound.no_answer');
+export const outboundFailed = builder('call.outbound.failed');
 
 export type ParseCallEventResult =
   | { ok: true; message: CallEventMessage }

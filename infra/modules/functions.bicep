@@ -14,6 +14,8 @@ param acsImmutableResourceId string
 param workerMediaUrl string
 param serviceBusFullyQualifiedNamespace string
 param callEventsQueueName string
+param outboundCallsQueueName string
+param outboundStatusQueueName string
 param eventGridSubscriptionName string
 param mediaAudioFormat string
 param calledNumbersAllowed string
@@ -88,6 +90,10 @@ var platformAppSettings = {
   AzureWebJobsStorage__clientId: identityClientId
   AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The outbound-calls queue trigger's connection (connection: 'SERVICEBUS' in functions/index.ts): managed identity.
+  SERVICEBUS__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  SERVICEBUS__credential: 'managedidentity'
+  SERVICEBUS__clientId: identityClientId
 }
 
 // Keys of functionsConfigSchema (test/infra checks both directions).
@@ -98,6 +104,8 @@ var requiredAppSettings = {
   WORKER_MEDIA_URL: workerMediaUrl
   SERVICEBUS_FULLY_QUALIFIED_NAMESPACE: serviceBusFullyQualifiedNamespace
   CALL_EVENTS_QUEUE: callEventsQueueName
+  OUTBOUND_CALLS_QUEUE: outboundCallsQueueName
+  OUTBOUND_STATUS_QUEUE: outboundStatusQueueName
   EVENTGRID_SUBSCRIPTION_NAMES: eventGridSubscriptionName
   AZURE_CLIENT_ID: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString

@@ -71,6 +71,16 @@ resource callRecords 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existin
   name: 'call-records'
 }
 
+resource outboundCalls 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: 'outbound-calls'
+}
+
+resource outboundCallStatus 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' existing = {
+  parent: serviceBus
+  name: 'outbound-call-status'
+}
+
 resource communication 'Microsoft.Communication/communicationServices@2025-05-01' existing = {
   name: communicationName
 }
@@ -112,6 +122,38 @@ resource functionsCallEventsSender 'Microsoft.Authorization/roleAssignments@2022
   scope: callEvents
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataSender)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Outbound calls: POST /api/calls sends to outbound-calls and its trigger reads it; the status store is session
+// state on outbound-call-status, which accepting a session (Listen) reads and writes.
+resource functionsOutboundSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(outboundCalls.id, functionsPrincipalId, builtInRoles.serviceBusDataSender)
+  scope: outboundCalls
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataSender)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionsOutboundReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(outboundCalls.id, functionsPrincipalId, builtInRoles.serviceBusDataReceiver)
+  scope: outboundCalls
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataReceiver)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionsOutboundStatus 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(outboundCallStatus.id, functionsPrincipalId, builtInRoles.serviceBusDataReceiver)
+  scope: outboundCallStatus
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataReceiver)
     principalId: functionsPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -35,7 +35,24 @@ resource callRecords 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   properties: queueSettings['call-records']
 }
 
+// Outbound calls (docs/outbound.md): one message per attempt, messageId <callId>:<attempt> (duplicate detection
+// drops a repeated request for a day), scheduled when the request says notBefore.
+resource outboundCalls 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: 'outbound-calls'
+  properties: queueSettings['outbound-calls']
+}
+
+// No messages: each outbound call's status is the session state of its session (session id = callId).
+resource outboundCallStatus 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: 'outbound-call-status'
+  properties: queueSettings['outbound-call-status']
+}
+
 output namespaceName string = namespace.name
 output fullyQualifiedNamespace string = '${namespace.name}.servicebus.windows.net'
 output callEventsQueueName string = callEvents.name
 output callRecordsQueueName string = callRecords.name
+output outboundCallsQueueName string = outboundCalls.name
+output outboundStatusQueueName string = outboundCallStatus.name

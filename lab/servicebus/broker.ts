@@ -257,6 +257,8 @@ export class Broker {
     }
     delivery.accept();
     this.pumpQueue(role.queue);
+    // A scheduled message needs the timer to come back when it becomes visible.
+    this.schedule();
   }
 
   private reply(connection: Connection, request: Message, response: { application_properties: Record<string, unknown>; body?: unknown }): void {

@@ -33,6 +33,8 @@ export interface StoredMessage extends PeerMessage {
   /** The message as the client sent it; delivered again with fresh annotations. */
   readonly amqp: Message;
   readonly expiresAtMs: number;
+  /** A scheduled message (annotation x-opt-scheduled-enqueue-time) is invisible to receivers until then. */
+  readonly scheduledFromMs?: number;
   lock?: { token: string; holder: LockHolder; lockedUntilMs: number; sessionBound: boolean };
 }
 
@@ -122,7 +124,13 @@ export class QueueEntity {
       this.seenMessageIds.set(messageId, nowMs);
     }
     const ttlMs = Math.min(typeof amqp.ttl === 'number' ? amqp.ttl : Infinity, this.options.defaultTimeToLiveMs ?? Infinity);
-    this.main.append(amqp, nowMs, nowMs + ttlMs);
+    const scheduled = scheduledEnqueueTimeMs(amqp);
+    if (scheduled !== undefined && scheduled > nowMs) {
+      // As Service Bus: the time to live counts from when the message becomes visible.
+      this.main.append(amqp, nowMs, scheduled + ttlMs, { scheduledFromMs: scheduled } as Partial<PeerMessage>);
+    } else {
+      this.main.append(amqp, nowMs, nowMs + ttlMs);
+    }
     return { ok: true, duplicate: false };
   }
 
@@ -145,7 +153,7 @@ export class QueueEntity {
     let sessionId = requested;
     if (sessionId === null) {
       const candidate = this.main.all.find(
-        (m) => m.state === 'active' && m.sessionId !== undefined && !this.sessionLocks.has(m.sessionId),
+        (m) => m.state === 'active' && m.sessionId !== undefined && !this.sessionLocks.has(m.sessionId) && (m.scheduledFromMs === undefined || m.scheduledFromMs <= nowMs),
       );
       if (!candidate?.sessionId) {
         return refuse(Condition.timeout, `No unlocked sessions were available on '${this.name}'.`);
@@ -204,8 +212,9 @@ export class QueueEntity {
   nextFor(source: Source): StoredMessage | undefined {
     this.expire();
     if (source.kind === 'deadLetter') return this.deadLetter.all.find((m) => m.state === 'active');
-    if (source.kind === 'session') return this.main.all.find((m) => m.state === 'active' && m.sessionId === source.sessionId);
-    return this.main.all.find((m) => m.state === 'active');
+    const visible = (m: StoredMessage) => m.state === 'active' && (m.scheduledFromMs === undefined || m.scheduledFromMs <= this.now());
+    if (source.kind === 'session') return this.main.all.find((m) => visible(m) && m.sessionId === source.sessionId);
+    return this.main.all.find(visible);
   }
 
   /** Marks a message delivered under `token` to `holder` (peek-lock), or removes it (receive-and-delete). */
@@ -308,6 +317,7 @@ export class QueueEntity {
     for (const lock of this.sessionLocks.values()) consider(lock.lockedUntilMs);
     for (const m of [...this.main.all, ...this.deadLetter.all]) {
       if (m.lock && !m.lock.sessionBound) consider(m.lock.lockedUntilMs);
+      if (m.state === 'active' && m.scheduledFromMs !== undefined && m.scheduledFromMs > this.now()) consider(m.scheduledFromMs);
     }
     return next;
   }
@@ -361,4 +371,12 @@ export class QueueEntity {
       deliveryCount: message.deliveryCount,
     });
   }
+}
+
+/** When a scheduled message becomes visible (`scheduledEnqueueTimeUtc` in the SDK), if the sender set it. */
+function scheduledEnqueueTimeMs(amqp: Message): number | undefined {
+  const value = (amqp.message_annotations as Record<string, unknown> | undefined)?.['x-opt-scheduled-enqueue-time'];
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  return undefined;
 }

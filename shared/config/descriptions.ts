@@ -122,4 +122,9 @@ export const functionsSettingDescriptions: Readonly<Record<string, string>> = {
   CALL_RECORDING_CHANNEL: '`mixed` (one track) or `unmixed` (one channel per participant, wav only).',
   CALL_RECORDING_FORMAT: 'Recording file format; unset = mp3 for mixed, wav for unmixed.',
   CALL_RECORDING_STORAGE_URL: "Bring your own storage: a blob container URL without SAS (the ACS identity needs Storage Blob Data Contributor); unset = ACS's storage.",
+  OUTBOUND_CALLS_QUEUE: 'Queue of outbound call attempts (POST /api/calls and the campaign CLI send; the outboundCalls trigger places them). docs/outbound.md.',
+  OUTBOUND_STATUS_QUEUE: "Session queue whose session state (session = callId) holds each outbound call's status for GET /api/calls/{callId}; carries no messages.",
+  OUTBOUND_CALLER_NUMBERS: 'Our ACS numbers an outbound call may show as `from`; the first is the default. Empty: only ACS users can be called.',
+  OUTBOUND_ALLOWED_PREFIXES: 'Destinations outbound calls may reach, by prefix (`+44`, `+1555`; `8:acs:` for ACS users). Empty refuses every outbound call.',
+  OUTBOUND_KILL_SWITCH: '`on`: POST /api/calls answers 503 and queued attempts are refused when their turn comes, from the next app restart (a settings change restarts the app).',
 };

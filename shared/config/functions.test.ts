@@ -115,7 +115,8 @@ describe('Functions configuration', () => {
 
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
-    const hostSettings = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'];
+    // The outbound-calls trigger's connection (functions/index.ts) is read by the Functions host, not by our schema.
+    const hostSettings = ['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'SERVICEBUS__fullyQualifiedNamespace'];
     expect(Object.keys(sample.Values).filter((k) => !hostSettings.includes(k)).sort()).toEqual(Object.keys(functionsConfigSchema.shape).sort());
   });
 });

@@ -111,6 +111,16 @@ export const functionsConfigSchema = z
     CALL_RECORDING_FORMAT: z.enum(['wav', 'mp3'], { message: 'must be wav or mp3' }).optional(),
     CALL_RECORDING_STORAGE_URL: blobContainerUrl().optional(),
 
+    /** Outbound calls (docs/outbound.md): the queue POST /api/calls enqueues on, and the per-call status store (a session-enabled queue: session state only). */
+    OUTBOUND_CALLS_QUEUE: z.string().min(1).default('outbound-calls'),
+    OUTBOUND_STATUS_QUEUE: z.string().min(1).default('outbound-call-status'),
+    /** Our ACS numbers outbound calls may show (`from`); the first is the default. Empty: only ACS users can be called. */
+    OUTBOUND_CALLER_NUMBERS: list().pipe(z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'entries must be E.164 numbers such as +15551234567'))).default([]),
+    /** Destinations outbound calls may reach, by prefix (`+44`, `+1555`, `8:acs:` for ACS users). Empty refuses every call. */
+    OUTBOUND_ALLOWED_PREFIXES: list().pipe(z.array(z.string().regex(/^(\+\d{1,15}|8:acs:[^,\s]*)$/, 'entries must be + and digits (+44, +1555) or 8:acs: for ACS users'))).default([]),
+    /** on: no new outbound call is accepted or placed (queued requests are refused when their turn comes). */
+    OUTBOUND_KILL_SWITCH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z.string().regex(/Authorization=AAD/i, 'must be Authorization=AAD, optionally with ClientId=<guid>').optional(),

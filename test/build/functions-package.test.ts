@@ -76,6 +76,8 @@ describe('the Functions package, built and zipped as azd does', () => {
       { name: 'incomingCall', route: 'incomingCall', methods: ['POST', 'OPTIONS'], authLevel: 'function' },
       { name: 'callbacks', route: 'callbacks/{callId}', methods: ['POST'], authLevel: 'anonymous' },
       { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
+      { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function' },
+      { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function' },
     ]);
     // The settings are valid; Service Bus cannot be reached with a managed identity on this machine, which the health
     // route reports as a failed dependency, not as a configuration problem.
@@ -93,7 +95,7 @@ describe('the Functions package, built and zipped as azd does', () => {
     const app = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
     started.push(app);
     await app.start(settings);
-    expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health']);
+    expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus']);
 
     const health = await fetch(app.urlOf('health'));
     expect(health.status).toBe(503);
@@ -144,6 +146,8 @@ async function settingsFromBicep(): Promise<Record<string, string>> {
     workerMediaUrl: 'wss://worker-example.azurecontainerapps.io/ws',
     serviceBusFullyQualifiedNamespace: 'sb-example.servicebus.windows.net',
     callEventsQueueName: 'call-events',
+    outboundCallsQueueName: 'outbound-calls',
+    outboundStatusQueueName: 'outbound-call-status',
     eventGridSubscriptionName: 'incoming-call',
     functionApp: { properties: { defaultHostName: 'func-example.azurewebsites.net' } },
   } satisfies Record<string, BicepValue>);

@@ -321,6 +321,9 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
       'AzureWebJobsStorage__blobServiceUri',
       'AzureWebJobsStorage__clientId',
       'AzureWebJobsStorage__credential',
+      'SERVICEBUS__clientId',
+      'SERVICEBUS__credential',
+      'SERVICEBUS__fullyQualifiedNamespace',
     ]);
   });
 
@@ -486,6 +489,9 @@ describe('role assignments', () => {
         'functions storageBlobDataOwner @storage',
         'functions contributor @communication',
         'functions serviceBusDataSender @callEvents',
+        'functions serviceBusDataSender @outboundCalls',
+        'functions serviceBusDataReceiver @outboundCalls',
+        'functions serviceBusDataReceiver @outboundCallStatus',
         'functions monitoringMetricsPublisher @appInsights',
         'worker cognitiveServicesUser @ai',
         'worker azureAiUser @ai',
@@ -525,12 +531,12 @@ describe('resource settings the issue requires', () => {
     expect(main).toMatch(/@maxValue\(570\)\nparam drainTimeoutSeconds int/);
   });
 
-  it('Service Bus: call-events with sessions, duplicate detection, TTL and dead-lettering; call-records exists; the queue settings come from one JSON file the lab reads too', async () => {
+  it('Service Bus: call-events with sessions, duplicate detection, TTL and dead-lettering; call-records and the outbound queues exist; the queue settings come from one JSON file the lab reads too', async () => {
     const bus = await parseBicepFile(infra('modules', 'servicebus.bicep'));
     expect(variable(bus, 'queueSettings')!.text).toBe("loadJsonContent('servicebus-queues.json')");
     const queues = resources(bus).filter((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces/queues@'));
     const names = queues.map((q) => literal(properties(q.body).get('name'))!);
-    expect(names).toEqual(['call-events', 'call-records']);
+    expect(names).toEqual(['call-events', 'call-records', 'outbound-calls', 'outbound-call-status']);
     // Each queue's properties are its entry in the JSON file, nothing else.
     for (const q of queues) expect(at(q.body, 'properties')!.text).toBe(`queueSettings['${literal(properties(q.body).get('name'))}']`);
     const settings = JSON.parse(readFileSync(infra('modules', 'servicebus-queues.json'), 'utf8')) as Record<string, Record<string, unknown>>;
@@ -543,6 +549,9 @@ describe('resource settings the issue requires', () => {
       maxDeliveryCount: 10,
     });
     expect(settings['call-records']).toMatchObject({ deadLetteringOnMessageExpiration: true, requiresDuplicateDetection: true });
+    // Outbound: a repeated request (same messageId) is dropped for a day; the status store is session state.
+    expect(settings['outbound-calls']).toMatchObject({ requiresSession: false, requiresDuplicateDetection: true, duplicateDetectionHistoryTimeWindow: 'P1D' });
+    expect(settings['outbound-call-status']).toMatchObject({ requiresSession: true });
     // The lab's Service Bus peer runs with exactly these settings.
     const { provisionedQueues, queueOptionsOf } = await import('../../lab/servicebus/provisioned-queues.js');
     expect(provisionedQueues).toEqual(Object.entries(settings).map(([name, p]) => queueOptionsOf(name, p as never)));

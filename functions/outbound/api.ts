@@ -1,0 +1,118 @@
+import type { HttpHandler, HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import {
+  callIdFor,
+  isE164,
+  isOutboundCallId,
+  OUTBOUND_REQUEST_SCHEMA_VERSION,
+  placeCallRequestSchema,
+  type OutboundCallMessage,
+  type OutboundCallStatus,
+} from '../../shared/outbound-call.js';
+import { callLog, restErrorOf, systemClock, type FunctionsDependencies } from '../context.js';
+import { checkOutboundPolicy } from './policy.js';
+import { StatusStoreError } from './status-store.js';
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+const badRequest = (field: string, message: string): HttpResponseInit => ({ status: 400, jsonBody: { error: `${field}: ${message}`, field } });
+const notConfigured: HttpResponseInit = { status: 503, jsonBody: { error: 'outbound calling is not configured on this app (no Service Bus for the outbound queues)' } };
+
+/**
+ * POST /api/calls (function key): validates the request (400 naming the field), applies the safety policy,
+ * records the call as queued and puts it on the `outbound-calls` queue; 202 with the callId. The same
+ * idempotencyKey always names the same callId: a second request finds its status and places nothing.
+ */
+export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler {
+  const { config } = deps;
+  const clock = deps.clock ?? systemClock;
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const outbound = deps.outbound;
+    if (!outbound) return notConfigured;
+    const text = await request.text();
+    if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return { status: 413, jsonBody: { error: `body larger than ${MAX_BODY_BYTES} bytes`, field: 'body' } };
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return badRequest('body', 'must be a JSON object');
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return badRequest('body', 'must be a JSON object');
+    const parsed = placeCallRequestSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.') || 'body';
+      return badRequest(field, issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message);
+    }
+    const body = parsed.data;
+    const from = body.from ?? config.OUTBOUND_CALLER_NUMBERS[0];
+    if (body.from && !config.OUTBOUND_CALLER_NUMBERS.includes(body.from)) return badRequest('from', 'must be one of our numbers (OUTBOUND_CALLER_NUMBERS)');
+    if (isE164(body.to) && !from) return badRequest('from', 'a phone number is called from one of our numbers: give from, or set OUTBOUND_CALLER_NUMBERS');
+    const now = clock.now();
+    if (body.notBefore && Date.parse(body.notBefore) > now.getTime() + 7 * 24 * 3600_000) return badRequest('notBefore', 'must be within 7 days');
+
+    const verdict = checkOutboundPolicy(config, body.to);
+    if (!verdict.ok) return { status: verdict.status, jsonBody: { error: verdict.reason, ...(verdict.field ? { field: verdict.field } : {}) } };
+
+    const callId = callIdFor(body.idempotencyKey);
+    const log = callLog(deps.logger, context, { callId });
+    const message: OutboundCallMessage = {
+      schemaVersion: OUTBOUND_REQUEST_SCHEMA_VERSION,
+      callId,
+      to: body.to,
+      ...(from ? { from } : {}),
+      ...(body.profile ? { profile: body.profile } : {}),
+      ...(body.context ? { context: body.context } : {}),
+      attempt: 1,
+      requestedAt: now.toISOString(),
+      ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+    };
+    let created = false;
+    let status: OutboundCallStatus | undefined;
+    try {
+      status = await outbound.status.update(callId, async (current) => {
+        if (current) return undefined;
+        await outbound.enqueue(message);
+        created = true;
+        return {
+          callId,
+          state: 'queued',
+          attempt: 1,
+          to: maskPhoneNumber(body.to),
+          ...(body.profile ? { profile: body.profile } : {}),
+          ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+          updatedAt: now.toISOString(),
+        };
+      });
+    } catch (error) {
+      const rest = restErrorOf(error);
+      log.error('outbound request not queued', { code: error instanceof StatusStoreError ? error.code : (rest.code ?? null), error: rest.message });
+      return { status: 503, headers: { 'Retry-After': '5' }, jsonBody: { error: 'the request could not be queued; try again (the same idempotencyKey places at most one call)' } };
+    }
+    log.info(created ? 'outbound call queued' : 'outbound request repeated: same callId, nothing placed', {
+      to: maskPhoneNumber(body.to),
+      ...(body.profile ? { profile: body.profile } : {}),
+      ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+    });
+    return { status: 202, jsonBody: { callId, ...(status ? { status } : {}), duplicate: !created } };
+  };
+}
+
+/** GET /api/calls/{callId} (function key): the call's state and outcome, from the status store. */
+export function createCallStatusHandler(deps: FunctionsDependencies): HttpHandler {
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const outbound = deps.outbound;
+    if (!outbound) return notConfigured;
+    const callId = request.params.callId ?? '';
+    if (!isOutboundCallId(callId)) return badRequest('callId', 'must be a callId that POST /api/calls returned');
+    try {
+      const status = await outbound.status.get(callId);
+      if (!status) return { status: 404, jsonBody: { error: `no outbound call ${callId}` } };
+      return { status: 200, jsonBody: status };
+    } catch (error) {
+      const rest = restErrorOf(error);
+      callLog(deps.logger, context, { callId }).error('outbound status unavailable', { error: rest.message });
+      return { status: 503, headers: { 'Retry-After': '2' }, jsonBody: { error: 'status unavailable; try again' } };
+    }
+  };
+}

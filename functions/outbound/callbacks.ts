@@ -1,0 +1,63 @@
+import {
+  outboundAnswered,
+  outboundBusy,
+  outboundFailed,
+  outboundNoAnswer,
+  type CallEventMessage,
+  type CallEventSource,
+  type ResultInformation,
+} from '../../shared/call-metadata.js';
+import { attemptOfOperationContext, failureOutcomeOf, isOutboundCallId, type OutboundCallStatus } from '../../shared/outbound-call.js';
+import type { CallLog, FunctionsDependencies } from '../context.js';
+
+/** The callback data the outbound steps read. */
+export interface OutboundCallbackData {
+  operationContext?: string | undefined;
+  resultInformation?: ResultInformation | undefined;
+}
+
+/** CreateCallFailed as call.outbound.busy / .no_answer / .failed, by ACS's result code. */
+export function createCallFailedMessage(source: CallEventSource, data: OutboundCallbackData): CallEventMessage {
+  const attempt = attemptOfOperationContext(data.operationContext) ?? 1;
+  const payload = { attempt, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}) };
+  const outcome = failureOutcomeOf(data.resultInformation);
+  if (outcome === 'busy') return outboundBusy(source, payload);
+  if (outcome === 'no_answer') return outboundNoAnswer(source, payload);
+  return outboundFailed(source, payload);
+}
+
+/** CallConnected of an outbound call also yields call.outbound.answered. */
+export function answeredMessages(callId: string, source: CallEventSource, data: OutboundCallbackData): CallEventMessage[] {
+  if (!isOutboundCallId(callId)) return [];
+  return [outboundAnswered({ ...source, eventId: `${source.eventId}:outbound` }, { attempt: attemptOfOperationContext(data.operationContext) ?? 1 })];
+}
+
+export type OutboundCallbackKind = 'connected' | 'createCallFailed' | 'disconnected';
+
+/**
+ * Moves the call's status on (answered, ended, busy...). Best effort: the events on call-events are the record;
+ * a status left behind is reported, not retried (ACS's callback redelivery is not documented).
+ */
+export async function recordOutboundStatus(deps: FunctionsDependencies, callId: string, kind: OutboundCallbackKind, data: OutboundCallbackData, log: CallLog): Promise<void> {
+  if (!deps.outbound || !isOutboundCallId(callId)) return;
+  const now = (deps.clock?.now() ?? new Date()).toISOString();
+  try {
+    await deps.outbound.status.update(callId, async (current): Promise<OutboundCallStatus | undefined> => {
+      if (!current) return undefined;
+      if (kind === 'connected') return { ...current, state: 'answered', updatedAt: now };
+      if (kind === 'disconnected') {
+        if (current.state !== 'answered') return undefined;
+        return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
+      }
+      return {
+        ...current,
+        state: 'failed',
+        outcome: failureOutcomeOf(data.resultInformation),
+        ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}),
+        updatedAt: now,
+      };
+    });
+  } catch (error) {
+    log.error('outbound status not updated', { kind, error: (error as Error).message });
+  }
+}

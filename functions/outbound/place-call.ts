@@ -1,0 +1,136 @@
+import type { CallInvite } from '@azure/communication-call-automation';
+import type { InvocationContext } from '@azure/functions';
+import { outboundFailed, outboundRequested, toBusMessage, type CallEventMessage } from '../../shared/call-metadata.js';
+import { maskPhoneNumber } from '../../shared/privacy.js';
+import { isE164, outboundCallMessageSchema, outboundOperationContext, type OutboundCallMessage, type OutboundCallStatus } from '../../shared/outbound-call.js';
+import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type FunctionsDependencies } from '../context.js';
+import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
+import { checkOutboundPolicy } from './policy.js';
+
+/** A transient failure: the trigger abandons the message and Service Bus delivers it again. */
+export class RetryLaterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+/**
+ * The `outbound-calls` queue trigger: one message = one attempt to place one call. The message meets the same
+ * checks as the API request (a message put on the queue directly gets no further), and the call is placed under
+ * the call's status lock, at most once per attempt: a redelivered message finds the attempt already placed.
+ */
+export function createOutboundCallHandler(deps: FunctionsDependencies): (message: unknown, context: InvocationContext) => Promise<void> {
+  const { config, callAutomation, publisher } = deps;
+  const clock = deps.clock ?? systemClock;
+
+  return async (body: unknown, context: InvocationContext): Promise<void> => {
+    const parsed = outboundCallMessageSchema.safeParse(typeof body === 'string' ? safeJson(body) : body);
+    const baseLog = callLog(deps.logger, context, {});
+    if (!parsed.success) {
+      // Completed without effect: a malformed request is not made right by redelivery.
+      baseLog.error('outbound call message refused', { reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') });
+      return;
+    }
+    const message = parsed.data;
+    const log = callLog(deps.logger, context, { callId: message.callId });
+    const outbound = deps.outbound;
+    if (!outbound) throw new RetryLaterError('outbound calling is not configured on this app');
+    const now = clock.now();
+
+    if (message.notBefore && Date.parse(message.notBefore) > now.getTime() + 1000) {
+      // Delivered early (put on the queue without scheduling): scheduled again for its time, this copy completed.
+      await outbound.enqueue(message, { messageIdSuffix: ':notBefore' });
+      log.warn('outbound request delivered before its notBefore: scheduled again', { notBefore: message.notBefore });
+      return;
+    }
+
+    await outbound.status.update(message.callId, async (current) => {
+      if (current && (current.attempt > message.attempt || (current.attempt === message.attempt && current.state !== 'queued'))) {
+        log.info('outbound attempt already handled: nothing placed', { attempt: message.attempt, state: current.state });
+        return undefined;
+      }
+      const base: OutboundCallStatus = {
+        callId: message.callId,
+        state: 'queued',
+        attempt: message.attempt,
+        to: maskPhoneNumber(message.to),
+        ...(message.profile ? { profile: message.profile } : {}),
+        updatedAt: now.toISOString(),
+      };
+      const verdict = checkOutboundPolicy(config, message.to);
+      if (!verdict.ok) {
+        log.warn('outbound call refused at placing time', { reason: verdict.reason, to: maskPhoneNumber(message.to) });
+        return { ...base, state: 'refused', reason: verdict.reason };
+      }
+      if (message.from && !config.OUTBOUND_CALLER_NUMBERS.includes(message.from)) {
+        log.warn('outbound call refused: from is not one of our numbers', { from: maskPhoneNumber(message.from) });
+        return { ...base, state: 'refused', reason: 'from is not in OUTBOUND_CALLER_NUMBERS' };
+      }
+      if (isE164(message.to) && !message.from) return { ...base, state: 'refused', reason: 'no caller number for a phone call' };
+      return place(message, base, log);
+    });
+  };
+
+  async function place(message: OutboundCallMessage, base: OutboundCallStatus, log: CallLog): Promise<OutboundCallStatus> {
+    const invite: CallInvite = isE164(message.to)
+      ? { targetParticipant: { phoneNumber: message.to }, sourceCallIdNumber: { phoneNumber: message.from! } }
+      : { targetParticipant: { communicationUserId: message.to } };
+    let callConnectionId: string | undefined;
+    try {
+      const result = await callAutomation.createCall(invite, callbackUrlFor(config, message.callId), {
+        mediaStreamingOptions: mediaStreamingOptionsFor(config, message.callId, message.profile),
+        operationContext: outboundOperationContext(message.attempt),
+      });
+      callConnectionId = result.callConnectionProperties.callConnectionId;
+    } catch (error) {
+      const rest = restErrorOf(error);
+      if (!isFinalRefusal(rest.status)) {
+        log.error('createCall failed; the message will be delivered again', { status: rest.status ?? null, code: rest.code ?? null });
+        throw new RetryLaterError(`createCall failed: ${rest.status ?? rest.message}`);
+      }
+      log.error('ACS refused createCall', { status: rest.status ?? null, code: rest.code ?? null, to: maskPhoneNumber(message.to) });
+      await publish([outboundFailed(source(message, 'failed'), { attempt: message.attempt, resultInformation: { code: rest.status ?? 0, message: (rest.code ?? rest.message).slice(0, 200) } })], log);
+      return { ...base, state: 'failed', outcome: 'failed', resultInformation: { code: rest.status ?? 0, message: (rest.code ?? 'refused').slice(0, 200) } };
+    }
+    log.info('outbound call placed', { attempt: message.attempt, to: maskPhoneNumber(message.to), callConnectionId: callConnectionId ?? null, ...(message.profile ? { profile: message.profile } : {}) });
+    await publish(
+      [
+        outboundRequested(
+          { ...source(message, 'requested'), ...(callConnectionId ? { callConnectionId } : {}) },
+          {
+            to: isE164(message.to) ? { kind: 'phoneNumber', rawId: `4:${message.to}`, phoneNumber: message.to } : { kind: 'communicationUser', rawId: message.to },
+            ...(message.from ? { from: message.from } : {}),
+            attempt: message.attempt,
+            ...(message.profile ? { profile: message.profile } : {}),
+            ...(message.context ? { context: message.context } : {}),
+            mediaTransportUrl: mediaTransportUrlFor(config, message.callId, message.profile),
+          },
+        ),
+      ],
+      log,
+    );
+    return { ...base, state: 'ringing', ...(callConnectionId ? { callConnectionId } : {}) };
+  }
+
+  function source(message: OutboundCallMessage, what: string) {
+    return { callId: message.callId, eventId: `outbound:${message.callId}:${message.attempt}:${what}`, occurredAt: clock.now() };
+  }
+
+  /** The call is placed whatever happens here: a publish failure is logged, not retried (that would place it again). */
+  async function publish(messages: CallEventMessage[], log: CallLog): Promise<void> {
+    try {
+      await publisher.publish(messages.map(toBusMessage), { deadlineMs: config.PUBLISH_DEADLINE_MS });
+    } catch (error) {
+      log.error('publishing outbound call events failed', { types: messages.map((m) => m.type), error: restErrorOf(error).message });
+    }
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceBusClient } from '@azure/service-bus';
+import { startLab, type Lab } from '../../lab/lab.js';
+import type { EmulatedCall } from '../../lab/acs/emulator.js';
+import { tone } from '../../lab/acs/outbound.js';
+import { OUTBOUND_REQUEST_SCHEMA_VERSION, callIdFor } from '../../shared/outbound-call.js';
+
+/**
+ * Outbound calls through the whole lab: POST /api/calls (function key) → outbound-calls queue → the queue trigger's
+ * handler → createCall on the ACS emulator → the scripted callee → callbacks → call-events, the status store and,
+ * once answered, media to the worker with the profile in the path.
+ */
+describe('outbound calls through the local lab', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startLab({ logLevel: 'silent', acs: { outbound: { ringTimeoutMs: 400 } } });
+  }, 30_000);
+  afterAll(async () => lab?.close());
+
+  const post = (body: unknown, key = true) =>
+    fetch(key ? lab.functions.urlOf('placeCall') : `${lab.functions.url}/api/calls`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const status = async (callId: string) => {
+    const response = await fetch(lab.functions.urlOf('callStatus', { callId }));
+    return { code: response.status, body: (await response.json()) as Record<string, any> };
+  };
+  const eventTypes = (callId: string) => lab.busMessages(callId).map((m) => (m.body as { type: string }).type);
+  const emulatedCall = (callConnectionId: string): EmulatedCall => [...lab.acs.calls.values()].find((c) => c.callConnectionId === callConnectionId)!;
+
+  it('places a call the callee answers: 202 with a callId, createCall with media to the worker and callbacks to our route, the agent on the line, then answered and ended', async () => {
+    lab.acs.outbound.script('+15550107001', { kind: 'human', answerAfterMs: 200, hangUpAfterMs: 2500 });
+    const response = await post({ to: '+15550107001', profile: undefined, context: { name: 'Ada', reason: 'appointment reminder' } });
+    expect(response.status).toBe(202);
+    const { callId, duplicate } = (await response.json()) as { callId: string; duplicate: boolean };
+    expect(duplicate).toBe(false);
+    await expect.poll(async () => (await status(callId)).body.state, { timeout: 10_000 }).toMatch(/ringing|answered|ended/);
+    const create = lab.acs.requests.find((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(`/api/callbacks/${callId}`))!;
+    expect(create).toMatchObject({ status: 201 });
+    expect((create.body as any).mediaStreamingOptions.transportUrl).toBe(`${lab.urls.worker}/ws/${callId}`);
+    expect((create.body as any).sourceCallerIdNumber.value).toBe('+15550100100');
+    const call = emulatedCall((await status(callId)).body.callConnectionId);
+    // The worker takes the media and the agent speaks (the echo agent's greeting).
+    await call.timeline.waitFor((e) => e.type === 'agent-audio', 10_000, 'agent audio');
+    expect(await call.ended()).toBe('disconnected');
+    await expect.poll(async () => (await status(callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'ended', outcome: 'human', attempt: 1 });
+    await expect.poll(() => eventTypes(callId), { timeout: 5000 }).toEqual(expect.arrayContaining(['call.outbound.requested', 'call.connected', 'call.outbound.answered', 'call.disconnected']));
+    const requested = lab.busMessages(callId).find((m) => (m.body as { type: string }).type === 'call.outbound.requested')!.body as any;
+    expect(requested.data).toMatchObject({ attempt: 1, from: '+15550100100', context: { name: 'Ada', reason: 'appointment reminder' }, to: { phoneNumber: '+15550107001' } });
+    expect((await status(callId)).body.to).not.toContain('7001');
+  });
+
+  it.each([
+    ['being busy', { kind: 'busy' as const, afterMs: 50 }, 'busy', 'call.outbound.busy', 486],
+    ['not answering', { kind: 'noAnswer' as const }, 'no_answer', 'call.outbound.no_answer', 408],
+    ['declining', { kind: 'decline' as const, afterMs: 50 }, 'failed', 'call.outbound.failed', 603],
+  ])('a callee %s ends the call as its CreateCallFailed result code says (outcome %s, event %s)', async (_name, callee, outcome, type, code) => {
+    const to = `+1555010${7100 + code}`;
+    lab.acs.outbound.script(to, callee);
+    const { callId } = (await (await post({ to })).json()) as { callId: string };
+    await expect.poll(async () => (await status(callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'failed', outcome, resultInformation: { code } });
+    await expect.poll(() => eventTypes(callId), { timeout: 5000 }).toContain(type);
+  });
+
+  it('answers the same idempotencyKey with the same callId and places one call', async () => {
+    lab.acs.outbound.script('+15550107002', { kind: 'busy', afterMs: 10 });
+    const body = { to: '+15550107002', idempotencyKey: 'reminder-42' };
+    const first = (await (await post(body)).json()) as { callId: string; duplicate: boolean };
+    const second = (await (await post(body)).json()) as { callId: string; duplicate: boolean };
+    expect(second).toMatchObject({ callId: first.callId, duplicate: true });
+    expect(first.callId).toBe(callIdFor('reminder-42'));
+    await expect.poll(async () => (await status(first.callId)).body.state, { timeout: 10_000 }).toBe('failed');
+    const creates = lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(first.callId));
+    expect(creates).toHaveLength(1);
+  });
+
+  it('places the call no earlier than notBefore (a scheduled message)', async () => {
+    lab.acs.outbound.script('+15550107003', { kind: 'busy', afterMs: 10 });
+    const notBefore = new Date(Date.now() + 1500).toISOString();
+    const { callId } = (await (await post({ to: '+15550107003', notBefore })).json()) as { callId: string };
+    expect((await status(callId)).body).toMatchObject({ state: 'queued', notBefore });
+    await expect.poll(async () => (await status(callId)).body.state, { timeout: 10_000 }).toBe('failed');
+    const create = lab.acs.requests.find((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId))!;
+    expect(create.receivedAt.getTime()).toBeGreaterThanOrEqual(Date.parse(notBefore));
+  });
+
+  it.each([
+    [{ to: '5550107001' }, 'to'],
+    [{ to: '+15550107001', from: '+15550199999' }, 'from'],
+    [{ to: '+15550107001', profile: '../x' }, 'profile'],
+    [{ to: '+15550107001', context: { blob: 'x'.repeat(3000) } }, 'context'],
+    [{ to: '+15550107001', context: 'call them' }, 'context'],
+    [{ to: '+15550107001', notBefore: 'tomorrow' }, 'notBefore'],
+    [{ to: '+15550107001', idempotencyKey: 'has space' }, 'idempotencyKey'],
+    [{ to: '+15550107001', tO: '+1' }, 'tO'],
+    [{}, 'to'],
+  ])('refuses %j with 400 naming the field %s', async (body, field) => {
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ field, error: expect.stringContaining(field) });
+  });
+
+  it('refuses a request without the function key', async () => {
+    expect((await post({ to: '+15550107001' }, false)).status).toBe(401);
+  });
+
+  it('refuses a destination outside OUTBOUND_ALLOWED_PREFIXES, through the API (403) and through the queue directly (refused, never placed)', async () => {
+    const response = await post({ to: '+447700900123' });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ field: 'to' });
+
+    // Straight onto the queue, past the API: the trigger refuses it too.
+    const callId = callIdFor('direct-to-queue');
+    const client = new ServiceBusClient(lab.serviceBus.connectionString);
+    const sender = client.createSender('outbound-calls');
+    await sender.sendMessages({
+      body: { schemaVersion: OUTBOUND_REQUEST_SCHEMA_VERSION, callId, to: '+447700900123', from: '+15550100100', attempt: 1, requestedAt: new Date().toISOString() },
+      messageId: `${callId}:1`,
+    });
+    await sender.close();
+    await client.close();
+    await expect.poll(async () => (await status(callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'refused', reason: expect.stringContaining('OUTBOUND_ALLOWED_PREFIXES') });
+    expect(lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId))).toHaveLength(0);
+  });
+
+  it('answers 404 for an unknown callId and 400 for one we never issue', async () => {
+    expect((await status(callIdFor('never-posted'))).code).toBe(404);
+    expect((await status('not-a-call')).code).toBe(400);
+  });
+});
+
+describe('outbound safety switches through the local lab', () => {
+  it('with OUTBOUND_KILL_SWITCH=on refuses the request (503) and a message put on the queue directly is refused, not placed', async () => {
+    const lab = await startLab({ logLevel: 'silent', greeting: false, functionsEnv: { OUTBOUND_KILL_SWITCH: 'on' } });
+    try {
+      const response = await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify({ to: '+15550107001' }) });
+      expect(response.status).toBe(503);
+      expect(await response.json()).toMatchObject({ error: expect.stringContaining('OUTBOUND_KILL_SWITCH') });
+      const callId = callIdFor('kill-switch');
+      const client = new ServiceBusClient(lab.serviceBus.connectionString);
+      const sender = client.createSender('outbound-calls');
+      await sender.sendMessages({ body: { schemaVersion: 1, callId, to: '+15550107001', from: '+15550100100', attempt: 1, requestedAt: new Date().toISOString() }, messageId: callId });
+      await sender.close();
+      await client.close();
+      await expect
+        .poll(async () => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>, { timeout: 10_000 })
+        .toMatchObject({ state: 'refused' });
+      expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(0);
+    } finally {
+      await lab.close();
+    }
+  }, 30_000);
+
+  it('with OUTBOUND_ALLOWED_PREFIXES empty refuses every destination', async () => {
+    const lab = await startLab({ logLevel: 'silent', greeting: false, functionsEnv: { OUTBOUND_ALLOWED_PREFIXES: '' } });
+    try {
+      const response = await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify({ to: '+15550107001' }) });
+      expect(response.status).toBe(403);
+      expect(await response.json()).toMatchObject({ error: expect.stringContaining('OUTBOUND_ALLOWED_PREFIXES is empty') });
+    } finally {
+      await lab.close();
+    }
+  }, 30_000);
+});
