@@ -76,6 +76,10 @@ export const outboundCallStatusSchema = z.object({
   resultInformation: z.object({ code: z.number().optional(), subCode: z.number().optional(), message: z.string().optional() }).optional(),
   /** Why the call was refused before it was placed (kill switch, allow-list, caps). */
   reason: z.string().optional(),
+  /** When the next attempt is due (a retry after busy / no answer / failed). */
+  retryAt: z.string().optional(),
+  /** The request as queued, for retries: full number and context, so never returned by GET /api/calls/{callId}. */
+  request: outboundCallMessageSchema.optional(),
   updatedAt: z.string(),
 });
 export type OutboundCallStatus = z.infer<typeof outboundCallStatusSchema>;

@@ -15,6 +15,9 @@ import { StatusStoreError } from './status-store.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
+/** What the API shows of a status: everything but the queued request (full number, context). */
+const withoutRequest = ({ request: _request, ...visible }: OutboundCallStatus) => visible;
+
 const badRequest = (field: string, message: string): HttpResponseInit => ({ status: 400, jsonBody: { error: `${field}: ${message}`, field } });
 const notConfigured: HttpResponseInit = { status: 503, jsonBody: { error: 'outbound calling is not configured on this app (no Service Bus for the outbound queues)' } };
 
@@ -82,6 +85,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
           ...(body.profile ? { profile: body.profile } : {}),
           ...(body.notBefore ? { notBefore: body.notBefore } : {}),
           updatedAt: now.toISOString(),
+          request: message,
         };
       });
     } catch (error) {
@@ -94,7 +98,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
       ...(body.profile ? { profile: body.profile } : {}),
       ...(body.notBefore ? { notBefore: body.notBefore } : {}),
     });
-    return { status: 202, jsonBody: { callId, ...(status ? { status } : {}), duplicate: !created } };
+    return { status: 202, jsonBody: { callId, ...(status ? { status: withoutRequest(status) } : {}), duplicate: !created } };
   };
 }
 
@@ -108,7 +112,7 @@ export function createCallStatusHandler(deps: FunctionsDependencies): HttpHandle
     try {
       const status = await outbound.status.get(callId);
       if (!status) return { status: 404, jsonBody: { error: `no outbound call ${callId}` } };
-      return { status: 200, jsonBody: status };
+      return { status: 200, jsonBody: withoutRequest(status) };
     } catch (error) {
       const rest = restErrorOf(error);
       callLog(deps.logger, context, { callId }).error('outbound status unavailable', { error: rest.message });

@@ -49,13 +49,16 @@ export async function recordOutboundStatus(deps: FunctionsDependencies, callId: 
         if (current.state !== 'answered') return undefined;
         return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
       }
-      return {
-        ...current,
-        state: 'failed',
-        outcome: failureOutcomeOf(data.resultInformation),
-        ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}),
-        updatedAt: now,
-      };
+      const outcome = failureOutcomeOf(data.resultInformation);
+      const failed = { ...current, outcome, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}), updatedAt: now };
+      const attempt = attemptOfOperationContext(data.operationContext) ?? current.attempt;
+      // A redelivered CreateCallFailed of an attempt already retried changes nothing.
+      if (attempt !== current.attempt || current.state === 'queued') return undefined;
+      if (!current.request || current.attempt >= deps.config.OUTBOUND_MAX_ATTEMPTS) return { ...failed, state: 'failed' };
+      const retryAt = new Date(Date.parse(now) + deps.config.OUTBOUND_RETRY_DELAY_MS).toISOString();
+      await deps.outbound!.enqueue({ ...current.request, attempt: current.attempt + 1, notBefore: retryAt });
+      log.info('outbound attempt failed; next attempt scheduled', { attempt: current.attempt, outcome, retryAt });
+      return { ...failed, state: 'queued', attempt: current.attempt + 1, retryAt, request: { ...current.request, attempt: current.attempt + 1, notBefore: retryAt } };
     });
   } catch (error) {
     log.error('outbound status not updated', { kind, error: (error as Error).message });

@@ -57,6 +57,7 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         to: maskPhoneNumber(message.to),
         ...(message.profile ? { profile: message.profile } : {}),
         updatedAt: now.toISOString(),
+        request: message,
       };
       const verdict = checkOutboundPolicy(config, message.to);
       if (!verdict.ok) {

@@ -63,8 +63,11 @@ export interface OutboundCallsHost {
 }
 
 export interface OutboundCalls {
-  /** Scripts the callee at `target` (an E.164 number or an ACS raw id) for the calls placed from now on. */
-  script(target: string, callee: CalleeScript): void;
+  /**
+   * Scripts the callee at `target` (an E.164 number or an ACS raw id) for the calls placed from now on; a list is
+   * used one entry per call, the last one repeating (busy, then answers: a retry test).
+   */
+  script(target: string, callee: CalleeScript | readonly CalleeScript[]): void;
   /** The beforeRespond step for createCall. */
   onCreateCall(exchange: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse>;
 }
@@ -89,12 +92,14 @@ const concat = (...parts: Int16Array[]) => {
 };
 
 export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCallsOptions = {}): OutboundCalls {
-  const scripts = new Map<string, CalleeScript>();
+  const scripts = new Map<string, CalleeScript[]>();
   const defaultCallee = options.defaultCallee ?? { kind: 'human', answerAfterMs: 500 };
   const ringTimeoutMs = options.ringTimeoutMs ?? 60_000;
 
   function calleeFor(target: Identifier): CalleeScript {
-    return scripts.get(target.phoneNumber?.value ?? '') ?? scripts.get(target.rawId) ?? defaultCallee;
+    const queue = scripts.get(target.phoneNumber?.value ?? '') ?? scripts.get(target.rawId);
+    if (!queue?.length) return defaultCallee;
+    return queue.length > 1 ? queue.shift()! : queue[0]!;
   }
 
   async function onCreateCall({ body }: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse> {
@@ -176,7 +181,7 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
 
   return {
     script(target, callee) {
-      scripts.set(target, callee);
+      scripts.set(target, Array.isArray(callee) ? [...callee] : [callee as CalleeScript]);
     },
     onCreateCall,
   };

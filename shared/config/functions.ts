@@ -120,6 +120,10 @@ export const functionsConfigSchema = z
     OUTBOUND_ALLOWED_PREFIXES: list().pipe(z.array(z.string().regex(/^(\+\d{1,15}|8:acs:[^,\s]*)$/, 'entries must be + and digits (+44, +1555) or 8:acs: for ACS users'))).default([]),
     /** on: no new outbound call is accepted or placed (queued requests are refused when their turn comes). */
     OUTBOUND_KILL_SWITCH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+    /** Attempts per outbound call: 1 places it once; more retry after busy, no answer or a failure. */
+    OUTBOUND_MAX_ATTEMPTS: integer(1, 10).default(1),
+    /** Spacing between attempts (the next one is a scheduled message). */
+    OUTBOUND_RETRY_DELAY_MS: integer(0, 86_400_000).default(600_000),
 
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),

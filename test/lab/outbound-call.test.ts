@@ -160,3 +160,49 @@ describe('outbound safety switches through the local lab', () => {
     }
   }, 30_000);
 });
+
+describe('outbound retries through the local lab', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    lab = await startLab({
+      logLevel: 'silent',
+      greeting: false,
+      acs: { outbound: { ringTimeoutMs: 300 } },
+      functionsEnv: { OUTBOUND_MAX_ATTEMPTS: '3', OUTBOUND_RETRY_DELAY_MS: '300' },
+    });
+  }, 30_000);
+  afterAll(async () => lab?.close());
+
+  const post = async (body: unknown) => ((await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) })).json()) as { callId: string });
+  const status = async (callId: string) => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+  const events = (callId: string) => lab.busMessages(callId).map((m) => m.body as { type: string; data: { attempt?: number } });
+  const creates = (callId: string) => lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
+
+  it('retries after busy and no answer, spaced by OUTBOUND_RETRY_DELAY_MS, and ends answered on the third attempt; each attempt has its events', async () => {
+    lab.acs.outbound.script('+15550108001', [{ kind: 'busy', afterMs: 10 }, { kind: 'noAnswer' }, { kind: 'human', answerAfterMs: 50, hangUpAfterMs: 500 }]);
+    const { callId } = await post({ to: '+15550108001' });
+    await expect.poll(() => status(callId), { timeout: 15_000 }).toMatchObject({ state: 'ended', outcome: 'human', attempt: 3 });
+    expect(creates(callId).map((r) => (r.body as { operationContext: string }).operationContext)).toEqual(['outbound:1', 'outbound:2', 'outbound:3']);
+    const [first, second] = creates(callId);
+    expect(second!.receivedAt.getTime() - first!.receivedAt.getTime()).toBeGreaterThanOrEqual(300);
+    await expect
+      .poll(() => events(callId).filter((e) => e.type.startsWith('call.outbound.')).map((e) => `${e.type}#${e.data.attempt}`), { timeout: 5000 })
+      .toEqual([
+        'call.outbound.requested#1',
+        'call.outbound.busy#1',
+        'call.outbound.requested#2',
+        'call.outbound.no_answer#2',
+        'call.outbound.requested#3',
+        'call.outbound.answered#3',
+      ]);
+  });
+
+  it('stops after OUTBOUND_MAX_ATTEMPTS with the last outcome', async () => {
+    lab.acs.outbound.script('+15550108002', { kind: 'busy', afterMs: 10 });
+    const { callId } = await post({ to: '+15550108002' });
+    await expect.poll(() => status(callId), { timeout: 15_000 }).toMatchObject({ state: 'failed', outcome: 'busy', attempt: 3 });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(creates(callId)).toHaveLength(3);
+    expect(await status(callId)).not.toHaveProperty('request');
+  });
+});
