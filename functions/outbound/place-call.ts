@@ -6,6 +6,8 @@ import { isE164, outboundCallMessageSchema, outboundOperationContext, type Outbo
 import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type FunctionsDependencies } from '../context.js';
 import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
 import { checkOutboundPolicy } from './policy.js';
+import type { OutboundStatusStore } from './status-store.js';
+import { createHash } from 'node:crypto';
 
 /** A transient failure: the trigger abandons the message and Service Bus delivers it again. */
 export class RetryLaterError extends Error {
@@ -69,6 +71,11 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         return { ...base, state: 'refused', reason: 'from is not in OUTBOUND_CALLER_NUMBERS' };
       }
       if (isE164(message.to) && !message.from) return { ...base, state: 'refused', reason: 'no caller number for a phone call' };
+      const capped = await takeCaps(outbound.status, message.to, now);
+      if (capped) {
+        log.warn('outbound call refused: cap reached', { reason: capped, to: maskPhoneNumber(message.to) });
+        return { ...base, state: 'refused', reason: capped };
+      }
       return place(message, base, log);
     });
   };
@@ -112,6 +119,20 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
       log,
     );
     return { ...base, state: 'ringing', ...(callConnectionId ? { callConnectionId } : {}) };
+  }
+
+  /** Counts this attempt against the day's caps; the reason when one is reached (nothing is counted then). */
+  async function takeCaps(store: OutboundStatusStore, to: string, now: Date): Promise<string | undefined> {
+    const day = now.toISOString().slice(0, 10);
+    // The destination's key is a hash: session ids show up in Service Bus metrics and tools.
+    const destination = createHash('sha256').update(to).digest('hex').slice(0, 32);
+    if (!(await store.take(`cap-destination:${day}:${destination}`, config.OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY))) {
+      return `OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY (${config.OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY}) reached for this number today (UTC)`;
+    }
+    if (!(await store.take(`cap-day:${day}`, config.OUTBOUND_MAX_CALLS_PER_DAY))) {
+      return `OUTBOUND_MAX_CALLS_PER_DAY (${config.OUTBOUND_MAX_CALLS_PER_DAY}) reached today (UTC)`;
+    }
+    return undefined;
   }
 
   function source(message: OutboundCallMessage, what: string) {

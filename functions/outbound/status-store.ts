@@ -14,6 +14,11 @@ export interface OutboundStatusStore {
    * work (send the request, place the call) that must happen at most once per status.
    */
   update(callId: string, change: (current: OutboundCallStatus | undefined) => Promise<OutboundCallStatus | undefined>): Promise<OutboundCallStatus | undefined>;
+  /**
+   * A counter kept the same way (session `key`): adds one and resolves true while it is below `limit`, else leaves it
+   * and resolves false. For the caps: exclusive across instances.
+   */
+  take(key: string, limit: number): Promise<boolean>;
 }
 
 const LOCKED_RETRIES = 20;
@@ -60,6 +65,23 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
       if (next === undefined) return current;
       await receiver.setSessionState(JSON.stringify(outboundCallStatusSchema.parse(next)));
       return next;
+    });
+  }
+
+  take(key: string, limit: number): Promise<boolean> {
+    return this.withSession(key, async (receiver) => {
+      const raw: unknown = await receiver.getSessionState();
+      const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : '';
+      let count = 0;
+      try {
+        count = text ? Number((JSON.parse(text) as { count?: unknown }).count ?? 0) : 0;
+      } catch {
+        throw new StatusStoreError(`counter ${key} is not JSON`, 'corrupt');
+      }
+      if (!Number.isFinite(count)) throw new StatusStoreError(`counter ${key} is not a number`, 'corrupt');
+      if (count >= limit) return false;
+      await receiver.setSessionState(JSON.stringify({ count: count + 1 }));
+      return true;
     });
   }
 

@@ -126,6 +126,8 @@ export const functionsSettingDescriptions: Readonly<Record<string, string>> = {
   OUTBOUND_STATUS_QUEUE: "Session queue whose session state (session = callId) holds each outbound call's status for GET /api/calls/{callId}; carries no messages.",
   OUTBOUND_CALLER_NUMBERS: 'Our ACS numbers an outbound call may show as `from`; the first is the default. Empty: only ACS users can be called.',
   OUTBOUND_ALLOWED_PREFIXES: 'Destinations outbound calls may reach, by prefix (`+44`, `+1555`; `8:acs:` for ACS users). Empty refuses every outbound call.',
+  OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY: 'Most outbound attempts placed to one number per UTC day (retries count); more are refused at placing time.',
+  OUTBOUND_MAX_CALLS_PER_DAY: 'Most outbound attempts placed per UTC day in all, across instances; more are refused at placing time.',
   OUTBOUND_MAX_ATTEMPTS: 'Attempts per outbound call: 1 places it once; more retry after busy, no answer or a failed createCall, each attempt with its own events.',
   OUTBOUND_RETRY_DELAY_MS: 'Wait between outbound attempts (the next attempt is a scheduled Service Bus message).',
   OUTBOUND_KILL_SWITCH: '`on`: POST /api/calls answers 503 and queued attempts are refused when their turn comes, from the next app restart (a settings change restarts the app).',

@@ -120,6 +120,9 @@ export const functionsConfigSchema = z
     OUTBOUND_ALLOWED_PREFIXES: list().pipe(z.array(z.string().regex(/^(\+\d{1,15}|8:acs:[^,\s]*)$/, 'entries must be + and digits (+44, +1555) or 8:acs: for ACS users'))).default([]),
     /** on: no new outbound call is accepted or placed (queued requests are refused when their turn comes). */
     OUTBOUND_KILL_SWITCH: z.enum(['on', 'off'], { message: 'must be on or off' }).default('off'),
+    /** Caps on placed attempts per UTC day, across instances (counted in the status store): per destination, and in all. */
+    OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY: integer(1, 1000).default(3),
+    OUTBOUND_MAX_CALLS_PER_DAY: integer(1, 1_000_000).default(100),
     /** Attempts per outbound call: 1 places it once; more retry after busy, no answer or a failure. */
     OUTBOUND_MAX_ATTEMPTS: integer(1, 10).default(1),
     /** Spacing between attempts (the next one is a scheduled message). */

@@ -168,7 +168,7 @@ describe('outbound retries through the local lab', () => {
       logLevel: 'silent',
       greeting: false,
       acs: { outbound: { ringTimeoutMs: 300 } },
-      functionsEnv: { OUTBOUND_MAX_ATTEMPTS: '3', OUTBOUND_RETRY_DELAY_MS: '300' },
+      functionsEnv: { OUTBOUND_MAX_ATTEMPTS: '3', OUTBOUND_RETRY_DELAY_MS: '300', OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY: '10' },
     });
   }, 30_000);
   afterAll(async () => lab?.close());
@@ -205,4 +205,36 @@ describe('outbound retries through the local lab', () => {
     expect(creates(callId)).toHaveLength(3);
     expect(await status(callId)).not.toHaveProperty('request');
   });
+});
+
+describe('outbound caps through the local lab', () => {
+  it('refuses, at placing time, a second call to the same number beyond OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY (even under another idempotencyKey) and any call beyond OUTBOUND_MAX_CALLS_PER_DAY', async () => {
+    const lab = await startLab({
+      logLevel: 'silent',
+      greeting: false,
+      functionsEnv: { OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY: '1', OUTBOUND_MAX_CALLS_PER_DAY: '2' },
+    });
+    try {
+      const post = async (body: unknown) => ((await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) })).json()) as { callId: string });
+      const status = async (callId: string) => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+      const settled = (callId: string) => expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toMatch(/failed|refused/);
+      for (const number of ['+15550109001', '+15550109002', '+15550109003']) lab.acs.outbound.script(number, { kind: 'busy', afterMs: 10 });
+
+      const first = await post({ to: '+15550109001', idempotencyKey: 'cap-a' });
+      await settled(first.callId);
+      const again = await post({ to: '+15550109001', idempotencyKey: 'cap-b' });
+      await settled(again.callId);
+      expect(await status(again.callId)).toMatchObject({ state: 'refused', reason: expect.stringContaining('OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY') });
+
+      const other = await post({ to: '+15550109002' });
+      await settled(other.callId);
+      expect(await status(other.callId)).toMatchObject({ state: 'failed', outcome: 'busy' });
+      const overDay = await post({ to: '+15550109003' });
+      await settled(overDay.callId);
+      expect(await status(overDay.callId)).toMatchObject({ state: 'refused', reason: expect.stringContaining('OUTBOUND_MAX_CALLS_PER_DAY') });
+      expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(2);
+    } finally {
+      await lab.close();
+    }
+  }, 40_000);
 });
