@@ -40,6 +40,10 @@ describe('outbound calls through the local lab', () => {
     const call = emulatedCall((await status(callId)).body.callConnectionId);
     // The worker takes the media and the agent speaks (the echo agent's greeting).
     await call.timeline.waitFor((e) => e.type === 'agent-audio', 10_000, 'agent audio');
+    // The context reaches the agent as a system item of the call's Voice Live session.
+    await expect
+      .poll(() => lab.voiceLive!.sessions.some((session) => session.received.some((r) => r.type === 'conversation.item.create' && JSON.stringify(r.event).includes('appointment reminder'))), { timeout: 10_000 })
+      .toBe(true);
     expect(await call.ended()).toBe('disconnected');
     await expect.poll(async () => (await status(callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'ended', outcome: 'human', attempt: 1 });
     await expect.poll(() => eventTypes(callId), { timeout: 5000 }).toEqual(expect.arrayContaining(['call.outbound.requested', 'call.connected', 'call.outbound.answered', 'call.disconnected']));

@@ -19,6 +19,7 @@ import type { ServerEvent } from '../voice-live/events.js';
 import type { VoiceLiveSessionSettings } from '../voice-live/session-config.js';
 import type { CallActions } from './call-automation.js';
 import { CallerSilenceWatch } from './caller-silence.js';
+import { outboundContextText } from './outbound-context.js';
 import { ResponseGate } from './response-gate.js';
 
 export interface CallControllerDeps {
@@ -265,6 +266,15 @@ export class CallController {
         this.log.info({ from: maskPhoneNumber(this.caller.from), to: maskPhoneNumber(this.caller.to) }, 'caller context received');
         if (this.deps.config.callerContext) this.addItem(systemItem(this.callerContextText()));
         this.greet();
+        this.continuity.changed();
+        break;
+      }
+      case 'call.outbound.requested': {
+        const callee = event.data.to.phoneNumber ?? event.data.to.rawId;
+        this.record.setParties(event.data.from ?? 'app', callee);
+        // The context's keys only: its values are personal data.
+        this.log.info({ to: maskPhoneNumber(callee), attempt: event.data.attempt, contextKeys: Object.keys(event.data.context ?? {}) }, 'outbound call context received');
+        this.addItem(systemItem(outboundContextText(event.data)));
         this.continuity.changed();
         break;
       }
