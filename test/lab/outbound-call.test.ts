@@ -242,3 +242,51 @@ describe('outbound caps through the local lab', () => {
     }
   }, 40_000);
 });
+
+describe('npm run calls: a CSV campaign through the local lab', () => {
+  it('validates the file, sends nothing on a dry run or a bad row, then queues one call per row through the API, and a second run places nothing again', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { execFile } = await import('node:child_process');
+    const lab = await startLab({ logLevel: 'silent', greeting: false });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'campaign-'));
+      const good = join(dir, 'people.csv');
+      writeFileSync(good, 'to,name\n+15550109101,Ada\n+15550109102,Grace\n');
+      const bad = join(dir, 'bad.csv');
+      writeFileSync(bad, 'to,name\n+15550109101,Ada\n555,Bob\n');
+      const key = new URL(lab.functions.urlOf('placeCall')).searchParams.get('code')!;
+      // Asynchronous: the lab answers the CLI's requests from this process's event loop.
+      const run = (...args: string[]) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+          execFile(process.execPath, ['--import', 'tsx', 'scripts/calls.ts', ...args, '--url', lab.functions.url, '--key', key], { encoding: 'utf8', cwd: join(__dirname, '..', '..'), timeout: 30_000 }, (error, stdout, stderr) =>
+            resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+          );
+        });
+      for (const number of ['+15550109101', '+15550109102']) lab.acs.outbound.script(number, { kind: 'busy', afterMs: 10 });
+
+      const refused = await run('--csv', bad);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain('row 3: to:');
+      const dry = await run('--csv', good, '--profile', 'reminders', '--dry-run');
+      expect(dry.status).toBe(0);
+      expect(dry.stdout).toContain('2 call(s)');
+      expect(dry.stdout).not.toContain('+15550109101');
+      expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(0);
+
+      const sent = await run('--csv', good);
+      expect(sent.status).toBe(0);
+      expect(sent.stdout).toContain('2 queued, 0 refused');
+      await expect.poll(() => lab.acs.requests.filter((r) => r.operation === 'createCall').length, { timeout: 10_000 }).toBe(2);
+      const again = await run('--csv', good);
+      expect(again.stdout).toContain('already requested');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(2);
+      const requested = lab.serviceBus.messages('call-events').map((m) => m.body as { type: string; data: { context?: { name?: string } } }).filter((b) => b.type === 'call.outbound.requested');
+      expect(requested.map((b) => b.data.context?.name).sort()).toEqual(['Ada', 'Grace']);
+    } finally {
+      await lab.close();
+    }
+  }, 60_000);
+});
