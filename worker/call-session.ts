@@ -14,6 +14,7 @@ import { UnmixedMixer } from './unmixed-mixer.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 import { responseEnd, type ResponseEnd, type ResponseObject, type ServerEvent } from './voice-live/events.js';
 import type { VoiceLiveSessionSettings } from './voice-live/session-config.js';
+import { callSessionSettings, voiceLiveAuth } from './voice-live/call-settings.js';
 
 export type CallState = 'awaiting-metadata' | 'live' | 'ended';
 
@@ -280,22 +281,11 @@ export class CallSession implements CallControl {
       batch: this.corkAcsSocket(),
     });
 
-    let session: VoiceLiveSessionSettings = {
-      ...(config.target.kind === 'model' ? { instructions: config.instructions } : {}),
-      voice: config.voice,
-      turnDetection: config.turnDetection,
-      noiseSuppression: config.noiseSuppression,
-      echoCancellation: config.echoCancellation,
-      ...(config.transcription ? { transcription: config.transcription } : {}),
-      inputRateHz: voiceLiveRateHz,
-      outputRateHz: voiceLiveRateHz,
-      metadata: { callId: this.callId },
-    };
+    let session: VoiceLiveSessionSettings = callSessionSettings(config, voiceLiveRateHz, { callId: this.callId });
     session = this.runHook('sessionSettings', () => this.options.hooks?.sessionSettings?.(session, this)) ?? session;
-    const credential = this.options.credential;
-    const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
-    if (!auth) return this.end('no Voice Live credential', 1011);
-    if (config.target.kind !== 'model' && !credential) return this.end('no Microsoft Entra credential for the Voice Live agent (agents take no API key)', 1011);
+    const signIn = voiceLiveAuth(config, this.options.credential);
+    if ('problem' in signIn) return this.end(signIn.problem, 1011);
+    const { auth } = signIn;
 
     const client = this.options.createVoiceLiveClient({
       endpoint: config.endpoint,

@@ -15,6 +15,7 @@ import { type UpgradeRefusalReason, WorkerMetrics } from './metrics.js';
 import type { PlayoutTimers } from './playout.js';
 import type { VoiceLiveClient, VoiceLiveClientOptions } from './voice-live/client.js';
 import { CachedCheck } from '../shared/cached-check.js';
+import { callSessionSettings, voiceLiveAuth } from './voice-live/call-settings.js';
 
 export interface WorkerServerOptions {
   config: Pick<WorkerConfig, 'voiceLive' | 'mediaAuth' | 'maxMessageBytes' | 'playoutLeadMs' | 'maxCalls' | 'mediaAudioChannel'> &
@@ -196,27 +197,14 @@ export class WorkerServer {
   /** One Voice Live session as a call would open it (same endpoint, target, credential, session settings), closed once configured. */
   private async openReadinessSession(): Promise<void> {
     const config = this.options.config.voiceLive;
-    const credential = this.options.credential;
-    const auth = config.apiKey ? { apiKey: config.apiKey, ...(credential ? { credential } : {}) } : credential ? { credential } : undefined;
-    if (!auth) throw new Error('no Voice Live credential: neither VOICE_LIVE_API_KEY nor a managed identity');
-    if (config.target.kind !== 'model' && !credential) throw new Error('no Microsoft Entra credential for the Voice Live agent (agents take no API key)');
-    const rateHz = config.audioRateHz ?? 24000;
+    const signIn = voiceLiveAuth(config, this.options.credential);
+    if ('problem' in signIn) throw new Error(signIn.problem);
     const client = this.options.createVoiceLiveClient({
       endpoint: config.endpoint,
       apiVersion: config.apiVersion,
       target: config.target,
-      auth,
-      session: {
-        ...(config.target.kind === 'model' ? { instructions: config.instructions } : {}),
-        voice: config.voice,
-        turnDetection: config.turnDetection,
-        noiseSuppression: config.noiseSuppression,
-        echoCancellation: config.echoCancellation,
-        ...(config.transcription ? { transcription: config.transcription } : {}),
-        inputRateHz: rateHz,
-        outputRateHz: rateHz,
-        metadata: { purpose: 'readiness-check' },
-      },
+      auth: signIn.auth,
+      session: callSessionSettings(config, config.audioRateHz ?? 24000, { purpose: 'readiness-check' }),
       callId: 'readiness-check',
       logger: this.log,
       reconnect: { maxAttempts: 0 },
