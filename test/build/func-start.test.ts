@@ -24,7 +24,9 @@ describe('func start in the project folder', () => {
     const sample = readJson<{ IsEncrypted: boolean; Values: Record<string, string> }>('local.settings.sample.json');
     expect(sample.IsEncrypted).toBe(false);
     expect(sample.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
-    const known = new Set([...Object.keys(functionsConfigSchema.shape), 'FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage']);
+    // Besides the app's schema, the host reads its own settings and the outbound-calls trigger's connection (prefix
+    // SERVICEBUS: an identity-based connection, functions/index.ts).
+    const known = new Set([...Object.keys(functionsConfigSchema.shape), 'FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage', 'SERVICEBUS__fullyQualifiedNamespace']);
     expect(Object.keys(sample.Values).filter((key) => !known.has(key))).toEqual([]);
     for (const key of ['CALLED_NUMBERS_ALLOWED', 'CALLED_NUMBERS_DENIED', 'CALLER_NUMBERS_ALLOWED', 'CALLER_NUMBERS_DENIED', 'AGENT_PROFILE_BY_NUMBER', 'NOT_FOR_US_REDIRECT_TO']) {
       expect(sample.Values[key], key).toBe('');
