@@ -1,6 +1,6 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsTokenVerifier } from '../shared/acs-auth.js';
-import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
+import { BusPublisher, checkSendLink, createServiceBusClient } from '../shared/bus.js';
 import { createCallAutomationClient } from '../shared/call-automation-client.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { createLogger, type Logger } from '../shared/log.js';
@@ -52,15 +52,7 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     clock: systemClock,
     state: createFunctionsState(),
     outbound: { status: new ServiceBusStatusStore(busClient, config.OUTBOUND_STATUS_QUEUE), enqueue: (message, options) => outboundQueue.enqueue(message, options) },
-    checkServiceBus: async () => {
-      const sender = busClient.createSender(config.CALL_EVENTS_QUEUE);
-      try {
-        // Opening a batch attaches the link, which is where Service Bus checks the identity's Send right.
-        await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) });
-      } finally {
-        await sender.close().catch(() => undefined);
-      }
-    },
+    checkServiceBus: () => checkSendLink(busClient, config.CALL_EVENTS_QUEUE),
     close: async () => {
       await publisher.close();
       await outboundQueue.close();

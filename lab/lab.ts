@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { AcsTokenVerifier } from '../shared/acs-auth.js';
-import { BusPublisher, createServiceBusClient } from '../shared/bus.js';
+import { BusPublisher, checkSendLink, createServiceBusClient } from '../shared/bus.js';
 import { createCallAutomationClient } from '../shared/call-automation-client.js';
 import type { Env } from '../shared/config/env.js';
 import { loadFunctionsConfig } from '../shared/config/functions.js';
@@ -340,10 +340,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
         logger: functionsLogger,
         state: createFunctionsState(),
-        checkServiceBus: async () => {
-          const sender = busClient.createSender(functionsConfig.CALL_EVENTS_QUEUE);
-          await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(10_000) }).finally(() => sender.close().catch(() => undefined));
-        },
+        checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
         outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o) },
       };
       functions.setRoutes(createRoutes(functionsDeps));

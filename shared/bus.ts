@@ -31,6 +31,19 @@ export interface BusConnectionSettings {
 }
 
 /**
+ * Proves this client's identity may send to `queue`, sending nothing: opening a batch attaches the sender link, which
+ * is where Service Bus checks the Send right. Rejects with the service's error; the link is closed either way.
+ */
+export async function checkSendLink(client: ServiceBusClient, queue: string, timeoutMs = 10_000): Promise<void> {
+  const sender = client.createSender(queue);
+  try {
+    await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
+  } finally {
+    await sender.close().catch(() => undefined);
+  }
+}
+
+/**
  * Managed identity (credential + namespace) in Azure; a connection string as the local fallback
  * (the lab's test peer gives one). Neither is a configuration error, reported at once.
  */

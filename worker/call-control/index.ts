@@ -1,6 +1,6 @@
 import type { TokenCredential } from '@azure/core-auth';
 import type { RetryOptions, ServiceBusClient } from '@azure/service-bus';
-import { BusPublisher, createServiceBusClient } from '../../shared/bus.js';
+import { BusPublisher, checkSendLink, createServiceBusClient } from '../../shared/bus.js';
 import type { CallControlConfig } from '../../shared/config/call-control.js';
 import type { Logger } from '../../shared/log.js';
 import type { CallRecord } from '../../shared/call-record.js';
@@ -187,13 +187,7 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
     },
     async checkServiceBus(timeoutMs = 10_000) {
       if (!busClient) throw new Error('Service Bus is not configured (SERVICEBUS_FULLY_QUALIFIED_NAMESPACE unset)');
-      const sender = busClient.createSender(config.callRecordsQueue);
-      try {
-        // Opening a batch attaches the link, which is where Service Bus checks the identity's Send right.
-        await sender.createMessageBatch({ abortSignal: AbortSignal.timeout(timeoutMs) });
-      } finally {
-        await sender.close().catch(() => undefined);
-      }
+      await checkSendLink(busClient, config.callRecordsQueue, timeoutMs);
     },
     async close(timeoutMs) {
       for (const record of handovers.values()) outbox?.add(record);
