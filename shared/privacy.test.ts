@@ -27,6 +27,14 @@ describe('phone number masking in free text leaves ids, times and addresses read
     const text = 'at 2024-05-01T12:34:56.789Z (2024-05-01) from 10.100.200.150';
     expect(maskPhoneNumbersIn(text)).toBe(text);
   });
+  it('keeps identifiers whose characters happen to include a run of digits whole (Voice Live item ids)', () => {
+    const text = 'cut item_43726586 and item_3e55be97, response resp_1234567890ab';
+    expect(maskPhoneNumbersIn(text)).toBe(text);
+  });
+  it('masks a number wherever it starts a token: after a colon, an equals sign, a space or a slash', () => {
+    const text = maskPhoneNumbersIn('4:+14255550123 sip:+14255550124@x to=14255550125 /+14255550126');
+    expect(text).toBe('4:+14*******23 sip:+14*******24@x to=14*******25 /+14*******26');
+  });
   it('still masks a number next to them', () => {
     const text = maskPhoneNumbersIn('call 12345678-1234-4234-8234-123456789012 to +14255550123 at 2024-05-01T12:34:56Z');
     expect(text).toBe('call 12345678-1234-4234-8234-123456789012 to +14*******23 at 2024-05-01T12:34:56Z');

@@ -19,9 +19,10 @@ export function maskPhoneNumber(value: string | undefined | null): string {
 }
 
 // Call ids (GUIDs), ISO dates/times and IPv4 addresses are matched first and kept, so that only the last
-// alternative (a run of digits with phone punctuation) is masked: a log must keep the ids it is read by.
+// alternative (a run of digits with phone punctuation) is masked: a log must keep the ids it is read by. That run
+// must start a token: digits inside an identifier (Voice Live's `item_43726586…`, a hex id) are not a number.
 const phoneLike =
-  /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?|\b\d{1,3}(?:\.\d{1,3}){3}\b|(\+?\d[\d\s().-]{6,}\d)/gi;
+  /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?|\b\d{1,3}(?:\.\d{1,3}){3}\b|(?<!\w)(\+?\d[\d\s().-]{6,}\d)/gi;
 
 /** Replaces anything that looks like a phone number inside free text (error messages, URLs). */
 export function maskPhoneNumbersIn(text: string): string {
