@@ -6,7 +6,7 @@ import type { FunctionsConfig } from '../shared/config/functions.js';
 import type { Logger } from '../shared/log.js';
 import { RecentMap } from './dedup.js';
 import type { OutboundCallMessage } from '../shared/outbound-call.js';
-import type { OutboundStatusStore } from './outbound/status-store.js';
+import type { OutboundStatusStore } from '../shared/outbound-status-store.js';
 
 /** Outbound calling's bus access: the per-call status store and the `outbound-calls` queue. */
 export interface OutboundDependencies {

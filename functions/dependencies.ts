@@ -6,7 +6,7 @@ import type { FunctionsConfig } from '../shared/config/functions.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createFunctionsState, systemClock, type FunctionsDependencies } from './context.js';
 import { createOutboundQueueSender } from './outbound/request-queue.js';
-import { ServiceBusStatusStore } from './outbound/status-store.js';
+import { ServiceBusStatusStore } from '../shared/outbound-status-store.js';
 
 export interface BuiltDependencies extends FunctionsDependencies {
   /** Closes the Service Bus sender and client. */

@@ -11,7 +11,7 @@ import { createRoutes } from '../functions/routes.js';
 import { createFunctionsState, type FunctionsDependencies } from '../functions/context.js';
 import { createOutboundCallHandler } from '../functions/outbound/place-call.js';
 import { createOutboundQueueSender } from '../functions/outbound/request-queue.js';
-import { ServiceBusStatusStore } from '../functions/outbound/status-store.js';
+import { ServiceBusStatusStore } from '../shared/outbound-status-store.js';
 import { startQueueTriggerConsumer } from './outbound-consumer.js';
 import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';

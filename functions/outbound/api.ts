@@ -11,7 +11,7 @@ import {
 } from '../../shared/outbound-call.js';
 import { callLog, restErrorOf, systemClock, type FunctionsDependencies } from '../context.js';
 import { checkOutboundPolicy } from './policy.js';
-import { StatusStoreError } from './status-store.js';
+import { StatusStoreError } from '../../shared/outbound-status-store.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
 

@@ -6,7 +6,7 @@ import { isE164, outboundCallMessageSchema, outboundOperationContext, type Outbo
 import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type FunctionsDependencies } from '../context.js';
 import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
 import { checkOutboundPolicy } from './policy.js';
-import type { OutboundStatusStore } from './status-store.js';
+import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
 import { createHash } from 'node:crypto';
 
 /** A transient failure: the trigger abandons the message and Service Bus delivers it again. */

@@ -1,5 +1,5 @@
 import type { ServiceBusClient, ServiceBusSessionReceiver } from '@azure/service-bus';
-import { outboundCallStatusSchema, type OutboundCallStatus } from '../../shared/outbound-call.js';
+import { outboundCallStatusSchema, type OutboundCallStatus } from './outbound-call.js';
 
 /**
  * Where an outbound call's state lives between stateless Functions invocations: the session state of the call's
