@@ -12,12 +12,15 @@ import { Timeline, type TimelineEntry } from './timeline.js';
 import { EventGridDelivery, type DeliveryAttempt } from './event-grid-delivery.js';
 import type { WireJudge } from './wire-judge.js';
 import { createOutboundCalls, type OutboundCalls, type OutboundCallsOptions } from './outbound.js';
+import { WebSocketServer } from 'ws';
+import { serveCalleeSocket } from './callee-link.js';
 
 /**
  * The ACS emulator: the Call Automation REST endpoints our code calls (the REST peer of `rest-peer.ts`,
  * reached by the real `CallAutomationClient` through `connectionString`), Event Grid delivery of IncomingCall to the webhook
  * (validation handshake first), the mid-call callbacks in ACS's order as signed CloudEvents, and the
- * media WebSocket to the transportUrl it was given. A small control API (`/lab/calls`) places and ends calls.
+ * media WebSocket to the transportUrl it was given. A small control API (`/lab/calls`) places and ends calls, and
+ * a WebSocket (`/lab/callee`, callee-link.ts) lets a process outside the lab be the callee of outbound calls.
  */
 export interface AcsEmulatorOptions {
   /** The Event Grid subscription's endpoint: where IncomingCall is delivered (with any `?code=` key). A function is read at each delivery. */
@@ -220,8 +223,11 @@ export interface AcsEmulator {
   /** The Phone Numbers operations (search, purchase, list, release) on the same endpoint: `npm run number` in tests. */
   readonly phoneNumbers: PhoneNumbersPeer;
   placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
-  /** Calls the app places with createCall ring a scripted callee: script one per number or ACS id. */
-  readonly outbound: Pick<OutboundCalls, 'script'>;
+  /**
+   * Calls the app places with createCall ring a scripted callee (`script`, one per number or ACS id) or a live one
+   * (`addCallee`: the softphone, `npm run call -- --answer` through `/lab/callee`).
+   */
+  readonly outbound: Pick<OutboundCalls, 'script' | 'addCallee'>;
   close(): Promise<void>;
 }
 
@@ -265,7 +271,14 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     connectOnAnswer: false,
     resourceId: issuer.audience,
     otherRequests: (req, res, raw) => serveControl(req, res, raw),
+    upgrade: (req, socket, head) => {
+      // Local only, as the rest of the control API: whoever reaches the port may answer calls.
+      if (new URL(req.url ?? '/', url).pathname !== '/lab/callee') return void socket.destroy();
+      calleeSockets.handleUpgrade(req, socket, head, (ws) => serveCalleeSocket(ws, (ring, o) => outbound.addCallee(ring, o)));
+    },
   });
+  // A callee's recording (`--play`) arrives as one message: up to 10 min at 24 kHz.
+  const calleeSockets = new WebSocketServer({ noServer: true, maxPayload: 32 * 1024 * 1024 });
   rest.beforeRespond((exchange, next) => react(exchange, next));
   const phoneNumbers = createPhoneNumbersPeer({ accessKey: rest.accessKey });
   const url = rest.endpoint.replace(/\/$/, '');
@@ -649,6 +662,7 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
 
   const outbound = createOutboundCalls(
     {
+      resourceId: issuer.audience,
       register(init) {
         const call = new EmulatedCall(init.correlationId, init.from, init.to, { hangUpByCaller: (c) => callerHangUp(c) }, init);
         const media = init.mediaStreamingOptions as MediaStreamingRequest | undefined;
@@ -799,12 +813,14 @@ export async function startAcsEmulator(options: AcsEmulatorOptions): Promise<Acs
     rest,
     phoneNumbers,
     placeCall,
-    outbound: { script: (target, callee) => outbound.script(target, callee) },
+    outbound: { script: (target, callee) => outbound.script(target, callee), addCallee: (ring, o) => outbound.addCallee(ring, o) },
     async close() {
       if (closed) return;
       closed = true;
       eventGrid.close();
       clearInterval(ticker);
+      for (const client of calleeSockets.clients) client.terminate();
+      calleeSockets.close();
       for (const call of calls.values()) if (!call.isOver) finish(call, 'disconnected');
       await rest.close();
     },

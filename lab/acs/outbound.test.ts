@@ -5,7 +5,8 @@ import { WebSocketServer } from 'ws';
 import { CallAutomationClient, type CallInvite } from '@azure/communication-call-automation';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from '../acs-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator } from './emulator.js';
-import { CREATE_CALL_FAILURES, tone } from './outbound.js';
+import WebSocket from 'ws';
+import { CREATE_CALL_FAILURES, tone, type RingingCall } from './outbound.js';
 import { createOfficialJudge, type OfficialJudge } from './official-judge.js';
 
 /** Where the app would be: a callback endpoint and a media WebSocket, counting what ACS sends. */
@@ -20,8 +21,10 @@ async function startApp() {
     res.writeHead(200).end();
   });
   const wss = new WebSocketServer({ server });
+  const mediaSockets: import('ws').WebSocket[] = [];
   wss.on('connection', (socket, req) => {
     mediaPaths.push(req.url ?? '');
+    mediaSockets.push(socket);
     socket.on('message', (data) => {
       const message = JSON.parse(data.toString());
       if (message.kind === 'AudioData') audioFrames.push({ silent: message.audioData.silent === true });
@@ -32,6 +35,9 @@ async function startApp() {
   return {
     callbacks,
     mediaPaths,
+    /** The app speaks on its latest media socket, as the JS SDK's createOutboundAudioData writes it. */
+    play: (samples: Int16Array) =>
+      mediaSockets.at(-1)!.send(JSON.stringify({ kind: 'audioData', audioData: { data: Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength).toString('base64'), isSilent: false }, stopAudio: {} })),
     audioFrames,
     callbackUrl: `http://${base}/api/callbacks/our-call-1`,
     mediaUrl: `ws://${base}/ws/our-call-1/reminders`,
@@ -144,5 +150,107 @@ describe('ACS emulator: outbound calls (createCall)', () => {
       mediaStreamingOptions: { transportType: 'websocket', transportUrl: app.mediaUrl, contentType: 'audio', audioChannelType: 'mixed', startMediaStreaming: true, enableBidirectional: true, audioFormat: 'pcm16KMono' },
     });
     await until(() => app.callbacks.some((c) => c.type === 'MediaStreamingStarted'));
+  });
+
+  describe('a live callee (the softphone, npm run call -- --answer)', () => {
+    it('gets its own ACS user id and lab number; a call to either rings it, and accepting connects the call with media as a human callee', async () => {
+      const rings: RingingCall[] = [];
+      const callee = emulator.outbound.addCallee((ringing) => rings.push(ringing), { name: 'softphone' });
+      expect(callee.rawId).toMatch(/^8:acs:6f1c2a7e-0b5d-4c59-9a3e-1ab2c3d4e5f6_softphone-\d+$/);
+      expect(callee.phoneNumber).toMatch(/^\+1555012\d{4}$/);
+      const result = await place(callee.phoneNumber);
+      await until(() => rings.length === 1);
+      expect(rings[0]!.call.callConnectionId).toBe(result.callConnectionProperties.callConnectionId);
+      expect(app.callbacks).toEqual([]);
+      rings[0]!.accept();
+      expect(await rings[0]!.settled).toBe('answered');
+      await until(() => app.callbacks.some((c) => c.type === 'MediaStreamingStarted'));
+      expect(app.callbacks.map((c) => c.type)).toEqual(['CallConnected', 'ParticipantsUpdated', 'MediaStreamingStarted']);
+      // Nothing is said until the callee speaks.
+      rings[0]!.call.say(tone(24000, 440, 300));
+      await until(() => app.audioFrames.some((f) => !f.silent));
+      rings[0]!.decline(); // too late: ignored
+      await rings[0]!.call.hangUp();
+      await until(() => app.callbacks.some((c) => c.type === 'CallDisconnected'));
+      callee.remove();
+    });
+
+    it.each([
+      ['declines', (r: RingingCall) => r.decline(), 'declined', CREATE_CALL_FAILURES.decline, 'rejected'],
+      ['is busy', (r: RingingCall) => r.busy(), 'busy', CREATE_CALL_FAILURES.busy, 'rejected'],
+      ['lets it ring out', () => undefined, 'unanswered', CREATE_CALL_FAILURES.noAnswer, 'unanswered'],
+    ])('reports CreateCallFailed when the callee %s', async (_name, act, outcome, failure, state) => {
+      const callee = emulator.outbound.addCallee((ringing) => act(ringing));
+      const settled: Promise<string>[] = [];
+      const again = emulator.outbound.addCallee((ringing) => settled.push(ringing.settled));
+      await place(callee.phoneNumber);
+      await until(() => app.callbacks.length > 0);
+      expect(app.callbacks.map((c) => c.type)).toEqual(['CreateCallFailed']);
+      expect(app.callbacks[0]!.data.resultInformation).toMatchObject({ code: failure.code, subCode: failure.subCode });
+      const call = [...emulator.calls.values()].at(-1)!;
+      expect(await call.ended()).toBe(state);
+      // The other callee is unaffected and rings for its own id too.
+      await client.createCall({ targetParticipant: { communicationUserId: again.rawId } }, app.callbackUrl);
+      await until(() => settled.length === 1);
+      expect(await settled[0]).toBe('unanswered');
+      callee.remove();
+      again.remove();
+    });
+
+    it('refuses a number another callee has, or one that is not E.164, naming the field; removing a callee frees its number and leaves later scripts alone', async () => {
+      const first = emulator.outbound.addCallee(() => undefined, { phoneNumber: '+15550129999' });
+      expect(() => emulator.outbound.addCallee(() => undefined, { phoneNumber: '+15550129999' })).toThrow(/number: \+15550129999 is already taken/);
+      expect(() => emulator.outbound.addCallee(() => undefined, { phoneNumber: '5550129999' })).toThrow(/number: must be an E\.164/);
+      expect(() => emulator.outbound.addCallee(() => undefined, { name: 'Bad Name' })).toThrow(/name: /);
+      first.remove();
+      let rang = false;
+      const second = emulator.outbound.addCallee(() => (rang = true), { phoneNumber: '+15550129999' });
+      // A script given since the callee registered is left alone when it goes.
+      emulator.outbound.script('+15550129999', { kind: 'busy', afterMs: 10 });
+      second.remove();
+      await place('+15550129999');
+      await until(() => app.callbacks.length > 0);
+      expect(rang).toBe(false);
+      expect(app.callbacks[0]!.data.resultInformation.code).toBe(CREATE_CALL_FAILURES.busy.code);
+    });
+
+    it('over the /lab/callee WebSocket: registers, rings, answers, sends audio to the app and hears it, and is told how the call ended', async () => {
+      const socket = new WebSocket(`${emulator.url.replace('http', 'ws')}/lab/callee`);
+      const messages: { type: string; [k: string]: unknown }[] = [];
+      let heardBytes = 0;
+      socket.on('message', (data, isBinary) => (isBinary ? (heardBytes += (data as Buffer).length) : messages.push(JSON.parse(data.toString()))));
+      await new Promise((r) => socket.once('open', r));
+      socket.send('not json');
+      socket.send(JSON.stringify({ type: 'accept' }));
+      socket.send(JSON.stringify({ type: 'register', number: '+15550121234' }));
+      await until(() => messages.some((m) => m.type === 'registered'));
+      expect(messages.map((m) => m.type)).toEqual(['error', 'error', 'registered']);
+      expect(messages[1]!.message).toMatch(/nothing is ringing/);
+      expect(messages[2]).toMatchObject({ phoneNumber: '+15550121234', rawId: expect.stringMatching(/_callee-\d+$/) });
+      await place('+15550121234');
+      await until(() => messages.some((m) => m.type === 'ringing'));
+      socket.send(JSON.stringify({ type: 'accept' }));
+      await until(() => messages.some((m) => m.type === 'format'));
+      expect(messages.find((m) => m.type === 'format')).toEqual({ type: 'format', sampleRateHz: 24000 });
+      socket.send(Buffer.from(tone(24000, 440, 400).buffer));
+      await until(() => app.audioFrames.some((f) => !f.silent));
+      // What the app plays reaches the callee.
+      app.play(tone(24000, 300, 200));
+      await until(() => heardBytes > 0);
+      socket.send(JSON.stringify({ type: 'hangup' }));
+      await until(() => messages.some((m) => m.type === 'ended'));
+      expect(messages.at(-1)).toEqual({ type: 'ended', state: 'disconnected', outcome: 'answered' });
+      expect(messages.some((m) => m.type === 'timeline' && (m.entry as { type: string }).type === 'hung-up')).toBe(true);
+      socket.close();
+      // Closing the socket gives the number back.
+      await until(() => {
+        try {
+          emulator.outbound.addCallee(() => undefined, { phoneNumber: '+15550121234' }).remove();
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    });
   });
 });

@@ -31,7 +31,38 @@ export type CalleeScript =
     }
   | { kind: 'busy'; afterMs?: number }
   | { kind: 'decline'; afterMs?: number }
-  | { kind: 'noAnswer' };
+  | { kind: 'noAnswer' }
+  /** Someone outside the script decides (the softphone page, `npm run call -- --answer`): see `addCallee`. */
+  | { kind: 'live'; ring(ringing: RingingCall): void };
+
+/** How a live callee's ringing ended. `cancelled`: the call ended some other way while it rang. */
+export type RingOutcome = 'answered' | 'declined' | 'busy' | 'unanswered' | 'cancelled';
+
+/** An outbound call ringing at a live callee, who picks up, declines, is busy, or lets it ring out. */
+export interface RingingCall {
+  readonly call: EmulatedCall;
+  /** Picks up: CallConnected, ParticipantsUpdated and media, as a scripted 'human' (who says nothing of their own). */
+  accept(): void;
+  /** CreateCallFailed with the decline result. */
+  decline(): void;
+  /** CreateCallFailed with the busy result. */
+  busy(): void;
+  /** Resolves once the ringing stops, saying how; a call that rings out past the ring timeout is `unanswered`. */
+  readonly settled: Promise<RingOutcome>;
+}
+
+/** A live callee's addresses: calls to either ring it until `remove()`. */
+export interface LiveCallee {
+  /** `8:acs:<resource id>_<name>-<n>`: the ACS user id to call. */
+  readonly rawId: string;
+  /** A lab phone number (+1555 012 nnnn unless one was asked for). */
+  readonly phoneNumber: string;
+  remove(): void;
+}
+
+export class CalleeRegistrationError extends Error {
+  readonly code = 'CALLEE_REGISTRATION';
+}
 
 /**
  * The `resultInformation` of CreateCallFailed per outcome. UNCONFIRMED: ACS documents that CreateCallFailed carries
@@ -58,6 +89,8 @@ export interface OutboundCallsHost {
   register(init: { callConnectionId: string; serverCallId: string; correlationId: string; from: string; to: string; remote: Identifier; callbackUri: string; mediaStreamingOptions: Record<string, unknown> | undefined }): EmulatedCall;
   /** The callee answered: CallConnected, ParticipantsUpdated, then media as for an answered call. */
   connect(call: EmulatedCall, operationContext: string | undefined): Promise<void>;
+  /** The emulated ACS resource's id: live callees' ACS user ids are minted under it. */
+  readonly resourceId: string;
   /** The call was not set up: CreateCallFailed, then the call is over in this state. */
   fail(call: EmulatedCall, resultInformation: { code: number; subCode: number; message: string }, operationContext: string | undefined, state: 'rejected' | 'unanswered'): Promise<void>;
 }
@@ -68,6 +101,11 @@ export interface OutboundCalls {
    * used one entry per call, the last one repeating (busy, then answers: a retry test).
    */
   script(target: string, callee: CalleeScript | readonly CalleeScript[]): void;
+  /**
+   * Registers a live callee under a new ACS user id and a lab number (or `phoneNumber`, if no other live callee has
+   * it): each call to either rings `ring`, until `remove()`.
+   */
+  addCallee(ring: (ringing: RingingCall) => void, options?: { name?: string; phoneNumber?: string }): LiveCallee;
   /** The beforeRespond step for createCall. */
   onCreateCall(exchange: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse>;
 }
@@ -95,6 +133,8 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
   const scripts = new Map<string, CalleeScript[]>();
   const defaultCallee = options.defaultCallee ?? { kind: 'human', answerAfterMs: 500 };
   const ringTimeoutMs = options.ringTimeoutMs ?? 60_000;
+  let calleesAdded = 0;
+  const liveAddresses = new Set<string>();
 
   function calleeFor(target: Identifier): CalleeScript {
     const queue = scripts.get(target.phoneNumber?.value ?? '') ?? scripts.get(target.rawId);
@@ -145,6 +185,8 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
           call.timeline.add('acs', 'unanswered', { afterMs: ringTimeoutMs });
           void host.fail(call, CREATE_CALL_FAILURES.noAnswer, operationContext, 'unanswered');
         });
+      case 'live':
+        return ringLive(call, callee, operationContext, later);
       case 'human':
       case 'voicemail':
         return later(callee.answerAfterMs ?? 500, () => {
@@ -153,6 +195,78 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
           void speakOnceMediaFlows(call, callee, later);
         });
     }
+  }
+
+  function ringLive(call: EmulatedCall, callee: Extract<CalleeScript, { kind: 'live' }>, operationContext: string | undefined, later: (ms: number, task: () => void) => void): void {
+    let settle!: (outcome: RingOutcome) => void;
+    const settled = new Promise<RingOutcome>((resolve) => (settle = resolve));
+    let ringing = true;
+    /** Ends the ringing once, while the call is still up; later answers are ignored. */
+    const stop = (outcome: RingOutcome, then: () => void) => {
+      if (!ringing || call.isOver) return;
+      ringing = false;
+      settle(outcome);
+      then();
+    };
+    later(ringTimeoutMs, () =>
+      stop('unanswered', () => {
+        call.timeline.add('acs', 'unanswered', { afterMs: ringTimeoutMs });
+        void host.fail(call, CREATE_CALL_FAILURES.noAnswer, operationContext, 'unanswered');
+      }),
+    );
+    void call.ended().then(() => {
+      if (ringing) {
+        ringing = false;
+        settle('cancelled');
+      }
+    });
+    callee.ring({
+      call,
+      settled,
+      accept: () =>
+        stop('answered', () => {
+          call.timeline.add('caller', 'answered');
+          void host.connect(call, operationContext);
+        }),
+      decline: () =>
+        stop('declined', () => {
+          call.timeline.add('caller', 'declined');
+          void host.fail(call, CREATE_CALL_FAILURES.decline, operationContext, 'rejected');
+        }),
+      busy: () =>
+        stop('busy', () => {
+          call.timeline.add('caller', 'busy');
+          void host.fail(call, CREATE_CALL_FAILURES.busy, operationContext, 'rejected');
+        }),
+    });
+  }
+
+  function addCallee(ring: (ringing: RingingCall) => void, wanted: { name?: string; phoneNumber?: string } = {}): LiveCallee {
+    const name = wanted.name ?? 'callee';
+    if (!/^[a-z][a-z0-9-]{0,31}$/.test(name)) throw new CalleeRegistrationError(`name: must be 1-32 lowercase letters, digits or dashes, starting with a letter`);
+    if (wanted.phoneNumber !== undefined && !/^\+\d{6,15}$/.test(wanted.phoneNumber)) throw new CalleeRegistrationError('number: must be an E.164 number such as +15550120001');
+    if (wanted.phoneNumber !== undefined && liveAddresses.has(wanted.phoneNumber)) throw new CalleeRegistrationError(`number: ${wanted.phoneNumber} is already taken by another callee`);
+    const n = ++calleesAdded;
+    const rawId = `8:acs:${host.resourceId}_${name}-${n}`;
+    let phoneNumber = wanted.phoneNumber;
+    for (let candidate = n; phoneNumber === undefined || liveAddresses.has(phoneNumber); candidate++) phoneNumber = `+1555012${String(candidate % 10_000).padStart(4, '0')}`;
+    const script: CalleeScript[] = [{ kind: 'live', ring }];
+    for (const address of [rawId, phoneNumber]) {
+      scripts.set(address, script);
+      liveAddresses.add(address);
+    }
+    const number = phoneNumber;
+    return {
+      rawId,
+      phoneNumber: number,
+      remove() {
+        for (const address of [rawId, number]) {
+          // Only its own entries: a test may have scripted the number since.
+          if (scripts.get(address) === script) scripts.delete(address);
+          liveAddresses.delete(address);
+        }
+      },
+    };
   }
 
   async function speakOnceMediaFlows(call: EmulatedCall, callee: Extract<CalleeScript, { kind: 'human' | 'voicemail' }>, later: (ms: number, task: () => void) => void) {
@@ -183,6 +297,7 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
     script(target, callee) {
       scripts.set(target, Array.isArray(callee) ? [...callee] : [callee as CalleeScript]);
     },
+    addCallee,
     onCreateCall,
   };
 }

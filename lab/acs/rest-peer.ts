@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { z } from 'zod';
 
 /**
@@ -143,6 +144,8 @@ export interface AcsRestPeerOptions {
   resourceId?: string;
   /** Serves requests outside `/calling/` (not signed, not recorded); without it they get 404. */
   otherRequests?: (request: IncomingMessage, response: ServerResponse, body: Buffer) => void | Promise<void>;
+  /** Takes WebSocket upgrades (the emulator's control sockets); without it they are refused. */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 export interface AcsRestPeer {
@@ -599,6 +602,7 @@ export async function startAcsRestPeer(options: AcsRestPeerOptions = {}): Promis
     });
   });
 
+  if (options.upgrade) server.on('upgrade', options.upgrade);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
