@@ -8,7 +8,7 @@ import { loadFunctionsConfig } from '../shared/config/functions.js';
 import { loadWorkerConfig } from '../shared/config/worker.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createRoutes } from '../functions/routes.js';
-import { createFunctionsState, type FunctionsDependencies } from '../functions/context.js';
+import { createFunctionsState, type Clock, type FunctionsDependencies } from '../functions/context.js';
 import { createOutboundCallHandler } from '../functions/outbound/place-call.js';
 import { createOutboundQueueSender } from '../functions/outbound/request-queue.js';
 import { ServiceBusStatusStore } from '../shared/outbound-status-store.js';
@@ -57,6 +57,11 @@ export interface LabOptions {
   workerEnv?: Env;
   /** Extra Functions settings (screening lists, ...). */
   functionsEnv?: Env;
+  /**
+   * The in-process Functions handlers' clock (default the system's): a test of calling hours shifts it to a chosen
+   * local time; queue schedules keep their distance from it (functions/outbound/request-queue.ts).
+   */
+  functionsClock?: Clock;
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Where component logs go (default stdout). */
   logDestination?: NodeJS.WritableStream;
@@ -307,6 +312,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       // Outbound calls in the lab: from the emulator's number, to the lab's +1555 numbers and ACS users.
       OUTBOUND_CALLER_NUMBERS: '+15550100100',
       OUTBOUND_ALLOWED_PREFIXES: '+1555,8:acs:',
+      // The lab's +1555 numbers may be in any North American zone (Guam to Alaska): a window seldom fits them all.
+      OUTBOUND_CALLING_HOURS: 'always',
       ...(options.functionsEnv ?? {}),
       ACS_CONNECTION_STRING: acs.connectionString,
       ACS_RESOURCE_ID: RESOURCE_ID,
@@ -331,7 +338,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         await publisher.close();
         await busClient.close();
       });
-      const outboundQueue = createOutboundQueueSender(busClient, functionsConfig.OUTBOUND_CALLS_QUEUE);
+      const clock = options.functionsClock;
+      const outboundQueue = createOutboundQueueSender(busClient, functionsConfig.OUTBOUND_CALLS_QUEUE, clock ? () => clock.now().getTime() : undefined);
       closers.push(() => outboundQueue.close());
       const functionsDeps: FunctionsDependencies = {
         config: functionsConfig,
@@ -340,6 +348,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
         logger: functionsLogger,
         state: createFunctionsState(),
+        ...(clock ? { clock } : {}),
         checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
         outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o) },
       };

@@ -78,6 +78,9 @@ export const outboundCallStatusSchema = z.object({
   reason: z.string().optional(),
   /** When the next attempt is due (a retry after busy / no answer / failed). */
   retryAt: z.string().optional(),
+  /** A queued attempt waiting for calling hours or a free concurrency slot: when it is tried again, and why. */
+  deferredUntil: z.string().optional(),
+  deferredBecause: z.string().optional(),
   /** The request as queued, for retries: full number and context, so never returned by GET /api/calls/{callId}. */
   request: outboundCallMessageSchema.optional(),
   updatedAt: z.string(),

@@ -11,6 +11,7 @@ import {
 } from '../../shared/outbound-call.js';
 import { callLog, restErrorOf, systemClock, type FunctionsDependencies } from '../context.js';
 import { checkOutboundPolicy } from './policy.js';
+import { checkCallingHours } from './calling-hours.js';
 import { StatusStoreError } from '../../shared/outbound-status-store.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -56,6 +57,11 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
 
     const verdict = checkOutboundPolicy(config, body.to);
     if (!verdict.ok) return { status: verdict.status, jsonBody: { error: verdict.reason, ...(verdict.field ? { field: verdict.field } : {}) } };
+    // Outside the calling hours a request is accepted and scheduled for their next opening (checked again when placed).
+    const hours = await checkCallingHours(config, body.to, Math.max(now.getTime(), body.notBefore ? Date.parse(body.notBefore) : 0));
+    if (hours.kind === 'never') return { status: 403, jsonBody: { error: hours.reason, field: 'to' } };
+    const deferral = hours.kind === 'later' ? { deferredUntil: hours.at.toISOString(), deferredBecause: hours.reason } : undefined;
+    const notBefore = deferral?.deferredUntil ?? body.notBefore;
 
     const callId = callIdFor(body.idempotencyKey);
     const log = callLog(deps.logger, context, { callId });
@@ -68,7 +74,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
       ...(body.context ? { context: body.context } : {}),
       attempt: 1,
       requestedAt: now.toISOString(),
-      ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+      ...(notBefore ? { notBefore } : {}),
     };
     let created = false;
     let status: OutboundCallStatus | undefined;
@@ -83,7 +89,8 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
           attempt: 1,
           to: maskPhoneNumber(body.to),
           ...(body.profile ? { profile: body.profile } : {}),
-          ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+          ...(notBefore ? { notBefore } : {}),
+          ...deferral,
           updatedAt: now.toISOString(),
           request: message,
         };
@@ -96,7 +103,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
     log.info(created ? 'outbound call queued' : 'outbound request repeated: same callId, nothing placed', {
       to: maskPhoneNumber(body.to),
       ...(body.profile ? { profile: body.profile } : {}),
-      ...(body.notBefore ? { notBefore: body.notBefore } : {}),
+      ...(notBefore ? { notBefore } : {}),
     });
     return { status: 202, jsonBody: { callId, ...(status ? { status: withoutRequest(status) } : {}), duplicate: !created } };
   };

@@ -6,6 +6,7 @@ import { isE164, outboundCallMessageSchema, outboundOperationContext, type Outbo
 import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type FunctionsDependencies } from '../context.js';
 import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
 import { checkOutboundPolicy } from './policy.js';
+import { checkCallingHours } from './calling-hours.js';
 import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
 import { createHash } from 'node:crypto';
 
@@ -71,6 +72,18 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         return { ...base, state: 'refused', reason: 'from is not in OUTBOUND_CALLER_NUMBERS' };
       }
       if (isE164(message.to) && !message.from) return { ...base, state: 'refused', reason: 'no caller number for a phone call' };
+      const hours = await checkCallingHours(config, message.to, now.getTime());
+      if (hours.kind === 'never') {
+        log.warn('outbound call refused: never inside the calling hours', { reason: hours.reason });
+        return { ...base, state: 'refused', reason: hours.reason };
+      }
+      if (hours.kind === 'later') {
+        // Not refused: the same attempt comes back at the window's opening (the queue cannot bypass the hours).
+        const until = hours.at.toISOString();
+        await outbound.enqueue({ ...message, notBefore: until }, { messageIdSuffix: `:hours:${now.getTime()}` });
+        log.info('outbound attempt deferred to the calling hours', { attempt: message.attempt, until, reason: hours.reason });
+        return { ...base, deferredUntil: until, deferredBecause: hours.reason };
+      }
       const capped = await takeCaps(outbound.status, message.to, now);
       if (capped) {
         log.warn('outbound call refused: cap reached', { reason: capped, to: maskPhoneNumber(message.to) });

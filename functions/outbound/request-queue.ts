@@ -3,20 +3,23 @@ import type { OutboundCallMessage } from '../../shared/outbound-call.js';
 
 /**
  * Sends outbound call attempts to the `outbound-calls` queue. messageId = `<callId>:<attempt>`, so duplicate
- * detection drops a second send of the same attempt; `notBefore` ahead makes it a scheduled message.
+ * detection drops a second send of the same attempt; `notBefore` ahead makes it a scheduled message. `now` is the
+ * app's clock (`deps.clock`): the schedule keeps the distance from it, so a shifted clock (the lab's tests of
+ * calling hours) still waits the right time on the queue; in Azure both are the system clock.
  */
-export function createOutboundQueueSender(client: ServiceBusClient, queueName: string): { enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>; close(): Promise<void> } {
+export function createOutboundQueueSender(client: ServiceBusClient, queueName: string, now: () => number = Date.now): { enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>; close(): Promise<void> } {
   let sender: ServiceBusSender | undefined;
   return {
     async enqueue(message, options = {}) {
       sender ??= client.createSender(queueName);
-      const at = message.notBefore ? new Date(message.notBefore) : undefined;
+      const aheadMs = message.notBefore ? Date.parse(message.notBefore) - now() : 0;
+      const at = aheadMs > 0 ? new Date(Date.now() + aheadMs) : undefined;
       await sender.sendMessages({
         body: message,
         contentType: 'application/json',
         messageId: `${message.callId}:${message.attempt}${options.messageIdSuffix ?? ''}`,
         subject: 'outbound-call',
-        ...(at && at.getTime() > Date.now() ? { scheduledEnqueueTimeUtc: at } : {}),
+        ...(at ? { scheduledEnqueueTimeUtc: at } : {}),
       });
     },
     async close() {

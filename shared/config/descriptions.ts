@@ -130,5 +130,7 @@ export const functionsSettingDescriptions: Readonly<Record<string, string>> = {
   OUTBOUND_MAX_CALLS_PER_DAY: 'Most outbound attempts placed per UTC day in all, across instances; more are refused at placing time.',
   OUTBOUND_MAX_ATTEMPTS: 'Attempts per outbound call: 1 places it once; more retry after busy, no answer or a failed createCall, each attempt with its own events.',
   OUTBOUND_RETRY_DELAY_MS: 'Wait between outbound attempts (the next attempt is a scheduled Service Bus message).',
+  OUTBOUND_CALLING_HOURS: "When outbound calls may be placed, in the callee's local time: `always`, or windows `[<days> ]HH:MM-HH:MM` separated by commas (`Mon-Fri 09:00-20:00, Sat 10:00-14:00`). The zone comes from the number; where it may be in several zones the call waits until it is inside the window in every one. Outside, an attempt is not refused but scheduled for the next opening.",
+  OUTBOUND_DEFAULT_TIME_ZONE: "IANA time zone (`Europe/London`) for callees whose number tells no zone: ACS users and prefixes without time zone data.",
   OUTBOUND_KILL_SWITCH: '`on`: POST /api/calls answers 503 and queued attempts are refused when their turn comes, from the next app restart (a settings change restarts the app).',
 };

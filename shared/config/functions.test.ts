@@ -113,6 +113,18 @@ describe('Functions configuration', () => {
     });
   });
 
+  it('calling hours default to 09:00-20:00 every day in the callee zone (UTC where unknown); a bad window or zone is refused naming the variable', () => {
+    const config = loadFunctionsConfig(minimal);
+    expect(config.OUTBOUND_CALLING_HOURS).toEqual([{ days: new Set([0, 1, 2, 3, 4, 5, 6]), startMinute: 540, endMinute: 1200 }]);
+    expect(config.OUTBOUND_DEFAULT_TIME_ZONE).toBe('UTC');
+    expect(loadFunctionsConfig({ ...minimal, OUTBOUND_CALLING_HOURS: 'always' }).OUTBOUND_CALLING_HOURS).toBe('always');
+    expect(loadFunctionsConfig({ ...minimal, OUTBOUND_CALLING_HOURS: 'Mon-Fri 08:30-12:00, Mon-Fri 13:00-18:00' }).OUTBOUND_CALLING_HOURS).toHaveLength(2);
+    expect(problems({ ...minimal, OUTBOUND_CALLING_HOURS: '9 to 5' })).toEqual(['OUTBOUND_CALLING_HOURS']);
+    expect(() => loadFunctionsConfig({ ...minimal, OUTBOUND_CALLING_HOURS: '21:00-08:00' })).toThrow('OUTBOUND_CALLING_HOURS: a window must end after it starts, the same day (none over midnight) (window 1: 21:00-08:00)');
+    expect(problems({ ...minimal, OUTBOUND_DEFAULT_TIME_ZONE: 'Europe/Atlantis' })).toEqual(['OUTBOUND_DEFAULT_TIME_ZONE']);
+    expect(loadFunctionsConfig({ ...minimal, OUTBOUND_DEFAULT_TIME_ZONE: 'Europe/London' }).OUTBOUND_DEFAULT_TIME_ZONE).toBe('Europe/London');
+  });
+
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
     // The outbound-calls trigger's connection (functions/index.ts) is read by the Functions host, not by our schema.

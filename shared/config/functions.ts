@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Env, agentProfileName, guid, integer, list, parseEnv, url } from './env.js';
+import { isTimeZone, parseCallingHours } from '../calling-hours.js';
 
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -127,6 +128,18 @@ export const functionsConfigSchema = z
     OUTBOUND_MAX_ATTEMPTS: integer(1, 10).default(1),
     /** Spacing between attempts (the next one is a scheduled message). */
     OUTBOUND_RETRY_DELAY_MS: integer(0, 86_400_000).default(600_000),
+    /** When calls may be placed, in the callee's local time (shared/calling-hours.ts); outside, an attempt waits for the next opening. */
+    OUTBOUND_CALLING_HOURS: z
+      .string()
+      .default('09:00-20:00')
+      .transform((text, ctx) => {
+        const parsed = parseCallingHours(text);
+        if (parsed.ok) return parsed.hours;
+        ctx.addIssue({ code: 'custom', message: parsed.message });
+        return z.NEVER;
+      }),
+    /** The callee's zone where the number does not tell it (ACS users, prefixes without data). */
+    OUTBOUND_DEFAULT_TIME_ZONE: z.string().default('UTC').refine(isTimeZone, 'must be an IANA time zone name such as Europe/London or UTC'),
 
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),

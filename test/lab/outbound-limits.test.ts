@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceBusClient } from '@azure/service-bus';
+import { startLab, type Lab } from '../../lab/lab.js';
+import { OUTBOUND_REQUEST_SCHEMA_VERSION, callIdFor } from '../../shared/outbound-call.js';
+
+/**
+ * Outbound safety limits through the whole lab (real SDK clients against the emulators): calling hours in the
+ * callee's time zone, at the API and at the queue trigger.
+ */
+const creates = (lab: Lab, callId: string) => lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
+
+describe('calling hours through the local lab', () => {
+  let lab: Lab;
+  // The Functions handlers' clock runs at real speed from a chosen instant.
+  let offsetMs = 0;
+  const setNow = (iso: string) => {
+    offsetMs = Date.parse(iso) - Date.now();
+  };
+  beforeAll(async () => {
+    lab = await startLab({
+      logLevel: 'silent',
+      greeting: false,
+      functionsClock: { now: () => new Date(Date.now() + offsetMs) },
+      functionsEnv: { OUTBOUND_CALLING_HOURS: '09:00-20:00', OUTBOUND_ALLOWED_PREFIXES: '+1555,+1212,+1800,8:acs:' },
+    });
+  }, 30_000);
+  afterAll(async () => lab?.close());
+
+  const post = (body: unknown) => fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) });
+  const status = async (callId: string) => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+
+  it('accepts a request before 09:00 in New York, keeps it queued with the time it waits for, and places it at 09:00 New York time', async () => {
+    lab.acs.outbound.script('+12125550123', { kind: 'busy', afterMs: 10 });
+    // 08:59:57 in New York (EST).
+    setNow('2026-12-07T13:59:57Z');
+    const opensAtRealMs = Date.parse('2026-12-07T14:00:00Z') - offsetMs;
+    const response = await post({ to: '+12125550123' });
+    expect(response.status).toBe(202);
+    const { callId } = (await response.json()) as { callId: string };
+    expect(await status(callId)).toMatchObject({
+      state: 'queued',
+      deferredUntil: '2026-12-07T14:00:00.000Z',
+      deferredBecause: expect.stringMatching(/OUTBOUND_CALLING_HOURS \(09:00-20:00\).*America\/New_York/),
+    });
+    expect(creates(lab, callId)).toHaveLength(0);
+    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    expect(creates(lab, callId)).toHaveLength(1);
+    expect(creates(lab, callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(opensAtRealMs);
+  });
+
+  it('defers a message put on the queue directly, past the API, at 08:59:58 in New York (the trigger checks the hours itself), then places it at 09:00', async () => {
+    lab.acs.outbound.script('+12125550124', { kind: 'busy', afterMs: 10 });
+    setNow('2026-12-07T13:59:58Z');
+    const opensAtRealMs = Date.parse('2026-12-07T14:00:00Z') - offsetMs;
+    const callId = callIdFor('calling-hours-direct');
+    const client = new ServiceBusClient(lab.serviceBus.connectionString);
+    const sender = client.createSender('outbound-calls');
+    await sender.sendMessages({
+      body: { schemaVersion: OUTBOUND_REQUEST_SCHEMA_VERSION, callId, to: '+12125550124', from: '+15550100100', attempt: 1, requestedAt: new Date().toISOString() },
+      messageId: `${callId}:1`,
+    });
+    await sender.close();
+    await client.close();
+    await expect.poll(() => status(callId), { timeout: 5000 }).toMatchObject({ state: 'queued', deferredUntil: '2026-12-07T14:00:00.000Z' });
+    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    expect(creates(lab, callId)).toHaveLength(1);
+    expect(creates(lab, callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(opensAtRealMs);
+  });
+
+  it('places at once inside the hours, and refuses (403) a toll-free number in July, when no hour is inside 09:00-20:00 in every North American zone', async () => {
+    lab.acs.outbound.script('+12125550125', { kind: 'busy', afterMs: 10 });
+    setNow('2026-12-07T15:00:00Z');
+    const { callId } = (await (await post({ to: '+12125550125' })).json()) as { callId: string };
+    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    expect(await status(callId)).not.toHaveProperty('deferredUntil');
+
+    setNow('2026-07-07T15:00:00Z');
+    const refused = await post({ to: '+18005550100' });
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ field: 'to', error: expect.stringContaining('every time zone the number may be in') });
+  });
+});
