@@ -9,6 +9,8 @@ import { writeWav, type Pcm16Audio } from './audio/wav.js';
 import { InputFileError, prepareOutputFile, readCallerRecording } from './input-file.js';
 import { sampleCallerRecording } from './sample-caller.js';
 import { parseDtmfSchedule, pressKeysOnSchedule, type KeyPress } from './dtmf-schedule.js';
+import { CalleeRunError, runCallee } from './callee.js';
+import { CALLEE_USAGE } from './callee-options.js';
 
 const USAGE = `usage: npm run call [-- --audio caller.wav] [--out agent.wav] [--report reports/call-report.html] [--from +15550100001] [--audio-format pcm16KMono|pcm24KMono] [--dtmf "1@3.5s,0@9s"]
 A scripted call through the local lab (no browser, no npm start needed: it starts its own lab): plays caller.wav
@@ -16,7 +18,9 @@ A scripted call through the local lab (no browser, no npm start needed: it start
 starts, records what the caller hears, prints the timeline, time to first agent audio per turn and barge-in reactions.
 --dtmf presses keys (0-9 * #) at those times after media starts: the emulator sends them as DtmfData frames
 (the lab answers with DTMF on); with the default DTMF_TRANSFER_KEY, 0 transfers the call.
-With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.`;
+With VOICE_LIVE_ENDPOINT (+ VOICE_LIVE_API_KEY or an Azure login) set, the agent is the real Voice Live.
+
+${CALLEE_USAGE}`;
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -24,6 +28,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // The other side of an outbound call: a callee against a running lab, not a caller through a lab of its own.
+  if (argv.includes('--answer')) return runCallee(argv);
   let flags: Record<string, string>;
   let keyPresses: KeyPress[] = [];
   try {
@@ -100,6 +106,10 @@ main().catch((error: Error) => {
   if (error instanceof InputFileError || error instanceof UsageError) {
     process.stderr.write(`npm run call: ${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof CalleeRunError) {
+    process.stderr.write(`npm run call: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `call failed: ${error.stack ?? error.message}\n`);
   process.exit(1);

@@ -229,7 +229,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       ...options.acs,
     });
     closers.push(() => acs.close());
-    const callOf = (callId: string) => acs.calls.get(callId);
+    // An outbound call's id is ours, not ACS's: the emulator knows it from the media URL it was given (/ws/<callId>),
+    // the latest attempt first.
+    const callOf = (callId: string) =>
+      acs.calls.get(callId) ?? [...acs.calls.values()].reverse().find((c) => c.direction === 'outbound' && c.mediaOptions?.transportUrl.split('/').includes(callId));
     /** The worker's settings in the lab, in-process or as a child process: media auth by the token issuer. */
     const labWorkerEnv = (port: number): Env => ({
       ...workerEnv,
