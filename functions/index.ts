@@ -30,7 +30,12 @@ if (startup.ok) {
     logger,
   }).catch((error: unknown) => logger.error({ error: (error as Error).message }, 'Application Insights set-up failed; continuing without it'));
 }
-registerRoutes(app, startup.ok ? createRoutes(startup.dependencies) : createMisconfiguredRoutes(startup.problems));
+registerRoutes(
+  app,
+  startup.ok
+    ? createRoutes(startup.dependencies)
+    : createMisconfiguredRoutes(startup.problems, { outboundEntra: Boolean(process.env.OUTBOUND_AUTH_ENTRA_TENANT_ID?.trim()) }),
+);
 const placeOutboundCall = startup.ok ? createOutboundCallHandler(startup.dependencies) : undefined;
 app.serviceBusQueue(OUTBOUND_QUEUE_TRIGGER.name, {
   connection: OUTBOUND_QUEUE_TRIGGER.connection,

@@ -5,6 +5,7 @@ import { createHealthHandler } from './health.js';
 import { createIncomingCallHandler } from './incoming-call.js';
 import { createMisconfiguredHandler } from './misconfigured.js';
 import { createCallStatusHandler, createPlaceCallHandler } from './outbound/api.js';
+import { createOutboundAuth } from './outbound/api-auth.js';
 import type { StartupProblem } from './startup.js';
 
 export interface RouteDefinition {
@@ -13,7 +14,7 @@ export interface RouteDefinition {
   /** Route under `/api`, in the Functions syntax (`callbacks/{callId}`). */
   route: string;
   methods: HttpMethod[];
-  /** `function`: the caller must present a function key (`?code=`); `anonymous`: the handler authenticates. */
+  /** `function`: the caller must present a function key (`?code=`); `anonymous`: the handler authenticates (or the route is public). */
   authLevel: 'anonymous' | 'function' | 'admin';
   handler: HttpHandler;
 }
@@ -31,10 +32,15 @@ const ROUTE_SHAPES = {
 
 type RouteName = keyof typeof ROUTE_SHAPES;
 
-function table(handlers: Record<RouteName, HttpHandler>): RouteDefinition[] {
+/** The outbound routes take an Entra token instead of the function key when the deployment enables it. */
+const OUTBOUND_ROUTES: readonly RouteName[] = ['placeCall', 'callStatus'];
+
+function table(handlers: Record<RouteName, HttpHandler>, options: { outboundEntra?: boolean } = {}): RouteDefinition[] {
   return (Object.keys(ROUTE_SHAPES) as RouteName[]).map((name) => {
     const shape = ROUTE_SHAPES[name];
-    return { name: shape.name, route: shape.route, methods: [...shape.methods], authLevel: shape.authLevel, handler: handlers[name] };
+    // Anonymous to the host only where the handler checks a token before anything else (functions/outbound/api-auth.ts).
+    const authLevel = options.outboundEntra && OUTBOUND_ROUTES.includes(name) ? 'anonymous' : shape.authLevel;
+    return { name: shape.name, route: shape.route, methods: [...shape.methods], authLevel, handler: handlers[name] };
   });
 }
 
@@ -44,17 +50,25 @@ function table(handlers: Record<RouteName, HttpHandler>): RouteDefinition[] {
  */
 export function createRoutes(deps: FunctionsDependencies): RouteDefinition[] {
   const shared = { ...deps, state: deps.state ?? createFunctionsState() };
-  return table({
-    incomingCall: createIncomingCallHandler(shared),
-    callbacks: createCallEventsHandler(shared),
-    health: createHealthHandler(shared),
-    placeCall: createPlaceCallHandler(shared),
-    callStatus: createCallStatusHandler(shared),
-  });
+  const outboundAuth = createOutboundAuth(deps.config, deps.logger);
+  return table(
+    {
+      incomingCall: createIncomingCallHandler(shared),
+      callbacks: createCallEventsHandler(shared),
+      health: createHealthHandler(shared),
+      placeCall: createPlaceCallHandler(shared, outboundAuth),
+      callStatus: createCallStatusHandler(shared, outboundAuth),
+    },
+    { outboundEntra: outboundAuth !== undefined },
+  );
 }
 
-/** The same table while the settings are invalid: every function answers 503 naming the problems. */
-export function createMisconfiguredRoutes(problems: readonly StartupProblem[]): RouteDefinition[] {
+/**
+ * The same table while the settings are invalid: every function answers 503 naming the problems. `outboundEntra`
+ * (the deployment set OUTBOUND_AUTH_ENTRA_TENANT_ID, valid or not) keeps the outbound routes anonymous, so a caller
+ * holding a token but no key reads the problems instead of the host's bare 401; they run no handler logic.
+ */
+export function createMisconfiguredRoutes(problems: readonly StartupProblem[], options: { outboundEntra?: boolean } = {}): RouteDefinition[] {
   const refuse = createMisconfiguredHandler(problems);
-  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }), placeCall: refuse, callStatus: refuse });
+  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }), placeCall: refuse, callStatus: refuse }, options);
 }

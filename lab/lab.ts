@@ -19,6 +19,7 @@ import type { CallSessionHooks } from '../worker/call-session.js';
 import { startCallControl } from '../worker/call-control/index.js';
 import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
+import { startEntraTokenIssuer, type EntraTokenIssuer } from './entra-token-issuer.js';
 import { startAcsEmulator, type AcsEmulator, type AcsEmulatorOptions, type EmulatedCall, type PlaceCallOptions } from './acs/emulator.js';
 import { startFunctionsHost, type FunctionsHost } from './functions-host.js';
 import { prepareFunctionsAppProcess } from './functions-app-process.js';
@@ -85,6 +86,11 @@ export interface LabOptions {
   /** ACS emulator settings for tests: Event Grid's time scale, the official-SDK judge of every payload. */
   acs?: Pick<AcsEmulatorOptions, 'eventGridTimeScale' | 'eventGridMaxDeliveryAttempts' | 'judge' | 'outbound'>;
   /**
+   * Microsoft Entra on the outbound API: a local Entra stand-in (`lab.entra`) and OUTBOUND_AUTH_ENTRA_* set to it, so
+   * POST/GET /api/calls take its access tokens (with an app role) instead of the function key. Default off.
+   */
+  entra?: boolean;
+  /**
    * A built Functions app to run instead of the source tree's route table: the folder `npm run package:functions`
    * makes (what azd zips), served in its own process with the lab's settings as its app settings.
    */
@@ -107,6 +113,8 @@ export interface WorkerCommand {
 
 export interface Lab {
   readonly tokenIssuer: AcsTokenIssuer;
+  /** The Entra stand-in, with `entra: true`. */
+  readonly entra: EntraTokenIssuer | undefined;
   readonly serviceBus: ServiceBusPeer;
   /** Undefined when the worker talks to the real Voice Live. */
   readonly voiceLive: VoiceLivePeer | undefined;
@@ -198,6 +206,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     closers.push(() => tokenIssuer.close());
     const serviceBus = await startServiceBusPeer({ port: ports.serviceBus ?? 0, host, logger: log('lab.servicebus') });
     closers.push(() => serviceBus.close());
+    const entra = options.entra ? await startEntraTokenIssuer() : undefined;
+    if (entra) closers.push(() => entra.close());
 
     let voiceLive: VoiceLivePeer | undefined;
     if (!realVoiceLive) {
@@ -317,6 +327,14 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       OUTBOUND_ALLOWED_PREFIXES: '+1555,8:acs:',
       // The lab's +1555 numbers may be in any North American zone (Guam to Alaska): a window seldom fits them all.
       OUTBOUND_CALLING_HOURS: 'always',
+      ...(entra
+        ? {
+            OUTBOUND_AUTH_ENTRA_TENANT_ID: entra.tenantId,
+            OUTBOUND_AUTH_ENTRA_AUDIENCE: `${entra.apiClientId},${entra.appIdUri}`,
+            OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST: entra.authorityHost,
+            OUTBOUND_AUTH_ENTRA_V1_ISSUER_HOST: entra.v1IssuerHost,
+          }
+        : {}),
       ...(options.functionsEnv ?? {}),
       ACS_CONNECTION_STRING: acs.connectionString,
       ACS_RESOURCE_ID: RESOURCE_ID,
@@ -372,6 +390,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
 
     return {
       tokenIssuer,
+      entra,
       serviceBus,
       voiceLive,
       worker,

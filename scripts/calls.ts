@@ -1,7 +1,9 @@
-// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run] [--url <functions base URL>] [--key <function key>]
+// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run] [--url <functions base URL>]
+//   [--key <function key> | --token <Entra access token> | --scope api://<API client id>/.default]
 // Places one outbound call per CSV row through POST /api/calls (so every safety check of the API applies). The file
 // is validated whole first; a bad row stops everything before a single call is requested. docs/outbound.md.
 import { readFileSync } from 'node:fs';
+import { DefaultAzureCredential } from '@azure/identity';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maskPhoneNumber } from '../shared/privacy.js';
@@ -16,8 +18,15 @@ async function main(): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       url: { type: 'string', default: process.env.FUNCTIONS_BASE_URL },
       key: { type: 'string', default: process.env.FUNCTIONS_KEY },
+      token: { type: 'string', default: process.env.FUNCTIONS_BEARER_TOKEN },
+      scope: { type: 'string', default: process.env.FUNCTIONS_TOKEN_SCOPE },
     },
   });
+  const credentials = [values.key, values.token, values.scope].filter((v) => v !== undefined && v !== '').length;
+  if (credentials > 1) {
+    process.stderr.write('calls: give one of --key (FUNCTIONS_KEY), --token (FUNCTIONS_BEARER_TOKEN) or --scope (FUNCTIONS_TOKEN_SCOPE)\n');
+    return 2;
+  }
   if (!values.csv) {
     process.stderr.write('calls: --csv <file> is required\n');
     return 2;
@@ -41,15 +50,32 @@ async function main(): Promise<number> {
     for (const row of rows) process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)}${row.request.profile ? ` profile ${row.request.profile}` : ''}${row.request.notBefore ? ` not before ${row.request.notBefore}` : ''}\n`);
     return 0;
   }
-  if (!values.url || !values.key) {
-    process.stderr.write('calls: --url and --key (or FUNCTIONS_BASE_URL and FUNCTIONS_KEY) are required to send\n');
+  if (!values.url || credentials === 0) {
+    process.stderr.write(
+      'calls: --url (FUNCTIONS_BASE_URL) and one of --key (FUNCTIONS_KEY), --token (FUNCTIONS_BEARER_TOKEN) or --scope (FUNCTIONS_TOKEN_SCOPE, for a Microsoft Entra token) are required to send\n',
+    );
     return 2;
+  }
+  let authorization: Record<string, string>;
+  if (values.key) {
+    authorization = { 'x-functions-key': values.key };
+  } else if (values.token) {
+    authorization = { authorization: `Bearer ${values.token}` };
+  } else {
+    // The signed-in identity (managed identity, az login, environment): the app role must be assigned to it.
+    try {
+      const token = await new DefaultAzureCredential().getToken(values.scope!);
+      authorization = { authorization: `Bearer ${token.token}` };
+    } catch (error) {
+      process.stderr.write(`calls: no token for ${values.scope}: ${(error as Error).message.split('\n')[0]}\n`);
+      return 2;
+    }
   }
   let failed = 0;
   for (const row of rows) {
     const response = await fetch(`${values.url.replace(/\/+$/, '')}/api/calls`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-functions-key': values.key },
+      headers: { 'content-type': 'application/json', ...authorization },
       body: JSON.stringify(row.request),
     }).catch((error: Error) => ({ status: 0, text: async () => error.message }) as const);
     const body = await response.text();

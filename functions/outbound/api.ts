@@ -13,6 +13,7 @@ import { callLog, restErrorOf, systemClock, type FunctionsDependencies } from '.
 import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
 import { StatusStoreError } from '../../shared/outbound-status-store.js';
+import { callerFields, type OutboundAuth } from './api-auth.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -23,14 +24,17 @@ const badRequest = (field: string, message: string): HttpResponseInit => ({ stat
 const notConfigured: HttpResponseInit = { status: 503, jsonBody: { error: 'outbound calling is not configured on this app (no Service Bus for the outbound queues)' } };
 
 /**
- * POST /api/calls (function key): validates the request (400 naming the field), applies the safety policy,
+ * POST /api/calls (the function key, or an Entra token with the place role when `auth` is given): validates the request (400 naming the field), applies the safety policy,
  * records the call as queued and puts it on the `outbound-calls` queue; 202 with the callId. The same
  * idempotencyKey always names the same callId: a second request finds its status and places nothing.
  */
-export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler {
+export function createPlaceCallHandler(deps: FunctionsDependencies, auth?: OutboundAuth): HttpHandler {
   const { config } = deps;
   const clock = deps.clock ?? systemClock;
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const authenticated = auth ? await auth.authenticate(request, context, 'place') : undefined;
+    if (authenticated && !authenticated.ok) return authenticated.response;
+    const caller = authenticated?.caller;
     const outbound = deps.outbound;
     if (!outbound) return notConfigured;
     const text = await request.text();
@@ -101,6 +105,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
       return { status: 503, headers: { 'Retry-After': '5' }, jsonBody: { error: 'the request could not be queued; try again (the same idempotencyKey places at most one call)' } };
     }
     log.info(created ? 'outbound call queued' : 'outbound request repeated: same callId, nothing placed', {
+      ...(caller ? { requestedBy: callerFields(caller) } : {}),
       to: maskPhoneNumber(body.to),
       ...(body.profile ? { profile: body.profile } : {}),
       ...(notBefore ? { notBefore } : {}),
@@ -109,9 +114,11 @@ export function createPlaceCallHandler(deps: FunctionsDependencies): HttpHandler
   };
 }
 
-/** GET /api/calls/{callId} (function key): the call's state and outcome, from the status store. */
-export function createCallStatusHandler(deps: FunctionsDependencies): HttpHandler {
+/** GET /api/calls/{callId} (the function key, or an Entra token with the read or place role): the call's state and outcome. */
+export function createCallStatusHandler(deps: FunctionsDependencies, auth?: OutboundAuth): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const authenticated = auth ? await auth.authenticate(request, context, 'read') : undefined;
+    if (authenticated && !authenticated.ok) return authenticated.response;
     const outbound = deps.outbound;
     if (!outbound) return notConfigured;
     const callId = request.params.callId ?? '';

@@ -133,4 +133,10 @@ export const functionsSettingDescriptions: Readonly<Record<string, string>> = {
   OUTBOUND_CALLING_HOURS: "When outbound calls may be placed, in the callee's local time: `always`, or windows `[<days> ]HH:MM-HH:MM` separated by commas (`Mon-Fri 09:00-20:00, Sat 10:00-14:00`). The zone comes from the number; where it may be in several zones the call waits until it is inside the window in every one. Outside, an attempt is not refused but scheduled for the next opening.",
   OUTBOUND_DEFAULT_TIME_ZONE: "IANA time zone (`Europe/London`) for callees whose number tells no zone: ACS users and prefixes without time zone data.",
   OUTBOUND_KILL_SWITCH: '`on`: POST /api/calls answers 503 and queued attempts are refused when their turn comes, from the next app restart (a settings change restarts the app).',
+  OUTBOUND_AUTH_ENTRA_TENANT_ID: 'Microsoft Entra tenant id whose access tokens POST/GET /api/calls accept. Set with OUTBOUND_AUTH_ENTRA_AUDIENCE to require a token with an app role instead of the function key; empty: function key. docs/outbound.md.',
+  OUTBOUND_AUTH_ENTRA_AUDIENCE: "The `aud` values accepted: the API app registration's client id (every v2.0 token carries it) and its app id URI (`api://...`, which v1.0 tokens may carry instead).",
+  OUTBOUND_AUTH_ENTRA_PLACE_ROLE: 'App role a caller needs for POST /api/calls (it may also read the status).',
+  OUTBOUND_AUTH_ENTRA_READ_ROLE: 'App role that lets a caller read GET /api/calls/{callId} without placing calls.',
+  OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST: 'Local lab only: stands in for https://login.microsoftonline.com (v2.0 issuer and signing keys).',
+  OUTBOUND_AUTH_ENTRA_V1_ISSUER_HOST: 'Local lab only: stands in for https://sts.windows.net (the v1.0 token issuer).',
 };

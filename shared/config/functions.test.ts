@@ -125,6 +125,26 @@ describe('Functions configuration', () => {
     expect(loadFunctionsConfig({ ...minimal, OUTBOUND_DEFAULT_TIME_ZONE: 'Europe/London' }).OUTBOUND_DEFAULT_TIME_ZONE).toBe('Europe/London');
   });
 
+  describe('Microsoft Entra on the outbound API', () => {
+    const tenant = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    it('is off by default, with the default role names', () => {
+      expect(loadFunctionsConfig(minimal)).toMatchObject({ OUTBOUND_AUTH_ENTRA_AUDIENCE: [], OUTBOUND_AUTH_ENTRA_PLACE_ROLE: 'Calls.Place', OUTBOUND_AUTH_ENTRA_READ_ROLE: 'Calls.Read' });
+      expect(loadFunctionsConfig(minimal).OUTBOUND_AUTH_ENTRA_TENANT_ID).toBeUndefined();
+    });
+    it('takes a tenant with the client id and app id URI as audiences', () => {
+      const config = loadFunctionsConfig({ ...minimal, OUTBOUND_AUTH_ENTRA_TENANT_ID: tenant, OUTBOUND_AUTH_ENTRA_AUDIENCE: '6e74172b-be56-4843-9ff4-e66a39bb12e3, api://voice-agent-calls' });
+      expect(config.OUTBOUND_AUTH_ENTRA_AUDIENCE).toEqual(['6e74172b-be56-4843-9ff4-e66a39bb12e3', 'api://voice-agent-calls']);
+    });
+    it('names the missing half and each bad value', () => {
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_TENANT_ID: tenant })).toEqual(['OUTBOUND_AUTH_ENTRA_AUDIENCE']);
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_AUDIENCE: 'api://x' })).toEqual(['OUTBOUND_AUTH_ENTRA_TENANT_ID']);
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_TENANT_ID: 'contoso.onmicrosoft.com', OUTBOUND_AUTH_ENTRA_AUDIENCE: 'api://x' })).toEqual(['OUTBOUND_AUTH_ENTRA_TENANT_ID']);
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_TENANT_ID: tenant, OUTBOUND_AUTH_ENTRA_AUDIENCE: 'my api' })).toEqual(['OUTBOUND_AUTH_ENTRA_AUDIENCE']);
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_PLACE_ROLE: 'Calls Place', OUTBOUND_AUTH_ENTRA_READ_ROLE: '.Read' })).toEqual(['OUTBOUND_AUTH_ENTRA_PLACE_ROLE', 'OUTBOUND_AUTH_ENTRA_READ_ROLE']);
+      expect(problems({ ...minimal, OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST: 'http://login.example.com' })).toEqual(['OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST']);
+    });
+  });
+
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
     // The outbound-calls trigger's connection (functions/index.ts) is read by the Functions host, not by our schema.

@@ -47,6 +47,9 @@ const profileByNumber = () =>
     return pairs;
   });
 
+/** The value of an Entra app role (what the `roles` claim carries): printable ASCII without spaces, not starting with a dot. */
+const appRoleValue = () => z.string().regex(/^[\x21-\x2d\x2f-\x7e][\x21-\x7e]{0,119}$/, 'must be an app role value such as Calls.Place (no spaces, at most 120 characters)');
+
 /** An Azure Blob container URL, without a SAS: ACS writes there with its own managed identity. */
 const blobContainerUrl = () =>
   url(['https'])
@@ -140,6 +143,19 @@ export const functionsConfigSchema = z
       }),
     /** The callee's zone where the number does not tell it (ACS users, prefixes without data). */
     OUTBOUND_DEFAULT_TIME_ZONE: z.string().default('UTC').refine(isTimeZone, 'must be an IANA time zone name such as Europe/London or UTC'),
+    /**
+     * Microsoft Entra on POST/GET /api/calls (docs/outbound.md): set both to require an Entra access token with an app
+     * role instead of the function key. Audiences: the API app's client id and/or app id URI.
+     */
+    OUTBOUND_AUTH_ENTRA_TENANT_ID: guid().optional(),
+    OUTBOUND_AUTH_ENTRA_AUDIENCE: list()
+      .pipe(z.array(z.string().regex(/^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z][a-z0-9+.-]*:\S+)$/i, 'entries must be the API app\'s client id (a GUID) or app id URI (api://...)')))
+      .default([]),
+    OUTBOUND_AUTH_ENTRA_PLACE_ROLE: appRoleValue().default('Calls.Place'),
+    OUTBOUND_AUTH_ENTRA_READ_ROLE: appRoleValue().default('Calls.Read'),
+    /** Local lab only: stand-ins for https://login.microsoftonline.com and https://sts.windows.net. */
+    OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST: publicUrl('https', 'http').optional(),
+    OUTBOUND_AUTH_ENTRA_V1_ISSUER_HOST: publicUrl('https', 'http').optional(),
 
     AZURE_CLIENT_ID: guid().optional(),
     APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
@@ -161,6 +177,12 @@ export const functionsConfigSchema = z
         path: ['AGENT_CALL_PERCENT'],
         message: 'below 100 needs NOT_FOR_US_ACTION=redirect and NOT_FOR_US_REDIRECT_TO (the line that takes the other calls); otherwise they would be rejected',
       });
+    }
+    if (c.OUTBOUND_AUTH_ENTRA_TENANT_ID && c.OUTBOUND_AUTH_ENTRA_AUDIENCE.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['OUTBOUND_AUTH_ENTRA_AUDIENCE'], message: "required when OUTBOUND_AUTH_ENTRA_TENANT_ID is set: the API app's client id (and app id URI)" });
+    }
+    if (!c.OUTBOUND_AUTH_ENTRA_TENANT_ID && c.OUTBOUND_AUTH_ENTRA_AUDIENCE.length > 0) {
+      ctx.addIssue({ code: 'custom', path: ['OUTBOUND_AUTH_ENTRA_TENANT_ID'], message: 'required when OUTBOUND_AUTH_ENTRA_AUDIENCE is set: the tenant whose tokens are accepted' });
     }
     if (c.CALL_RECORDING_CHANNEL === 'unmixed' && c.CALL_RECORDING_FORMAT === 'mp3') {
       ctx.addIssue({

@@ -297,7 +297,7 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
     // Schema variables, not ones Bicep sets itself, and never a secret or a local-lab override.
     const read = Object.keys(functionsConfigSchema.shape);
     expect(Object.keys(settings).filter((key) => !read.includes(key) || appSettings.includes(key))).toEqual([]);
-    expect(Object.keys(settings).filter((key) => /CONNECTION_STRING|TOKEN_ISSUER|JWKS/.test(key))).toEqual([]);
+    expect(Object.keys(settings).filter((key) => /CONNECTION_STRING|TOKEN_ISSUER|JWKS|_HOST$/.test(key))).toEqual([]);
     // Through the variable that adds our recording container when this deployment creates it (recording-storage.test.ts).
     const functionsModule = modules(main).find((m) => m.symbol === 'functions')!;
     expect(at(functionsModule.body, 'params', 'settings')?.text).toBe('functionsSettingsWithRecordingStorage');
@@ -308,7 +308,7 @@ describe('settings wiring: Functions app settings <-> functionsConfigSchema', ()
 
   it('covers the whole Functions schema: each variable is set by Bicep, offered through azd, or local-only', () => {
     const settings = Object.keys(parametersFile().parameters.functionsSettings!.value as Record<string, unknown>);
-    const localOnly = ['ACS_CONNECTION_STRING', 'SERVICEBUS_CONNECTION_STRING', 'ACS_TOKEN_ISSUER', 'ACS_JWKS_URL'];
+    const localOnly = ['ACS_CONNECTION_STRING', 'SERVICEBUS_CONNECTION_STRING', 'ACS_TOKEN_ISSUER', 'ACS_JWKS_URL', 'OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST', 'OUTBOUND_AUTH_ENTRA_V1_ISSUER_HOST'];
     const accounted = [...appSettings, ...objectKeys(functions, 'platformAppSettings'), ...settings, ...localOnly];
     expect(Object.keys(functionsConfigSchema.shape).filter((key) => !accounted.includes(key))).toEqual([]);
   });
