@@ -334,6 +334,7 @@ module worker 'modules/worker.bicep' = {
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     callEventsQueueName: serviceBus.outputs.callEventsQueueName
     callRecordsQueueName: serviceBus.outputs.callRecordsQueueName
+    outboundStatusQueueName: serviceBus.outputs.outboundStatusQueueName
     drainTimeoutSeconds: drainTimeoutSeconds
     minReplicas: workerMinReplicas
     maxReplicas: workerMaxReplicas

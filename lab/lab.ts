@@ -158,6 +158,7 @@ function usesAgents(env: Env): boolean {
 }
 const CALL_EVENTS_QUEUE = 'call-events';
 const CALL_RECORDS_QUEUE = 'call-records';
+const OUTBOUND_STATUS_QUEUE = 'outbound-call-status';
 /** Voice Live events worth a line on a call's timeline (audio deltas are counted by the media leg instead). */
 const TIMELINE_EVENTS = new Set([
   'session.created',
@@ -265,13 +266,15 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     /** Call control as worker/main.ts builds it from these variables. */
     const callControlEnv: Env =
       options.callControl !== false
-        ? { TRANSFER_TARGET: '+15550109999', ...workerEnv, ACS_CONNECTION_STRING: acs.connectionString, SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString }
+        ? { TRANSFER_TARGET: '+15550109999', OUTBOUND_STATUS_QUEUE: OUTBOUND_STATUS_QUEUE, ...workerEnv, ACS_CONNECTION_STRING: acs.connectionString, SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString }
         : {};
     const callControl =
       options.callControl !== false && !childWorkers
         ? await startCallControl({
             config: loadCallControlConfig({
               TRANSFER_TARGET: '+15550109999',
+              // The worker writes a voicemail outcome into the outbound status store, as in Azure.
+              OUTBOUND_STATUS_QUEUE: OUTBOUND_STATUS_QUEUE,
               ...workerEnv,
               ACS_CONNECTION_STRING: acs.connectionString,
               SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString,

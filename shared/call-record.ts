@@ -86,6 +86,27 @@ export const handoffSchema = z.object({
   summary: z.string().max(2000).optional(),
 });
 
+/**
+ * An outbound call's answer side (docs/outbound.md): who answered as the worker judged it, and how long the voicemail
+ * steps took. Times are ms from when the worker got the call's media (the callee had answered).
+ */
+export const outboundRecordSchema = z.object({
+  /** From `call.outbound.requested`; absent when that event never reached the worker. */
+  attempt: z.number().int().min(1).optional(),
+  outcome: z.enum(['human', 'voicemail']),
+  /** Who spoke first: the callee, or the agent after OUTBOUND_LISTEN_FIRST_SILENCE_MS of silence. Absent when neither did. */
+  firstWords: z.enum(['callee', 'agent_after_silence']).optional(),
+  /** With `voicemail`: `left` (played out), `none` (no message configured), `cut` (the call ended before it had played). */
+  voicemailMessage: z.enum(['left', 'none', 'cut']).optional(),
+  /** The model reported the voicemail greeting (its `report_voicemail` call). */
+  recognisedMs: count.optional(),
+  /** The message began to play (the greeting and its beep had ended). */
+  messageStartedMs: count.optional(),
+  /** The worker hung up. */
+  hungUpMs: count.optional(),
+});
+export type OutboundRecord = z.infer<typeof outboundRecordSchema>;
+
 export const usageSchema = z.object({
   responses: count,
   audioTokensIn: count,
@@ -155,6 +176,8 @@ export const callRecordSchema = z.object({
   handoff: handoffSchema.optional(),
   /** Set when the record was too large for one queue message and lists were cut in the middle (CALL_RECORD_MAX_BYTES). */
   trimmed: trimmedSchema.optional(),
+  /** Set for a call the agent placed (POST /api/calls). Added within version 1. */
+  outbound: outboundRecordSchema.optional(),
 });
 export type CallRecord = z.infer<typeof callRecordSchema>;
 export type CallRecordInput = Omit<CallRecord, 'schemaVersion'>;
@@ -252,6 +275,11 @@ export function toCallRecordBusMessage(record: CallRecord): {
     body: record,
     messageId: `${record.callId}:record`.slice(0, 128),
     subject: 'call.record',
-    applicationProperties: { schemaVersion: record.schemaVersion, outcome: record.outcome.kind, ...(record.profile ? { profile: record.profile } : {}) },
+    applicationProperties: {
+      schemaVersion: record.schemaVersion,
+      outcome: record.outcome.kind,
+      ...(record.profile ? { profile: record.profile } : {}),
+      ...(record.outbound ? { outboundOutcome: record.outbound.outcome } : {}),
+    },
   };
 }

@@ -8,6 +8,7 @@ import { boundText, closeFrameReason, MAX_TRANSCRIPT_ENTRY_CHARS } from '../shar
 import { maskPhoneNumbersIn } from '../shared/privacy.js';
 import { STOP_AUDIO_MESSAGE, encodeAudioFrame, parseAcsMessage } from './acs-media.js';
 import { BadInputReporter } from './bad-input.js';
+import { CallerSoundWatch } from './caller-sound.js';
 import type { WorkerMetrics } from './metrics.js';
 import { Playout, type PlayoutTimers, systemTimers } from './playout.js';
 import { UnmixedMixer } from './unmixed-mixer.js';
@@ -26,6 +27,10 @@ export interface CallControl {
   readonly voiceLive: VoiceLiveClient | undefined;
   /** Agent audio queued here or still playing at ACS. */
   isAgentAudible(): boolean;
+  /** A response nobody should hear (the model answering a voicemail greeting): its audio is dropped and it is cancelled. */
+  discardResponse(responseId: string): void;
+  /** Starts timing the caller side's sounds (one watch per call; stop it when done). */
+  watchCallerSound(): CallerSoundWatch;
   end(reason: string): void;
 }
 
@@ -123,6 +128,7 @@ export class CallSession implements CallControl {
   private mixer: UnmixedMixer | undefined;
   private callRateHz = 0;
   private voiceLiveRateHz = 0;
+  private soundWatch: CallerSoundWatch | undefined;
 
   // Per-response state, reset when a new Voice Live session takes over.
   private activeResponseId: string | undefined;
@@ -202,6 +208,20 @@ export class CallSession implements CallControl {
     return this.playout?.isAudible() ?? false;
   }
 
+  discardResponse(responseId: string): void {
+    if (this.state !== 'live' || this.discardedResponses.has(responseId)) return;
+    this.discard(responseId);
+    this.client?.cancelResponse(responseId);
+    if (this.activeResponseId === responseId) this.activeResponseId = undefined;
+  }
+
+  watchCallerSound(): CallerSoundWatch {
+    this.soundWatch ??= new CallerSoundWatch((stopped) => {
+      if (this.soundWatch === stopped) this.soundWatch = undefined;
+    });
+    return this.soundWatch;
+  }
+
   // ---- caller -> Voice Live ------------------------------------------------------------------
 
   private readonly onAcsMessage = (data: RawData, isBinary: boolean): void => {
@@ -253,6 +273,7 @@ export class CallSession implements CallControl {
 
   private readonly forwardCallerAudio = (base64: string): void => {
     const client = this.client!;
+    this.soundWatch?.push(base64);
     if (!this.inboundResampler) return client.appendAudio(base64);
     const resampled = this.inboundResampler.process(base64ToInt16(base64));
     if (resampled.length > 0) client.appendAudio(int16ToBase64(resampled));

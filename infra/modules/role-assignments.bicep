@@ -222,6 +222,18 @@ resource workerCallRecordsSender 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
+// A voicemail outcome goes into the outbound call's status: session state on outbound-call-status, which accepting
+// the call's session (Listen) reads and writes, as for the Functions app.
+resource workerOutboundStatusReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(outboundCallStatus.id, workerPrincipalId, builtInRoles.serviceBusDataReceiver)
+  scope: outboundCallStatus
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataReceiver)
+    principalId: workerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource workerAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(registry.id, workerPrincipalId, builtInRoles.acrPull)
   scope: registry

@@ -21,6 +21,8 @@ param acsEndpoint string
 param serviceBusFullyQualifiedNamespace string
 param callEventsQueueName string
 param callRecordsQueueName string
+@description('The outbound status queue: the worker writes a voicemail outcome into a call\'s status there.')
+param outboundStatusQueueName string
 param drainTimeoutSeconds int
 param minReplicas int
 param maxReplicas int
@@ -83,6 +85,7 @@ var requiredEnv = [
   { name: 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', value: serviceBusFullyQualifiedNamespace }
   { name: 'CALL_EVENTS_QUEUE', value: callEventsQueueName }
   { name: 'CALL_RECORDS_QUEUE', value: callRecordsQueueName }
+  { name: 'OUTBOUND_STATUS_QUEUE', value: outboundStatusQueueName }
 ]
 
 // The Voice Live target, decided in main.bicep (model or agent); set only when not empty.

@@ -47,6 +47,12 @@ export interface PeerSession {
 /** What the echo agent says to a `response.create` with no input: PCM at the session's output rate, or at `sampleRateHz` (resampled). */
 export type EchoGreeting = Int16Array | { samples: Int16Array; sampleRateHz?: number; transcript?: string };
 
+/** The echo agent's stand-in for a model recognising a voicemail greeting: see VoiceLivePeerOptions.voicemailRule. */
+export interface VoicemailRule {
+  toolName: string;
+  minFirstTurnMs: number;
+}
+
 export interface PeerSessionOptions {
   mode: 'scripted' | 'echo-agent';
   /** Echo agent: the greeting, or a function of the session's output rate returning it. */
@@ -59,6 +65,8 @@ export interface PeerSessionOptions {
   lateTranscriptFraction: number;
   /** Seeds the echo agent's choices (which transcripts are late, and by how much): same seed, same call. */
   seed: number;
+  /** Echo agent: call this tool instead of echoing a long first turn, when the session offers it. */
+  voicemailRule?: VoicemailRule | undefined;
 }
 
 interface ActiveResponse {
@@ -142,6 +150,7 @@ export class PeerSessionImpl implements PeerSession {
   private captured: Int16Array[] = [];
   private capturedSamples = 0;
   private pendingEcho: Int16Array | undefined;
+  private callerTurns = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -604,8 +613,25 @@ export class PeerSessionImpl implements PeerSession {
     const late = this.random() < this.options.lateTranscriptFraction;
     const transcriptDelayMs = late ? 150 + Math.round(this.random() * 450) : 0;
     this.stopSpeech(this.vadProcessedMs, `(${(spokenMs / 1000).toFixed(1)} s of speech)`, transcriptDelayMs);
+    const firstTurn = ++this.callerTurns === 1;
+    const rule = this.options.voicemailRule;
+    if (rule && firstTurn && spokenMs >= rule.minFirstTurnMs && this.offersTool(rule.toolName)) {
+      // Not the model's judgement: a long opening monologue is taken for a mailbox greeting (docs/fidelity/voice-live.md).
+      if (this.turnDetection.create_response !== false) void this.reportVoicemail(rule.toolName, spokenMs);
+      return;
+    }
     this.pendingEcho = speech;
     if (this.turnDetection.create_response !== false) void this.playEcho();
+  }
+
+  private offersTool(name: string): boolean {
+    const tools = this.session.tools;
+    return Array.isArray(tools) && tools.some((tool) => typeof tool === 'object' && tool !== null && (tool as { name?: unknown }).name === name);
+  }
+
+  private async reportVoicemail(toolName: string, spokenMs: number): Promise<void> {
+    if (this.active) await this.active.done;
+    await this.callFunction(toolName, { reason: `lab rule: the first turn was a ${(spokenMs / 1000).toFixed(1)} s monologue` });
   }
 
   private async playEcho(): Promise<void> {

@@ -2,9 +2,9 @@ import { STATUS_CODES, createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { PeerSessionImpl, type EchoGreeting, type PeerSession } from './peer-session.js';
+import { PeerSessionImpl, type EchoGreeting, type PeerSession, type VoicemailRule } from './peer-session.js';
 
-export type { ClientEventRecord, EchoGreeting, PeerSession, RespondOptions } from './peer-session.js';
+export type { ClientEventRecord, EchoGreeting, PeerSession, RespondOptions, VoicemailRule } from './peer-session.js';
 
 export interface VoiceLivePeerOptions {
   port?: number;
@@ -35,6 +35,13 @@ export interface VoiceLivePeerOptions {
    * beeps with a greeting transcript.
    */
   greeting?: EchoGreeting | ((outputRateHz: number) => EchoGreeting);
+  /**
+   * Echo agent: the stand-in for the model's judgement that a voicemail answered (docs/fidelity/voice-live.md). When
+   * the session offers the tool `toolName` and the session's first caller turn is a monologue of at least
+   * `minFirstTurnMs`, the agent calls that tool instead of playing the turn back. The real model decides from the
+   * words. Default `{ toolName: 'report_voicemail', minFirstTurnMs: 3000 }`; `false` turns it off.
+   */
+  voicemailRule?: VoicemailRule | false;
 }
 
 export interface VoiceLivePeer {
@@ -53,6 +60,7 @@ export interface VoiceLivePeer {
 }
 
 const REALTIME_PATH = '/voice-live/realtime';
+const DEFAULT_VOICEMAIL_RULE: VoicemailRule = { toolName: 'report_voicemail', minFirstTurnMs: 3000 };
 
 /** A local Voice Live realtime endpoint on 127.0.0.1 for tests, benchmarks and the lab. */
 export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Promise<VoiceLivePeer> {
@@ -106,6 +114,7 @@ export async function startVoiceLivePeer(options: VoiceLivePeerOptions = {}): Pr
         lateTranscriptFraction: options.lateTranscriptFraction ?? 0.5,
         seed: options.seed ?? 1,
         greeting: options.greeting,
+        voicemailRule: options.voicemailRule === false ? undefined : (options.voicemailRule ?? DEFAULT_VOICEMAIL_RULE),
       });
       sessions.push(session);
       for (const listener of sessionListeners) {

@@ -60,6 +60,14 @@ export const callControlEnvShape = {
   CALL_MAX_TOKENS: integer(1000, 100_000_000).optional(),
   CALL_CAP_ACTION: z.enum(['wrap_up', 'transfer'], { message: 'must be wrap_up or transfer' }).default('wrap_up'),
   CALL_CAP_GRACE_S: integer(5, 3600).default(60),
+
+  // Outbound calls (docs/outbound.md, "When a machine answers").
+  OUTBOUND_LISTEN_FIRST_SILENCE_MS: integer(1000, 60_000).default(5000),
+  // An empty value means unset; `none` leaves no message (and overrides nothing: a profile may still set one).
+  OUTBOUND_VOICEMAIL_MESSAGE: z.string().optional(),
+  OUTBOUND_VOICEMAIL_QUIET_MS: integer(300, 10_000).default(1500),
+  OUTBOUND_VOICEMAIL_MAX_WAIT_MS: integer(1000, 300_000).default(30_000),
+  OUTBOUND_STATUS_QUEUE: z.string().min(1).optional(),
 };
 
 const shapeSchema = z.object(callControlEnvShape);
@@ -69,6 +77,9 @@ type ShapeOutput = z.infer<typeof shapeSchema>;
 export function checkCallControlEnv(e: ShapeOutput, ctx: z.RefinementCtx): void {
   if (e.CALL_CAP_ACTION === 'transfer' && !e.TRANSFER_TARGET) {
     ctx.addIssue({ code: 'custom', path: ['TRANSFER_TARGET'], message: 'required when CALL_CAP_ACTION=transfer' });
+  }
+  if (e.OUTBOUND_VOICEMAIL_MAX_WAIT_MS <= e.OUTBOUND_VOICEMAIL_QUIET_MS) {
+    ctx.addIssue({ code: 'custom', path: ['OUTBOUND_VOICEMAIL_MAX_WAIT_MS'], message: `must be longer than OUTBOUND_VOICEMAIL_QUIET_MS (${e.OUTBOUND_VOICEMAIL_QUIET_MS})` });
   }
   if (e.ACS_ENDPOINT && e.ACS_CONNECTION_STRING) {
     ctx.addIssue({ code: 'custom', path: ['ACS_CONNECTION_STRING'], message: 'set ACS_ENDPOINT (managed identity) or ACS_CONNECTION_STRING (local), not both' });
@@ -119,7 +130,25 @@ export interface CallControlConfig {
   recordTranscripts: boolean;
   prices: TokenPrices;
   caps: { maxMinutes?: number; maxTokens?: number; action: 'wrap_up' | 'transfer'; graceMs: number };
+  outbound: OutboundCallSettings;
 }
+
+/** How the agent behaves on calls it placed (listen first, voicemail). */
+export interface OutboundCallSettings {
+  /** The callee said nothing for this long after the media started: the agent speaks first. */
+  listenFirstSilenceMs: number;
+  /** Left on a voicemail (`{key}` = the request context's value); undefined = no message, hang up. */
+  voicemailMessage?: string;
+  /** After a voicemail greeting is reported: the callee side quiet this long ends the greeting (and its beep). */
+  voicemailQuietMs: number;
+  /** The message is left after this long even if the greeting never fell quiet. */
+  voicemailMaxWaitMs: number;
+  /** Where GET /api/calls/{callId} reads the status; unset = the voicemail outcome is on the call record only. */
+  statusQueue?: string;
+}
+
+/** `none` (any case) or nothing = no voicemail message. */
+export const voicemailMessageOf = (value: string | undefined): string | undefined => (value && value.trim().toLowerCase() !== 'none' ? value.trim() : undefined);
 
 /** Maps the parsed variables (standalone or as part of the worker's schema) to the typed settings. */
 export function callControlConfigFrom(e: CallControlEnv): CallControlConfig {
@@ -159,6 +188,13 @@ export function callControlConfigFrom(e: CallControlEnv): CallControlConfig {
       ...(e.CALL_MAX_TOKENS !== undefined ? { maxTokens: e.CALL_MAX_TOKENS } : {}),
       action: e.CALL_CAP_ACTION,
       graceMs: e.CALL_CAP_GRACE_S * 1000,
+    },
+    outbound: {
+      listenFirstSilenceMs: e.OUTBOUND_LISTEN_FIRST_SILENCE_MS,
+      ...(voicemailMessageOf(e.OUTBOUND_VOICEMAIL_MESSAGE) ? { voicemailMessage: voicemailMessageOf(e.OUTBOUND_VOICEMAIL_MESSAGE)! } : {}),
+      voicemailQuietMs: e.OUTBOUND_VOICEMAIL_QUIET_MS,
+      voicemailMaxWaitMs: e.OUTBOUND_VOICEMAIL_MAX_WAIT_MS,
+      ...(e.OUTBOUND_STATUS_QUEUE ? { statusQueue: e.OUTBOUND_STATUS_QUEUE } : {}),
     },
   };
 }

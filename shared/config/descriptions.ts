@@ -97,6 +97,11 @@ export const workerSettingDescriptions: Readonly<Record<string, string>> = {
   CALL_MAX_TOKENS: 'Per-call token cap, handled as CALL_MAX_MINUTES.',
   CALL_CAP_ACTION: 'What a cap does: `wrap_up` (goodbye, end_call) or `transfer` (needs TRANSFER_TARGET).',
   CALL_CAP_GRACE_S: 'Time the agent gets after a cap before the worker acts itself.',
+  OUTBOUND_LISTEN_FIRST_SILENCE_MS: 'Calls the agent placed: it says nothing until the callee speaks, or until the callee has been silent this long after answering; then it speaks first.',
+  OUTBOUND_VOICEMAIL_MESSAGE: 'Said word for word when an outbound call reaches a voicemail (after the greeting and beep), then the call ends; `{key}` = that key of the request\'s `context`. Unset or `none` = hang up without a message. A profile\'s `voicemailMessage` overrides it.',
+  OUTBOUND_VOICEMAIL_QUIET_MS: 'After the model reports a voicemail greeting: the callee side quiet this long means the greeting and its beep are over.',
+  OUTBOUND_VOICEMAIL_MAX_WAIT_MS: 'The voicemail message is left after this long even if the greeting never fell quiet.',
+  OUTBOUND_STATUS_QUEUE: "The Functions app's outbound status queue (`outbound-call-status`): the worker writes a voicemail outcome there for GET /api/calls/{callId}. Unset = the outcome is on the call record only.",
 };
 
 export const functionsSettingDescriptions: Readonly<Record<string, string>> = {

@@ -41,11 +41,13 @@ const agentProfileOverridesSchema = z
       transcriptionLanguage: text().optional(),
       /** TRANSFER_TARGET. */
       transferTarget: transferTarget().optional(),
+      /** OUTBOUND_VOICEMAIL_MESSAGE: left on a voicemail this profile's outbound call reaches; `none` = no message. */
+      voicemailMessage: text().max(1000, 'must be at most 1000 characters').optional(),
     },
     {
       error: (issue) =>
         issue.code === 'unrecognized_keys'
-          ? `unknown field ${issue.keys.join(', ')} (a profile may set instructions, voiceType, voiceName, greeting, greetingInstruction, model, agentName, agentProject, transcriptionLanguage, transferTarget)`
+          ? `unknown field ${issue.keys.join(', ')} (a profile may set instructions, voiceType, voiceName, greeting, greetingInstruction, model, agentName, agentProject, transcriptionLanguage, transferTarget, voicemailMessage)`
           : issue.code === 'invalid_type'
             ? 'must be an object of overrides'
             : undefined,
@@ -245,6 +247,8 @@ export interface AgentProfile {
   voiceLive: WorkerConfig['voiceLive'];
   /** The profile's own; unset = TRANSFER_TARGET (call control merges it). */
   transferTarget?: string;
+  /** As written (`none` = no message); unset = OUTBOUND_VOICEMAIL_MESSAGE (call control merges it). */
+  voicemailMessage?: string;
 }
 
 export type VoiceLiveTarget =
@@ -431,8 +435,8 @@ export function loadWorkerConfig(env: Env): WorkerConfig {
 /** Each profile's agent: its overrides applied to the default Voice Live settings. */
 export function resolveAgentProfiles(overridesByName: Readonly<Record<string, AgentProfileOverrides>>, defaults: WorkerConfig['voiceLive']): Map<string, AgentProfile> {
   const profiles = new Map<string, AgentProfile>();
-  for (const [name, { transferTarget, ...overrides }] of Object.entries(overridesByName)) {
-    profiles.set(name, { name, voiceLive: profileVoiceLive(defaults, overrides), ...(transferTarget ? { transferTarget } : {}) });
+  for (const [name, { transferTarget, voicemailMessage, ...overrides }] of Object.entries(overridesByName)) {
+    profiles.set(name, { name, voiceLive: profileVoiceLive(defaults, overrides), ...(transferTarget ? { transferTarget } : {}), ...(voicemailMessage ? { voicemailMessage } : {}) });
   }
   return profiles;
 }

@@ -107,7 +107,7 @@ describe('settings wiring: every worker tuning variable can be set with `azd env
   // Variables azd deliberately does not offer: wired from the resources Bicep creates, fixed by the container, or
   // secrets and local-lab overrides that have no place in Azure.
   const NOT_FROM_AZD = {
-    fromResources: ['VOICE_LIVE_ENDPOINT', 'ACS_RESOURCE_ID', 'ACS_ENDPOINT', 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', 'CALL_EVENTS_QUEUE', 'CALL_RECORDS_QUEUE', 'AZURE_CLIENT_ID', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'],
+    fromResources: ['VOICE_LIVE_ENDPOINT', 'ACS_RESOURCE_ID', 'ACS_ENDPOINT', 'SERVICEBUS_FULLY_QUALIFIED_NAMESPACE', 'CALL_EVENTS_QUEUE', 'CALL_RECORDS_QUEUE', 'OUTBOUND_STATUS_QUEUE', 'AZURE_CLIENT_ID', 'APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'],
     fixed: ['PORT', 'HOST', 'MEDIA_AUTH'],
     secretsAndLocal: ['VOICE_LIVE_API_KEY', 'ACS_CONNECTION_STRING', 'SERVICEBUS_CONNECTION_STRING', 'ACS_TOKEN_ISSUER', 'ACS_JWKS_URL'],
   };
@@ -497,6 +497,7 @@ describe('role assignments', () => {
         'worker azureAiUser @ai',
         'worker contributor @communication',
         'worker serviceBusDataReceiver @callEvents',
+        'worker serviceBusDataReceiver @outboundCallStatus',
         'worker serviceBusDataSender @callRecords',
         'worker acrPull @registry',
         'worker monitoringMetricsPublisher @appInsights',

@@ -12,7 +12,7 @@ import { CallContinuity } from '../continuity/call-continuity.js';
 import type { CarriedState } from '../continuity/carried-state.js';
 import type { RecordOutbox } from '../call-record/outbox.js';
 import { FunctionCallRunner } from '../tools/function-calls.js';
-import { transferToHumanTool } from '../tools/builtin.js';
+import { reportVoicemailTool, transferToHumanTool } from '../tools/builtin.js';
 import type { ToolRegistry } from '../tools/registry.js';
 import type { ToolContext, TransferOutcome } from '../tools/types.js';
 import type { ServerEvent } from '../voice-live/events.js';
@@ -20,6 +20,9 @@ import type { VoiceLiveSessionSettings } from '../voice-live/session-config.js';
 import type { CallActions } from './call-automation.js';
 import { CallerSilenceWatch } from './caller-silence.js';
 import { outboundContextText } from './outbound-context.js';
+import { OutboundAnswer } from './outbound-answer.js';
+import { isOutboundCallId } from '../../shared/outbound-call.js';
+import { ServiceBusStatusStore } from '../../shared/outbound-status-store.js';
 import { ResponseGate } from './response-gate.js';
 
 export interface CallControllerDeps {
@@ -99,6 +102,8 @@ export class CallController {
   /** The caller stayed silent through every check-in: the next response is the goodbye, then the hang-up. */
   private hangUpAfterResponse = false;
   private silenceHangUpTimer: NodeJS.Timeout | undefined;
+  /** Set on a call the agent placed (its callId says so): listening first, voicemail. */
+  private readonly outbound: OutboundAnswer | undefined;
 
   constructor(private readonly deps: CallControllerDeps) {
     this.log = deps.logger;
@@ -128,10 +133,26 @@ export class CallController {
       snapshot: () => this.carriedState(),
       resume: (state) => this.resume(state),
     });
+    if (isOutboundCallId(deps.callId)) {
+      const statusQueue = config.outbound.statusQueue;
+      this.outbound = new OutboundAnswer({
+        callId: deps.callId,
+        settings: config.outbound,
+        logger: this.log,
+        record: this.record,
+        gate: this.gate,
+        call: () => this.call,
+        prompt: (text) => this.addItem(systemItem(text), { respond: true }),
+        endCall: (reason) => this.endCall(reason),
+        endCallTimeoutMs: config.endCallTimeoutMs,
+        statusStore: deps.busClient && statusQueue ? new ServiceBusStatusStore(deps.busClient, statusQueue) : undefined,
+      });
+    }
     this.hooks = {
       sessionSettings: (settings) => this.sessionSettings(settings),
       onStart: (call) => this.onStart(call),
-      greetingAllowed: () => this.continuity.ready.then(() => !this.resumed),
+      // A call the agent placed is never greeted: it listens first (OutboundAnswer).
+      greetingAllowed: () => (this.outbound ? Promise.resolve(false) : this.continuity.ready.then(() => !this.resumed)),
       onVoiceLiveEvent: (event) => this.onVoiceLiveEvent(event),
       onDtmf: (tone) => this.onDtmf(tone),
       onBargeIn: (info) => this.record.onBargeIn(info.itemId, info.heardMs),
@@ -146,7 +167,9 @@ export class CallController {
 
   private sessionSettings(settings: VoiceLiveSessionSettings): VoiceLiveSessionSettings {
     // Registered when any line has a target; offered only to calls that have one.
-    const tools = this.deps.tools.definitions().filter((tool) => tool.name !== transferToHumanTool.name || this.deps.config.transferTarget);
+    const tools = this.deps.tools
+      .definitions()
+      .filter((tool) => (tool.name !== transferToHumanTool.name || this.deps.config.transferTarget) && (tool.name !== reportVoicemailTool.name || this.outbound));
     if (tools.length === 0) return settings;
     return { ...settings, tools: [...(settings.tools ?? []), ...tools] };
   }
@@ -167,7 +190,17 @@ export class CallController {
     } else {
       this.continuity.withoutStore();
     }
-    const callerGreeting = this.deps.config.callerGreeting;
+    const callerGreeting = this.outbound ? undefined : this.deps.config.callerGreeting;
+    if (this.outbound) {
+      const outbound = this.outbound;
+      // Once a carried-over state has been read (or could not be, within RESUME_WAIT_MS): a continuation does not listen first again.
+      const waited = new Promise<void>((resolve) => setTimeout(resolve, RESUME_WAIT_MS).unref());
+      void Promise.race([this.continuity.ready, waited]).then(() => {
+        if (this.ended) return;
+        const startedAt = this.record.inheritedStartedAt;
+        outbound.start(this.resumed ? { answeredAtMs: startedAt ?? Date.now() } : undefined);
+      });
+    }
     if (callerGreeting) {
       // Counted once a carried-over state has been read (or could not be, within RESUME_WAIT_MS): a continuation never greets.
       const waited = new Promise<void>((resolve) => setTimeout(resolve, RESUME_WAIT_MS).unref());
@@ -192,6 +225,7 @@ export class CallController {
     // A completed turn (either side's): what a successor would need has changed. Written debounced, never per delta.
     if (event.type === 'response.done' || event.type === 'conversation.item.input_audio_transcription.completed') this.continuity.changed();
     this.gate.onEvent(event);
+    this.outbound?.onVoiceLiveEvent(event);
     this.runner.onEvent(event);
     if (event.type === 'input_audio_buffer.speech_started') this.silence?.callerActive();
     if (event.type === 'response.done' && this.hangUpAfterResponse) {
@@ -274,6 +308,7 @@ export class CallController {
         this.record.setParties(event.data.from ?? 'app', callee);
         // The context's keys only: its values are personal data.
         this.log.info({ to: maskPhoneNumber(callee), attempt: event.data.attempt, contextKeys: Object.keys(event.data.context ?? {}) }, 'outbound call context received');
+        this.outbound?.requested(event.data.attempt, event.data.context);
         this.addItem(systemItem(outboundContextText(event.data)));
         this.continuity.changed();
         break;
@@ -349,6 +384,7 @@ export class CallController {
       logger: this.log,
       endCall: (reason) => this.endCall(reason),
       transferToHuman: (reason, summary) => this.transferToHuman(reason, summary),
+      reportVoicemail: (reason) => this.outbound?.reportVoicemail(boundText(reason, MAX_REASON_CHARS)) ?? { ok: false, reason: 'this is not a call you placed' },
     };
   }
 
@@ -547,6 +583,7 @@ export class CallController {
       this.ended ||
       this.ending !== undefined ||
       this.transferring !== undefined ||
+      this.outbound?.quietIsExpected === true ||
       voiceLive?.isOpen !== true ||
       voiceLive.callerIsSpeaking ||
       !this.gate.isIdle ||
@@ -628,6 +665,7 @@ export class CallController {
 
   private onEnd(summary: CallSummary): void {
     this.ended = true;
+    this.outbound?.stop();
     this.runner.close();
     this.gate.dispose();
     clearTimeout(this.dtmfTimer);

@@ -7,7 +7,8 @@ import type { CallRecord } from '../../shared/call-record.js';
 import type { CarriedState } from '../continuity/carried-state.js';
 import type { CallSessionHooks } from '../call-session.js';
 import { RecordOutbox, type RecordOutboxOptions } from '../call-record/outbox.js';
-import { endCallTool, transferToHumanTool } from '../tools/builtin.js';
+import { endCallTool, reportVoicemailTool, transferToHumanTool } from '../tools/builtin.js';
+import { voicemailMessageOf } from '../../shared/config/call-control.js';
 import { loadCustomTools } from '../tools/loader.js';
 import { ToolRegistry } from '../tools/registry.js';
 import type { AgentTool } from '../tools/types.js';
@@ -24,7 +25,7 @@ export interface CallControlDeps {
   credential?: () => TokenCredential;
   customTools?: AgentTool[];
   /** Agent profiles by name (AGENT_PROFILES): a profile's call transfers to its own target, else to TRANSFER_TARGET. */
-  profiles?: ReadonlyMap<string, { readonly transferTarget?: string | undefined }>;
+  profiles?: ReadonlyMap<string, { readonly transferTarget?: string | undefined; readonly voicemailMessage?: string | undefined }>;
   /** Overrides for tests: a ready Call Automation facade and Service Bus client. */
   actions?: CallActions;
   busClient?: ServiceBusClient;
@@ -49,6 +50,19 @@ export interface CallControlRuntime {
   close(timeoutMs: number): Promise<{ unpublishedRecords: number }>;
 }
 
+/** A line's call settings: its profile's transfer target and voicemail message over the defaults. */
+function lineConfig(config: CallControlConfig, line: { transferTarget?: string | undefined; voicemailMessage?: string | undefined } | undefined): CallControlConfig {
+  if (!line) return config;
+  let lined = config;
+  if (line.transferTarget) lined = { ...lined, transferTarget: line.transferTarget };
+  if (line.voicemailMessage !== undefined) {
+    const { voicemailMessage: _default, ...outbound } = lined.outbound;
+    const message = voicemailMessageOf(line.voicemailMessage);
+    lined = { ...lined, outbound: message ? { ...outbound, voicemailMessage: message } : outbound };
+  }
+  return lined;
+}
+
 /**
  * Call control with the custom tools its config names (CUSTOM_TOOLS) loaded: how the worker process and the
  * local lab both start it, so a tool that works locally is offered the same way in Azure.
@@ -66,7 +80,9 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
   const { config, logger } = deps;
   const tools = new ToolRegistry();
   tools.register(endCallTool);
-  const profiles = deps.profiles ?? new Map<string, { transferTarget?: string | undefined }>();
+  // Offered per call, to the calls the agent placed (CallController.sessionSettings).
+  tools.register(reportVoicemailTool);
+  const profiles = deps.profiles ?? new Map<string, { transferTarget?: string | undefined; voicemailMessage?: string | undefined }>();
   // Offered per call, to the calls that have a target (CallController.sessionSettings).
   if (config.transferTarget || [...profiles.values()].some((p) => p.transferTarget)) tools.register(transferToHumanTool);
   for (const tool of deps.customTools ?? []) tools.register(tool);
@@ -158,7 +174,7 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
       const controller: CallController = new CallController({
         callId,
         ...(profile ? { profile } : {}),
-        config: line?.transferTarget ? { ...config, transferTarget: line.transferTarget } : config,
+        config: lineConfig(config, line),
         tools,
         logger: logger.child(profile ? { callId, profile } : { callId }),
         actions,

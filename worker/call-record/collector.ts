@@ -66,10 +66,13 @@ export class CallRecordCollector {
   private readonly turns: CallRecord['turns'] = [];
   private openTurn: { stoppedAtMs: number; index: number } | undefined;
   private readonly respondedResponses = new Set<string>();
+  /** Responses dropped before the caller heard any of them (a reply to a voicemail greeting): not in the transcript. */
+  private readonly droppedResponses = new Set<string>();
   private readonly tools: CallRecord['tools'] = [];
   private readonly failedResponses: FailedResponses = { count: 0, list: [] };
   private recording: CallRecording | undefined;
   private handoff: CallRecord['handoff'];
+  private outbound: CallRecord['outbound'];
   /** The record of the media socket this call's socket replaced (same worker): merged in by build(). */
   private earlier: CallRecord | undefined;
 
@@ -109,12 +112,34 @@ export class CallRecordCollector {
     this.recording = mergeRecording(this.recording, update);
   }
 
+  /** What the outbound call's answer side has shown so far; fields given replace those known. */
+  setOutbound(update: Partial<NonNullable<CallRecord['outbound']>>): void {
+    this.outbound = { outcome: 'human', ...this.outbound, ...update };
+  }
+
+  /** When the call's first media socket started (epoch ms), if this record continues an earlier one. */
+  get inheritedStartedAt(): number | undefined {
+    return this.earlier ? Date.parse(this.earlier.startedAt) : undefined;
+  }
+
+  /** This part's outbound facts over those of the part it continues (a voicemail either recognised stays one). */
+  get outboundSoFar(): CallRecord['outbound'] {
+    const earlier = this.earlier?.outbound;
+    if (!earlier || !this.outbound) return this.outbound ?? earlier;
+    return { ...earlier, ...this.outbound, outcome: earlier.outcome === 'voicemail' ? 'voicemail' : this.outbound.outcome };
+  }
+
   setCapReached(cap: 'minutes' | 'tokens'): void {
     this.capReached ??= cap;
   }
 
   addTool(use: { name: string; startedAtMs: number; durationMs: number; status: CallRecord['tools'][number]['status'] }): void {
     this.tools.push({ name: boundText(use.name, MAX_TOOL_NAME_CHARS), at: iso(use.startedAtMs), durationMs: Math.max(0, Math.round(use.durationMs)), status: use.status });
+  }
+
+  /** A response call control dropped unheard, at its start: it leaves no trace in the transcript or the turns. */
+  onResponseDropped(responseId: string): void {
+    this.droppedResponses.add(responseId);
   }
 
   onBargeIn(itemId: string, heardMs: number): void {
@@ -134,6 +159,7 @@ export class CallRecordCollector {
         this.openTurn = { stoppedAtMs: this.now(), index: this.turns.length - 1 };
         break;
       case 'response.audio.delta':
+        if (this.droppedResponses.has(event.response_id)) break;
         if (!this.respondedResponses.has(event.response_id)) {
           this.respondedResponses.add(event.response_id);
           if (this.openTurn) {
@@ -147,7 +173,7 @@ export class CallRecordCollector {
         }
         break;
       case 'response.audio_transcript.done':
-        if (this.options.recordTranscripts) {
+        if (this.options.recordTranscripts && !this.droppedResponses.has(event.response_id)) {
           const entry = this.agentEntries.get(event.item_id);
           if (entry) entry.text = event.transcript;
           else this.addEntry(event.item_id, { role: 'agent', text: event.transcript, atMs: this.now() });
@@ -232,6 +258,7 @@ export class CallRecordCollector {
       failedResponses: { count: this.failedResponses.count, list: [...this.failedResponses.list] },
       ...(this.recording ? { recording: this.recording } : {}),
       ...(this.handoff ? { handoff: this.handoff } : {}),
+      ...(this.outbound ? { outbound: this.outbound } : {}),
     });
   }
 }
@@ -264,6 +291,11 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
   const capReached = later.capReached ?? earlier.capReached;
   const recording = mergeRecording(earlier.recording, later.recording);
   const handoff = later.handoff ?? earlier.handoff;
+  // A voicemail recognised by either part stays a voicemail (the next worker starts out assuming a person).
+  const outbound =
+    earlier.outbound && later.outbound
+      ? { ...earlier.outbound, ...later.outbound, outcome: earlier.outbound.outcome === 'voicemail' ? earlier.outbound.outcome : later.outbound.outcome }
+      : (later.outbound ?? earlier.outbound);
   const trimmed =
     first.trimmed || second.trimmed
       ? {
@@ -304,6 +336,7 @@ export function mergeCallRecords(earlier: CallRecord, later: CallRecord, prices:
     ...(recording ? { recording } : {}),
     ...(handoff ? { handoff } : {}),
     ...(trimmed ? { trimmed } : {}),
+    ...(outbound ? { outbound } : {}),
   });
 }
 

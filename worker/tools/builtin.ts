@@ -1,4 +1,4 @@
-import type { AgentTool, TransferOutcome } from './types.js';
+import type { AgentTool, TransferOutcome, VoicemailReport } from './types.js';
 
 /** Hangs up once the agent's goodbye has played. The model says goodbye in the same response. */
 export const endCallTool: AgentTool<{ reason?: string }> = {
@@ -42,5 +42,28 @@ export const transferToHumanTool: AgentTool<{ reason: string; summary?: string }
     return outcome.ok
       ? { ok: true, status: 'transferred' }
       : { ok: false, status: 'transfer_failed', reason: outcome.reason, instruction: 'Tell the caller the transfer did not work and offer to help further or to try again later.' };
+  },
+};
+
+/**
+ * Offered on outbound calls only: ACS cannot tell a person from an answering machine, the model can. Returns at once;
+ * the worker then waits out the greeting, leaves the message and hangs up, with no further response from the model.
+ */
+export const reportVoicemailTool: AgentTool<{ reason?: string }> = {
+  name: 'report_voicemail',
+  description:
+    'Call this as soon as you hear a voicemail greeting, an answering machine or a mailbox announcement instead of a person ' +
+    '(for example "you have reached ... please leave a message after the tone"). Say nothing yourself, before or after: ' +
+    'the voicemail message is left for you after the beep and the call then ends.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'What you heard that tells you it is a machine, in a few words.' } },
+    additionalProperties: false,
+  },
+  noFiller: true,
+  endsConversation: (result) => (result as VoicemailReport).ok === true,
+  failed: (result) => (result as VoicemailReport).ok !== true,
+  handler(args, context) {
+    return context.reportVoicemail(args.reason ?? 'voicemail greeting heard');
   },
 };

@@ -18,7 +18,14 @@ export interface ToolContext {
    * needs, what was done) travels to the colleague with the call and into the call record: a warm hand-off.
    */
   transferToHuman(reason: string, summary?: string): Promise<TransferOutcome>;
+  /**
+   * On a call the agent placed: a voicemail greeting answered. The worker waits for the greeting (and its beep) to
+   * end, leaves the profile's voicemail message, if any, and hangs up. Refused on other calls.
+   */
+  reportVoicemail(reason: string): VoicemailReport;
 }
+
+export type VoicemailReport = { ok: true } | { ok: false; reason: string };
 
 export type TransferOutcome = { ok: true } | { ok: false; reason: string };
 
