@@ -127,6 +127,8 @@ const variants = {
     profile: z.string().regex(AGENT_PROFILE_NAME).optional(),
     context: z.record(z.string(), z.unknown()).optional(),
     mediaTransportUrl: z.string().url(),
+    /** The Entra caller that requested the call (ids only), when the API required an Entra token. */
+    requestedBy: z.object({ appId: z.string().optional(), objectId: z.string().optional(), tenantId: z.string() }).optional(),
   }),
   /** The callee picked up (a person or a machine: ACS does not tell them apart). */
   'call.outbound.answered': z.object({ attempt: z.number().int().min(1) }),

@@ -35,6 +35,14 @@ export const placeCallRequestSchema = z
   .strict();
 export type PlaceCallRequest = z.infer<typeof placeCallRequestSchema>;
 
+/** The Entra caller of POST /api/calls: its client application id, object id and tenant; never a name. */
+export const requestedBySchema = z.object({
+  appId: z.string().max(64).optional(),
+  objectId: z.string().max(64).optional(),
+  tenantId: z.string().max(64),
+});
+export type RequestedBy = z.infer<typeof requestedBySchema>;
+
 /** One message of the `outbound-calls` queue: one attempt to place one call. */
 export const outboundCallMessageSchema = z.object({
   schemaVersion: z.literal(OUTBOUND_REQUEST_SCHEMA_VERSION),
@@ -48,6 +56,8 @@ export const outboundCallMessageSchema = z.object({
   attempt: z.number().int().min(1).max(20),
   requestedAt: z.iso.datetime({ offset: true }),
   notBefore: z.iso.datetime({ offset: true }).optional(),
+  /** Who asked for the call, where Microsoft Entra authenticated the request: ids only (docs/outbound.md, Authentication). */
+  requestedBy: requestedBySchema.optional(),
 });
 export type OutboundCallMessage = z.infer<typeof outboundCallMessageSchema>;
 

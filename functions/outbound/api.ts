@@ -79,6 +79,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies, auth?: Outbo
       attempt: 1,
       requestedAt: now.toISOString(),
       ...(notBefore ? { notBefore } : {}),
+      ...(caller ? { requestedBy: callerFields(caller) } : {}),
     };
     let created = false;
     let status: OutboundCallStatus | undefined;

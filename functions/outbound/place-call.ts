@@ -126,6 +126,7 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
             ...(message.profile ? { profile: message.profile } : {}),
             ...(message.context ? { context: message.context } : {}),
             mediaTransportUrl: mediaTransportUrlFor(config, message.callId, message.profile),
+            ...(message.requestedBy ? { requestedBy: message.requestedBy } : {}),
           },
         ),
       ],

@@ -20,6 +20,8 @@ describe('outbound API with Microsoft Entra app roles', () => {
   const get = (callId: string, headers: Record<string, string> = {}) => fetch(`${callsUrl()}/${callId}`, { headers });
   const bearer = async (options: EntraTokenOptions) => ({ authorization: `Bearer ${await lab.entra!.issue(options)}` });
   const place = { roles: ['Calls.Place'] };
+  const requestedBy = (callId: string) =>
+    (lab.busMessages(callId).find((m) => (m.body as { type: string }).type === 'call.outbound.requested')?.body as { data: { requestedBy?: unknown } } | undefined)?.data.requestedBy;
 
   it('registers both routes anonymous to the host: the token is the authentication', () => {
     expect(lab.functions.urlOf('placeCall')).toBe(callsUrl());
@@ -34,12 +36,16 @@ describe('outbound API with Microsoft Entra app roles', () => {
     const { callId } = (await response.json()) as { callId: string };
     await expect.poll(async () => ((await (await get(callId, headers)).json()) as { state: string }).state, { timeout: 10_000 }).toBe('failed');
     expect(lab.acs.requests.some((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId))).toBe(true);
+    // Attributable: the caller's ids (never a name or the token) travel with the request to call.outbound.requested.
+    await expect.poll(() => requestedBy(callId), { timeout: 5000 }).toEqual({ appId: lab.entra!.caller.appId, objectId: lab.entra!.caller.objectId, tenantId: lab.entra!.tenantId });
   });
 
   it('accepts a v1.0 token (sts.windows.net issuer, appid, the app id URI as audience) as Entra issues it when the manifest leaves the version unset', async () => {
     lab.acs.outbound.script('+15550108002', { kind: 'busy', afterMs: 20 });
-    const response = await post({ to: '+15550108002' }, await bearer({ ...place, version: '1.0' }));
+    const response = await post({ to: '+15550108002' }, await bearer({ ...place, version: '1.0', appId: '0c5e11e7-0000-4000-8000-000000000001' }));
     expect(response.status).toBe(202);
+    const { callId } = (await response.json()) as { callId: string };
+    await expect.poll(() => requestedBy(callId), { timeout: 10_000 }).toMatchObject({ appId: '0c5e11e7-0000-4000-8000-000000000001' });
   });
 
   it('refuses a request without a token with 401 and a bare Bearer challenge, before reading the body', async () => {
