@@ -75,10 +75,10 @@ export async function startEntraTokenIssuer(options: { port?: number; tenantId?:
       if (req.headers['x-identity-header'] !== identityHeader) return json(401, { error: 'invalid_request', error_description: 'X-IDENTITY-HEADER missing or wrong' });
       const resource = (url.searchParams.get('resource') ?? '').replace(/\/\.default$/, '');
       if (resource !== appIdUri && resource !== apiClientId) return json(400, { error: 'invalid_resource', error_description: `AADSTS500011: resource ${resource} not found in the tenant` });
-      void sign(privateKey, kid, { roles: managedIdentityRoles }).then((token) => {
-        const expiresOn = Math.floor(Date.now() / 1000) + 3600;
-        json(200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer', client_id: caller.appId });
-      });
+      void sign(privateKey, kid, { roles: managedIdentityRoles }).then(
+        (token) => json(200, { access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource, token_type: 'Bearer', client_id: caller.appId }),
+        (error: Error) => json(500, { error: 'server_error', error_description: error.message }),
+      );
       return;
     }
     json(404, { error: 'not_found' });

@@ -62,12 +62,13 @@ async function main(): Promise<number> {
   } else if (values.token) {
     authorization = { authorization: `Bearer ${values.token}` };
   } else {
+    const scope = values.scope ?? '';
     // The signed-in identity (managed identity, az login, environment): the app role must be assigned to it.
     try {
-      const token = await new DefaultAzureCredential().getToken(values.scope!);
+      const token = await new DefaultAzureCredential().getToken(scope);
       authorization = { authorization: `Bearer ${token.token}` };
     } catch (error) {
-      process.stderr.write(`calls: no token for ${values.scope}: ${(error as Error).message.split('\n')[0]}\n`);
+      process.stderr.write(`calls: no token for ${scope}: ${(error as Error).message.split('\n')[0]}\n`);
       return 2;
     }
   }

@@ -168,3 +168,20 @@ describe('npm run calls against an Entra-protected API', () => {
     }
   }, 90_000);
 });
+
+describe('outbound API with Entra when the tenant keys cannot be fetched', () => {
+  it('answers 503 with Retry-After (the token was not judged), not 401', async () => {
+    const { freePort } = await import('../../lab/free-port.js');
+    const unreachable = `http://127.0.0.1:${await freePort('127.0.0.1')}`;
+    const lab = await startLab({ logLevel: 'silent', greeting: false, entra: true, functionsEnv: { OUTBOUND_AUTH_ENTRA_AUTHORITY_HOST: unreachable } });
+    try {
+      const token = await lab.entra!.issue({ roles: ['Calls.Place'], issuer: `${unreachable}/${lab.entra!.tenantId}/v2.0` });
+      const response = await fetch(`${lab.functions.url}/api/calls`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: '{"to":"+15550108201"}' });
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect(await response.json()).toMatchObject({ error: 'keys_unavailable' });
+    } finally {
+      await lab.close();
+    }
+  }, 30_000);
+});
