@@ -140,8 +140,39 @@ describe('worker configuration', () => {
     for (const key of Object.keys(mediaWorkerEnvShape)) expect(documentation, key).toContain(`\`${key}\``);
   });
 
+  describe('outbound calls (listen first, voicemail)', () => {
+    it('listens 5 s, waits for 1.5 s of quiet (at most 30 s) and leaves no message by default; no status queue', () => {
+      expect(loadWorkerConfig(base).callControl.outbound).toEqual({ listenFirstSilenceMs: 5000, voicemailQuietMs: 1500, voicemailMaxWaitMs: 30_000 });
+    });
+
+    it('reads the message (none = no message) and the status queue', () => {
+      const outbound = (env: Record<string, string>) => loadWorkerConfig({ ...base, ...env }).callControl.outbound;
+      expect(outbound({ OUTBOUND_VOICEMAIL_MESSAGE: 'Hi {name}, call us back.', OUTBOUND_STATUS_QUEUE: 'outbound-call-status' })).toMatchObject({
+        voicemailMessage: 'Hi {name}, call us back.',
+        statusQueue: 'outbound-call-status',
+      });
+      expect(outbound({ OUTBOUND_VOICEMAIL_MESSAGE: 'None' }).voicemailMessage).toBeUndefined();
+    });
+
+    it('refuses a listen-first silence of 0 (wait forever) or beyond a minute, and a maximum wait not above the quiet time, naming the variable', () => {
+      expect(problems({ ...base, OUTBOUND_LISTEN_FIRST_SILENCE_MS: '0' })).toEqual(['OUTBOUND_LISTEN_FIRST_SILENCE_MS: must be at least 1000']);
+      expect(problems({ ...base, OUTBOUND_LISTEN_FIRST_SILENCE_MS: '90000' })).toEqual(['OUTBOUND_LISTEN_FIRST_SILENCE_MS: must be at most 60000']);
+      expect(problems({ ...base, OUTBOUND_VOICEMAIL_QUIET_MS: '2000', OUTBOUND_VOICEMAIL_MAX_WAIT_MS: '2000' })).toEqual([
+        'OUTBOUND_VOICEMAIL_MAX_WAIT_MS: must be longer than OUTBOUND_VOICEMAIL_QUIET_MS (2000)',
+      ]);
+      expect(problems({ ...base, OUTBOUND_VOICEMAIL_QUIET_MS: 'soon' })).toEqual(['OUTBOUND_VOICEMAIL_QUIET_MS: must be a whole number']);
+    });
+  });
+
   describe('agent profiles (AGENT_PROFILES)', () => {
     const profiles = (value: unknown, env: Record<string, string> = {}) => ({ ...base, ...env, AGENT_PROFILES: JSON.stringify(value) });
+
+    it("keeps a profile's voicemailMessage as written (none included) for call control, and checks it", () => {
+      const config = loadWorkerConfig(profiles({ reminders: { voicemailMessage: 'Hi {name}.' }, quiet: { voicemailMessage: 'none' } }));
+      expect(config.agentProfiles.get('reminders')?.voicemailMessage).toBe('Hi {name}.');
+      expect(config.agentProfiles.get('quiet')?.voicemailMessage).toBe('none');
+      expect(problems(profiles({ reminders: { voicemailMessage: '' } }))).toEqual([expect.stringMatching(/^AGENT_PROFILES: profile "reminders", voicemailMessage: must not be empty/)]);
+    });
 
     it('has none by default', () => {
       expect(loadWorkerConfig(base).agentProfiles.size).toBe(0);

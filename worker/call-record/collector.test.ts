@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ServerEvent } from '../voice-live/events.js';
 import { CallRecordCollector, mergeCallRecords } from './collector.js';
 import { addUsage, emptyUsage, priceCall } from './cost.js';
+import { toCallRecordBusMessage } from '../../shared/call-record.js';
 
 const prices = { currency: 'USD', audioInputPer1M: 40, audioOutputPer1M: 80, textInputPer1M: 5, textOutputPer1M: 20, cachedInputPer1M: 2.5, callPerMinute: 0.02 };
 const ev = (e: Record<string, unknown>) => e as unknown as ServerEvent;
@@ -153,5 +154,34 @@ describe('usage and cost', () => {
     expect(cost.minutes).toBeCloseTo(0.03, 6);
     expect(cost.total).toBeCloseTo(82.78, 6);
     expect(cost.rates).toMatchObject({ callPerMinute: 0.02 });
+  });
+  it('keeps a dropped response (the model answering a voicemail greeting) out of the transcript and the turns', () => {
+    const { c, advance } = collector();
+    c.onVoiceLiveEvent(ev({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: 1000, item_id: 'u1' }));
+    c.onResponseDropped('r1');
+    advance(300);
+    c.onVoiceLiveEvent(ev({ type: 'response.audio.delta', ...ids, delta: 'AAAA' }));
+    c.onVoiceLiveEvent(ev({ type: 'response.audio_transcript.done', ...ids, transcript: 'You' }));
+    const record = c.build(facts);
+    expect(record.transcript).toEqual([]);
+    expect(record.turns).toEqual([{ callerStoppedAt: '2026-01-05T10:00:00.000Z', timeToFirstAgentAudioMs: null }]);
+  });
+
+  it('records an outbound call as a person unless a voicemail was reported, and a voicemail stays one across a hand-over', () => {
+    const first = collector().c;
+    first.setOutbound({ attempt: 2 });
+    expect(first.build(facts).outbound).toEqual({ outcome: 'human', attempt: 2 });
+    first.setOutbound({ outcome: 'voicemail', recognisedMs: 4000 });
+    const earlier = first.build(facts);
+    expect(toCallRecordBusMessage(earlier).applicationProperties.outboundOutcome).toBe('voicemail');
+
+    // The next worker starts out assuming a person; what the first one learnt wins.
+    const next = collector().c;
+    next.setOutbound({});
+    next.inherit(earlier);
+    expect(next.outboundSoFar).toEqual({ outcome: 'voicemail', attempt: 2, recognisedMs: 4000 });
+    next.setOutbound({ voicemailMessage: 'left', hungUpMs: 9000 });
+    expect(next.build(facts).outbound).toEqual({ outcome: 'voicemail', attempt: 2, recognisedMs: 4000, voicemailMessage: 'left', hungUpMs: 9000 });
+    expect(collector().c.build(facts)).not.toHaveProperty('outbound');
   });
 });
