@@ -2,6 +2,7 @@ import { ConfigError } from '../shared/config/env.js';
 import { loadLabConfig, UsageError, type LabConfig } from './config.js';
 import { startLab, type Lab } from './lab.js';
 import { startSoftphoneServer, type SoftphoneServer } from './softphone/server.js';
+import { requestOutboundCall } from './softphone/request-call.js';
 
 /**
  * `npm start`: the whole system on 127.0.0.1 with no Azure account. One line per component, one URL to
@@ -53,7 +54,13 @@ async function main(): Promise<void> {
 
   let softphone: SoftphoneServer;
   try {
-    softphone = await startSoftphoneServer({ placeCall: (o) => lab.placeCall(o), port: config.LAB_PORT, host: config.LAB_HOST });
+    softphone = await startSoftphoneServer({
+      placeCall: (o) => lab.placeCall(o),
+      addCallee: (ring, o) => lab.acs.outbound.addCallee(ring, o),
+      requestOutboundCall: (body) => requestOutboundCall(lab.functions.urlOf('placeCall'), body),
+      port: config.LAB_PORT,
+      host: config.LAB_HOST,
+    });
   } catch (error) {
     await lab.close();
     throw error;
@@ -73,6 +80,10 @@ async function main(): Promise<void> {
     `acs tokens     ${u.tokenIssuer}/calling/keys  (JWKS the worker and callbacks verify against)`,
     '',
     `Open the softphone: ${softphone.url}`,
+    '',
+    'Outbound calls: the softphone takes them (it shows its number), and so does npm run call -- --answer. Place one with',
+    `  curl -s -X POST '${lab.functions.urlOf('placeCall')}' -H 'content-type: application/json' -d '{"to":"+15550120001"}'`,
+    `  or FUNCTIONS_BASE_URL=${u.functions} FUNCTIONS_KEY=${lab.functions.functionKey} npm run calls -- --csv people.csv`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startSoftphoneServer, type SoftphoneServer } from './server.js';
 import { AcsEmulatorError } from '../acs/emulator.js';
+import { requestOutboundCall } from './request-call.js';
 
 /** The softphone's own server, without a lab behind it: static files and the control protocol's bad input. */
 describe('softphone server', () => {
@@ -59,5 +60,36 @@ describe('softphone server', () => {
     expect(replies[0]!.message).toMatch(/not JSON/);
     expect(replies[2]!.message).toMatch(/to must be an E\.164 number/);
     expect(replies[5]!.message).toMatch(/could not place the call: webhook unreachable/);
+  });
+
+  it('takes no outbound calls unless the lab wires it: config.json says so, /callee is refused, /api/calls is 404', async () => {
+    expect(await (await fetch(`${server.url}/config.json`)).json()).toEqual({ callee: false, outbound: false });
+    const refused = await new Promise<string>((resolve) => {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/callee`);
+      socket.on('open', () => resolve('open'));
+      socket.on('error', (error) => resolve(error.message));
+    });
+    expect(refused).not.toBe('open');
+    const response = await fetch(`${server.url}/api/calls`, { method: 'POST', body: '{}' });
+    expect(response.status).toBe(404);
+  });
+
+  it('forwards "have the agent call me" to the Functions app, answering bad input itself and an unreachable app with 502', async () => {
+    const wired = await startSoftphoneServer({
+      placeCall: async () => Promise.reject(new AcsEmulatorError('closed', 'no lab')),
+      requestOutboundCall: (body) => requestOutboundCall('http://127.0.0.1:9/api/calls?code=k', body),
+    });
+    try {
+      const post = (body: string, method = 'POST') => fetch(`${wired.url}/api/calls`, { method, ...(method === 'POST' ? { body } : {}) });
+      expect((await post('', 'GET')).status).toBe(405);
+      expect(await (await post('{nope')).json()).toEqual({ error: 'body is not JSON' });
+      expect((await post(JSON.stringify({ to: 'x'.repeat(9000) }))).status).toBe(413);
+      const unreachable = await post(JSON.stringify({ to: '+15550120001' }));
+      expect(unreachable.status).toBe(502);
+      expect(await unreachable.json()).toEqual({ error: expect.stringMatching(/^the Functions app did not answer/) });
+      expect(await (await fetch(`${wired.url}/config.json`)).json()).toEqual({ callee: false, outbound: true });
+    } finally {
+      await wired.close();
+    }
   });
 });

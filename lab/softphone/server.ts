@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -9,14 +9,23 @@ import type { TimelineEntry } from '../acs/timeline.js';
 import { DTMF_KEYS } from '../acs/media-leg.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { faviconIco } from './favicon.js';
+import { serveCalleeSocket, type AddCallee } from '../acs/callee-link.js';
 
 /**
- * The softphone: a static page and one WebSocket (`/phone`) per browser tab. Text messages carry control
- * and the call's timeline; binary messages carry audio, PCM16 mono at the call's rate (caller → lab,
- * and what the caller hears ← lab).
+ * The softphone: a static page and two WebSockets per browser tab. `/phone` places calls to the agent; `/callee`
+ * makes the page a callee of outbound calls (the callee protocol of acs/callee-link.ts: the page registers, the
+ * emulator rings it, the page accepts or declines). Text messages carry control and the call's timeline; binary
+ * messages carry audio, PCM16 mono at the call's rate (what the page says → lab, what it hears ← lab).
  */
 export interface SoftphoneServerOptions {
   placeCall(options?: PlaceCallOptions): Promise<EmulatedCall>;
+  /** Registers the page as a callee with the ACS emulator; without it the page takes no calls. */
+  addCallee?: AddCallee;
+  /**
+   * Asks the agent to call (POST /api/calls of the lab's Functions app, with its key, which the page never sees);
+   * answers with the Functions app's status and body. Without it the page offers no such button.
+   */
+  requestOutboundCall?: (body: unknown) => Promise<{ status: number; body: unknown }>;
   port?: number;
   host?: string;
   logger?: Logger;
@@ -58,6 +67,11 @@ export async function startSoftphoneServer(options: SoftphoneServerOptions): Pro
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://lab').pathname;
+    if (path === '/api/calls') return void requestCall(req, res);
+    if (path === '/config.json' && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify({ callee: Boolean(options.addCallee), outbound: Boolean(options.requestOutboundCall) }));
+      return;
+    }
     const file = files.get(path === '/' ? '/index.html' : path);
     if (!file || req.method !== 'GET') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -65,8 +79,41 @@ export async function startSoftphoneServer(options: SoftphoneServerOptions): Pro
     }
     res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
   });
-  const wss = new WebSocketServer({ server, path: '/phone', maxPayload: 256 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 });
   wss.on('connection', (socket) => handlePhone(socket, options, logger));
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://lab').pathname;
+    const addCallee = options.addCallee;
+    if (path === '/phone') wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    else if (path === '/callee' && addCallee) wss.handleUpgrade(req, socket, head, (ws) => serveCalleeSocket(ws, addCallee, { name: 'softphone' }));
+    else socket.destroy();
+  });
+
+  /** The page's "have the agent call me": forwarded to the lab's Functions app, which checks it as any request. */
+  async function requestCall(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const reply = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    if (!options.requestOutboundCall) return reply(404, { error: 'outbound calls are not wired to this softphone' });
+    if (req.method !== 'POST') return reply(405, { error: 'use POST' });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > 8192) return reply(413, { error: 'body larger than 8 KiB' });
+      chunks.push(chunk as Buffer);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return reply(400, { error: 'body is not JSON' });
+    }
+    try {
+      const answer = await options.requestOutboundCall(body);
+      reply(answer.status, answer.body);
+    } catch (error) {
+      reply(502, { error: `the Functions app did not answer: ${(error as Error).message}` });
+    }
+  }
   await new Promise<void>((ready, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ready());

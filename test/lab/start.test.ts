@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 
 /** `npm start` as a user runs it (here on free ports): one line per component, one URL, a working system. */
 describe('npm start (lab/start.ts)', () => {
@@ -38,6 +39,26 @@ describe('npm start (lab/start.ts)', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(state).toBe('connected');
+
+    // Outbound: the softphone takes calls, and the printed curl places one to a callee registered at /lab/callee.
+    expect(await (await fetch(`${pageUrl}/config.json`)).json()).toEqual({ callee: true, outbound: true });
+    const placeUrl = /curl -s -X POST '(\S+)'/.exec(output)![1]!;
+    expect(output).toMatch(/FUNCTIONS_KEY=\S+ npm run calls/);
+    const callee = new WebSocket(`${acsUrl.replace('http', 'ws')}/lab/callee`);
+    const heard: { type: string; phoneNumber?: string; outcome?: string }[] = [];
+    callee.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as { type: string };
+      heard.push(message);
+      if (message.type === 'ringing') callee.send(JSON.stringify({ type: 'busy' }));
+    });
+    await new Promise((r) => callee.once('open', r));
+    callee.send(JSON.stringify({ type: 'register' }));
+    await expect.poll(() => heard.find((m) => m.type === 'registered')?.phoneNumber, { timeout: 5000 }).toMatch(/^\+1555012/);
+    const to = heard.find((m) => m.type === 'registered')!.phoneNumber;
+    const requested = await fetch(placeUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) });
+    expect(requested.status).toBe(202);
+    await expect.poll(() => heard.find((m) => m.type === 'ended')?.outcome, { timeout: 15_000 }).toBe('busy');
+    callee.close();
 
     const exited = new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
     child.kill('SIGTERM');

@@ -3,10 +3,17 @@
 (() => {
   'use strict';
   const $ = (id) => document.getElementById(id);
-  const stats = { state: 'idle', callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [] };
+  const stats = {
+    state: 'idle', callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [],
+    // Calls to this page (outbound calls of the agent): where it takes them, the current call's direction, the ring tone.
+    callee: null, direction: null, ringTone: 'off', lastIncoming: null, requested: [],
+  };
   window.softphone = stats;
 
-  let socket = null;
+  let socket = null; // the current call's socket: /phone for a call we place, the callee socket for one we take
+  let calleeSocket = null;
+  let ring = null; // { context, oscillators, gain, analyser } while an incoming call rings
+  let ringContext = null;
   let audio = null; // { context, source, node, stream }
   let resampler = null;
   let pending = [];
@@ -24,7 +31,9 @@
     stats.state = state;
     $('state').textContent = state;
     $('call').disabled = !(state === 'idle' || state === 'ended');
-    $('hangup').disabled = !(state === 'ringing' || state === 'connected');
+    $('hangup').disabled = !(state === 'ringing' || state === 'answering' || state === 'connected');
+    $('incoming').hidden = state !== 'incoming';
+    $('call-me').disabled = !(state === 'idle' || state === 'ended');
     for (const button of document.querySelectorAll('#keypad button')) button.disabled = state !== 'connected';
   }
 
@@ -209,16 +218,35 @@
     $('transcript').appendChild(item);
   }
 
-  async function call() {
+  function resetCall(direction) {
     $('error').textContent = '';
     $('timeline').textContent = '';
     $('transcript').textContent = '';
-    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [] });
+    Object.assign(stats, { callId: null, sampleRateHz: null, framesSent: 0, framesReceived: 0, playedMs: 0, timeline: [], transcript: [], errors: [], keysPressed: [], turns: [], direction });
     $('turns').textContent = '';
+    for (const id of ['frames-sent', 'frames-received', 'played-ms']) $(id).textContent = '0';
     speech = { speaking: false, lastLoudEndMs: 0 };
     vadStoppedAtMs = null;
     resampler = null;
     pending = [];
+  }
+
+  /** What both sockets say about the call in progress. */
+  function onCallMessage(message) {
+    if (message.type === 'format') {
+      stats.sampleRateHz = message.sampleRateHz;
+      $('rate').textContent = String(message.sampleRateHz);
+      resampler = createResampler(audio.context.sampleRate, message.sampleRateHz);
+    } else if (message.type === 'timeline') {
+      addTimeline(message.entry);
+    } else if (message.type === 'ended') {
+      setState('ended');
+      stopMicrophone();
+    }
+  }
+
+  async function call() {
+    resetCall('inbound');
     const badNumber = ['from', 'to'].find((id) => !$(id).checkValidity());
     if (badNumber) return showError(badNumber + ' must be an E.164 number such as ' + $(badNumber).placeholder.replace(/^the lab's number$/, '+18005550100') + ', or empty');
     setState('dialling');
@@ -228,7 +256,7 @@
       setState('idle');
       return showError('microphone unavailable: ' + error.message);
     }
-    socket = new WebSocket(location.origin.replace(/^http/, 'ws') + '/phone');
+    const own = (socket = new WebSocket(location.origin.replace(/^http/, 'ws') + '/phone'));
     socket.binaryType = 'arraybuffer';
     // Empty fields: the emulator's defaults. A number dialled here exercises AGENT_PROFILE_BY_NUMBER, the number lists
     // and AGENT_CALL_PERCENT as a call to that number would.
@@ -241,15 +269,8 @@
         stats.callId = message.callId;
         $('call-id').textContent = message.callId;
         setState('ringing');
-      } else if (message.type === 'format') {
-        stats.sampleRateHz = message.sampleRateHz;
-        $('rate').textContent = String(message.sampleRateHz);
-        resampler = createResampler(audio.context.sampleRate, message.sampleRateHz);
-      } else if (message.type === 'timeline') {
-        addTimeline(message.entry);
-      } else if (message.type === 'ended') {
-        setState('ended');
-        stopMicrophone();
+      } else if (message.type === 'format' || message.type === 'timeline' || message.type === 'ended') {
+        onCallMessage(message);
       } else if (message.type === 'error') {
         showError(message.message);
         // Refused before a call existed (bad number, emulator refusal): back to idle, microphone off, ready to retry.
@@ -261,6 +282,7 @@
       }
     };
     socket.onclose = () => {
+      if (socket !== own) return; // a call taken since is none of this socket's business
       if (stats.state !== 'ended' && stats.state !== 'idle') setState('ended');
       stopMicrophone();
     };
@@ -271,8 +293,177 @@
     $('hangup').disabled = true;
   }
 
+  // ---- Calls to this page: the agent's outbound calls ring here (the callee protocol, lab/acs/callee-link.ts). ----
+
+  const busy = () => ['dialling', 'ringing', 'incoming', 'answering', 'connected'].includes(stats.state);
+
+  function connectCallee() {
+    calleeSocket = new WebSocket(location.origin.replace(/^http/, 'ws') + '/callee');
+    calleeSocket.binaryType = 'arraybuffer';
+    calleeSocket.onopen = () => calleeSocket.send(JSON.stringify({ type: 'register' }));
+    calleeSocket.onmessage = (event) => {
+      if (typeof event.data !== 'string') {
+        if (socket === calleeSocket) playAgent(event.data);
+        return;
+      }
+      const message = JSON.parse(event.data);
+      if (message.type === 'registered') {
+        stats.callee = { phoneNumber: message.phoneNumber, rawId: message.rawId };
+        $('callee-number').textContent = message.phoneNumber;
+        $('callee-id').textContent = message.rawId;
+      } else if (message.type === 'ringing') {
+        // On a call already (one we placed): busy, as a phone without call waiting.
+        if (busy()) return calleeSocket.send(JSON.stringify({ type: 'busy' }));
+        resetCall('outbound');
+        socket = calleeSocket;
+        stats.callId = message.callId;
+        stats.lastIncoming = { callId: message.callId, from: message.from, outcome: null };
+        $('call-id').textContent = message.callId;
+        $('incoming-from').textContent = message.from;
+        $('callee-status').textContent = 'ringing';
+        setState('incoming');
+        startRing();
+      } else if (socket === calleeSocket && (message.type === 'format' || message.type === 'timeline')) {
+        onCallMessage(message);
+      } else if (message.type === 'ended' && socket === calleeSocket) {
+        stopRing();
+        stats.lastIncoming.outcome = message.outcome;
+        $('callee-status').textContent = { answered: 'call ended', declined: 'declined', busy: 'busy', unanswered: 'missed call (no answer)', cancelled: 'the caller gave up' }[message.outcome] || message.outcome;
+        onCallMessage(message);
+        socket = null;
+      } else if (message.type === 'error') {
+        showError(message.message);
+      }
+    };
+    calleeSocket.onclose = () => {
+      stopRing();
+      stats.callee = null;
+      $('callee-number').textContent = 'not registered: the lab is gone (reload the page once it runs)';
+      $('callee-id').textContent = '–';
+      if (socket === calleeSocket) {
+        socket = null;
+        if (stats.state !== 'idle') setState('ended');
+        stopMicrophone();
+      }
+    };
+  }
+
+  /** A North American ring (440 + 480 Hz, 2 s on, 4 s off) through Web Audio, until answered or over. */
+  function startRing() {
+    stopRing();
+    try {
+      ringContext = ringContext || new AudioContext();
+      const context = ringContext;
+      const gain = context.createGain();
+      const analyser = context.createAnalyser();
+      gain.gain.value = 0;
+      gain.connect(analyser);
+      analyser.connect(context.destination);
+      const oscillators = [440, 480].map((frequency) => {
+        const oscillator = context.createOscillator();
+        oscillator.frequency.value = frequency;
+        oscillator.connect(gain);
+        oscillator.start();
+        return oscillator;
+      });
+      const start = context.currentTime;
+      for (let cycle = 0; cycle < 30; cycle++) {
+        gain.gain.setValueAtTime(0.15, start + cycle * 6);
+        gain.gain.setValueAtTime(0, start + cycle * 6 + 2);
+      }
+      ring = { context, oscillators, gain, analyser };
+      showRingTone();
+      // Browsers start audio only after the user has interacted with the page.
+      if (context.state !== 'running') void context.resume().then(showRingTone, showRingTone);
+    } catch (error) {
+      stats.ringTone = 'unavailable';
+      $('ring-tone').textContent = 'no ring tone: ' + error.message;
+    }
+  }
+
+  function showRingTone() {
+    if (!ring) return;
+    stats.ringTone = ring.context.state === 'running' ? 'playing' : 'blocked';
+    $('ring-tone').textContent = stats.ringTone === 'playing' ? '' : 'ring tone muted by the browser until you click the page';
+  }
+
+  function stopRing() {
+    if (!ring) return;
+    for (const oscillator of ring.oscillators) oscillator.stop();
+    ring.gain.disconnect();
+    ring.analyser.disconnect();
+    ring = null;
+    stats.ringTone = 'off';
+    $('ring-tone').textContent = '';
+  }
+
+  /** The ring tone's level right now (RMS, full scale 1): what the speaker gets. */
+  window.softphoneRingLevel = () => {
+    if (!ring) return 0;
+    const block = new Float32Array(ring.analyser.fftSize);
+    ring.analyser.getFloatTimeDomainData(block);
+    let sum = 0;
+    for (let i = 0; i < block.length; i++) sum += block[i] * block[i];
+    return Math.sqrt(sum / block.length);
+  };
+
+  async function accept() {
+    if (stats.state !== 'incoming') return;
+    stopRing();
+    setState('answering');
+    try {
+      await startMicrophone();
+    } catch (error) {
+      showError('microphone unavailable: ' + error.message + ' (call declined)');
+      calleeSocket.send(JSON.stringify({ type: 'decline' }));
+      return;
+    }
+    calleeSocket.send(JSON.stringify({ type: 'accept' }));
+  }
+
+  function decline() {
+    if (stats.state !== 'incoming') return;
+    stopRing();
+    calleeSocket.send(JSON.stringify({ type: 'decline' }));
+  }
+
+  /** "Have the agent call me": POST /api/calls through the softphone's server, which holds the Functions key. */
+  async function requestCallToMe() {
+    if (!stats.callee) return showError('this page is not registered as a callee yet');
+    $('error').textContent = '';
+    $('callee-status').textContent = 'asking the agent to call…';
+    try {
+      const response = await fetch('api/calls', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to: stats.callee.phoneNumber }) });
+      const body = await response.json();
+      if (response.status === 202) {
+        const state = body.status && body.status.state;
+        stats.requested.push({ callId: body.callId, state });
+        if (stats.state !== 'incoming') $('callee-status').textContent = 'the agent will call: callId ' + body.callId + ' (' + state + ')';
+      } else {
+        $('callee-status').textContent = '';
+        showError('POST /api/calls answered ' + response.status + ': ' + (body.error || JSON.stringify(body)));
+      }
+    } catch (error) {
+      $('callee-status').textContent = '';
+      showError('could not ask for a call: ' + error.message);
+    }
+  }
+
+  async function loadConfig() {
+    const config = await fetch('config.json').then((r) => r.json(), () => ({}));
+    if (config.callee) {
+      $('callee').hidden = false;
+      connectCallee();
+    }
+    $('call-me').hidden = !(config.callee && config.outbound);
+  }
+
+  $('accept').addEventListener('click', () => void accept());
+  $('decline').addEventListener('click', decline);
+  $('call-me').addEventListener('click', () => void requestCallToMe());
   $('call').addEventListener('click', () => void call());
   $('hangup').addEventListener('click', hangUp);
   for (const button of document.querySelectorAll('#keypad button')) button.addEventListener('click', () => pressKey(button.dataset.key));
   setState('idle');
+  void loadConfig();
 })();
