@@ -199,6 +199,52 @@ describe('Voice Live test peer, echo agent', () => {
     expect(bytes).toBeLessThanOrEqual(16000 * 2 * 0.44);
   });
 
+  describe('voicemail rule (the stand-in for the model recognising a mailbox greeting)', () => {
+    const voicemailTool = { type: 'function', name: 'report_voicemail', description: 'a mailbox answered', parameters: { type: 'object', properties: {} } };
+    const withTools = (tools: object[]) => ({ ...sessionUpdate16k, session: { ...sessionUpdate16k.session, tools } });
+    const turn = (line: Line, ms: number) => {
+      appendAudio(line, tone(16000, ms));
+      appendAudio(line, new Int16Array(16000 * 0.3));
+    };
+
+    it('calls the offered tool instead of echoing a first turn of 3 s or more, and echoes later turns', async () => {
+      const line = await open({ mode: 'echo-agent' });
+      line.send(withTools([voicemailTool]));
+      await line.next('session.updated');
+      turn(line, 3200);
+      const call = await line.next('response.function_call_arguments.done');
+      expect(call).toMatchObject({ name: 'report_voicemail' });
+      expect(JSON.parse(String(call.arguments))).toEqual({ reason: expect.stringContaining('3.2 s monologue') });
+      expect(line.events.some((e) => e.type === 'response.audio.delta')).toBe(false);
+      turn(line, 400);
+      await line.next('response.audio.delta');
+    });
+
+    it('echoes a short first turn, a long one when the tool is not offered, and nothing changes with the rule off', async () => {
+      const short = await open({ mode: 'echo-agent' });
+      short.send(withTools([voicemailTool]));
+      await short.next('session.updated');
+      turn(short, 600);
+      await short.next('response.audio.delta');
+
+      const notOffered = await open();
+      notOffered.send(withTools([]));
+      await notOffered.next('session.updated');
+      turn(notOffered, 3200);
+      await notOffered.next('response.audio.delta');
+      expect(notOffered.events.some((e) => e.type === 'response.function_call_arguments.done')).toBe(false);
+      await peer!.close();
+      peer = undefined;
+
+      const off = await open({ mode: 'echo-agent', voicemailRule: false });
+      off.send(withTools([voicemailTool]));
+      await off.next('session.updated');
+      turn(off, 3200);
+      await off.next('response.audio.delta');
+      expect(off.events.some((e) => e.type === 'response.function_call_arguments.done')).toBe(false);
+    });
+  });
+
   it('greets with a tone on response.create without input, and is interrupted by caller speech', async () => {
     const line = await open({ mode: 'echo-agent', audioChunkMs: 20 });
     line.send({ ...sessionUpdate16k });
