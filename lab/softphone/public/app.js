@@ -458,6 +458,10 @@
     $('call-me').hidden = !(config.callee && config.outbound);
   }
 
+  // A muted ring tone starts sounding at the first click anywhere on the page.
+  document.addEventListener('click', () => {
+    if (ring && ring.context.state !== 'running') void ring.context.resume().then(showRingTone, showRingTone);
+  });
   $('accept').addEventListener('click', () => void accept());
   $('decline').addEventListener('click', decline);
   $('call-me').addEventListener('click', () => void requestCallToMe());
