@@ -1,4 +1,5 @@
 import type { ServiceBusClient, ServiceBusSessionReceiver } from '@azure/service-bus';
+import { z } from 'zod';
 import { outboundCallStatusSchema, type OutboundCallStatus } from './outbound-call.js';
 
 /**
@@ -19,7 +20,19 @@ export interface OutboundStatusStore {
    * and resolves false. For the caps: exclusive across instances.
    */
   take(key: string, limit: number): Promise<boolean>;
+  /**
+   * A slot of a bounded set kept the same way (session `key`, for OUTBOUND_MAX_CONCURRENT): under the lock, drops the
+   * slots past their expiry, then gives `holder` one (or renews its own) while fewer than `limit` are held; resolves
+   * whether it holds one.
+   */
+  takeSlot(key: string, slot: { holder: string; attempt: number; expiresAtMs: number }, limit: number, nowMs: number): Promise<boolean>;
+  /** Gives `holder`'s slot back (only the slot of `attempt` when given); resolves whether one was held. */
+  releaseSlot(key: string, holder: string, attempt?: number): Promise<boolean>;
 }
+
+/** The session state of a slot set: holder → the attempt holding it and when it lapses (ISO). */
+const slotsSchema = z.object({ slots: z.record(z.string(), z.object({ attempt: z.number().int(), expiresAt: z.string() })) });
+type Slots = z.infer<typeof slotsSchema>['slots'];
 
 const LOCKED_RETRIES = 20;
 const LOCKED_WAIT_MS = 150;
@@ -85,6 +98,31 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
     });
   }
 
+  takeSlot(key: string, slot: { holder: string; attempt: number; expiresAtMs: number }, limit: number, nowMs: number): Promise<boolean> {
+    return this.withSession(key, async (receiver) => {
+      const slots = readSlots(key, await receiver.getSessionState());
+      for (const [holder, held] of Object.entries(slots)) if (Date.parse(held.expiresAt) <= nowMs) delete slots[holder];
+      if (!slots[slot.holder] && Object.keys(slots).length >= limit) {
+        await receiver.setSessionState(JSON.stringify({ slots }));
+        return false;
+      }
+      slots[slot.holder] = { attempt: slot.attempt, expiresAt: new Date(slot.expiresAtMs).toISOString() };
+      await receiver.setSessionState(JSON.stringify({ slots }));
+      return true;
+    });
+  }
+
+  releaseSlot(key: string, holder: string, attempt?: number): Promise<boolean> {
+    return this.withSession(key, async (receiver) => {
+      const slots = readSlots(key, await receiver.getSessionState());
+      const held = slots[holder];
+      if (!held || (attempt !== undefined && held.attempt !== attempt)) return false;
+      delete slots[holder];
+      await receiver.setSessionState(JSON.stringify({ slots }));
+      return true;
+    });
+  }
+
   private async withSession<T>(callId: string, work: (receiver: ServiceBusSessionReceiver) => Promise<T>): Promise<T> {
     let receiver: ServiceBusSessionReceiver | undefined;
     for (let attempt = 0; !receiver; attempt++) {
@@ -104,4 +142,18 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
       await receiver.close().catch(() => undefined);
     }
   }
+}
+
+function readSlots(key: string, raw: unknown): Slots {
+  const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : '';
+  if (!text) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new StatusStoreError(`slots ${key} are not JSON`, 'corrupt');
+  }
+  const parsed = slotsSchema.safeParse(value);
+  if (!parsed.success) throw new StatusStoreError(`slots ${key} do not match the schema`, 'corrupt');
+  return parsed.data.slots;
 }

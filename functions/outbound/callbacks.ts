@@ -9,6 +9,7 @@ import {
 } from '../../shared/call-metadata.js';
 import { attemptOfOperationContext, failureOutcomeOf, isOutboundCallId, type OutboundCallStatus } from '../../shared/outbound-call.js';
 import type { CallLog, FunctionsDependencies } from '../context.js';
+import { releaseCallSlot } from './concurrency.js';
 
 /** The callback data the outbound steps read. */
 export interface OutboundCallbackData {
@@ -62,5 +63,12 @@ export async function recordOutboundStatus(deps: FunctionsDependencies, callId: 
     });
   } catch (error) {
     log.error('outbound status not updated', { kind, error: (error as Error).message });
+  }
+  if (kind === 'connected') return;
+  // The call is over (or never started): its concurrency slot goes back. A lost release lapses on its own.
+  try {
+    await releaseCallSlot(deps.outbound.status, callId, attemptOfOperationContext(data.operationContext));
+  } catch (error) {
+    log.error('outbound concurrency slot not released; it lapses after OUTBOUND_CONCURRENCY_SLOT_MAX_MS', { kind, error: (error as Error).message });
   }
 }

@@ -7,6 +7,7 @@ import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type F
 import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
 import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
+import { releaseCallSlot, takeCallSlot } from './concurrency.js';
 import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
 import { createHash } from 'node:crypto';
 
@@ -84,12 +85,29 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         log.info('outbound attempt deferred to the calling hours', { attempt: message.attempt, until, reason: hours.reason });
         return { ...base, deferredUntil: until, deferredBecause: hours.reason };
       }
-      const capped = await takeCaps(outbound.status, message.to, now);
-      if (capped) {
-        log.warn('outbound call refused: cap reached', { reason: capped, to: maskPhoneNumber(message.to) });
-        return { ...base, state: 'refused', reason: capped };
+      if (!(await takeCallSlot(outbound.status, config, message.callId, message.attempt, now.getTime()))) {
+        // Not spun on: the attempt comes back a little later, and meets every check again then.
+        const until = new Date(now.getTime() + config.OUTBOUND_CONCURRENCY_WAIT_MS).toISOString();
+        await outbound.enqueue({ ...message, notBefore: until }, { messageIdSuffix: `:slot:${now.getTime()}` });
+        const reason = `OUTBOUND_MAX_CONCURRENT (${config.OUTBOUND_MAX_CONCURRENT}) calls in progress`;
+        log.info('outbound attempt waits for a concurrency slot', { attempt: message.attempt, until });
+        return { ...base, deferredUntil: until, deferredBecause: reason };
       }
-      return place(message, base, log);
+      try {
+        const capped = await takeCaps(outbound.status, message.to, now);
+        if (capped) {
+          await releaseCallSlot(outbound.status, message.callId, message.attempt);
+          log.warn('outbound call refused: cap reached', { reason: capped, to: maskPhoneNumber(message.to) });
+          return { ...base, state: 'refused', reason: capped };
+        }
+        const placed = await place(message, base, log);
+        if (placed.state !== 'ringing') await releaseCallSlot(outbound.status, message.callId, message.attempt);
+        return placed;
+      } catch (error) {
+        // Nothing is in progress (createCall failed, or the caps could not be read): the slot goes back now.
+        await releaseCallSlot(outbound.status, message.callId, message.attempt).catch(() => undefined);
+        throw error;
+      }
     });
   };
 

@@ -145,6 +145,13 @@ describe('Functions configuration', () => {
     });
   });
 
+  it('OUTBOUND_MAX_CONCURRENT defaults to 10 calls in progress, a full set is tried again after 30 s, a lost release lapses after 2 h', () => {
+    expect(loadFunctionsConfig(minimal)).toMatchObject({ OUTBOUND_MAX_CONCURRENT: 10, OUTBOUND_CONCURRENCY_WAIT_MS: 30_000, OUTBOUND_CONCURRENCY_SLOT_MAX_MS: 7_200_000 });
+    expect(problems({ ...minimal, OUTBOUND_MAX_CONCURRENT: '0' })).toEqual(['OUTBOUND_MAX_CONCURRENT']);
+    expect(problems({ ...minimal, OUTBOUND_CONCURRENCY_WAIT_MS: '10' })).toEqual(['OUTBOUND_CONCURRENCY_WAIT_MS']);
+    expect(problems({ ...minimal, OUTBOUND_CONCURRENCY_SLOT_MAX_MS: 'an hour' })).toEqual(['OUTBOUND_CONCURRENCY_SLOT_MAX_MS']);
+  });
+
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
     // The outbound-calls trigger's connection (functions/index.ts) is read by the Functions host, not by our schema.

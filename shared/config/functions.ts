@@ -131,6 +131,12 @@ export const functionsConfigSchema = z
     OUTBOUND_MAX_ATTEMPTS: integer(1, 10).default(1),
     /** Spacing between attempts (the next one is a scheduled message). */
     OUTBOUND_RETRY_DELAY_MS: integer(0, 86_400_000).default(600_000),
+    /** Outbound calls in progress (placed, ringing or connected) at once across all instances (slots in the status store). */
+    OUTBOUND_MAX_CONCURRENT: integer(1, 10_000).default(10),
+    /** With every slot taken, an attempt is scheduled again this much later. */
+    OUTBOUND_CONCURRENCY_WAIT_MS: integer(100, 3_600_000).default(30_000),
+    /** A slot whose release never came (a lost callback) lapses this long after the call was placed. */
+    OUTBOUND_CONCURRENCY_SLOT_MAX_MS: integer(1000, 86_400_000).default(7_200_000),
     /** When calls may be placed, in the callee's local time (shared/calling-hours.ts); outside, an attempt waits for the next opening. */
     OUTBOUND_CALLING_HOURS: z
       .string()

@@ -5,7 +5,7 @@ import { OUTBOUND_REQUEST_SCHEMA_VERSION, callIdFor } from '../../shared/outboun
 
 /**
  * Outbound safety limits through the whole lab (real SDK clients against the emulators): calling hours in the
- * callee's time zone, at the API and at the queue trigger.
+ * callee's time zone, at the API and at the queue trigger; OUTBOUND_MAX_CONCURRENT across the app's slots.
  */
 const creates = (lab: Lab, callId: string) => lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
 
@@ -79,4 +79,64 @@ describe('calling hours through the local lab', () => {
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ field: 'to', error: expect.stringContaining('every time zone the number may be in') });
   });
+});
+
+describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
+  const post = async (lab: Lab, body: unknown) => ((await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) })).json()) as { callId: string });
+  const status = async (lab: Lab, callId: string) => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+  /** When the emulator ended the call that createCall of `callId` made (real time). */
+  const endOf = async (lab: Lab, callId: string) => {
+    const callOf = () => [...lab.acs.calls.values()].find((c) => c.callbackUri?.endsWith(`/${callId}`));
+    await expect.poll(callOf, { timeout: 10_000 }).toBeDefined();
+    await callOf()!.ended();
+    return Date.now();
+  };
+
+  it('with OUTBOUND_MAX_CONCURRENT=2, a third request waits (queued, saying why) until one of the two calls ends, then is placed', async () => {
+    const lab = await startLab({ logLevel: 'silent', greeting: false, functionsEnv: { OUTBOUND_MAX_CONCURRENT: '2', OUTBOUND_CONCURRENCY_WAIT_MS: '500' } });
+    try {
+      for (const [number, hangUpAfterMs] of [['+15550110001', 5000], ['+15550110002', 7000], ['+15550110003', 500]] as const) {
+        lab.acs.outbound.script(number, { kind: 'human', answerAfterMs: 100, hangUpAfterMs });
+      }
+      const first = await post(lab, { to: '+15550110001' });
+      const second = await post(lab, { to: '+15550110002' });
+      await expect.poll(() => creates(lab, first.callId).length + creates(lab, second.callId).length, { timeout: 10_000 }).toBe(2);
+      const firstEnded = endOf(lab, first.callId);
+      const third = await post(lab, { to: '+15550110003' });
+      await expect.poll(() => status(lab, third.callId), { timeout: 10_000 }).toMatchObject({ state: 'queued', deferredBecause: expect.stringContaining('OUTBOUND_MAX_CONCURRENT (2)') });
+      expect(creates(lab, third.callId)).toHaveLength(0);
+      const firstEndedAt = await firstEnded;
+      await expect.poll(() => creates(lab, third.callId).length, { timeout: 10_000 }).toBe(1);
+      expect(creates(lab, third.callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(firstEndedAt - 50);
+      await expect.poll(() => status(lab, third.callId), { timeout: 10_000 }).toMatchObject({ state: 'ended', outcome: 'human' });
+      expect(await status(lab, third.callId)).not.toHaveProperty('deferredUntil');
+    } finally {
+      await lab.close();
+    }
+  }, 60_000);
+
+  it('a slot whose release never came lapses after OUTBOUND_CONCURRENCY_SLOT_MAX_MS: the next call is placed while the first is still up', async () => {
+    const lab = await startLab({ logLevel: 'silent', greeting: false, functionsEnv: { OUTBOUND_MAX_CONCURRENT: '1', OUTBOUND_CONCURRENCY_WAIT_MS: '500', OUTBOUND_CONCURRENCY_SLOT_MAX_MS: '3000' } });
+    try {
+      // The first callee stays on the line far longer than the slot's bound: to the store, its release is lost.
+      lab.acs.outbound.script('+15550110011', { kind: 'human', answerAfterMs: 100, hangUpAfterMs: 15_000 });
+      lab.acs.outbound.script('+15550110012', { kind: 'busy', afterMs: 10 });
+      const first = await post(lab, { to: '+15550110011' });
+      await expect.poll(() => creates(lab, first.callId).length, { timeout: 10_000 }).toBe(1);
+      const firstPlacedAt = creates(lab, first.callId)[0]!.receivedAt.getTime();
+      const firstEnded = endOf(lab, first.callId);
+      let firstEndedAt: number | undefined;
+      void firstEnded.then((at) => (firstEndedAt = at));
+      const second = await post(lab, { to: '+15550110012' });
+      await expect.poll(() => status(lab, second.callId), { timeout: 10_000 }).toMatchObject({ state: 'queued', deferredBecause: expect.stringContaining('OUTBOUND_MAX_CONCURRENT (1)') });
+      await expect.poll(() => creates(lab, second.callId).length, { timeout: 10_000 }).toBe(1);
+      const secondPlacedAt = creates(lab, second.callId)[0]!.receivedAt.getTime();
+      expect(secondPlacedAt - firstPlacedAt).toBeGreaterThanOrEqual(3000);
+      expect(firstEndedAt).toBeUndefined();
+      expect((await status(lab, first.callId)).state).toBe('answered');
+      await firstEnded;
+    } finally {
+      await lab.close();
+    }
+  }, 60_000);
 });
