@@ -100,7 +100,7 @@ export const outboundRecordSchema = z.object({
   voicemailMessage: z.enum(['left', 'none', 'cut']).optional(),
   /** The model reported the voicemail greeting (its `report_voicemail` call). */
   recognisedMs: count.optional(),
-  /** The message began to play (the greeting and its beep had ended). */
+  /** The message that was left began to play (the greeting and its beep had ended; a message cut by the greeting is said again). */
   messageStartedMs: count.optional(),
   /** The worker hung up. */
   hungUpMs: count.optional(),

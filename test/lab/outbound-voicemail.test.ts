@@ -119,6 +119,26 @@ describe('outbound calls: listening first and voicemail, through the local lab',
     expect(session.received.some((r) => r.type === 'response.cancel')).toBe(true);
   });
 
+  it('a greeting that goes on after a long pause cuts the message: the worker waits for quiet again and says it once more, in full', async () => {
+    // A pause longer than OUTBOUND_VOICEMAIL_QUIET_MS: the message starts in it, and the greeting's second part cuts it.
+    const pausing = (rateHz: number) => concat(tone(rateHz, 330, 3500), silence(rateHz, 1800), tone(rateHz, 380, 1200));
+    lab.acs.outbound.script('+15550108005', { kind: 'voicemail', answerAfterMs: 100, greeting: pausing, beepMs: 400, recordForMs: 20_000 });
+    const callId = await place({ to: '+15550108005', context: { name: 'Ada' } });
+    const call = await callOf(callId);
+    expect(await call.ended()).toBe('disconnected');
+    const record = await recordOf(callId);
+    expect(record.outbound).toMatchObject({ outcome: 'voicemail', voicemailMessage: 'left' });
+    const agent = record.transcript!.filter((e) => e.role === 'agent');
+    expect(agent).toHaveLength(2);
+    expect(agent[0]).toMatchObject({ interrupted: true });
+    expect(agent[1]).toMatchObject({ text: MESSAGE.replace('{name}', 'Ada') });
+    expect(agent[1]).not.toHaveProperty('interrupted');
+    // The full message began only after the beep; the record times the message that was left.
+    const audio = call.timeline.entries.filter((e) => e.type === 'agent-audio');
+    expect(audio.at(-1)!.atMs).toBeGreaterThanOrEqual(at(call, 'voicemail-beep')! + 400);
+    expect(record.outbound!.messageStartedMs).toBeGreaterThan(3500 + 1800 + 1200 + 400);
+  });
+
   it('a voicemail on a profile without a message: hangs up after the greeting without a word', async () => {
     lab.acs.outbound.script('+15550108004', { kind: 'voicemail', answerAfterMs: 100, greeting, beepMs: 400, recordForMs: 20_000 });
     const callId = await place({ to: '+15550108004', profile: 'quiet' });

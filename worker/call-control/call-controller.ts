@@ -155,7 +155,10 @@ export class CallController {
       greetingAllowed: () => (this.outbound ? Promise.resolve(false) : this.continuity.ready.then(() => !this.resumed)),
       onVoiceLiveEvent: (event) => this.onVoiceLiveEvent(event),
       onDtmf: (tone) => this.onDtmf(tone),
-      onBargeIn: (info) => this.record.onBargeIn(info.itemId, info.heardMs),
+      onBargeIn: (info) => {
+        this.record.onBargeIn(info.itemId, info.heardMs);
+        this.outbound?.onBargeIn();
+      },
       onEnd: (summary) => this.onEnd(summary),
     };
   }

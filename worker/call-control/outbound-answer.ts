@@ -9,6 +9,8 @@ import type { ResponseGate } from './response-gate.js';
 
 /** How often the waits (greeting quiet, message played) look again. */
 const POLL_MS = 20;
+/** The message is said again once if the greeting cut it. */
+const MESSAGE_ATTEMPTS = 2;
 
 type Phase = 'listening' | 'conversation' | 'voicemail-waiting' | 'voicemail-speaking' | 'done';
 
@@ -47,6 +49,10 @@ export class OutboundAnswer {
   private context: Record<string, unknown> = {};
   private messageResponseId: string | undefined;
   private messageResponseSeen: (() => void) | undefined;
+  /** How the message's response ended (`completed`, or `cancelled` when the callee side cut it). */
+  private messageStatus: string | undefined;
+  /** The callee side spoke over the message while it played (the agent's audio was cut at the caller's end). */
+  private messageCut = false;
   private stopped = false;
 
   constructor(private readonly deps: OutboundAnswerDeps) {
@@ -106,6 +112,8 @@ export class OutboundAnswer {
         this.deps.record.setOutbound({ messageStartedMs: this.sinceAnswered() });
         this.messageResponseSeen?.();
       }
+    } else if (event.type === 'response.done' && event.response.id === this.messageResponseId) {
+      this.messageStatus = event.response.status ?? undefined;
     }
   }
 
@@ -141,6 +149,33 @@ export class OutboundAnswer {
   private async leaveVoicemail(): Promise<void> {
     const call = this.deps.call();
     if (!call) return;
+    const message = this.message();
+    // A greeting that starts again once the message is under way cuts it (server VAD): waited out once more, and said again.
+    for (let attempt = 1; attempt <= MESSAGE_ATTEMPTS; attempt++) {
+      this.phase = 'voicemail-waiting';
+      await this.untilGreetingOver(call);
+      if (this.stopped) return;
+      if (!message) {
+        this.phase = 'done';
+        this.deps.record.setOutbound({ voicemailMessage: 'none', hungUpMs: this.sinceAnswered() });
+        await this.deps.endCall('voicemail reached; no message to leave');
+        return;
+      }
+      const played = await this.sayMessage(call, message);
+      if (this.stopped) return;
+      if (played !== 'cut' || attempt === MESSAGE_ATTEMPTS) {
+        this.phase = 'done';
+        this.deps.record.setOutbound({ voicemailMessage: played === 'left' ? 'left' : 'cut', hungUpMs: this.sinceAnswered() });
+        if (played === 'not-started') this.log.warn({ timeoutMs: this.deps.endCallTimeoutMs }, 'the voicemail message did not start in time; hanging up');
+        await this.deps.endCall(played === 'left' ? 'voicemail message left' : 'voicemail message not played in full');
+        return;
+      }
+      this.log.info('the voicemail message was cut (the greeting went on): waiting for quiet to say it again');
+    }
+  }
+
+  /** Until the callee side has been quiet for OUTBOUND_VOICEMAIL_QUIET_MS, at most OUTBOUND_VOICEMAIL_MAX_WAIT_MS. */
+  private async untilGreetingOver(call: CallControl): Promise<void> {
     const { voicemailQuietMs, voicemailMaxWaitMs } = this.deps.settings;
     const watch = call.watchCallerSound();
     const startedAt = performance.now();
@@ -149,31 +184,29 @@ export class OutboundAnswer {
     } finally {
       watch.stop();
     }
-    if (this.stopped) return;
-    if (watch.quietForMs() < voicemailQuietMs) this.log.warn({ waitedMs: voicemailMaxWaitMs }, 'the voicemail greeting never fell quiet: leaving the message anyway');
-    const message = this.message();
-    if (!message) {
-      this.phase = 'done';
-      this.deps.record.setOutbound({ voicemailMessage: 'none', hungUpMs: this.sinceAnswered() });
-      await this.deps.endCall('voicemail reached; no message to leave');
-      return;
-    }
+    if (!this.stopped && watch.quietForMs() < voicemailQuietMs) this.log.warn({ waitedMs: voicemailMaxWaitMs }, 'the voicemail greeting never fell quiet: leaving the message anyway');
+  }
+
+  /** Says the message word for word and waits until it has played: `left`, `cut` (cancelled part-way) or `not-started`. */
+  private async sayMessage(call: CallControl, message: string): Promise<'left' | 'cut' | 'not-started'> {
     this.phase = 'voicemail-speaking';
+    this.messageResponseId = undefined;
+    this.messageStatus = undefined;
+    this.messageCut = false;
     const started = new Promise<void>((resolve) => (this.messageResponseSeen = resolve));
     this.deps.gate.request({ pre_generated_assistant_message: { type: 'message', role: 'assistant', content: [{ type: 'text', text: message }] } });
     const timeoutMs = this.deps.endCallTimeoutMs;
-    const beganInTime = await Promise.race([started.then(() => true), pause(timeoutMs).then(() => false)]);
-    if (this.stopped) return;
-    if (beganInTime && this.messageResponseId) {
-      await Promise.race([this.deps.gate.whenDone(this.messageResponseId), pause(timeoutMs)]);
-      const deadline = performance.now() + timeoutMs;
-      while (!this.stopped && call.isAgentAudible() && performance.now() < deadline) await pause(POLL_MS);
-    }
-    if (this.stopped) return;
-    this.phase = 'done';
-    this.deps.record.setOutbound({ voicemailMessage: beganInTime ? 'left' : 'cut', hungUpMs: this.sinceAnswered() });
-    if (!beganInTime) this.log.warn({ timeoutMs }, 'the voicemail message did not start in time; hanging up');
-    await this.deps.endCall(beganInTime ? 'voicemail message left' : 'voicemail message not played');
+    const began = await Promise.race([started.then(() => true), pause(timeoutMs).then(() => false)]);
+    if (!began || !this.messageResponseId || this.stopped) return 'not-started';
+    await Promise.race([this.deps.gate.whenDone(this.messageResponseId), pause(timeoutMs)]);
+    const deadline = performance.now() + timeoutMs;
+    while (!this.stopped && call.isAgentAudible() && performance.now() < deadline) await pause(POLL_MS);
+    return this.messageStatus === 'completed' && !this.messageCut ? 'left' : 'cut';
+  }
+
+  /** A barge-in: during the message, the greeting went on over it (the relay stopped the message's audio). */
+  onBargeIn(): void {
+    if (this.phase === 'voicemail-speaking' && this.messageResponseId !== undefined) this.messageCut = true;
   }
 
   /** The profile's (or the default) message with `{key}` replaced by the request context's value; unknown keys drop out. */
