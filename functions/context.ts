@@ -7,12 +7,15 @@ import type { Logger } from '../shared/log.js';
 import { RecentMap } from './dedup.js';
 import type { OutboundCallMessage } from '../shared/outbound-call.js';
 import type { OutboundStatusStore } from '../shared/outbound-status-store.js';
+import type { CleanupMessage } from './outbound/cleanup.js';
 
 /** Outbound calling's bus access: the per-call status store and the `outbound-calls` queue. */
 export interface OutboundDependencies {
   status: OutboundStatusStore;
   /** Puts one attempt on the queue; scheduled (Service Bus scheduled message) when `notBefore` is ahead. */
   enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>;
+  /** Puts a cleanup of the status store on the same queue, scheduled for `at` (functions/outbound/cleanup.ts). */
+  scheduleCleanup(message: CleanupMessage, at: Date): Promise<void>;
 }
 
 /** The part of `BusPublisher` (shared/bus.ts) the handlers use: retries until the deadline, then rejects. */

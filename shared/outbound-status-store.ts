@@ -16,10 +16,15 @@ export interface OutboundStatusStore {
    */
   update(callId: string, change: (current: OutboundCallStatus | undefined) => Promise<OutboundCallStatus | undefined>): Promise<OutboundCallStatus | undefined>;
   /**
-   * A counter kept the same way (session `key`): adds one and resolves true while it is below `limit`, else leaves it
-   * and resolves false. For the caps: exclusive across instances.
+   * A counter kept the same way (session `key`): adds one and resolves the new count while it is below `limit`, else
+   * leaves it and resolves false. For the caps: exclusive across instances.
    */
-  take(key: string, limit: number): Promise<boolean>;
+  take(key: string, limit: number): Promise<number | false>;
+  /**
+   * Clears session `key`'s state (Service Bus keeps it otherwise forever) when `expired` says so of what it holds
+   * (parsed JSON, undefined when empty), under the lock; resolves whether it was cleared and what it held.
+   */
+  clearIf(key: string, expired: (state: unknown) => boolean): Promise<{ cleared: boolean; state: unknown }>;
   /**
    * A slot of a bounded set kept the same way (session `key`, for OUTBOUND_MAX_CONCURRENT): under the lock, drops the
    * slots past their expiry, then gives `holder` one (or renews its own) while fewer than `limit` are held; resolves
@@ -81,7 +86,7 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
     });
   }
 
-  take(key: string, limit: number): Promise<boolean> {
+  take(key: string, limit: number): Promise<number | false> {
     return this.withSession(key, async (receiver) => {
       const raw: unknown = await receiver.getSessionState();
       const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : '';
@@ -94,7 +99,23 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
       if (!Number.isFinite(count)) throw new StatusStoreError(`counter ${key} is not a number`, 'corrupt');
       if (count >= limit) return false;
       await receiver.setSessionState(JSON.stringify({ count: count + 1 }));
-      return true;
+      return count + 1;
+    });
+  }
+
+  clearIf(key: string, expired: (state: unknown) => boolean): Promise<{ cleared: boolean; state: unknown }> {
+    return this.withSession(key, async (receiver) => {
+      const raw: unknown = await receiver.getSessionState();
+      const text = Buffer.isBuffer(raw) || raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : '';
+      let state: unknown;
+      try {
+        state = text ? JSON.parse(text) : undefined;
+      } catch {
+        throw new StatusStoreError(`session ${key} is not JSON`, 'corrupt');
+      }
+      if (state === undefined || !expired(state)) return { cleared: false, state };
+      await receiver.setSessionState(null);
+      return { cleared: true, state };
     });
   }
 

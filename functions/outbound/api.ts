@@ -12,6 +12,7 @@ import {
 import { callLog, restErrorOf, systemClock, type FunctionsDependencies } from '../context.js';
 import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
+import { statusCleanupAt } from './cleanup.js';
 import { StatusStoreError } from '../../shared/outbound-status-store.js';
 import { callerFields, type OutboundAuth } from './api-auth.js';
 
@@ -87,6 +88,7 @@ export function createPlaceCallHandler(deps: FunctionsDependencies, auth?: Outbo
       status = await outbound.status.update(callId, async (current) => {
         if (current) return undefined;
         await outbound.enqueue(message);
+        await outbound.scheduleCleanup({ schemaVersion: 1, cleanup: 'status', session: callId }, statusCleanupAt(config, now.getTime()));
         created = true;
         return {
           callId,

@@ -8,6 +8,7 @@ import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '
 import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
 import { releaseCallSlot, takeCallSlot } from './concurrency.js';
+import { cleanupMessageSchema, counterCleanupAt, runCleanup, statusCleanupAt } from './cleanup.js';
 import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
 import { createHash } from 'node:crypto';
 
@@ -29,8 +30,16 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
   const clock = deps.clock ?? systemClock;
 
   return async (body: unknown, context: InvocationContext): Promise<void> => {
-    const parsed = outboundCallMessageSchema.safeParse(typeof body === 'string' ? safeJson(body) : body);
+    const json = typeof body === 'string' ? safeJson(body) : body;
     const baseLog = callLog(deps.logger, context, {});
+    const cleanup = cleanupMessageSchema.safeParse(json);
+    if (cleanup.success) {
+      if (!deps.outbound) throw new RetryLaterError('outbound calling is not configured on this app');
+      const outbound = deps.outbound;
+      await runCleanup({ config, status: outbound.status, schedule: (m, at) => outbound.scheduleCleanup(m, at) }, cleanup.data, clock.now().getTime(), baseLog);
+      return;
+    }
+    const parsed = outboundCallMessageSchema.safeParse(json);
     if (!parsed.success) {
       // Completed without effect: a malformed request is not made right by redelivery.
       baseLog.error('outbound call message refused', { reason: parsed.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`).join('; ') });
@@ -54,6 +63,8 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         log.info('outbound attempt already handled: nothing placed', { attempt: message.attempt, state: current.state });
         return undefined;
       }
+      // A status first written here (a message put on the queue past the API) gets its cleanup like one from the API.
+      if (!current) await outbound.scheduleCleanup({ schemaVersion: 1, cleanup: 'status', session: message.callId }, statusCleanupAt(config, now.getTime()));
       const base: OutboundCallStatus = {
         callId: message.callId,
         state: 'queued',
@@ -94,7 +105,7 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
         return { ...base, deferredUntil: until, deferredBecause: reason };
       }
       try {
-        const capped = await takeCaps(outbound.status, message.to, now);
+        const capped = await takeCaps(outbound.status, message.to, now, log);
         if (capped) {
           await releaseCallSlot(outbound.status, message.callId, message.attempt);
           log.warn('outbound call refused: cap reached', { reason: capped, to: maskPhoneNumber(message.to) });
@@ -154,17 +165,29 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
   }
 
   /** Counts this attempt against the day's caps; the reason when one is reached (nothing is counted then). */
-  async function takeCaps(store: OutboundStatusStore, to: string, now: Date): Promise<string | undefined> {
+  async function takeCaps(store: OutboundStatusStore, to: string, now: Date, log: CallLog): Promise<string | undefined> {
     const day = now.toISOString().slice(0, 10);
     // The destination's key is a hash: session ids show up in Service Bus metrics and tools.
     const destination = createHash('sha256').update(to).digest('hex').slice(0, 32);
-    if (!(await store.take(`cap-destination:${day}:${destination}`, config.OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY))) {
+    const destinationKey = `cap-destination:${day}:${destination}`;
+    const forDestination = await store.take(destinationKey, config.OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY);
+    if (forDestination === false) {
       return `OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY (${config.OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY}) reached for this number today (UTC)`;
     }
-    if (!(await store.take(`cap-day:${day}`, config.OUTBOUND_MAX_CALLS_PER_DAY))) {
-      return `OUTBOUND_MAX_CALLS_PER_DAY (${config.OUTBOUND_MAX_CALLS_PER_DAY}) reached today (UTC)`;
-    }
+    if (forDestination === 1) await scheduleCounterCleanup(destinationKey, day, log);
+    const forDay = await store.take(`cap-day:${day}`, config.OUTBOUND_MAX_CALLS_PER_DAY);
+    if (forDay === false) return `OUTBOUND_MAX_CALLS_PER_DAY (${config.OUTBOUND_MAX_CALLS_PER_DAY}) reached today (UTC)`;
+    if (forDay === 1) await scheduleCounterCleanup(`cap-day:${day}`, day, log);
     return undefined;
+  }
+
+  /** A day's counter is cleared once the day is over; a cleanup not sent leaves one small session behind, reported. */
+  async function scheduleCounterCleanup(key: string, day: string, log: CallLog): Promise<void> {
+    try {
+      await deps.outbound!.scheduleCleanup({ schemaVersion: 1, cleanup: 'counter', session: key }, counterCleanupAt(day));
+    } catch (error) {
+      log.error('cleanup of a cap counter not scheduled: its session state stays', { error: restErrorOf(error).message });
+    }
   }
 
   function source(message: OutboundCallMessage, what: string) {

@@ -1,5 +1,6 @@
 import type { ServiceBusClient, ServiceBusSender } from '@azure/service-bus';
 import type { OutboundCallMessage } from '../../shared/outbound-call.js';
+import type { CleanupMessage } from './cleanup.js';
 
 /**
  * Sends outbound call attempts to the `outbound-calls` queue. messageId = `<callId>:<attempt>`, so duplicate
@@ -7,7 +8,11 @@ import type { OutboundCallMessage } from '../../shared/outbound-call.js';
  * app's clock (`deps.clock`): the schedule keeps the distance from it, so a shifted clock (the lab's tests of
  * calling hours) still waits the right time on the queue; in Azure both are the system clock.
  */
-export function createOutboundQueueSender(client: ServiceBusClient, queueName: string, now: () => number = Date.now): { enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>; close(): Promise<void> } {
+export function createOutboundQueueSender(client: ServiceBusClient, queueName: string, now: () => number = Date.now): {
+  enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>;
+  scheduleCleanup(message: CleanupMessage, at: Date): Promise<void>;
+  close(): Promise<void>;
+} {
   let sender: ServiceBusSender | undefined;
   return {
     async enqueue(message, options = {}) {
@@ -20,6 +25,17 @@ export function createOutboundQueueSender(client: ServiceBusClient, queueName: s
         messageId: `${message.callId}:${message.attempt}${options.messageIdSuffix ?? ''}`,
         subject: 'outbound-call',
         ...(at ? { scheduledEnqueueTimeUtc: at } : {}),
+      });
+    },
+    async scheduleCleanup(message, at) {
+      sender ??= client.createSender(queueName);
+      const aheadMs = at.getTime() - now();
+      await sender.sendMessages({
+        body: message,
+        contentType: 'application/json',
+        messageId: `cleanup:${message.session}:${at.getTime()}`,
+        subject: 'outbound-cleanup',
+        ...(aheadMs > 0 ? { scheduledEnqueueTimeUtc: new Date(Date.now() + aheadMs) } : {}),
       });
     },
     async close() {

@@ -137,6 +137,8 @@ export const functionsConfigSchema = z
     OUTBOUND_CONCURRENCY_WAIT_MS: integer(100, 3_600_000).default(30_000),
     /** A slot whose release never came (a lost callback) lapses this long after the call was placed. */
     OUTBOUND_CONCURRENCY_SLOT_MAX_MS: integer(1000, 86_400_000).default(7_200_000),
+    /** Days an outbound call's status is kept after its last change (GET /api/calls/{callId} answers 404 after). */
+    OUTBOUND_STATUS_RETENTION_DAYS: integer(1, 3650).default(30),
     /** When calls may be placed, in the callee's local time (shared/calling-hours.ts); outside, an attempt waits for the next opening. */
     OUTBOUND_CALLING_HOURS: z
       .string()

@@ -140,3 +140,72 @@ describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
     }
   }, 60_000);
 });
+
+describe('cleanup of statuses and cap counters through the local lab', () => {
+  it('schedules a cleanup with each new status and day counter; the trigger clears a status past OUTBOUND_STATUS_RETENTION_DAYS and a counter of a past day, and nothing before its time', async () => {
+    let offsetMs = 0;
+    const lab = await startLab({
+      logLevel: 'silent',
+      greeting: false,
+      functionsClock: { now: () => new Date(Date.now() + offsetMs) },
+      functionsEnv: { OUTBOUND_STATUS_RETENTION_DAYS: '2', OUTBOUND_MAX_CALLS_PER_DAY: '1' },
+    });
+    const client = new ServiceBusClient(lab.serviceBus.connectionString);
+    try {
+      const post = async (body: unknown) => ((await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) })).json()) as { callId: string });
+      const status = async (callId: string) => {
+        const response = await fetch(lab.functions.urlOf('callStatus', { callId }));
+        return { code: response.status, body: (await response.json()) as Record<string, unknown> };
+      };
+      const sessionState = async (session: string) => {
+        const receiver = await client.acceptSession('outbound-call-status', session);
+        try {
+          const raw: unknown = await receiver.getSessionState();
+          return raw === null || raw === undefined || (Buffer.isBuffer(raw) && raw.length === 0) ? undefined : Buffer.from(raw as Buffer).toString('utf8');
+        } finally {
+          await receiver.close();
+        }
+      };
+      const cleanups = () => lab.serviceBus.messages('outbound-calls').filter((m) => typeof m.body === 'object' && m.body !== null && 'cleanup' in m.body);
+      const sendCleanup = async (cleanup: 'status' | 'counter', session: string) => {
+        const sender = client.createSender('outbound-calls');
+        await sender.sendMessages({ body: { schemaVersion: 1, cleanup, session }, messageId: `test-cleanup:${session}:${Date.now()}` });
+        await sender.close();
+      };
+      lab.acs.outbound.script('+15550110021', { kind: 'busy', afterMs: 10 });
+      lab.acs.outbound.script('+15550110022', { kind: 'busy', afterMs: 10 });
+      const day = new Date().toISOString().slice(0, 10);
+
+      const { callId } = await post({ to: '+15550110021' });
+      await expect.poll(async () => (await status(callId)).body.state, { timeout: 10_000 }).toBe('failed');
+      // Scheduled when written: the status 2 days on, the day's counter at the start of the next UTC day.
+      const scheduled = cleanups().map((m) => m.messageId!);
+      const statusCleanup = scheduled.find((id) => id.startsWith(`cleanup:${callId}:`))!;
+      expect(Number(statusCleanup.split(':').pop()) - Date.now()).toBeGreaterThan(2 * 86_400_000 - 60_000);
+      expect(scheduled).toContain(`cleanup:cap-day:${day}:${Date.parse(`${day}T00:00:00Z`) + 86_400_000}`);
+      expect(scheduled.some((id) => id.startsWith(`cleanup:cap-destination:${day}:`))).toBe(true);
+
+      // Before its time (sent early, or by someone with Send rights), a cleanup changes nothing: the cap still holds.
+      await sendCleanup('status', callId);
+      await sendCleanup('counter', `cap-day:${day}`);
+      await expect.poll(() => cleanups().filter((m) => m.state === 'completed').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      expect((await status(callId)).code).toBe(200);
+      expect(await sessionState(`cap-day:${day}`)).toBe('{"count":1}');
+      const capped = await post({ to: '+15550110022' });
+      await expect.poll(async () => (await status(capped.callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'refused', reason: expect.stringContaining('OUTBOUND_MAX_CALLS_PER_DAY') });
+
+      // Three days on, the same messages clear both.
+      offsetMs = 3 * 86_400_000;
+      await sendCleanup('status', callId);
+      await sendCleanup('counter', `cap-day:${day}`);
+      await expect.poll(async () => (await status(callId)).code, { timeout: 10_000 }).toBe(404);
+      await expect.poll(() => sessionState(`cap-day:${day}`), { timeout: 10_000 }).toBeUndefined();
+      // A session id that is neither a callId nor a counter is left alone.
+      await sendCleanup('counter', 'concurrency');
+      await expect.poll(() => cleanups().filter((m) => m.state === 'completed').length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    } finally {
+      await client.close();
+      await lab.close();
+    }
+  }, 60_000);
+});
