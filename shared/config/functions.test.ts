@@ -152,6 +152,12 @@ describe('Functions configuration', () => {
     expect(problems({ ...minimal, OUTBOUND_CONCURRENCY_SLOT_MAX_MS: 'an hour' })).toEqual(['OUTBOUND_CONCURRENCY_SLOT_MAX_MS']);
   });
 
+  it('keeps outbound statuses 30 days by default; a retention below a day is refused naming the variable', () => {
+    expect(loadFunctionsConfig(minimal).OUTBOUND_STATUS_RETENTION_DAYS).toBe(30);
+    expect(loadFunctionsConfig({ ...minimal, OUTBOUND_STATUS_RETENTION_DAYS: '7' }).OUTBOUND_STATUS_RETENTION_DAYS).toBe(7);
+    expect(problems({ ...minimal, OUTBOUND_STATUS_RETENTION_DAYS: '0' })).toEqual(['OUTBOUND_STATUS_RETENTION_DAYS']);
+  });
+
   it('local.settings.sample.json lists every setting and nothing unknown', () => {
     const sample = JSON.parse(readFileSync(new URL('../../local.settings.sample.json', `file://${__filename}`), 'utf8')) as { Values: Record<string, string> };
     // The outbound-calls trigger's connection (functions/index.ts) is read by the Functions host, not by our schema.
