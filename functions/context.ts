@@ -8,6 +8,7 @@ import { RecentMap } from './dedup.js';
 import type { OutboundCallMessage } from '../shared/outbound-call.js';
 import type { OutboundStatusStore } from '../shared/outbound-status-store.js';
 import type { CleanupMessage } from './outbound/cleanup.js';
+import type { StatusChangeMessage } from './outbound/status-change-message.js';
 
 /** Outbound calling's bus access: the per-call status store and the `outbound-calls` queue. */
 export interface OutboundDependencies {
@@ -16,6 +17,8 @@ export interface OutboundDependencies {
   enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>;
   /** Puts a cleanup of the status store on the same queue, scheduled for `at` (functions/outbound/cleanup.ts). */
   scheduleCleanup(message: CleanupMessage, at: Date): Promise<void>;
+  /** Puts a callback's status change that could not be written at once on the same queue (functions/outbound/status-change.ts). */
+  sendStatusChange(message: StatusChangeMessage): Promise<void>;
 }
 
 /** The part of `BusPublisher` (shared/bus.ts) the handlers use: retries until the deadline, then rejects. */

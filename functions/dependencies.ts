@@ -51,7 +51,7 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     logger,
     clock: systemClock,
     state: createFunctionsState(),
-    outbound: { status: new ServiceBusStatusStore(busClient, config.OUTBOUND_STATUS_QUEUE), enqueue: (message, options) => outboundQueue.enqueue(message, options), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at) },
+    outbound: { status: new ServiceBusStatusStore(busClient, config.OUTBOUND_STATUS_QUEUE), enqueue: (message, options) => outboundQueue.enqueue(message, options), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at), sendStatusChange: (message) => outboundQueue.sendStatusChange(message) },
     checkServiceBus: () => checkSendLink(busClient, config.CALL_EVENTS_QUEUE),
     close: async () => {
       await publisher.close();

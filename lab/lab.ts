@@ -374,7 +374,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         state: createFunctionsState(),
         ...(clock ? { clock } : {}),
         checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
-        outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at) },
+        outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at), sendStatusChange: (message) => outboundQueue.sendStatusChange(message) },
       };
       functions.setRoutes(createRoutes(functionsDeps));
       // The Functions host's Service Bus trigger, which the local host does not serve: the same handler, fed by a receiver.

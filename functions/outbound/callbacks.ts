@@ -10,6 +10,7 @@ import {
 import { attemptOfOperationContext, failureOutcomeOf, isOutboundCallId, type OutboundCallStatus } from '../../shared/outbound-call.js';
 import type { CallLog, FunctionsDependencies } from '../context.js';
 import { releaseCallSlot } from './concurrency.js';
+import { statusChangeMessage } from './status-change-message.js';
 
 /** The callback data the outbound steps read. */
 export interface OutboundCallbackData {
@@ -36,39 +37,53 @@ export function answeredMessages(callId: string, source: CallEventSource, data: 
 export type OutboundCallbackKind = 'connected' | 'createCallFailed' | 'disconnected';
 
 /**
- * Moves the call's status on (answered, ended, busy...). Best effort: the events on call-events are the record;
- * a status left behind is reported, not retried (ACS's callback redelivery is not documented).
+ * Moves the call's status on (answered, ended, busy...) and, when the call is over, gives its concurrency slot back.
+ * A change that cannot be written now (the status locked by the trigger still placing the call, the bus failing) is
+ * sent to the `outbound-calls` queue and applied there, where Service Bus delivers it again until it is
+ * (functions/outbound/status-change.ts). Only if that send fails too is the change lost: reported, and the slot lapses.
  */
 export async function recordOutboundStatus(deps: FunctionsDependencies, callId: string, kind: OutboundCallbackKind, data: OutboundCallbackData, log: CallLog): Promise<void> {
   if (!deps.outbound || !isOutboundCallId(callId)) return;
+  try {
+    await applyOutboundStatus(deps, callId, kind, data, log);
+  } catch (error) {
+    try {
+      await deps.outbound.sendStatusChange(statusChangeMessage(callId, kind, data));
+      log.warn('outbound status not written now: the change goes through the outbound-calls queue', { kind, error: (error as Error).message });
+    } catch (sendError) {
+      log.error('outbound status change lost: neither written nor queued; a held concurrency slot lapses after OUTBOUND_CONCURRENCY_SLOT_MAX_MS', {
+        kind,
+        error: (error as Error).message,
+        sendError: (sendError as Error).message,
+      });
+    }
+  }
+}
+
+/** The change itself; throws when the status or the slot could not be written. Applying it twice changes nothing more. */
+export async function applyOutboundStatus(deps: FunctionsDependencies, callId: string, kind: OutboundCallbackKind, data: OutboundCallbackData, log: CallLog): Promise<void> {
+  const outbound = deps.outbound;
+  if (!outbound) return;
   const now = (deps.clock?.now() ?? new Date()).toISOString();
-  try {
-    await deps.outbound.status.update(callId, async (current): Promise<OutboundCallStatus | undefined> => {
-      if (!current) return undefined;
-      if (kind === 'connected') return { ...current, state: 'answered', updatedAt: now };
-      if (kind === 'disconnected') {
-        if (current.state !== 'answered') return undefined;
-        return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
-      }
-      const outcome = failureOutcomeOf(data.resultInformation);
-      const failed = { ...current, outcome, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}), updatedAt: now };
-      const attempt = attemptOfOperationContext(data.operationContext) ?? current.attempt;
-      // A redelivered CreateCallFailed of an attempt already retried changes nothing.
-      if (attempt !== current.attempt || current.state === 'queued') return undefined;
-      if (!current.request || current.attempt >= deps.config.OUTBOUND_MAX_ATTEMPTS) return { ...failed, state: 'failed' };
-      const retryAt = new Date(Date.parse(now) + deps.config.OUTBOUND_RETRY_DELAY_MS).toISOString();
-      await deps.outbound!.enqueue({ ...current.request, attempt: current.attempt + 1, notBefore: retryAt });
-      log.info('outbound attempt failed; next attempt scheduled', { attempt: current.attempt, outcome, retryAt });
-      return { ...failed, state: 'queued', attempt: current.attempt + 1, retryAt, request: { ...current.request, attempt: current.attempt + 1, notBefore: retryAt } };
-    });
-  } catch (error) {
-    log.error('outbound status not updated', { kind, error: (error as Error).message });
-  }
+  await outbound.status.update(callId, async (current): Promise<OutboundCallStatus | undefined> => {
+    if (!current) return undefined;
+    if (kind === 'connected') return current.state === 'ringing' ? { ...current, state: 'answered', updatedAt: now } : undefined;
+    if (kind === 'disconnected') {
+      if (current.state !== 'answered') return undefined;
+      return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
+    }
+    const outcome = failureOutcomeOf(data.resultInformation);
+    const failed = { ...current, outcome, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}), updatedAt: now };
+    const attempt = attemptOfOperationContext(data.operationContext) ?? current.attempt;
+    // A redelivered CreateCallFailed of an attempt already retried (or ended) changes nothing.
+    if (attempt !== current.attempt || current.state !== 'ringing') return undefined;
+    if (!current.request || current.attempt >= deps.config.OUTBOUND_MAX_ATTEMPTS) return { ...failed, state: 'failed' };
+    const retryAt = new Date(Date.parse(now) + deps.config.OUTBOUND_RETRY_DELAY_MS).toISOString();
+    await outbound.enqueue({ ...current.request, attempt: current.attempt + 1, notBefore: retryAt });
+    log.info('outbound attempt failed; next attempt scheduled', { attempt: current.attempt, outcome, retryAt });
+    return { ...failed, state: 'queued', attempt: current.attempt + 1, retryAt, request: { ...current.request, attempt: current.attempt + 1, notBefore: retryAt } };
+  });
   if (kind === 'connected') return;
-  // The call is over (or never started): its concurrency slot goes back. A lost release lapses on its own.
-  try {
-    await releaseCallSlot(deps.outbound.status, callId, attemptOfOperationContext(data.operationContext));
-  } catch (error) {
-    log.error('outbound concurrency slot not released; it lapses after OUTBOUND_CONCURRENCY_SLOT_MAX_MS', { kind, error: (error as Error).message });
-  }
+  // The call is over (or never started): its concurrency slot goes back.
+  await releaseCallSlot(outbound.status, callId, attemptOfOperationContext(data.operationContext));
 }

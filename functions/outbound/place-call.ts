@@ -8,6 +8,8 @@ import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '
 import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
 import { releaseCallSlot, takeCallSlot } from './concurrency.js';
+import { runStatusChange } from './status-change.js';
+import { statusChangeMessageSchema } from './status-change-message.js';
 import { cleanupMessageSchema, counterCleanupAt, runCleanup, statusCleanupAt } from './cleanup.js';
 import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
 import { createHash } from 'node:crypto';
@@ -37,6 +39,12 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
       if (!deps.outbound) throw new RetryLaterError('outbound calling is not configured on this app');
       const outbound = deps.outbound;
       await runCleanup({ config, status: outbound.status, schedule: (m, at) => outbound.scheduleCleanup(m, at) }, cleanup.data, clock.now().getTime(), baseLog);
+      return;
+    }
+    const statusChange = statusChangeMessageSchema.safeParse(json);
+    if (statusChange.success) {
+      // Thrown failures come back: Service Bus delivers the change again (up to the queue's maxDeliveryCount).
+      await runStatusChange(deps, statusChange.data, callLog(deps.logger, context, { callId: statusChange.data.callId }));
       return;
     }
     const parsed = outboundCallMessageSchema.safeParse(json);

@@ -1,6 +1,7 @@
 import type { ServiceBusClient, ServiceBusSender } from '@azure/service-bus';
 import type { OutboundCallMessage } from '../../shared/outbound-call.js';
 import type { CleanupMessage } from './cleanup.js';
+import type { StatusChangeMessage } from './status-change-message.js';
 
 /**
  * Sends outbound call attempts to the `outbound-calls` queue. messageId = `<callId>:<attempt>`, so duplicate
@@ -11,6 +12,7 @@ import type { CleanupMessage } from './cleanup.js';
 export function createOutboundQueueSender(client: ServiceBusClient, queueName: string, now: () => number = Date.now): {
   enqueue(message: OutboundCallMessage, options?: { messageIdSuffix?: string }): Promise<void>;
   scheduleCleanup(message: CleanupMessage, at: Date): Promise<void>;
+  sendStatusChange(message: StatusChangeMessage): Promise<void>;
   close(): Promise<void>;
 } {
   let sender: ServiceBusSender | undefined;
@@ -36,6 +38,16 @@ export function createOutboundQueueSender(client: ServiceBusClient, queueName: s
         messageId: `cleanup:${message.session}:${at.getTime()}`,
         subject: 'outbound-cleanup',
         ...(aheadMs > 0 ? { scheduledEnqueueTimeUtc: new Date(Date.now() + aheadMs) } : {}),
+      });
+    },
+    async sendStatusChange(message) {
+      sender ??= client.createSender(queueName);
+      // One message per change of an attempt: duplicate detection drops a second send of the same callback.
+      await sender.sendMessages({
+        body: message,
+        contentType: 'application/json',
+        messageId: `status:${message.callId}:${message.statusChange}:${message.operationContext ?? ''}`.slice(0, 128),
+        subject: 'outbound-status-change',
       });
     },
     async close() {
