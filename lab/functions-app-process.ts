@@ -7,14 +7,26 @@ import { createInterface } from 'node:readline';
 import type { Env } from '../shared/config/env.js';
 import type { FunctionsHost, HostedRoute } from './functions-host.js';
 import { freePort } from './free-port.js';
+import type { FunctionError, TriggerShape } from './functions-app-host.js';
 
 type RouteShape = Pick<HostedRoute, 'name' | 'route' | 'methods' | 'authLevel'>;
+export type { FunctionError, TriggerShape };
+
+interface ReadyLine {
+  functions: RouteShape[];
+  triggers?: TriggerShape[];
+  errors?: FunctionError[];
+}
 
 export interface FunctionsAppProcess extends FunctionsHost {
   /** Starts the app with these settings (its whole environment, as the app settings of a Function App are). */
   start(settings: Env): Promise<void>;
-  /** The functions the app registered, once started. */
+  /** The HTTP functions the app registered, once started. */
   readonly registered: readonly RouteShape[];
+  /** The non-HTTP functions the host runs (their queue, and the setting their connection came from), once started. */
+  readonly triggers: readonly TriggerShape[];
+  /** Functions the host could not index or listen for ("The 'x' function is in error: ..."); the rest run on. */
+  readonly functionErrors: readonly FunctionError[];
   readonly process: ChildProcess | undefined;
 }
 
@@ -29,12 +41,20 @@ export async function prepareFunctionsAppProcess(options: { appRoot: string; hos
   const url = `http://${options.host}:${port}`;
   let child: ChildProcess | undefined;
   let registered: RouteShape[] = [];
+  let triggers: TriggerShape[] = [];
+  let functionErrors: FunctionError[] = [];
 
   return {
     url,
     functionKey,
     get registered() {
       return registered;
+    },
+    get triggers() {
+      return triggers;
+    },
+    get functionErrors() {
+      return functionErrors;
     },
     get process() {
       return child;
@@ -60,7 +80,7 @@ export async function prepareFunctionsAppProcess(options: { appRoot: string; hos
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-8000)));
       const started = child;
-      registered = await new Promise<RouteShape[]>((resolve, reject) => {
+      const ready = await new Promise<ReadyLine>((resolve, reject) => {
         const lines = createInterface({ input: started.stdout! });
         const timer = setTimeout(() => reject(new Error(`the Functions app did not start within 30 s: ${stderr}`)), 30_000);
         started.once('exit', (code) => {
@@ -69,15 +89,18 @@ export async function prepareFunctionsAppProcess(options: { appRoot: string; hos
         });
         lines.on('line', (line) => {
           try {
-            const ready = JSON.parse(line) as { functions?: RouteShape[] };
+            const ready = JSON.parse(line) as Partial<ReadyLine>;
             if (!ready.functions) return;
             clearTimeout(timer);
-            resolve(ready.functions);
+            resolve({ ...ready, functions: ready.functions });
           } catch {
             // the app's own log lines go to stdout too; only the ready line is JSON with `functions`
           }
         });
       });
+      registered = ready.functions;
+      triggers = ready.triggers ?? [];
+      functionErrors = ready.errors ?? [];
     },
     async close() {
       const running = child;

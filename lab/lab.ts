@@ -352,7 +352,10 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
     };
     const functionsConfig = loadFunctionsConfig(functionsSettings);
     if (functionsApp) {
-      await functionsApp.start(functionsSettings);
+      // The app's own Service Bus trigger runs in its process, as the host runs it: its binding names the setting
+      // SERVICEBUS (a connection string here, the managed identity in Azure) and %OUTBOUND_CALLS_QUEUE%, which the host
+      // resolves from the app settings alone (the app's own default does not reach it).
+      await functionsApp.start({ ...functionsSettings, SERVICEBUS: serviceBus.connectionString, OUTBOUND_CALLS_QUEUE: functionsConfig.OUTBOUND_CALLS_QUEUE });
     } else {
       const functionsLogger = log('functions');
       // The lab builds the clients itself (no managed identity): the same builders as the Functions app.

@@ -1,29 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
-import type { ServiceBusClient } from '@azure/service-bus';
+import type { ServiceBusClient, ServiceBusReceivedMessage } from '@azure/service-bus';
 import type { Logger } from '../shared/log.js';
 
 /**
- * The lab's stand-in for the Functions host's Service Bus trigger (the local Functions host serves HTTP only):
- * receives each message of the queue with the real `@azure/service-bus` receiver and invokes the same handler the
- * app registers with `app.serviceBusQueue`. As the trigger: completed when the handler resolves, abandoned (and
- * delivered again, up to the queue's maxDeliveryCount) when it throws.
+ * The Functions host's Service Bus queue listener, as the lab runs it: the real `@azure/service-bus` receiver in
+ * peek-lock mode, each message completed when `invoke` resolves and abandoned when it throws (so Service Bus
+ * delivers it again, up to the queue's maxDeliveryCount, then dead-letters it), as the extension's
+ * autoCompleteMessages (its default) does. `skipParsingBodyAsJson` hands `invoke` the body's bytes, as the host gets them.
  */
-export function startQueueTriggerConsumer(options: {
+export function startServiceBusListener(options: {
   client: ServiceBusClient;
   queueName: string;
-  functionName: string;
-  handler: (message: unknown, context: InvocationContext) => Promise<void>;
+  invoke: (message: ServiceBusReceivedMessage) => Promise<void>;
   maxConcurrentCalls?: number;
+  maxAutoLockRenewalDurationInMs?: number;
+  skipParsingBodyAsJson?: boolean;
   logger: Logger;
 }): { close(): Promise<void> } {
-  const receiver = options.client.createReceiver(options.queueName);
+  const receiver = options.client.createReceiver(options.queueName, {
+    receiveMode: 'peekLock',
+    ...(options.skipParsingBodyAsJson ? { skipParsingBodyAsJson: true } : {}),
+    ...(options.maxAutoLockRenewalDurationInMs !== undefined ? { maxAutoLockRenewalDurationInMs: options.maxAutoLockRenewalDurationInMs } : {}),
+  });
   const subscription = receiver.subscribe(
     {
-      processMessage: async (message) => {
-        const context = new InvocationContext({ functionName: options.functionName, invocationId: randomUUID() });
-        await options.handler(message.body, context);
-      },
+      processMessage: (message) => options.invoke(message),
       processError: async (args) => {
         options.logger.warn({ queue: options.queueName, source: args.errorSource, error: args.error.message }, 'queue trigger: message not completed');
       },
@@ -37,4 +39,29 @@ export function startQueueTriggerConsumer(options: {
       await Promise.race([closing.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     },
   };
+}
+
+/**
+ * The in-process lab's stand-in for the Functions host's Service Bus trigger (the local Functions host serves HTTP
+ * only): the same handler the app registers with `app.serviceBusQueue`, given the parsed body and a fresh
+ * InvocationContext. The packaged app's own trigger is run by lab/functions-app-host.ts instead.
+ */
+export function startQueueTriggerConsumer(options: {
+  client: ServiceBusClient;
+  queueName: string;
+  functionName: string;
+  handler: (message: unknown, context: InvocationContext) => Promise<void>;
+  maxConcurrentCalls?: number;
+  logger: Logger;
+}): { close(): Promise<void> } {
+  return startServiceBusListener({
+    client: options.client,
+    queueName: options.queueName,
+    logger: options.logger,
+    ...(options.maxConcurrentCalls !== undefined ? { maxConcurrentCalls: options.maxConcurrentCalls } : {}),
+    invoke: async (message) => {
+      const context = new InvocationContext({ functionName: options.functionName, invocationId: randomUUID() });
+      await options.handler(message.body, context);
+    },
+  });
 }

@@ -79,6 +79,12 @@ describe('the Functions package, built and zipped as azd does', () => {
       { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function' },
       { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function' },
     ]);
+    // The outbound-calls trigger as the host indexes it: the queue from %OUTBOUND_CALLS_QUEUE%, the identity-based
+    // connection SERVICEBUS__fullyQualifiedNamespace (no managed identity here, so nothing listens).
+    expect(app.triggers).toEqual([
+      { name: 'outboundCalls', type: 'serviceBusTrigger', queueName: 'outbound-calls', connection: 'SERVICEBUS', connectionSetting: 'SERVICEBUS__fullyQualifiedNamespace', connectionKind: 'identity', listening: false },
+    ]);
+    expect(app.functionErrors).toEqual([]);
     // The settings are valid; Service Bus cannot be reached with a managed identity on this machine, which the health
     // route reports as a failed dependency, not as a configuration problem.
     const health = await fetch(app.urlOf('health'));
@@ -117,8 +123,31 @@ describe('the Functions package, built and zipped as azd does', () => {
     expect(callback.status).toBe(503);
   });
 
+  it("with the trigger's queue setting or connection missing, the host reports that function in error and serves the rest", async () => {
+    const withoutQueue = await settingsFromBicep();
+    delete withoutQueue.OUTBOUND_CALLS_QUEUE;
+    const first = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
+    started.push(first);
+    await first.start(withoutQueue);
+    expect(first.triggers).toEqual([]);
+    expect(first.functionErrors).toEqual([
+      { function: 'outboundCalls', message: expect.stringContaining("'%OUTBOUND_CALLS_QUEUE%' does not resolve to a value") as unknown as string },
+    ]);
+    expect(first.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus']);
+    expect((await fetch(first.urlOf('health'))).status).toBe(503);
+
+    const withoutConnection = await settingsFromBicep();
+    for (const key of Object.keys(withoutConnection)) if (key.startsWith('SERVICEBUS__')) delete withoutConnection[key];
+    const second = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
+    started.push(second);
+    await second.start(withoutConnection);
+    expect(second.functionErrors).toEqual([
+      { function: 'outboundCalls', message: expect.stringContaining("Service Bus connection 'SERVICEBUS' does not exist") as unknown as string },
+    ]);
+  });
+
   it('answers a whole call through the lab: IncomingCall to the packaged app, media to the worker, the greeting back to the caller', async () => {
-    lab = await startLab({ functionsApp: site, logLevel: 'silent' });
+    lab = await packagedLab();
     const call = await lab.placeCall();
     let heardFrames = 0;
     call.on('heard', () => heardFrames++);
@@ -132,6 +161,41 @@ describe('the Functions package, built and zipped as azd does', () => {
       .poll(() => lab!.busMessages(call.callId).map((m) => (m.body as { type?: string }).type), { timeout: 5000 })
       .toEqual(expect.arrayContaining(['call.answered', 'call.disconnected']));
   });
+
+  it("places outbound calls through the packaged app's own trigger: POST /api/calls, the queue, createCall, a callee who answers and one who is busy", async () => {
+    const running = await packagedLab();
+    const app = running.functions as FunctionsAppProcess;
+    expect(app.triggers).toEqual([expect.objectContaining({ name: 'outboundCalls', queueName: 'outbound-calls', connectionSetting: 'SERVICEBUS', connectionKind: 'connectionString', listening: true })]);
+    const place = async (to: string) => {
+      const response = await fetch(app.urlOf('placeCall'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ to }) });
+      expect(response.status).toBe(202);
+      return ((await response.json()) as { callId: string }).callId;
+    };
+    const status = async (callId: string) => (await (await fetch(app.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+
+    running.acs.outbound.script('+15550107301', { kind: 'human', answerAfterMs: 200, hangUpAfterMs: 3000 });
+    const answered = await place('+15550107301');
+    await expect.poll(async () => (await status(answered)).state, { timeout: 15_000 }).toMatch(/answered|ended/);
+    const connectionId = (await status(answered)).callConnectionId as string;
+    const call = [...running.acs.calls.values()].find((c) => c.callConnectionId === connectionId)!;
+    expect(call.mediaOptions?.transportUrl).toBe(`${running.urls.worker}/ws/${answered}`);
+    await call.timeline.waitFor((e) => e.type === 'agent-audio', 10_000, 'agent audio');
+    await expect.poll(async () => status(answered), { timeout: 15_000 }).toMatchObject({ state: 'ended', outcome: 'human', attempt: 1 });
+
+    running.acs.outbound.script('+15550107486', { kind: 'busy', afterMs: 50 });
+    const busy = await place('+15550107486');
+    await expect.poll(async () => status(busy), { timeout: 15_000 }).toMatchObject({ state: 'failed', outcome: 'busy' });
+
+    // Each request went through the queue and was completed by the app's trigger, none left or dead-lettered.
+    const requests = () => running.serviceBus.messages('outbound-calls').filter((m) => m.messageId === `${answered}:1` || m.messageId === `${busy}:1`);
+    await expect.poll(() => requests().map((m) => m.state), { timeout: 5000 }).toEqual(['completed', 'completed']);
+  });
+
+  /** One lab for the whole-call tests, with the packaged app in place of the source tree's handlers. */
+  async function packagedLab(): Promise<Lab> {
+    lab ??= await startLab({ functionsApp: site, logLevel: 'silent' });
+    return lab;
+  }
 });
 
 /** The Functions app settings Bicep sets (infra/modules/functions.bicep), with values shaped like a deployment's. */
