@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tone } from '../lab/acs/outbound.js';
+import { concat, silence } from '../lab/audio/signal.js';
 import { startLab, type Lab } from '../lab/lab.js';
 import type { CallRecord } from '../shared/call-record.js';
 
@@ -21,16 +22,8 @@ const SECOND_PART_MS = 1200;
 const BEEP_MS = 400;
 const MESSAGE = 'Hello {name}, this is the clinic calling about your appointment tomorrow. Please call us back.';
 
-const silence = (rateHz: number, ms: number) => new Int16Array(Math.round((rateHz * ms) / 1000));
 function greeting(rateHz: number): Int16Array {
-  const parts = [tone(rateHz, 330, FIRST_PART_MS), silence(rateHz, PAUSE_MS), tone(rateHz, 380, SECOND_PART_MS)];
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat([tone(rateHz, 330, FIRST_PART_MS), silence(PAUSE_MS, rateHz), tone(rateHz, 380, SECOND_PART_MS)]);
 }
 
 interface Run {

@@ -1,5 +1,6 @@
 import type { Identifier, EmulatedCall } from './emulator.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
+import { concat, silence } from '../audio/signal.js';
 import type { PeerExchange, PeerResponse } from './rest-peer.js';
 
 /**
@@ -110,7 +111,6 @@ export interface OutboundCalls {
   onCreateCall(exchange: PeerExchange, next: () => Promise<PeerResponse>): Promise<PeerResponse>;
 }
 
-const silence = (sampleRateHz: number, ms: number) => new Int16Array(Math.round((sampleRateHz * ms) / 1000));
 
 /** A sine tone at `frequencyHz`, `ms` long: the callee's "Hello?" stand-in and the mailbox beep. */
 export function tone(sampleRateHz: number, frequencyHz: number, ms: number, amplitude = 8000): Int16Array {
@@ -118,16 +118,6 @@ export function tone(sampleRateHz: number, frequencyHz: number, ms: number, ampl
   for (let i = 0; i < samples.length; i++) samples[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequencyHz * i) / sampleRateHz));
   return samples;
 }
-
-const concat = (...parts: Int16Array[]) => {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 
 export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCallsOptions = {}): OutboundCalls {
   const scripts = new Map<string, CalleeScript[]>();
@@ -278,7 +268,7 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
     if (call.isOver) return;
     const rateHz = call.sampleRateHz ?? 16000;
     if (callee.kind === 'human') {
-      const speech = callee.speech?.(rateHz) ?? concat(silence(rateHz, 300), tone(rateHz, 440, 600), silence(rateHz, 200));
+      const speech = callee.speech?.(rateHz) ?? concat([silence(300, rateHz), tone(rateHz, 440, 600), silence(200, rateHz)]);
       call.timeline.add('caller', 'speaks', { ms: Math.round((speech.length / rateHz) * 1000) });
       call.say(speech);
       if (callee.hangUpAfterMs !== undefined) later(callee.hangUpAfterMs, () => void call.hangUp());
@@ -288,7 +278,7 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
     const beep = tone(rateHz, 1000, callee.beepMs ?? 400);
     const greetingMs = Math.round((greeting.length / rateHz) * 1000);
     call.timeline.add('caller', 'voicemail-greeting', { ms: greetingMs });
-    call.say(concat(greeting, beep));
+    call.say(concat([greeting, beep]));
     later(greetingMs, () => call.timeline.add('caller', 'voicemail-beep'));
     later(greetingMs + (callee.beepMs ?? 400) + (callee.recordForMs ?? 30_000), () => void call.hangUp());
   }

@@ -2,27 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../lab/lab.js';
 import type { EmulatedCall } from '../../lab/acs/emulator.js';
 import { tone } from '../../lab/acs/outbound.js';
+import { concat, silence } from '../../lab/audio/signal.js';
 import type { CallRecord } from '../../shared/call-record.js';
 
 const LISTEN_FIRST_MS = 1500;
 const QUIET_MS = 1000;
 const MESSAGE = 'Hello {name}, this is the clinic calling about your appointment. Please call us back.';
 
-const silence = (rateHz: number, ms: number) => new Int16Array(Math.round((rateHz * ms) / 1000));
-const concat = (...parts: Int16Array[]) => {
-  const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 /**
  * A mailbox greeting in two parts with a pause between them (longer than the echo agent's end-of-turn silence, shorter
  * than the worker's quiet time): "You have reached Ada." … "Please leave a message after the tone." The beep follows.
  */
-const greeting = (rateHz: number) => concat(tone(rateHz, 330, 3500), silence(rateHz, 700), tone(rateHz, 380, 1200));
+const greeting = (rateHz: number) => concat([tone(rateHz, 330, 3500), silence(700, rateHz), tone(rateHz, 380, 1200)]);
 
 /**
  * Outbound calls on the worker through the whole lab: the agent listens first, the model (the echo agent's stand-in
@@ -121,7 +112,7 @@ describe('outbound calls: listening first and voicemail, through the local lab',
 
   it('a greeting that goes on after a long pause cuts the message: the worker waits for quiet again and says it once more, in full', async () => {
     // A pause longer than OUTBOUND_VOICEMAIL_QUIET_MS: the message starts in it, and the greeting's second part cuts it.
-    const pausing = (rateHz: number) => concat(tone(rateHz, 330, 3500), silence(rateHz, 1800), tone(rateHz, 380, 1200));
+    const pausing = (rateHz: number) => concat([tone(rateHz, 330, 3500), silence(1800, rateHz), tone(rateHz, 380, 1200)]);
     lab.acs.outbound.script('+15550108005', { kind: 'voicemail', answerAfterMs: 100, greeting: pausing, beepMs: 400, recordForMs: 20_000 });
     const callId = await place({ to: '+15550108005', context: { name: 'Ada' } });
     const call = await callOf(callId);

@@ -63,6 +63,12 @@ export interface VoiceLiveClientEvents {
 }
 
 type State = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+/** What a session that ends owes the caller; `turnKnown`: the unanswered turn's transcript is in (the new session learns it). */
+interface OwedWork {
+  pending: 'reply-cut' | 'turn-unanswered' | 'none';
+  turnKnown: boolean;
+}
+const NOTHING_OWED: OwedWork = { pending: 'none', turnKnown: false };
 
 const tokenCredential = z.custom<TokenCredential>((c) => typeof (c as TokenCredential | null)?.getToken === 'function', 'must have getToken()');
 
@@ -436,7 +442,8 @@ export class VoiceLiveClient {
 
   // ---- connect loop --------------------------------------------------------------------------
 
-  private async connectLoop(kind: 'initial' | 'reconnect'): Promise<void> {
+  /** `owed`: on a reconnect, what the dropped session owed the caller (a reply it was cutting, a turn it had not answered). */
+  private async connectLoop(kind: 'initial' | 'reconnect', owed: OwedWork = NOTHING_OWED): Promise<void> {
     let lastError: VoiceLiveError | undefined;
     for (let attempt = 0; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 0) {
@@ -465,6 +472,7 @@ export class VoiceLiveClient {
           this.emit('session-replaced', { reason: 'reconnect' });
         }
         connection.release();
+        if (kind === 'reconnect') this.carryOn(owed.pending, owed.turnKnown);
         return;
       } catch (error) {
         const failure = toVoiceLiveError(error);
@@ -592,6 +600,9 @@ export class VoiceLiveClient {
       void this.standby.connection.close('abandoned');
       this.standby = undefined;
     }
+    // Read before the new session resets it: the new session finishes a reply the drop cut, or answers a turn left waiting.
+    const pending = this.pendingWork();
+    const owed: OwedWork = { pending, turnKnown: pending === 'turn-unanswered' && this.awaitedTranscripts.size === 0 };
     this.clearRenewalTimers();
     this.primary = undefined;
     if (isFatalCloseCode(info.code)) {
@@ -603,7 +614,7 @@ export class VoiceLiveClient {
       return;
     }
     this.state = 'reconnecting';
-    this.connectLoop('reconnect').catch(() => undefined);
+    this.connectLoop('reconnect', owed).catch(() => undefined);
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -733,7 +744,7 @@ export class VoiceLiveClient {
   }
 
   /** What the old session owes the caller at a switch that could not wait for a quiet moment. */
-  private pendingWork(): 'reply-cut' | 'turn-unanswered' | 'none' {
+  private pendingWork(): OwedWork['pending'] {
     if (this.activeResponses.size > 0) return 'reply-cut';
     if (this.turnAwaitingAnswer) return 'turn-unanswered';
     return 'none';
@@ -766,7 +777,7 @@ export class VoiceLiveClient {
    * as it had come), a caller turn that got no answer is answered. The caller never hears a sentence stop with
    * nothing after it.
    */
-  private carryOn(pending: 'reply-cut' | 'turn-unanswered' | 'none', turnKnown: boolean): void {
+  private carryOn(pending: OwedWork['pending'], turnKnown: boolean): void {
     if (pending === 'none') return;
     if (pending === 'reply-cut') {
       this.createConversationItem(systemItem(CONTINUE_CUT_REPLY));
