@@ -302,6 +302,7 @@ module alerts 'modules/alerts.bicep' = if (alertsOn) {
     alertEmail: alertEmail
     identityId: identities.outputs.alertsIdentityId
     nameSuffix: resourceToken
+    serviceBusNamespaceName: serviceBus.outputs.namespaceName
     responsesFailedThreshold: alertResponsesFailedThreshold
     callsFailedThreshold: alertCallsFailedThreshold
     framesDroppedThreshold: alertFramesDroppedThreshold

@@ -1,8 +1,8 @@
 // Opt-in alerting (azd value ALERT_EMAIL; main.bicep deploys this module only when it is set): one action group that
-// emails the address, and log search alert rules over the worker's metrics in Application Insights (table
+// emails the address, log search alert rules over the worker's metrics in Application Insights (table
 // customMetrics: prom name in `name`, labels in customDimensions, a counter's row = its increase over the export
-// interval, so failures are summed with valueSum). Every rule is evaluated every 5 minutes and names the docs/operations.md row
-// to read when it fires.
+// interval, so failures are summed with valueSum), and a metric alert on Service Bus dead letters. Every rule is
+// evaluated every 5 minutes and names the docs/operations.md row to read when it fires.
 param location string
 param tags object
 param appInsightsName string
@@ -13,6 +13,8 @@ param alertEmail string
 param identityId string
 @description('Appended to each rule name, so rule names stay unique per environment like every other resource name.')
 param nameSuffix string
+@description('The Service Bus namespace whose queues the dead-letter alert watches.')
+param serviceBusNamespaceName string
 @minValue(0)
 param responsesFailedThreshold int
 @minValue(0)
@@ -22,6 +24,10 @@ param framesDroppedThreshold int
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
+}
+
+resource serviceBusNamespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
+  name: serviceBusNamespaceName
 }
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
@@ -247,5 +253,52 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [for r
     }
   }
 }]
+
+// Each dead letter is lost work: a message Service Bus gave up on (MaxDeliveryCountExceeded after maxDeliveryCount
+// deliveries, or TTLExpiredException on a queue that dead-letters on expiry). DeadletteredMessages is a gauge (the
+// number of messages in an entity's dead-letter sub-queue; Average, Minimum or Maximum), so the rule fires while a
+// queue holds any and resolves once it is emptied. Split by EntityName with '*': one alert per queue, naming it,
+// for every queue of the namespace, also one added later.
+resource deadLetterAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-dead-letters-${nameSuffix}'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'A Service Bus queue holds dead-lettered messages (DeadletteredMessages > 0; the alert names the queue in EntityName): each one is a message Service Bus gave up on, lost work until someone looks. Peek the queue\'s dead-letter sub-queue (Service Bus Explorer in the portal) and read DeadLetterReason: MaxDeliveryCountExceeded = its consumer failed it every delivery; TTLExpiredException = nobody took it in time. docs/operations.md Troubleshooting, rows "dead letters on call-events", "dead letters on call-records", "dead letters on outbound-calls", "dead letters on outbound-call-status". The alert resolves once the sub-queue is empty.'
+    severity: 2
+    enabled: true
+    scopes: [serviceBusNamespace.id]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT5M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'dead-lettered-messages'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'DeadletteredMessages'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: ['*']
+            }
+          ]
+          timeAggregation: 'Maximum'
+          operator: 'GreaterThan'
+          threshold: 0
+        }
+      ]
+    }
+    // Stateful like the log rules: one email when a queue gets its first dead letter, one when its sub-queue is emptied.
+    autoMitigate: true
+    actions: [
+      {
+        actionGroupId: actionGroup.id
+      }
+    ]
+  }
+}
 
 output actionGroupName string = actionGroup.name

@@ -30,6 +30,69 @@ const EMAIL = 'ops@contoso.com';
 const IDENTITY_ID = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-alerts-x';
 const APPI_ID = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/components/appi-x';
 const ACTION_GROUP_ID = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/actionGroups/ag-x';
+const SB_NAME = 'sb-x';
+const SB_ID = `/subscriptions/s/resourceGroups/rg/providers/Microsoft.ServiceBus/namespaces/${SB_NAME}`;
+
+/**
+ * Microsoft.Insights/metricAlerts@2018-03-01 as the Bicep compiler types it (Azure/bicep-types-az,
+ * generated/monitor_1/microsoft.insights/2018-03-01/types.md at 1f896de): what the dead-letter rule may set. The
+ * window and frequency values the API takes are not in the types (plain strings): they are those of Microsoft's
+ * metric alert templates (azure-docs, articles/azure-monitor/samples/resource-manager-alerts-metric.md, single
+ * criterion with a static threshold).
+ */
+const METRIC_ALERT_2018_03_01 = {
+  properties: ['actions', 'autoMitigate', 'criteria', 'description', 'enabled', 'evaluationFrequency', 'scopes', 'severity', 'targetResourceRegion', 'targetResourceType', 'windowSize'],
+  requiredProperties: ['criteria', 'enabled', 'evaluationFrequency', 'scopes', 'severity', 'windowSize'],
+  severities: [0, 1, 2, 3, 4],
+  criteriaTypes: ['Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria', 'Microsoft.Azure.Monitor.MultipleResourceMultipleMetricCriteria', 'Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria'],
+  // MetricCriteria of SingleResourceMultipleMetricCriteria.allOf.
+  criterion: ['criterionType', 'dimensions', 'metricName', 'metricNamespace', 'name', 'operator', 'skipMetricValidation', 'threshold', 'timeAggregation'],
+  requiredCriterion: ['criterionType', 'metricName', 'name', 'operator', 'threshold', 'timeAggregation'],
+  criterionTypes: ['StaticThresholdCriterion', 'DynamicThresholdCriterion'],
+  operators: ['Equals', 'GreaterThan', 'GreaterThanOrEqual', 'LessThan', 'LessThanOrEqual'],
+  timeAggregations: ['Average', 'Count', 'Maximum', 'Minimum', 'Total'],
+  dimensionOperators: ['Include', 'Exclude'],
+  action: ['actionGroupId', 'webHookProperties'],
+  windowSizes: ['PT1M', 'PT5M', 'PT15M', 'PT30M', 'PT1H', 'PT6H', 'PT12H', 'PT24H'],
+  evaluationFrequencies: ['PT1M', 'PT5M', 'PT15M', 'PT30M', 'PT1H'],
+} as const;
+/**
+ * Service Bus's DeadletteredMessages platform metric (Azure Monitor, supported metrics for
+ * Microsoft.ServiceBus/namespaces): the count of messages in an entity's dead-letter sub-queue, a gauge aggregated
+ * by Average, Minimum or Maximum (not Total or Count), with the EntityName dimension.
+ */
+const DEAD_LETTERED_MESSAGES = { namespace: 'Microsoft.ServiceBus/namespaces', name: 'DeadletteredMessages', aggregations: ['Average', 'Minimum', 'Maximum'], dimension: 'EntityName' } as const;
+const isoMinutes = (duration: string): number => {
+  const match = /^PT(?:(\d+)H)?(?:(\d+)M)?$/.exec(duration);
+  if (!match) throw new Error(`not a PT..H..M duration: ${duration}`);
+  return Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0);
+};
+
+interface MetricDimension {
+  name: string;
+  operator: string;
+  values: string[];
+}
+interface MetricAlert {
+  name: string;
+  location: string;
+  properties: Record<string, unknown> & {
+    description: string;
+    severity: number;
+    enabled: boolean;
+    scopes: string[];
+    evaluationFrequency: string;
+    windowSize: string;
+    autoMitigate: boolean;
+    criteria: { 'odata.type': string; allOf: (Record<string, unknown> & { metricName: string; metricNamespace: string; timeAggregation: string; operator: string; threshold: number; criterionType: string; dimensions: MetricDimension[] })[] };
+    actions: Record<string, unknown>[];
+  };
+}
+/** Whether a metric alert's dimension filter lets a value of that dimension through. */
+function dimensionSelects(dimension: MetricDimension, value: string): boolean {
+  const listed = dimension.values.includes('*') || dimension.values.includes(value);
+  return dimension.operator === 'Include' ? listed : !listed;
+}
 
 interface ParametersFile {
   parameters: Record<string, { value: unknown }>;
@@ -121,6 +184,7 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     for (const [param, t] of Object.entries(THRESHOLDS)) given[param] = Number(azdValue(param)[1] || t.default);
     given.identities = { outputs: { alertsIdentityId: IDENTITY_ID, alertsPrincipalId: 'p' } };
     given.monitoring = { outputs: { appInsightsName: 'appi-x' } };
+    given.serviceBus = { outputs: { namespaceName: SB_NAME } };
     return templateScope(main, given);
   }
 
@@ -328,6 +392,131 @@ describe('alerting under azd (ALERT_EMAIL)', () => {
     expect(named.map(([name]) => name)).toContain(`alert-calls-refused-at-capacity-${TOKEN}`);
     expect(named.map(([name]) => name)).toContain(`alert-unknown-agent-profile-${TOKEN}`);
     for (const [name, row] of named) expect(symptoms, name).toContain(row);
+  });
+
+  describe('dead letters on Service Bus: a metric alert on the namespace', () => {
+    const queueSettings = JSON.parse(readFileSync(infra('modules', 'servicebus-queues.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+
+    function deadLetterResource() {
+      const found = resources(alerts).filter((r) => r.type.startsWith('Microsoft.Insights/metricAlerts@'));
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    }
+    /** The dead-letter rule as ARM receives it, from the module's expressions with main.bicep's parameters. */
+    function deadLetterAlert(): MetricAlert {
+      const scope = templateScope(alerts, { ...alertsParams(), serviceBusNamespace: { id: SB_ID }, actionGroup: { id: ACTION_GROUP_ID } });
+      return evaluate(deadLetterResource().body, scope) as unknown as MetricAlert;
+    }
+
+    it.each(SCENARIOS)('$name: the rule is $on (it lives only in the conditional alerts module, with no condition of its own)', ({ email, on }) => {
+      expect(evaluate(conditionNode(main, 'alerts')!, mainScope(email))).toBe(on);
+      expect(conditionNode(alerts, 'deadLetterAlert')).toBeUndefined();
+    });
+
+    it('watches the namespace main.bicep deploys the queues in: scopes = that namespace\'s id', async () => {
+      expect(at(moduleBody('alerts'), 'params', 'serviceBusNamespaceName')!.text).toBe('serviceBus.outputs.namespaceName');
+      const bus = await parseBicepFile(infra('modules', 'servicebus.bicep'));
+      expect(outputNode(bus, 'namespaceName').text).toBe('namespace.name');
+      // The namespace the servicebus module creates is the one the alerts module reads back.
+      const created = evaluate(at(moduleBody('serviceBus'), 'params', 'namespaceName')!, mainScope(EMAIL));
+      expect(created).toBe(`sb-${TOKEN}`);
+      const existing = resources(alerts).find((r) => r.symbol === 'serviceBusNamespace')!;
+      expect(existing.type).toMatch(/^Microsoft\.ServiceBus\/namespaces@/);
+      expect(evaluate(at(existing.body, 'name')!, templateScope(alerts, { ...alertsParams(), serviceBusNamespaceName: created }))).toBe(created);
+      expect(alertsParams().serviceBusNamespaceName).toBe(SB_NAME);
+      expect(deadLetterAlert().properties.scopes).toEqual([SB_ID]);
+      // Every queue is a child of that namespace.
+      for (const queue of resources(bus).filter((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces/queues@'))) expect(at(queue.body, 'parent')!.text).toBe('namespace');
+    });
+
+    it('fires for any queue holding at least one dead letter: DeadletteredMessages, Maximum > 0, split by EntityName with *, severity 2, emailing the action group, resolving itself', () => {
+      const rule = deadLetterAlert();
+      expect(rule.name).toBe(`alert-dead-letters-${TOKEN}`);
+      expect(rule.location).toBe('global');
+      expect(rule.properties).toMatchObject({ severity: 2, enabled: true, autoMitigate: true, evaluationFrequency: 'PT5M', windowSize: 'PT5M' });
+      expect(rule.properties.actions).toEqual([{ actionGroupId: ACTION_GROUP_ID }]);
+      expect(rule.properties.criteria['odata.type']).toBe('Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria');
+      expect(rule.properties.criteria.allOf).toHaveLength(1);
+      const [criterion] = rule.properties.criteria.allOf;
+      expect(criterion).toMatchObject({
+        criterionType: 'StaticThresholdCriterion',
+        metricNamespace: DEAD_LETTERED_MESSAGES.namespace,
+        metricName: DEAD_LETTERED_MESSAGES.name,
+        timeAggregation: 'Maximum',
+        operator: 'GreaterThan',
+        threshold: 0,
+      });
+      expect(criterion!.dimensions).toEqual([{ name: DEAD_LETTERED_MESSAGES.dimension, operator: 'Include', values: ['*'] }]);
+      // A gauge: Total or Count over the window would add up the same standing dead letters minute after minute.
+      expect(DEAD_LETTERED_MESSAGES.aggregations).toContain(criterion!.timeAggregation);
+      // At least one dead letter: the smallest count above the threshold is 1.
+      const fires = (count: number): boolean => count > criterion!.threshold;
+      expect([0, 1, 7].map(fires)).toEqual([false, true, true]);
+    });
+
+    it('every property is one the 2018-03-01 API takes, with an allowed value (bicep-types-az)', () => {
+      const schema = METRIC_ALERT_2018_03_01;
+      expect(deadLetterResource().type).toBe('Microsoft.Insights/metricAlerts@2018-03-01');
+      const { properties: p } = deadLetterAlert();
+      for (const key of Object.keys(p)) expect(schema.properties, key).toContain(key);
+      for (const key of schema.requiredProperties) expect(p, key).toHaveProperty(key);
+      expect(schema.severities).toContain(p.severity);
+      expect(schema.windowSizes).toContain(p.windowSize);
+      expect(schema.evaluationFrequencies).toContain(p.evaluationFrequency);
+      expect(isoMinutes(p.windowSize)).toBeGreaterThanOrEqual(isoMinutes(p.evaluationFrequency));
+      expect(schema.criteriaTypes).toContain(p.criteria['odata.type']);
+      for (const criterion of p.criteria.allOf) {
+        for (const key of Object.keys(criterion)) expect(schema.criterion, key).toContain(key);
+        for (const key of schema.requiredCriterion) expect(criterion, key).toHaveProperty(key);
+        expect(schema.criterionTypes).toContain(criterion.criterionType);
+        expect(schema.operators).toContain(criterion.operator);
+        expect(schema.timeAggregations).toContain(criterion.timeAggregation);
+        expect(Number.isInteger(criterion.threshold)).toBe(true);
+        for (const d of criterion.dimensions) {
+          expect(Object.keys(d).sort()).toEqual(['name', 'operator', 'values']);
+          expect(schema.dimensionOperators).toContain(d.operator);
+        }
+      }
+      for (const action of p.actions) for (const key of Object.keys(action)) expect(schema.action, key).toContain(key);
+      expect(p.description.length).toBeLessThanOrEqual(1024);
+    });
+
+    it('covers every queue of servicebus-queues.json and of servicebus.bicep, and one added later (no filter leaves one out)', async () => {
+      const bus = await parseBicepFile(infra('modules', 'servicebus.bicep'));
+      const declared = resources(bus)
+        .filter((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces/queues@'))
+        .map((q) => literal(properties(q.body).get('name'))!);
+      expect(declared.sort()).toEqual(Object.keys(queueSettings).sort());
+      const [criterion] = deadLetterAlert().properties.criteria.allOf;
+      const entityFilters = criterion!.dimensions.filter((d) => d.name === DEAD_LETTERED_MESSAGES.dimension);
+      expect(entityFilters).toHaveLength(1);
+      // No other dimension narrows it either.
+      expect(criterion!.dimensions).toHaveLength(1);
+      for (const queue of [...declared, 'a-queue-added-later']) expect(dimensionSelects(entityFilters[0]!, queue), queue).toBe(true);
+      // The check can fail: a filter naming some queues leaves the others out.
+      expect(dimensionSelects({ name: 'EntityName', operator: 'Include', values: ['outbound-calls'] }, 'call-events')).toBe(false);
+      expect(dimensionSelects({ name: 'EntityName', operator: 'Exclude', values: ['call-events'] }, 'call-events')).toBe(false);
+    });
+
+    it('docs/operations.md: an Alerts row, and a Troubleshooting row per queue that the rule\'s description names', () => {
+      const operations = readFileSync(join(repoRoot, 'docs', 'operations.md'), 'utf8');
+      const alertsSection = operations.slice(operations.indexOf('## Alerts'), operations.indexOf('## Troubleshooting'));
+      expect(alertsSection).toMatch(/^\| dead letters on Service Bus \|/m);
+      const troubleshooting = operations.slice(operations.indexOf('## Troubleshooting'));
+      const symptoms = [...troubleshooting.matchAll(/^\| ([^|]+) \|/gm)].map((m) => m[1]!.replaceAll('`', '').trim());
+      const description = deadLetterAlert().properties.description;
+      expect(description).toContain('docs/operations.md Troubleshooting');
+      const named = [...description.matchAll(/"(dead letters on [^"]+)"/g)].map((m) => m[1]!);
+      expect(named.sort()).toEqual(Object.keys(queueSettings).map((q) => `dead letters on ${q}`).sort());
+      for (const row of named) expect(symptoms, row).toContain(row);
+      // Each queue's row says how it dead-letters: after maxDeliveryCount deliveries, and on expiry where the queue does.
+      for (const [queue, settings] of Object.entries(queueSettings)) {
+        const row = troubleshooting.split('\n').find((line) => line.replaceAll('`', '').startsWith(`| dead letters on ${queue} |`))!;
+        expect(row, queue).toContain(`${settings.maxDeliveryCount as number} deliveries`);
+        expect(row.includes('TTLExpiredException'), queue).toBe(settings.deadLetteringOnMessageExpiration);
+        expect(row, queue).toContain('MaxDeliveryCountExceeded');
+      }
+    });
   });
 
   it('worker_active_calls, the heartbeat of the no-worker rule, has a value to export at 0 calls', async () => {
