@@ -7,7 +7,7 @@ param namespaceName string
 
 // Each queue's properties (sessions, duplicate detection window, TTL and dead-lettering on expiry, lock duration,
 // maxDeliveryCount): ONE source of truth, which the lab's Service Bus peer reads too (lab/servicebus/provisioned-queues.ts).
-// call-events: a call event waits an hour for its worker, then is dead-lettered; call-records: 14 days.
+// call-events: a call event waits an hour for its worker, then expires (ordinary calls leave some: no dead letter); call-records: 14 days, then dead-lettered.
 var queueSettings = loadJsonContent('servicebus-queues.json')
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {

@@ -545,7 +545,9 @@ describe('resource settings the issue requires', () => {
     expect(settings['call-events']).toMatchObject({
       requiresSession: true,
       requiresDuplicateDetection: true,
-      deadLetteringOnMessageExpiration: true,
+      // Ordinary calls leave events nobody takes (a call.disconnected published after the worker let go, every event of
+      // an outbound call never answered): they expire quietly, so a dead letter here means a poison event.
+      deadLetteringOnMessageExpiration: false,
       defaultMessageTimeToLive: expect.stringMatching(/^P/),
       maxDeliveryCount: 10,
     });
@@ -556,7 +558,7 @@ describe('resource settings the issue requires', () => {
     // The lab's Service Bus peer runs with exactly these settings.
     const { provisionedQueues, queueOptionsOf } = await import('../../lab/servicebus/provisioned-queues.js');
     expect(provisionedQueues).toEqual(Object.entries(settings).map(([name, p]) => queueOptionsOf(name, p as never)));
-    expect(provisionedQueues.find((q) => q.name === 'call-events')).toMatchObject({ maxDeliveryCount: 10, lockDurationMs: 60_000, defaultTimeToLiveMs: 3_600_000, duplicateDetectionWindowMs: 600_000, deadLetteringOnMessageExpiration: true, requiresSession: true });
+    expect(provisionedQueues.find((q) => q.name === 'call-events')).toMatchObject({ maxDeliveryCount: 10, lockDurationMs: 60_000, defaultTimeToLiveMs: 3_600_000, duplicateDetectionWindowMs: 600_000, deadLetteringOnMessageExpiration: false, requiresSession: true });
     const namespace = resources(bus).find((r) => r.type.startsWith('Microsoft.ServiceBus/namespaces@'))!;
     expect(literal(at(namespace.body, 'sku', 'name'))).toBe('Standard');
     expect(at(namespace.body, 'properties', 'disableLocalAuth')!.text).toBe('true');

@@ -137,7 +137,7 @@ describe('npm run calls against an Entra-protected API', () => {
           );
         });
 
-      const withKey = await run(['--csv', csv('key', '+15550108101'), '--key', lab.functions.functionKey], {});
+      const withKey = await run(['--csv', csv('key', '+15550108101'), `--key=${lab.functions.functionKey}`], {});
       expect(withKey.status).toBe(1);
       expect(withKey.stdout).toContain('refused (401)');
 

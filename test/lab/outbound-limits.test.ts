@@ -43,10 +43,10 @@ describe('calling hours through the local lab', () => {
       deferredBecause: expect.stringMatching(/OUTBOUND_CALLING_HOURS \(09:00-20:00\).*America\/New_York/),
     });
     expect(creates(lab, callId)).toHaveLength(0);
-    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    await expect.poll(async () => (await status(callId)).state, { timeout: 30_000 }).toBe('failed');
     expect(creates(lab, callId)).toHaveLength(1);
     expect(creates(lab, callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(opensAtRealMs);
-  });
+  }, 60_000);
 
   it('defers a message put on the queue directly, past the API, at 08:59:58 in New York (the trigger checks the hours itself), then places it at 09:00', async () => {
     lab.acs.outbound.script('+12125550124', { kind: 'busy', afterMs: 10 });
@@ -62,23 +62,23 @@ describe('calling hours through the local lab', () => {
     await sender.close();
     await client.close();
     await expect.poll(() => status(callId), { timeout: 5000 }).toMatchObject({ state: 'queued', deferredUntil: '2026-12-07T14:00:00.000Z' });
-    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    await expect.poll(async () => (await status(callId)).state, { timeout: 30_000 }).toBe('failed');
     expect(creates(lab, callId)).toHaveLength(1);
     expect(creates(lab, callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(opensAtRealMs);
-  });
+  }, 60_000);
 
   it('places at once inside the hours, and refuses (403) a toll-free number in July, when no hour is inside 09:00-20:00 in every North American zone', async () => {
     lab.acs.outbound.script('+12125550125', { kind: 'busy', afterMs: 10 });
     setNow('2026-12-07T15:00:00Z');
     const { callId } = (await (await post({ to: '+12125550125' })).json()) as { callId: string };
-    await expect.poll(async () => (await status(callId)).state, { timeout: 10_000 }).toBe('failed');
+    await expect.poll(async () => (await status(callId)).state, { timeout: 30_000 }).toBe('failed');
     expect(await status(callId)).not.toHaveProperty('deferredUntil');
 
     setNow('2026-07-07T15:00:00Z');
     const refused = await post({ to: '+18005550100' });
     expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({ field: 'to', error: expect.stringContaining('every time zone the number may be in') });
-  });
+  }, 60_000);
 });
 
 describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
@@ -106,9 +106,9 @@ describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
       await expect.poll(() => status(lab, third.callId), { timeout: 10_000 }).toMatchObject({ state: 'queued', deferredBecause: expect.stringContaining('OUTBOUND_MAX_CONCURRENT (2)') });
       expect(creates(lab, third.callId)).toHaveLength(0);
       const firstEndedAt = await firstEnded;
-      await expect.poll(() => creates(lab, third.callId).length, { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => creates(lab, third.callId).length, { timeout: 30_000 }).toBe(1);
       expect(creates(lab, third.callId)[0]!.receivedAt.getTime()).toBeGreaterThanOrEqual(firstEndedAt - 50);
-      await expect.poll(() => status(lab, third.callId), { timeout: 10_000 }).toMatchObject({ state: 'ended', outcome: 'human' });
+      await expect.poll(() => status(lab, third.callId), { timeout: 30_000 }).toMatchObject({ state: 'ended', outcome: 'human' });
       expect(await status(lab, third.callId)).not.toHaveProperty('deferredUntil');
     } finally {
       await lab.close();
