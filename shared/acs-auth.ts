@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { jwtFailure } from './jwt-failure.js';
 
 /** ACS Call Automation signs callbacks and media WebSocket upgrades with tokens from this issuer. */
 export const ACS_TOKEN_ISSUER = 'https://acscallautomation.communication.azure.com';
@@ -65,18 +66,8 @@ export class AcsTokenVerifier {
       });
       return payload;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new AcsAuthError('expired_token', 'token has expired');
-      if (
-        error instanceof joseErrors.JWKSTimeout ||
-        error instanceof joseErrors.JWKSInvalid ||
-        !(error instanceof joseErrors.JOSEError) ||
-        // jose throws its bare base class only when the key set endpoint answers non-200 or non-JSON.
-        error.constructor === joseErrors.JOSEError
-      ) {
-        // Network failures fetching the key set surface as plain errors: the token was not judged.
-        throw new AcsAuthError('keys_unavailable', `could not fetch signing keys: ${(error as Error).message}`);
-      }
-      throw new AcsAuthError('invalid_token', `${error.code}: ${error.message}`);
+      const failure = jwtFailure(error);
+      throw new AcsAuthError(failure.code, failure.message);
     }
   }
 }

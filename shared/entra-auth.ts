@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
+import { jwtFailure } from './jwt-failure.js';
 
 /** Where Entra publishes v2.0 tokens' issuer and keys (`<host>/<tenant>/v2.0`, `<host>/<tenant>/discovery/v2.0/keys`). */
 export const ENTRA_AUTHORITY_HOST = 'https://login.microsoftonline.com';
@@ -109,17 +110,8 @@ export class EntraTokenVerifier {
         requiredClaims: ['exp'],
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new EntraAuthError('expired_token', 'token has expired');
-      if (
-        error instanceof joseErrors.JWKSTimeout ||
-        error instanceof joseErrors.JWKSInvalid ||
-        !(error instanceof joseErrors.JOSEError) ||
-        // jose throws its bare base class only when the key set endpoint answers non-200 or non-JSON.
-        error.constructor === joseErrors.JOSEError
-      ) {
-        throw new EntraAuthError('keys_unavailable', `could not fetch signing keys: ${(error as Error).message}`);
-      }
-      throw new EntraAuthError('invalid_token', `${error.code}: ${error.message}`);
+      const failure = jwtFailure(error);
+      throw new EntraAuthError(failure.code, failure.message);
     }
     if (payload.ver !== issuer.version) throw new EntraAuthError('invalid_token', `ver ${String(payload.ver)} does not match the issuer (a ${issuer.version} token)`);
     const tid = claimString(payload, 'tid');
