@@ -17,6 +17,7 @@ import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';
 import type { CallSessionHooks } from '../worker/call-session.js';
 import { startCallControl } from '../worker/call-control/index.js';
+import { WorkerMetrics } from '../worker/metrics.js';
 import { loadCallControlConfig } from '../shared/config/call-control.js';
 import { startAcsTokenIssuer, type AcsTokenIssuer } from './acs-token-issuer.js';
 import { startEntraTokenIssuer, type EntraTokenIssuer } from './entra-token-issuer.js';
@@ -268,6 +269,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       options.callControl !== false
         ? { TRANSFER_TARGET: '+15550109999', OUTBOUND_STATUS_QUEUE: OUTBOUND_STATUS_QUEUE, ...workerEnv, ACS_CONNECTION_STRING: acs.connectionString, SERVICEBUS_CONNECTION_STRING: serviceBus.connectionString }
         : {};
+    /** One registry for the in-process worker and its call control, as worker/main.ts builds them. */
+    const workerMetrics = new WorkerMetrics();
     const callControl =
       options.callControl !== false && !childWorkers
         ? await startCallControl({
@@ -281,6 +284,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
             }),
             logger: log('call-control'),
             profiles: workerConfig.agentProfiles,
+            metrics: workerMetrics,
           })
         : undefined;
     if (callControl) closers.push(() => callControl.close(2000));
@@ -310,6 +314,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       const inProcess = new WorkerServer({
         config: workerConfig,
         logger: log('worker'),
+        metrics: workerMetrics,
         ...(credential ? { credential } : {}),
         createVoiceLiveClient: (clientOptions) => new VoiceLiveClient(clientOptions),
         hooksFor: (callId, profile) => combineHooks(timelineHooks(() => callOf(callId)), callControl?.hooksFor(callId, profile)),

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     logger: logger.child({ component: 'call-control' }),
     ...(credential ? { credential: () => credential } : {}),
     profiles: config.agentProfiles,
+    metrics,
   });
   const server = new WorkerServer({
     config,

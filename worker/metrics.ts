@@ -56,6 +56,18 @@ export class WorkerMetrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
     registers: [this.registry],
   });
+  readonly outboundAnswers = new Counter({
+    name: 'worker_outbound_answers_total',
+    help: 'Outbound calls the agent placed that were answered, at their end: who answered as the worker judged it (human, voicemail) and the voicemail message (left, none, cut; n/a for a person)',
+    labelNames: ['outcome', 'voicemail_message'] as const,
+    registers: [this.registry],
+  });
+  readonly voicemailRecognition = new Histogram({
+    name: 'worker_voicemail_recognition_seconds',
+    help: 'Outbound calls that reached a voicemail: from the answer (media started) to the model reporting the greeting (report_voicemail)',
+    buckets: [1, 2, 3, 4, 6, 8, 12, 20, 30],
+    registers: [this.registry],
+  });
   /** Children resolved once: label lookups stay off the per-frame path. */
   readonly inboundLatency = this.relayLatency.labels('inbound');
   readonly outboundLatency = this.relayLatency.labels('outbound');

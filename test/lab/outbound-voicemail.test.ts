@@ -52,11 +52,20 @@ describe('outbound calls: listening first and voicemail, through the local lab',
     return find()!.body as CallRecord;
   };
   const at = (call: EmulatedCall, type: string) => call.timeline.entries.find((e) => e.type === type)?.atMs;
+  /** A sample of the worker's /metrics (Prometheus text), 0 when absent. */
+  const metric = async (line: string) => {
+    const text = await (await fetch(`${lab.urls.worker.replace(/^ws/, 'http')}/metrics`)).text();
+    const found = text.split('\n').find((l) => l.startsWith(`${line} `));
+    return found ? Number(found.slice(line.length + 1)) : 0;
+  };
+  const HUMAN_ANSWERS = 'worker_outbound_answers_total{outcome="human",voicemail_message="n/a"}';
+  const VOICEMAILS_LEFT = 'worker_outbound_answers_total{outcome="voicemail",voicemail_message="left"}';
   /** The Voice Live session of the call to `number` (its outbound system item names the callee). */
   const sessionFor = (number: string) => lab.voiceLive!.sessions.find((s) => s.received.some((r) => r.type === 'conversation.item.create' && JSON.stringify(r.event).includes(number)));
 
   it('a person answers and speaks: the agent says nothing before them, then answers; outcome human on the record and the status', async () => {
     lab.acs.outbound.script('+15550108001', { kind: 'human', answerAfterMs: 100, hangUpAfterMs: 4000 });
+    const humansBefore = await metric(HUMAN_ANSWERS);
     const callId = await place({ to: '+15550108001', context: { name: 'Ada' } });
     const call = await callOf(callId);
     const spoke = await call.timeline.waitFor((e) => e.type === 'speaks', 10_000, 'callee speaks');
@@ -69,6 +78,7 @@ describe('outbound calls: listening first and voicemail, through the local lab',
     expect(record.outbound?.recognisedMs).toBeUndefined();
     expect(record.tools.map((t) => t.name)).not.toContain('report_voicemail');
     await expect.poll(() => status(callId), { timeout: 10_000 }).toMatchObject({ state: 'ended', outcome: 'human' });
+    expect(await metric(HUMAN_ANSWERS)).toBe(humansBefore + 1);
   });
 
   it('a callee who says nothing: the agent speaks first once OUTBOUND_LISTEN_FIRST_SILENCE_MS has passed, not before', async () => {
@@ -84,6 +94,7 @@ describe('outbound calls: listening first and voicemail, through the local lab',
 
   it('a voicemail: the model reports it, the agent stays silent through the greeting and beep, leaves the message, hangs up; outcome voicemail on the record and the status', async () => {
     lab.acs.outbound.script('+15550108003', { kind: 'voicemail', answerAfterMs: 100, greeting, beepMs: 400, recordForMs: 20_000 });
+    const [leftBefore, recognisedBefore] = [await metric(VOICEMAILS_LEFT), await metric('worker_voicemail_recognition_seconds_count')];
     const callId = await place({ to: '+15550108003', context: { name: 'Ada' } });
     const call = await callOf(callId);
     await call.timeline.waitFor((e) => e.type === 'voicemail-beep', 15_000, 'beep');
@@ -108,6 +119,9 @@ describe('outbound calls: listening first and voicemail, through the local lab',
     const session = sessionFor('+15550108003')!;
     expect((session.session.tools as { name: string }[]).map((t) => t.name)).toContain('report_voicemail');
     expect(session.received.some((r) => r.type === 'response.cancel')).toBe(true);
+    // Counted once, where the record was made.
+    expect(await metric(VOICEMAILS_LEFT)).toBe(leftBefore + 1);
+    expect(await metric('worker_voicemail_recognition_seconds_count')).toBe(recognisedBefore + 1);
   });
 
   it('a greeting that goes on after a long pause cuts the message: the worker waits for quiet again and says it once more, in full', async () => {

@@ -17,6 +17,7 @@ import type { ToolRegistry } from '../tools/registry.js';
 import type { ToolContext, TransferOutcome } from '../tools/types.js';
 import type { ServerEvent } from '../voice-live/events.js';
 import type { VoiceLiveSessionSettings } from '../voice-live/session-config.js';
+import type { WorkerMetrics } from '../metrics.js';
 import type { CallActions } from './call-automation.js';
 import { CallerSilenceWatch } from './caller-silence.js';
 import { outboundContextText } from './outbound-context.js';
@@ -42,7 +43,11 @@ export interface CallControllerDeps {
   /** Pause before accepting the call's bus session again (held elsewhere, bus down). */
   subscriptionRetryDelayMs?: number;
   onFinished?: (controller: CallController) => void;
+  /** Counted once per call, where its record is made (a call handed to another worker is counted there). */
+  metrics?: CallOutcomeMetrics | undefined;
 }
+
+export type CallOutcomeMetrics = Pick<WorkerMetrics, 'outboundAnswers' | 'voicemailRecognition'>;
 
 const AUDIBLE_POLL_MS = 20;
 /**
@@ -705,6 +710,11 @@ export class CallController {
     void this.continuity.clear().finally(() => void this.subscription?.close());
     if (this.continuity.isStored) this.log.info({ ...this.continuity.stats }, 'carried call state: cost for this call');
     const record = this.record.build(facts);
+    if (record.outbound) {
+      const { outcome, voicemailMessage, recognisedMs } = record.outbound;
+      this.deps.metrics?.outboundAnswers.inc({ outcome, voicemail_message: voicemailMessage ?? 'n/a' });
+      if (recognisedMs !== undefined) this.deps.metrics?.voicemailRecognition.observe(recognisedMs / 1000);
+    }
     if (this.deps.outbox) this.deps.outbox.add(record);
     else this.log.info({ outcome: record.outcome, durationMs: record.durationMs, cost: record.cost.total }, 'call record (no Service Bus configured)');
     this.deps.onFinished?.(this);

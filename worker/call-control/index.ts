@@ -14,7 +14,7 @@ import { ToolRegistry } from '../tools/registry.js';
 import type { AgentTool } from '../tools/types.js';
 import { createCallAutomationClient } from '../../shared/call-automation-client.js';
 import { callActionsFrom, type CallActions } from './call-automation.js';
-import { CallController } from './call-controller.js';
+import { CallController, type CallOutcomeMetrics } from './call-controller.js';
 
 export { CallController } from './call-controller.js';
 
@@ -32,6 +32,8 @@ export interface CallControlDeps {
   busRetryOptions?: RetryOptions;
   outboxOptions?: RecordOutboxOptions;
   subscriptionRetryDelayMs?: number;
+  /** The worker's metrics, for the calls' outbound outcomes. */
+  metrics?: CallOutcomeMetrics;
 }
 
 export interface CallControlRuntime {
@@ -182,6 +184,7 @@ export function createCallControl(deps: CallControlDeps): CallControlRuntime {
         outbox: outbox ? recordSinkFor(callId, () => controller) : undefined,
         handOver: handOverFor(callId, () => controller),
         ...(deps.subscriptionRetryDelayMs !== undefined ? { subscriptionRetryDelayMs: deps.subscriptionRetryDelayMs } : {}),
+        metrics: deps.metrics,
         onFinished: (finished: CallController) => {
           if (calls.get(callId) === finished) calls.delete(callId);
           const release = finished.released.finally(() => released.delete(release));
