@@ -384,7 +384,7 @@
   function showRingTone() {
     if (!ring) return;
     stats.ringTone = ring.context.state === 'running' ? 'playing' : 'blocked';
-    $('ring-tone').textContent = stats.ringTone === 'playing' ? '' : 'ring tone muted by the browser until you click the page';
+    $('ring-tone').textContent = stats.ringTone === 'playing' ? '' : 'ring tone muted by the browser until you click the page or press a key';
   }
 
   function stopRing() {
@@ -458,10 +458,13 @@
     $('call-me').hidden = !(config.callee && config.outbound);
   }
 
-  // A muted ring tone starts sounding at the first click anywhere on the page.
-  document.addEventListener('click', () => {
+  // A muted ring tone starts sounding at the first click or key press anywhere on the page (both are user gestures
+  // to the browser, so a keyboard user gets the tone as well).
+  const unmuteRing = () => {
     if (ring && ring.context.state !== 'running') void ring.context.resume().then(showRingTone, showRingTone);
-  });
+  };
+  document.addEventListener('click', unmuteRing);
+  document.addEventListener('keydown', unmuteRing);
   $('accept').addEventListener('click', () => void accept());
   $('decline').addEventListener('click', decline);
   $('call-me').addEventListener('click', () => void requestCallToMe());
