@@ -39,8 +39,13 @@ export interface OutboundStatusStore {
 const slotsSchema = z.object({ slots: z.record(z.string(), z.object({ attempt: z.number().int(), expiresAt: z.string() })) });
 type Slots = z.infer<typeof slotsSchema>['slots'];
 
-const LOCKED_RETRIES = 20;
-const LOCKED_WAIT_MS = 150;
+/**
+ * How long a locked session is waited for. Every reader takes the lock (a client polling GET /api/calls/{callId}
+ * included), so a writer that gave up after a few tries could lose to a busy poller; the pauses are jittered so two
+ * waiters do not retry in step. Within the trigger's functionTimeout (host.json, 30 s).
+ */
+const LOCKED_WAIT_TOTAL_MS = 10_000;
+const LOCKED_PAUSE_MS = { min: 50, max: 250 };
 
 export class StatusStoreError extends Error {
   constructor(message: string, readonly code: 'busy' | 'corrupt') {
@@ -146,15 +151,17 @@ export class ServiceBusStatusStore implements OutboundStatusStore {
 
   private async withSession<T>(callId: string, work: (receiver: ServiceBusSessionReceiver) => Promise<T>): Promise<T> {
     let receiver: ServiceBusSessionReceiver | undefined;
-    for (let attempt = 0; !receiver; attempt++) {
+    const giveUpAt = Date.now() + LOCKED_WAIT_TOTAL_MS;
+    while (!receiver) {
       try {
         receiver = await this.client.acceptSession(this.queueName, callId, { maxAutoLockRenewalDurationInMs: 0 });
       } catch (error) {
         const code = (error as { code?: string }).code;
-        if (code !== 'SessionCannotBeLocked' || attempt >= LOCKED_RETRIES) {
+        if (code !== 'SessionCannotBeLocked' || Date.now() >= giveUpAt) {
           throw code === 'SessionCannotBeLocked' ? new StatusStoreError(`the status of ${callId} stayed locked by another writer`, 'busy') : error;
         }
-        await new Promise((resolve) => setTimeout(resolve, LOCKED_WAIT_MS));
+        const pauseMs = LOCKED_PAUSE_MS.min + Math.random() * (LOCKED_PAUSE_MS.max - LOCKED_PAUSE_MS.min);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
     try {

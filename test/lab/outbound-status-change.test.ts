@@ -33,7 +33,7 @@ describe('outbound status changes that cannot be written at once', () => {
     let held: ServiceBusSessionReceiver | undefined = await client.acceptSession('outbound-call-status', callId);
     try {
       // The callback gives up on the lock and hands the change to the queue; the trigger cannot apply it either yet.
-      await expect.poll(() => statusChanges(callId).map((m) => (m.body as { statusChange: string }).statusChange), { timeout: 15_000 }).toEqual(['createCallFailed']);
+      await expect.poll(() => statusChanges(callId).map((m) => (m.body as { statusChange: string }).statusChange), { timeout: 30_000 }).toEqual(['createCallFailed']);
       expect(slotHolders()).toContain(callId);
     } finally {
       await held.close();
@@ -44,7 +44,7 @@ describe('outbound status changes that cannot be written at once', () => {
     const creates = lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
     expect(creates).toHaveLength(2);
     await expect.poll(slotHolders, { timeout: 5000 }).not.toContain(callId);
-  }, 60_000);
+  }, 90_000);
 
   it('a status change put on the queue for a call still up changes nothing and keeps its slot', async () => {
     lab.acs.outbound.script('+15550130002', { kind: 'human', answerAfterMs: 100 });
