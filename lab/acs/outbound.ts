@@ -112,6 +112,10 @@ export interface OutboundCalls {
 }
 
 
+/** A live greeting is handed to the media this often, this far ahead of its own clock. */
+const LIVE_FEED_MS = 40;
+const LIVE_LEAD_MS = 100;
+
 /** A sine tone at `frequencyHz`, `ms` long: the callee's "Hello?" stand-in and the mailbox beep. */
 export function tone(sampleRateHz: number, frequencyHz: number, ms: number, amplitude = 8000): Int16Array {
   const samples = new Int16Array(Math.round((sampleRateHz * ms) / 1000));
@@ -278,9 +282,29 @@ export function createOutboundCalls(host: OutboundCallsHost, options: OutboundCa
     const beep = tone(rateHz, 1000, callee.beepMs ?? 400);
     const greetingMs = Math.round((greeting.length / rateHz) * 1000);
     call.timeline.add('caller', 'voicemail-greeting', { ms: greetingMs });
-    call.say(concat([greeting, beep]));
+    playLive(call, concat([greeting, beep]), rateHz);
     later(greetingMs, () => call.timeline.add('caller', 'voicemail-beep'));
     later(greetingMs + (callee.beepMs ?? 400) + (callee.recordForMs ?? 30_000), () => void call.hangUp());
+  }
+
+  /**
+   * A mailbox plays its greeting on its own clock, whoever listens: fed to the media as it plays (a little ahead), so
+   * what plays while no media flows (the worker was lost, ACS restarts the stream) is not heard by anyone, and the
+   * rest reaches whichever worker has the media next.
+   */
+  function playLive(call: EmulatedCall, audio: Int16Array, rateHz: number): void {
+    const startedAt = performance.now();
+    let sent = 0;
+    const feed = () => {
+      if (call.isOver) return clearInterval(timer);
+      const due = Math.min(audio.length, Math.round(((performance.now() - startedAt + LIVE_LEAD_MS) * rateHz) / 1000));
+      if (due > sent) call.say(audio.subarray(sent, due));
+      sent = due;
+      if (sent >= audio.length) clearInterval(timer);
+    };
+    const timer = setInterval(feed, LIVE_FEED_MS);
+    timer.unref();
+    feed();
   }
 
   return {

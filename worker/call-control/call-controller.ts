@@ -130,7 +130,11 @@ export class CallController {
       fillerText: config.toolFillerText,
       isAgentAudible: () => this.call?.isAgentAudible() ?? false,
       logger: this.log,
-      onToolUsed: (use) => this.record.addTool(use),
+      // The record changed: carried too (a tool whose follow-up response is dropped, report_voicemail, ends no turn).
+      onToolUsed: (use) => {
+        this.record.addTool(use);
+        this.continuity.changed();
+      },
     });
     this.continuity = new CallContinuity({
       callId: deps.callId,
@@ -151,6 +155,7 @@ export class CallController {
         endCall: (reason) => this.endCall(reason),
         endCallTimeoutMs: config.endCallTimeoutMs,
         statusStore: deps.busClient && statusQueue ? new ServiceBusStatusStore(deps.busClient, statusQueue) : undefined,
+        onChange: () => void this.continuity.flush(),
       });
     }
     this.hooks = {
@@ -636,6 +641,7 @@ export class CallController {
       caller: { ...this.caller },
       conversation: voiceLive?.conversationEntries ?? [],
       record: this.record.build(facts),
+      ...(this.outbound ? { outbound: { context: this.outbound.carriedContext } } : {}),
     };
   }
 
@@ -649,6 +655,7 @@ export class CallController {
     if (state.caller.to) this.caller.to = state.caller.to;
     if (state.caller.displayName) this.caller.displayName = state.caller.displayName;
     this.record.setParties(this.caller.from, this.caller.to);
+    if (state.outbound) this.outbound?.restoreContext(state.outbound.context);
     if (state.record) {
       this.record.inherit(state.record);
       const maxMinutes = this.deps.config.caps.maxMinutes;

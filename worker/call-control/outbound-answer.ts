@@ -29,6 +29,12 @@ export interface OutboundAnswerDeps {
   endCallTimeoutMs: number;
   /** Unset: the worker has no OUTBOUND_STATUS_QUEUE (or no Service Bus). */
   statusStore?: OutboundStatusStore | undefined;
+  /**
+   * A voicemail fact the next worker needs has changed (recognised, message started, message done): the carried
+   * state is written now rather than after the usual debounce, since a worker lost in between would repeat or skip
+   * a step of the message.
+   */
+  onChange?: () => void;
   now?: () => number;
 }
 
@@ -54,6 +60,12 @@ export class OutboundAnswer {
   /** The callee side spoke over the message while it played (the agent's audio was cut at the caller's end). */
   private messageCut = false;
   private stopped = false;
+  /** start() was called: whether this call continues one held elsewhere is known. */
+  private started = false;
+  /** The callee spoke before start(): on a new call that is the first words; on a carried one it means nothing. */
+  private spokeBeforeStart = false;
+  /** Responses created and not done yet: on a call carried over mid-voicemail, any started before start() are dropped. */
+  private readonly liveResponses = new Set<string>();
 
   constructor(private readonly deps: OutboundAnswerDeps) {
     this.log = deps.logger;
@@ -68,23 +80,60 @@ export class OutboundAnswer {
     this.deps.record.setOutbound({ attempt });
   }
 
+  /** The request's context, carried to the next worker (which never sees `call.outbound.requested`). */
+  get carriedContext(): Record<string, unknown> {
+    return this.context;
+  }
+
+  /** From the carried state, before start(): the context the message's placeholders come from. */
+  restoreContext(context: Record<string, unknown>): void {
+    this.context = context;
+  }
+
   /** Once any carried-over state is known. A continuation never listens first again; a voicemail in progress carries on. */
   start(resumed: { answeredAtMs: number } | undefined): void {
-    if (this.stopped) return;
+    if (this.stopped || this.started) return;
+    this.started = true;
     if (resumed) {
       this.answeredAtMs = resumed.answeredAtMs;
       const known = this.deps.record.outboundSoFar;
-      if (known?.outcome === 'voicemail' && known.hungUpMs === undefined) {
-        this.log.info('call carried over while leaving a voicemail: waiting for quiet, then leaving the message');
-        this.phase = 'voicemail-waiting';
-        void this.leaveVoicemail();
-      } else {
-        this.phase = 'conversation';
-      }
+      if (known?.outcome === 'voicemail') return this.resumeVoicemail(known.hungUpMs !== undefined, known.messageStartedMs !== undefined);
+      this.phase = 'conversation';
+      return;
+    }
+    if (this.spokeBeforeStart) {
+      this.phase = 'conversation';
+      this.deps.record.setOutbound({ firstWords: 'callee' });
       return;
     }
     this.listenTimer = setTimeout(() => this.onListenTimeout(), this.deps.settings.listenFirstSilenceMs);
     this.listenTimer.unref();
+  }
+
+  /**
+   * A call carried over after report_voicemail. The message not yet left: the model stays quiet (a response server VAD
+   * began on this worker before the state was read is dropped), the rest of the greeting is waited out, and the message
+   * is said from the start, in full, even if the lost worker had begun it: a mailbox then holds a cut message and a
+   * whole one, better than only a cut one. The message already played (the worker was lost before its hang-up): hang up.
+   */
+  private resumeVoicemail(messageDone: boolean, messageBegun: boolean): void {
+    if (messageDone) {
+      this.log.info('call carried over after the voicemail message was left: hanging up');
+      this.phase = 'done';
+      void this.deps.endCall('voicemail message left before the handover');
+      return;
+    }
+    this.log.info({ messageBegun }, messageBegun ? 'call carried over while the voicemail message played: saying it again, in full, once the line is quiet' : 'call carried over while leaving a voicemail: waiting for quiet, then leaving the message');
+    this.phase = 'voicemail-waiting';
+    for (const responseId of this.liveResponses) this.dropResponse(responseId);
+    // The lost worker wrote it when the voicemail was recognised; written again in case it died before that write.
+    void this.writeStatus();
+    void this.leaveVoicemail();
+  }
+
+  private dropResponse(responseId: string): void {
+    this.deps.call()?.discardResponse(responseId);
+    this.deps.record.onResponseDropped(responseId);
   }
 
   get isListening(): boolean {
@@ -98,22 +147,28 @@ export class OutboundAnswer {
 
   onVoiceLiveEvent(event: ServerEvent): void {
     if (event.type === 'input_audio_buffer.speech_started' && this.phase === 'listening') {
+      if (!this.started) {
+        this.spokeBeforeStart = true;
+        return;
+      }
       clearTimeout(this.listenTimer);
       this.phase = 'conversation';
       this.deps.record.setOutbound({ firstWords: 'callee' });
     } else if (event.type === 'response.created') {
+      this.liveResponses.add(event.response.id);
       if (this.phase === 'voicemail-waiting') {
         // Server VAD answers each turn of the greeting by itself: nothing of it may reach the mailbox.
         this.log.debug({ responseId: event.response.id }, 'response during the voicemail greeting dropped');
-        this.deps.call()?.discardResponse(event.response.id);
-        this.deps.record.onResponseDropped(event.response.id);
+        this.dropResponse(event.response.id);
       } else if (this.phase === 'voicemail-speaking' && this.messageResponseId === undefined) {
         this.messageResponseId = event.response.id;
         this.deps.record.setOutbound({ messageStartedMs: this.sinceAnswered() });
+        this.deps.onChange?.();
         this.messageResponseSeen?.();
       }
-    } else if (event.type === 'response.done' && event.response.id === this.messageResponseId) {
-      this.messageStatus = event.response.status ?? undefined;
+    } else if (event.type === 'response.done') {
+      this.liveResponses.delete(event.response.id);
+      if (event.response.id === this.messageResponseId) this.messageStatus = event.response.status ?? undefined;
     }
   }
 
@@ -139,6 +194,7 @@ export class OutboundAnswer {
     this.phase = 'voicemail-waiting';
     const recognisedMs = this.sinceAnswered();
     this.deps.record.setOutbound({ outcome: 'voicemail', recognisedMs });
+    this.deps.onChange?.();
     // The model's words are not logged (they may quote the greeting: a name, a number).
     this.log.info({ recognisedMs, reasonChars: reason.length }, 'outbound call reached a voicemail');
     void this.writeStatus();
@@ -158,6 +214,7 @@ export class OutboundAnswer {
       if (!message) {
         this.phase = 'done';
         this.deps.record.setOutbound({ voicemailMessage: 'none', hungUpMs: this.sinceAnswered() });
+        this.deps.onChange?.();
         await this.deps.endCall('voicemail reached; no message to leave');
         return;
       }
@@ -166,6 +223,7 @@ export class OutboundAnswer {
       if (played !== 'cut' || attempt === MESSAGE_ATTEMPTS) {
         this.phase = 'done';
         this.deps.record.setOutbound({ voicemailMessage: played === 'left' ? 'left' : 'cut', hungUpMs: this.sinceAnswered() });
+        this.deps.onChange?.();
         if (played === 'not-started') this.log.warn({ timeoutMs: this.deps.endCallTimeoutMs }, 'the voicemail message did not start in time; hanging up');
         await this.deps.endCall(played === 'left' ? 'voicemail message left' : 'voicemail message not played in full');
         return;

@@ -56,12 +56,14 @@ describe('a call\'s continuity', () => {
     expect(resumed).toEqual([]);
   });
 
-  it('flush writes at once; clear leaves JSON null and stops later writes', async () => {
+  it('flush writes at once; clear leaves JSON null and stops later writes, flushes included', async () => {
     const { c, writes } = continuity({ debounceMs: 10_000 });
     c.changed();
     expect(await c.flush()).toBe(true);
     await c.clear();
     c.changed();
+    // A flush asked for after the call ended (a voicemail step racing the hang-up) would put the state back.
+    expect(await c.flush()).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(writes.at(-1)).toBeNull();
     expect(writes).toHaveLength(2);

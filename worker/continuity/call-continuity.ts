@@ -103,6 +103,8 @@ export class CallContinuity {
 
   /** Writes now (after any write in flight): the call is about to move. */
   async flush(): Promise<boolean> {
+    // After clear(): writing now would put a finished call's state back.
+    if (this.closed) return false;
     clearTimeout(this.timer);
     this.timer = undefined;
     return this.write();

@@ -18,6 +18,14 @@ describe('carried call state', () => {
     expect(parseCarriedState(undefined, 'call-1')).toEqual({ kind: 'none' });
   });
 
+  it('carries an outbound call\'s request context (the next worker never sees call.outbound.requested); a state without it still reads', () => {
+    const outbound = { ...state(1), outbound: { context: { name: 'Ada', appointment: { at: '10:00' } } } };
+    expect(parseCarriedState(JSON.parse(JSON.stringify(outbound)), 'call-1')).toEqual({ kind: 'state', state: outbound });
+    expect(parseCarriedState({ ...state(1), outbound: { context: 'Ada' } }, 'call-1').kind).toBe('unreadable');
+    const parsed = parseCarriedState(JSON.parse(JSON.stringify(state(1))), 'call-1');
+    expect(parsed.kind === 'state' && parsed.state.outbound).toBeUndefined();
+  });
+
   it('ignores, with a reason, a state of another version, of another call, or not a state at all', () => {
     expect(parseCarriedState({ ...state(1), v: 2 }, 'call-1').kind).toBe('unreadable');
     expect(parseCarriedState(state(1), 'call-2')).toEqual({ kind: 'unreadable', reason: 'state of another call' });

@@ -32,6 +32,8 @@ export const carriedStateSchema = z.object({
   conversation: z.array(entrySchema),
   /** The call record so far (built as if the call ended now), continued by the next worker. */
   record: callRecordSchema.optional(),
+  /** A call the agent placed: the request's context (its voicemail message's placeholders), from `call.outbound.requested`, which the first worker consumed. */
+  outbound: z.object({ context: z.record(z.string(), z.unknown()) }).optional(),
   /** How many workers have held the call before this state was written (0 on the first). */
   handovers: z.number().int().min(0),
   savedAt: z.string(),
