@@ -24,6 +24,9 @@ import { answerManagementRequest } from './management.js';
 import { QueueEntity, type QueueOptions, type SettleOutcome, type Source } from './queue.js';
 import { entityPathOfAudience, verifySasToken, type SasKey } from './sas.js';
 
+/** The longest timer Node keeps (2^31-1 ms); the broker re-arms after it. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** A client receiver link reading from a queue: it holds the locks of what it was sent. */
 interface Consumer {
   readonly link: Sender;
@@ -434,7 +437,9 @@ export class Broker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (next === undefined) return;
-    this.timer = setTimeout(() => this.expireLocks(), Math.max(0, next - this.now()) + 1);
+    // Node fires a timer longer than 2^31-1 ms at once (TimeoutOverflowWarning): a message scheduled 30 days ahead
+    // (an outbound status cleanup) made this a 1 ms loop. A shorter wait just re-arms when it fires.
+    this.timer = setTimeout(() => this.expireLocks(), Math.min(MAX_TIMER_MS, Math.max(0, next - this.now()) + 1));
     this.timer.unref();
   }
 

@@ -26,4 +26,28 @@ describe('Service Bus peer: scheduled messages', () => {
     await receiver.close();
     await sender.close();
   });
+
+  it('holds a message scheduled 30 days ahead (an outbound status cleanup) without a timer Node cannot keep, and still delivers one due soon', async () => {
+    const overflows: string[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === 'TimeoutOverflowWarning') overflows.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      peer = await startServiceBusPeer({ queues: [{ name: 'q' }] });
+      client = new ServiceBusClient(peer.connectionString, { retryOptions: testClientRetryOptions });
+      const sender = client.createSender('q');
+      await sender.sendMessages({ body: 'in 30 days', messageId: 'far', scheduledEnqueueTimeUtc: new Date(Date.now() + 30 * 86_400_000) });
+      await sender.sendMessages({ body: 'soon', messageId: 'soon', scheduledEnqueueTimeUtc: new Date(Date.now() + 300) });
+      const receiver = client.createReceiver('q');
+      const received = await receiver.receiveMessages(5, { maxWaitTimeInMs: 3000 });
+      expect(received.map((m) => m.body)).toEqual(['soon']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(overflows).toEqual([]);
+      await receiver.close();
+      await sender.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
