@@ -1,25 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../lab/lab.js';
 import type { PeerSession } from '../../lab/voice-live/index.js';
+import { agentAudio, itemsOf, sleep, textOf } from './voice-live-items.js';
 
 /**
  * Voice Live drops a session mid-call (a network blip, a service restart): the worker opens a new one with the
  * conversation replayed. What the dropped session owed the caller is carried on, as at a forced renewal: a reply
  * the drop cut is finished from where it stopped, a turn left without an answer is answered.
  */
-const RATE_HZ = 24000;
 
 let lab: Lab | undefined;
 afterEach(async () => {
   await lab?.close();
   lab = undefined;
 });
-
-function agentAudio(ms: number): Int16Array {
-  const samples = new Int16Array((RATE_HZ / 1000) * ms);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / RATE_HZ));
-  return samples;
-}
 
 async function callOnFirstSession(): Promise<PeerSession> {
   lab = await startLab({ logLevel: 'silent', voiceLiveMode: 'scripted', greeting: false });
@@ -35,17 +29,6 @@ async function nextConfiguredSession(): Promise<PeerSession> {
   await next.waitFor('session.update', undefined, 5_000);
   return next;
 }
-
-const textOf = (item: Record<string, unknown>) => (item.content as { text: string }[])[0]!.text;
-const itemsOf = (session: PeerSession) =>
-  session.received
-    .filter((r) => r.type === 'conversation.item.create')
-    .map((r) => {
-      const { id: _id, ...item } = r.event.item as Record<string, unknown>;
-      return item;
-    })
-    .filter((item) => !(item.role === 'system' && textOf(item).startsWith('Call context')));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a Voice Live drop mid-call: the new session carries on', () => {
   it('the agent was speaking: the new session gets the reply as far as it came and is asked to finish it', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLab, type Lab } from '../../lab/lab.js';
 import type { PeerSession } from '../../lab/voice-live/index.js';
+import { agentAudio, itemsOf, sleep, textOf } from './voice-live-items.js';
 
 /**
  * Voice Live ends a session after 60 minutes; the worker opens the next one early and switches to it. Here the
@@ -10,20 +11,12 @@ import type { PeerSession } from '../../lab/voice-live/index.js';
  */
 const SESSION_MS = 6000;
 const RENEW_LEAD_MS = '4000';
-const RATE_HZ = 24000;
 
 let lab: Lab | undefined;
 afterEach(async () => {
   await lab?.close();
   lab = undefined;
 });
-
-/** `ms` of a steady, audible 24 kHz pattern. */
-function agentAudio(ms: number): Int16Array {
-  const samples = new Int16Array((RATE_HZ / 1000) * ms);
-  for (let i = 0; i < samples.length; i++) samples[i] = Math.round(8000 * Math.sin((2 * Math.PI * 220 * i) / RATE_HZ));
-  return samples;
-}
 
 /** A call through the lab and its first Voice Live session; then the standby session, once it is configured. */
 async function callWithStandby(): Promise<{ first: PeerSession; standby: () => Promise<PeerSession> }> {
@@ -46,18 +39,6 @@ async function callWithStandby(): Promise<{ first: PeerSession; standby: () => P
     },
   };
 }
-
-const textOf = (item: Record<string, unknown>) => (item.content as { text: string }[])[0]!.text;
-/** The items a session was given, without the ids the worker gives replayed items and the lab's call-context note. */
-const itemsOf = (session: PeerSession) =>
-  session.received
-    .filter((r) => r.type === 'conversation.item.create')
-    .map((r) => {
-      const { id: _id, ...item } = r.event.item as Record<string, unknown>;
-      return item;
-    })
-    .filter((item) => !(item.role === 'system' && textOf(item).startsWith('Call context')));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('session renewal through the lab (short sessions)', () => {
   it('caller speaking: a question asked while renewal is pending is answered by the old session before the switch, and both reach the new one', async () => {
