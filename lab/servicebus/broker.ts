@@ -447,6 +447,7 @@ export class Broker {
     this.timer = undefined;
     for (const queue of this.queues.values()) {
       queue.expire();
+      queue.showDue();
       for (const holder of queue.takeLostSessionHolders()) {
         const consumer = this.consumerOfLink.get(holder as Sender);
         if (!consumer) continue;

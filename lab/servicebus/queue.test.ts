@@ -20,6 +20,20 @@ function queue(options: Partial<QueueOptions>, c = clock()) {
 }
 
 describe('QueueEntity', () => {
+  it("keeps a scheduled message's time as the next deadline after it has passed, until the broker has shown it (showDue): a re-arm between its time and the timer cannot lose the wake-up", () => {
+    const { q, c } = queue({});
+    const scheduled = { ...message({ id: 'later' }), message_annotations: { 'x-opt-scheduled-enqueue-time': new Date(c.now() + 300) } } as unknown as Message;
+    q.enqueue(scheduled);
+    const dueAt = c.now() + 300;
+    expect(q.nextLockDeadlineMs()).toBe(dueAt);
+    c.advance(350);
+    // The broker re-arms here (another operation) before its timer ran: the deadline must still be there.
+    expect(q.nextLockDeadlineMs()).toBe(dueAt);
+    q.showDue();
+    expect(q.nextLockDeadlineMs()).toBeUndefined();
+    expect(q.nextFor({ kind: 'queue' })?.messageId).toBe('later');
+  });
+
   it('drops a message whose messageId was seen within the duplicate detection window, and keeps it after the window', () => {
     const { q, c } = queue({ duplicateDetectionWindowMs: 1000 });
     expect(q.enqueue(message({ id: 'a' }))).toEqual({ ok: true, duplicate: false });

@@ -88,6 +88,8 @@ export class QueueEntity {
   private readonly deadLetter = new MessageLog();
   private readonly seenMessageIds = new Map<string, number>();
   private readonly sessionLocks = new Map<string, { holder: LockHolder; lockedUntilMs: number }>();
+  /** Scheduled messages the broker has not yet seen become visible (nextLockDeadlineMs, showDue). */
+  private readonly awaitingVisibility = new Set<StoredMessage>();
   private readonly sessionStates = new Map<string, Buffer | null>();
   private lostHolders: LockHolder[] = [];
 
@@ -127,7 +129,7 @@ export class QueueEntity {
     const scheduled = scheduledEnqueueTimeMs(amqp);
     if (scheduled !== undefined && scheduled > nowMs) {
       // As Service Bus: the time to live counts from when the message becomes visible.
-      this.main.append(amqp, nowMs, scheduled + ttlMs, { scheduledFromMs: scheduled } as Partial<PeerMessage>);
+      this.awaitingVisibility.add(this.main.append(amqp, nowMs, scheduled + ttlMs, { scheduledFromMs: scheduled } as Partial<PeerMessage>));
     } else {
       this.main.append(amqp, nowMs, nowMs + ttlMs);
     }
@@ -317,9 +319,20 @@ export class QueueEntity {
     for (const lock of this.sessionLocks.values()) consider(lock.lockedUntilMs);
     for (const m of [...this.main.all, ...this.deadLetter.all]) {
       if (m.lock && !m.lock.sessionBound) consider(m.lock.lockedUntilMs);
-      if (m.state === 'active' && m.scheduledFromMs !== undefined && m.scheduledFromMs > this.now()) consider(m.scheduledFromMs);
+    }
+    // A scheduled message is a deadline until the broker has seen it become visible (showDue), even once its time has
+    // passed: a re-arm that came after its time but before the timer fired must not drop the wake-up.
+    for (const m of this.awaitingVisibility) {
+      if (m.state === 'active' && m.scheduledFromMs !== undefined) consider(m.scheduledFromMs);
+      else this.awaitingVisibility.delete(m);
     }
     return next;
+  }
+
+  /** Scheduled messages whose time has come are now ordinary messages; the caller then offers them to receivers. */
+  showDue(): void {
+    const nowMs = this.now();
+    for (const m of this.awaitingVisibility) if (m.scheduledFromMs === undefined || m.scheduledFromMs <= nowMs) this.awaitingVisibility.delete(m);
   }
 
   peek(fromSequenceNumber: number, count: number, sessionId?: string): StoredMessage[] {
