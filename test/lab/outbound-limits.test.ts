@@ -121,9 +121,10 @@ describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
       // The first callee stays on the line far longer than the slot's bound: to the store, its release is lost.
       lab.acs.outbound.script('+15550110011', { kind: 'human', answerAfterMs: 100, hangUpAfterMs: 15_000 });
       lab.acs.outbound.script('+15550110012', { kind: 'busy', afterMs: 10 });
+      // The slot is taken (and its lapse counted from) before createCall goes out, so the bound is from the request.
+      const firstRequestedAt = Date.now();
       const first = await post(lab, { to: '+15550110011' });
       await expect.poll(() => creates(lab, first.callId).length, { timeout: 10_000 }).toBe(1);
-      const firstPlacedAt = creates(lab, first.callId)[0]!.receivedAt.getTime();
       const firstEnded = endOf(lab, first.callId);
       let firstEndedAt: number | undefined;
       void firstEnded.then((at) => (firstEndedAt = at));
@@ -131,7 +132,7 @@ describe('OUTBOUND_MAX_CONCURRENT through the local lab', () => {
       await expect.poll(() => status(lab, second.callId), { timeout: 10_000 }).toMatchObject({ state: 'queued', deferredBecause: expect.stringContaining('OUTBOUND_MAX_CONCURRENT (1)') });
       await expect.poll(() => creates(lab, second.callId).length, { timeout: 10_000 }).toBe(1);
       const secondPlacedAt = creates(lab, second.callId)[0]!.receivedAt.getTime();
-      expect(secondPlacedAt - firstPlacedAt).toBeGreaterThanOrEqual(3000);
+      expect(secondPlacedAt - firstRequestedAt).toBeGreaterThanOrEqual(3000);
       expect(firstEndedAt).toBeUndefined();
       expect((await status(lab, first.callId)).state).toBe('answered');
       await firstEnded;
