@@ -91,6 +91,8 @@ export const outboundCallStatusSchema = z.object({
   /** A queued attempt waiting for calling hours or a free concurrency slot: when it is tried again, and why. */
   deferredUntil: z.string().optional(),
   deferredBecause: z.string().optional(),
+  /** A CallDisconnected that reached the store before its CallConnected: the call ends when that comes. */
+  disconnectedAt: z.string().optional(),
   /** The request as queued, for retries: full number and context, so never returned by GET /api/calls/{callId}. */
   request: outboundCallMessageSchema.optional(),
   updatedAt: z.string(),

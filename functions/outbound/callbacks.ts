@@ -15,6 +15,8 @@ import { statusChangeMessage } from './status-change-message.js';
 /** The callback data the outbound steps read. */
 export interface OutboundCallbackData {
   operationContext?: string | undefined;
+  /** Names the attempt a CallDisconnected ends (it carries no operationContext of createCall). */
+  callConnectionId?: string | undefined;
   resultInformation?: ResultInformation | undefined;
 }
 
@@ -67,13 +69,23 @@ export async function applyOutboundStatus(deps: FunctionsDependencies, callId: s
   const now = (deps.clock?.now() ?? new Date()).toISOString();
   await outbound.status.update(callId, async (current): Promise<OutboundCallStatus | undefined> => {
     if (!current) return undefined;
-    if (kind === 'connected') return current.state === 'ringing' ? { ...current, state: 'answered', updatedAt: now } : undefined;
+    // ACS posts CallConnected before CallDisconnected, but either may reach the store late (queued behind a lock),
+    // so the two are merged whatever their order: a disconnect seen while ringing is kept until the connect comes.
+    // The call stays `ringing` meanwhile, so a CreateCallFailed of the same attempt is still read as a failure.
+    if (kind === 'connected') {
+      if (current.state !== 'ringing') return undefined;
+      if (current.disconnectedAt) return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
+      return { ...current, state: 'answered', updatedAt: now };
+    }
     if (kind === 'disconnected') {
-      if (current.state !== 'answered') return undefined;
-      return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
+      if (current.state === 'answered') return { ...current, state: 'ended', outcome: current.outcome ?? 'human', updatedAt: now };
+      const sameAttempt = data.callConnectionId !== undefined && data.callConnectionId === current.callConnectionId;
+      if (current.state !== 'ringing' || !sameAttempt || current.disconnectedAt) return undefined;
+      return { ...current, disconnectedAt: now, updatedAt: now };
     }
     const outcome = failureOutcomeOf(data.resultInformation);
-    const failed = { ...current, outcome, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}), updatedAt: now };
+    const { disconnectedAt: _disconnectedAt, ...attemptOver } = current;
+    const failed = { ...attemptOver, outcome, ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}), updatedAt: now };
     const attempt = attemptOfOperationContext(data.operationContext) ?? current.attempt;
     // A redelivered CreateCallFailed of an attempt already retried (or ended) changes nothing.
     if (attempt !== current.attempt || current.state !== 'ringing') return undefined;

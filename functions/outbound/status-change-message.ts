@@ -14,17 +14,19 @@ export const statusChangeMessageSchema = z
     statusChange: z.enum(['connected', 'createCallFailed', 'disconnected']),
     callId: z.string().refine(isOutboundCallId, 'must be an outbound callId'),
     operationContext: z.string().max(256).optional(),
+    callConnectionId: z.string().min(1).max(256).optional(),
     resultInformation: resultInformationSchema.optional(),
   })
   .strict();
 export type StatusChangeMessage = z.infer<typeof statusChangeMessageSchema>;
 
-export function statusChangeMessage(callId: string, kind: StatusChangeMessage['statusChange'], data: { operationContext?: string | undefined; resultInformation?: StatusChangeMessage['resultInformation'] }): StatusChangeMessage {
+export function statusChangeMessage(callId: string, kind: StatusChangeMessage['statusChange'], data: { operationContext?: string | undefined; callConnectionId?: string | undefined; resultInformation?: StatusChangeMessage['resultInformation'] }): StatusChangeMessage {
   return {
     schemaVersion: 1,
     statusChange: kind,
     callId,
     ...(data.operationContext !== undefined ? { operationContext: data.operationContext.slice(0, 256) } : {}),
+    ...(data.callConnectionId !== undefined ? { callConnectionId: data.callConnectionId.slice(0, 256) } : {}),
     ...(data.resultInformation ? { resultInformation: data.resultInformation } : {}),
   };
 }
