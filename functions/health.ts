@@ -9,9 +9,21 @@ type HealthDeps =
   | { problems: readonly StartupProblem[]; clock?: Clock };
 
 /**
+ * How POST /api/calls is set up, without the settings' values: the authentication it asks for, whether the kill switch
+ * is on, and how many destination prefixes are allowed (none: every call is refused).
+ */
+export function outboundCallsReport(config: FunctionsConfig): { auth: 'function-key' | 'entra'; killSwitch: 'on' | 'off'; allowedPrefixes: number } {
+  return {
+    auth: config.OUTBOUND_AUTH_ENTRA_TENANT_ID ? 'entra' : 'function-key',
+    killSwitch: config.OUTBOUND_KILL_SWITCH,
+    allowedPrefixes: config.OUTBOUND_ALLOWED_PREFIXES.length,
+  };
+}
+
+/**
  * GET /api/health: 200 `{status: "ok"}` when the app loaded with valid settings and Service Bus took a link with
  * its identity; 503 `{status: "misconfigured", problems}` naming each bad variable, or `{status: "degraded"}` when
- * Service Bus refused. The Service Bus check runs at most once a minute, whoever asks (the route is anonymous).
+ * Service Bus refused; `outboundCalls` says how the outbound API is set up. The Service Bus check runs at most once a minute, whoever asks (the route is anonymous).
  */
 export function createHealthHandler(deps: HealthDeps): HttpHandler {
   const clock = deps.clock ?? systemClock;
@@ -22,7 +34,7 @@ export function createHealthHandler(deps: HealthDeps): HttpHandler {
     return async (): Promise<HttpResponseInit> => ({ status: 503, headers, jsonBody: body });
   }
   const serviceBus = deps.checkServiceBus ? new CachedCheck({ run: deps.checkServiceBus }) : undefined;
-  const base = { component: 'functions', startedAt, audioFormat: deps.config.MEDIA_AUDIO_FORMAT, callEventsQueue: deps.config.CALL_EVENTS_QUEUE };
+  const base = { component: 'functions', startedAt, audioFormat: deps.config.MEDIA_AUDIO_FORMAT, callEventsQueue: deps.config.CALL_EVENTS_QUEUE, outboundCalls: outboundCallsReport(deps.config) };
   return async (): Promise<HttpResponseInit> => {
     const bus = serviceBus ? await serviceBus.check() : undefined;
     const ok = bus === undefined || bus.ok;

@@ -44,7 +44,7 @@ export async function checkFunctionsHealth(values: SmokeValues): Promise<CheckRe
   if ('error' in answer) {
     return [{ name, outcome: 'failed', detail: `${url} did not answer (${answer.error})`, fix: 'Check that the functions service deployed: azd deploy functions, then the app\'s logs in the portal (Log stream).' }];
   }
-  const body = (answer.json ?? {}) as { status?: unknown; problems?: unknown; serviceBus?: unknown; checks?: unknown };
+  const body = (answer.json ?? {}) as { status?: unknown; problems?: unknown; serviceBus?: unknown; checks?: unknown; outboundCalls?: unknown };
   const results: CheckResult[] = [];
   if (answer.status === 200 && body.status === 'ok') {
     results.push({ name, outcome: 'ok', detail: `${url}: configuration valid` });
@@ -65,7 +65,19 @@ export async function checkFunctionsHealth(values: SmokeValues): Promise<CheckRe
     results.push({ name, outcome: 'failed', detail: `${url} answered ${answer.status}: ${excerpt(answer.text)}`, fix: 'Read the app\'s logs (portal: Log stream) and redeploy: azd deploy functions.' });
   }
   results.push(serviceBusFromHealth(body, 'Functions identity'));
+  results.push(outboundCallsFromHealth(body));
   return results;
+}
+
+/** How POST /api/calls is set up, as the health route reports it: information, not a pass or fail. */
+function outboundCallsFromHealth(body: { outboundCalls?: unknown }): CheckResult {
+  const name = 'Outbound calls';
+  const reported = body.outboundCalls as { auth?: unknown; killSwitch?: unknown; allowedPrefixes?: unknown } | undefined;
+  if (typeof reported !== 'object' || reported === null) return { name, outcome: 'skipped', detail: 'not reported by /api/health' };
+  const auth = reported.auth === 'entra' ? 'Microsoft Entra tokens (app roles)' : 'the function key';
+  const prefixes = typeof reported.allowedPrefixes === 'number' ? reported.allowedPrefixes : 0;
+  const reach = reported.killSwitch === 'on' ? 'kill switch ON: no new call is placed' : prefixes === 0 ? 'no destination allowed (OUTBOUND_ALLOWED_PREFIXES is empty): every call is refused' : `${prefixes} destination prefix${prefixes === 1 ? '' : 'es'} allowed`;
+  return { name, outcome: 'ok', detail: `POST /api/calls takes ${auth}; ${reach}` };
 }
 
 /** Service Bus as the Functions health route reports it, when it does (`serviceBus` or `checks.serviceBus`). */

@@ -57,6 +57,7 @@ describe('npm run smoke against the lab', () => {
     const run = await runSmoke(deploymentEnv(lab), [subscriptionRule(lab)]);
     expect(run.stderr).toBe('');
     expect(line(run.stdout, 'Functions app health')).toMatch(/^\[ok {2}\] .*configuration valid/);
+    expect(line(run.stdout, 'Outbound calls')).toMatch(/^\[ok {2}\] Outbound calls: POST \/api\/calls takes the function key; (\d+ destination prefix(es)? allowed|no destination allowed)/);
     expect(line(run.stdout, 'IncomingCall Event Grid subscription')).toContain(`[ok  ] IncomingCall Event Grid subscription: validated, delivers to ${lab.urls.functions}/api/incomingCall`);
     expect(line(run.stdout, 'Worker readiness (public ingress)')).toMatch(/^\[ok {2}\]/);
     expect(line(run.stdout, 'Voice Live session with the worker identity')).toBe('[ok  ] Voice Live session with the worker identity: session opened and configured');
