@@ -2,6 +2,7 @@ import type { CallAutomationClient } from '@azure/communication-call-automation'
 import type { InvocationContext } from '@azure/functions';
 import type { AcsTokenVerifier } from '../shared/acs-auth.js';
 import type { CallEventMessage, toBusMessage } from '../shared/call-metadata.js';
+import type { CallRecord } from '../shared/call-record.js';
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import type { Logger } from '../shared/log.js';
 import { RecentMap } from './dedup.js';
@@ -10,7 +11,7 @@ import type { OutboundStatusStore } from '../shared/outbound-status-store.js';
 import type { CleanupMessage } from './outbound/cleanup.js';
 import type { StatusChangeMessage } from './outbound/status-change-message.js';
 
-/** Outbound calling's bus access: the per-call status store and the `outbound-calls` queue. */
+/** Outbound calling's bus access: the per-call status store, the `outbound-calls` queue and `call-records`. */
 export interface OutboundDependencies {
   status: OutboundStatusStore;
   /** Puts one attempt on the queue; scheduled (Service Bus scheduled message) when `notBefore` is ahead. */
@@ -19,6 +20,8 @@ export interface OutboundDependencies {
   scheduleCleanup(message: CleanupMessage, at: Date): Promise<void>;
   /** Puts a callback's status change that could not be written at once on the same queue (functions/outbound/status-change.ts). */
   sendStatusChange(message: StatusChangeMessage): Promise<void>;
+  /** Sends the record of a call none of whose attempts was answered to `call-records` (functions/outbound/unanswered-record.ts). */
+  sendRecord(record: CallRecord): Promise<void>;
 }
 
 /** The part of `BusPublisher` (shared/bus.ts) the handlers use: retries until the deadline, then rejects. */

@@ -5,8 +5,7 @@ import { createCallAutomationClient } from '../shared/call-automation-client.js'
 import type { FunctionsConfig } from '../shared/config/functions.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { createFunctionsState, systemClock, type FunctionsDependencies } from './context.js';
-import { createOutboundQueueSender } from './outbound/request-queue.js';
-import { ServiceBusStatusStore } from '../shared/outbound-status-store.js';
+import { createOutboundDependencies } from './outbound/outbound-dependencies.js';
 
 export interface BuiltDependencies extends FunctionsDependencies {
   /** Closes the Service Bus sender and client. */
@@ -35,7 +34,7 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
       : createServiceBusClient({ connectionString: config.SERVICEBUS_CONNECTION_STRING as string });
   const publisher = new BusPublisher(busClient, config.CALL_EVENTS_QUEUE, { deadlineMs: config.PUBLISH_DEADLINE_MS, logger });
 
-  const outboundQueue = createOutboundQueueSender(busClient, config.OUTBOUND_CALLS_QUEUE);
+  const outbound = createOutboundDependencies(busClient, config);
 
   const tokenVerifier = new AcsTokenVerifier({
     audience: config.ACS_RESOURCE_ID,
@@ -51,11 +50,11 @@ export function createFunctionsDependencies(config: FunctionsConfig, options: { 
     logger,
     clock: systemClock,
     state: createFunctionsState(),
-    outbound: { status: new ServiceBusStatusStore(busClient, config.OUTBOUND_STATUS_QUEUE), enqueue: (message, options) => outboundQueue.enqueue(message, options), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at), sendStatusChange: (message) => outboundQueue.sendStatusChange(message) },
+    outbound,
     checkServiceBus: () => checkSendLink(busClient, config.CALL_EVENTS_QUEUE),
     close: async () => {
       await publisher.close();
-      await outboundQueue.close();
+      await outbound.close();
       await busClient.close();
     },
   };

@@ -364,6 +364,7 @@ module functions 'modules/functions.bicep' = {
     callEventsQueueName: serviceBus.outputs.callEventsQueueName
     outboundCallsQueueName: serviceBus.outputs.outboundCallsQueueName
     outboundStatusQueueName: serviceBus.outputs.outboundStatusQueueName
+    callRecordsQueueName: serviceBus.outputs.callRecordsQueueName
     eventGridSubscriptionName: incomingCallSubscriptionName
     mediaAudioFormat: mediaAudioFormat
     calledNumbersAllowed: calledNumbersAllowed

@@ -10,8 +10,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { createRoutes } from '../functions/routes.js';
 import { createFunctionsState, type Clock, type FunctionsDependencies } from '../functions/context.js';
 import { createOutboundCallHandler } from '../functions/outbound/place-call.js';
-import { createOutboundQueueSender } from '../functions/outbound/request-queue.js';
-import { ServiceBusStatusStore } from '../shared/outbound-status-store.js';
+import { createOutboundDependencies } from '../functions/outbound/outbound-dependencies.js';
 import { startQueueTriggerConsumer } from './outbound-consumer.js';
 import { WorkerServer } from '../worker/server.js';
 import { VoiceLiveClient } from '../worker/voice-live/client.js';
@@ -371,8 +370,8 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         await busClient.close();
       });
       const clock = options.functionsClock;
-      const outboundQueue = createOutboundQueueSender(busClient, functionsConfig.OUTBOUND_CALLS_QUEUE, clock ? () => clock.now().getTime() : undefined);
-      closers.push(() => outboundQueue.close());
+      const outbound = createOutboundDependencies(busClient, functionsConfig, clock ? () => clock.now().getTime() : undefined);
+      closers.push(() => outbound.close());
       const functionsDeps: FunctionsDependencies = {
         config: functionsConfig,
         callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
@@ -382,7 +381,7 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         state: createFunctionsState(),
         ...(clock ? { clock } : {}),
         checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
-        outbound: { status: new ServiceBusStatusStore(busClient, functionsConfig.OUTBOUND_STATUS_QUEUE), enqueue: (message, o) => outboundQueue.enqueue(message, o), scheduleCleanup: (message, at) => outboundQueue.scheduleCleanup(message, at), sendStatusChange: (message) => outboundQueue.sendStatusChange(message) },
+        outbound,
       };
       functions.setRoutes(createRoutes(functionsDeps));
       // The Functions host's Service Bus trigger, which the local host does not serve: the same handler, fed by a receiver.

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { AGENT_PROFILE_NAME } from './config/env.js';
 
 /**
- * The `call-records` queue's message: one per call, published by the worker when the call ends.
+ * The `call-records` queue's message: one per call, published by the worker when the call ends, or by the Functions
+ * app for an outbound call no attempt of which was answered (the worker never had it).
  *
  * Rules as for `call-events`: `schemaVersion` changes only when a field changes meaning or disappears; new
  * optional fields keep version 1. Phone numbers are masked (`shared/privacy.ts`); the transcript is personal
@@ -11,7 +12,8 @@ import { AGENT_PROFILE_NAME } from './config/env.js';
  */
 export const CALL_RECORD_SCHEMA_VERSION = 1 as const;
 
-export const callOutcomeKinds = ['completed', 'transferred', 'caller_hung_up', 'failed'] as const;
+/** `not_connected`: an outbound call none of whose attempts was answered (`outbound.outcome` says busy, no_answer or failed). */
+export const callOutcomeKinds = ['completed', 'transferred', 'caller_hung_up', 'failed', 'not_connected'] as const;
 export type CallOutcomeKind = (typeof callOutcomeKinds)[number];
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -93,7 +95,8 @@ export const handoffSchema = z.object({
 export const outboundRecordSchema = z.object({
   /** From `call.outbound.requested`; absent when that event never reached the worker. */
   attempt: z.number().int().min(1).optional(),
-  outcome: z.enum(['human', 'voicemail']),
+  /** `human` / `voicemail` from the worker; `busy` / `no_answer` / `failed` (the last attempt's) when no attempt was answered. */
+  outcome: z.enum(['human', 'voicemail', 'busy', 'no_answer', 'failed']),
   /** Who spoke first: the callee, or the agent after OUTBOUND_LISTEN_FIRST_SILENCE_MS of silence. Absent when neither did. */
   firstWords: z.enum(['callee', 'agent_after_silence']).optional(),
   /** With `voicemail`: `left` (played out), `none` (no message configured), `cut` (the call ended before it had played). */

@@ -4,6 +4,7 @@ import { startServiceBusPeer, type ServiceBusPeer } from '../../lab/servicebus/p
 import { loadFunctionsConfig } from '../../shared/config/functions.js';
 import { createLogger } from '../../shared/log.js';
 import type { OutboundCallStatus } from '../../shared/outbound-call.js';
+import { parseCallRecord, type CallRecord } from '../../shared/call-record.js';
 import { callIdFor, outboundOperationContext } from '../../shared/outbound-call.js';
 import { createFunctionsDependencies, type BuiltDependencies } from '../dependencies.js';
 import { applyOutboundStatus, type OutboundCallbackKind, type OutboundCallbackData } from './callbacks.js';
@@ -90,6 +91,33 @@ describe('outbound status: callbacks applied in any order', () => {
     expect(status).not.toHaveProperty('disconnectedAt');
     const retries = bus.messages('outbound-calls').filter((m) => (m.body as { callId?: string; attempt?: number }).callId === callId);
     expect(retries.map((m) => (m.body as { attempt: number }).attempt)).toEqual([2]);
+  });
+
+  it('the last attempt busy: failed, and the call record says so (not connected, busy, attempt 2), sent once however often the change is applied', async () => {
+    await deps.outbound!.status.update(callId, async (current) => ({ ...current!, attempt: 2, request: { ...current!.request!, attempt: 2, from: '+15550100100' }, profile: 'reminders' }));
+    const failed = { operationContext: outboundOperationContext(2), resultInformation: { code: 486, subCode: 0, message: 'busy' } };
+    await apply('createCallFailed', failed);
+    await apply('createCallFailed', failed);
+    expect(await deps.outbound!.status.get(callId)).toMatchObject({ state: 'failed', outcome: 'busy', attempt: 2 });
+    const records = bus.messages('call-records').filter((m) => (m.body as { callId?: string }).callId === callId);
+    expect(records).toHaveLength(1);
+    const parsed = parseCallRecord(records[0]!.body);
+    expect(parsed.ok).toBe(true);
+    const record = (parsed as { record: CallRecord }).record;
+    expect(record).toMatchObject({
+      callId,
+      profile: 'reminders',
+      callConnectionId: connection,
+      to: '+1555***0001',
+      durationMs: 0,
+      outcome: { kind: 'not_connected', reason: 'busy on attempt 2, the last (ACS result 486)' },
+      transcript: [],
+      outbound: { attempt: 2, outcome: 'busy' },
+      cost: { total: 0, currency: 'USD' },
+    });
+    expect(record.from).not.toContain('0100100');
+    expect(records[0]!.messageId).toBe(`${callId}:record`);
+    expect(records[0]!.applicationProperties).toMatchObject({ outcome: 'not_connected', outboundOutcome: 'busy', profile: 'reminders' });
   });
 
   it("another attempt's disconnect changes nothing", async () => {

@@ -11,6 +11,7 @@ import { attemptOfOperationContext, failureOutcomeOf, isOutboundCallId, type Out
 import type { CallLog, FunctionsDependencies } from '../context.js';
 import { releaseCallSlot } from './concurrency.js';
 import { statusChangeMessage } from './status-change-message.js';
+import { unansweredCallRecord } from './unanswered-record.js';
 
 /** The callback data the outbound steps read. */
 export interface OutboundCallbackData {
@@ -62,6 +63,17 @@ export async function recordOutboundStatus(deps: FunctionsDependencies, callId: 
   }
 }
 
+/**
+ * The call's last attempt failed: its record goes to `call-records` before the status is written, so a send that
+ * fails leaves the change to be applied again (the record's messageId makes a second send harmless).
+ */
+export async function recordUnanswered(deps: FunctionsDependencies, final: OutboundCallStatus, log: CallLog): Promise<OutboundCallStatus> {
+  const record = unansweredCallRecord(deps.config, final, deps.clock?.now() ?? new Date());
+  await deps.outbound!.sendRecord(record);
+  log.info('outbound call not answered on any attempt: record sent', { outcome: record.outbound?.outcome ?? null, attempt: final.attempt });
+  return final;
+}
+
 /** The change itself; throws when the status or the slot could not be written. Applying it twice changes nothing more. */
 export async function applyOutboundStatus(deps: FunctionsDependencies, callId: string, kind: OutboundCallbackKind, data: OutboundCallbackData, log: CallLog): Promise<void> {
   const outbound = deps.outbound;
@@ -89,7 +101,7 @@ export async function applyOutboundStatus(deps: FunctionsDependencies, callId: s
     const attempt = attemptOfOperationContext(data.operationContext) ?? current.attempt;
     // A redelivered CreateCallFailed of an attempt already retried (or ended) changes nothing.
     if (attempt !== current.attempt || current.state !== 'ringing') return undefined;
-    if (!current.request || current.attempt >= deps.config.OUTBOUND_MAX_ATTEMPTS) return { ...failed, state: 'failed' };
+    if (!current.request || current.attempt >= deps.config.OUTBOUND_MAX_ATTEMPTS) return recordUnanswered(deps, { ...failed, state: 'failed' }, log);
     const retryAt = new Date(Date.parse(now) + deps.config.OUTBOUND_RETRY_DELAY_MS).toISOString();
     await outbound.enqueue({ ...current.request, attempt: current.attempt + 1, notBefore: retryAt });
     log.info('outbound attempt failed; next attempt scheduled', { attempt: current.attempt, outcome, retryAt });

@@ -9,6 +9,7 @@ import { checkOutboundPolicy } from './policy.js';
 import { checkCallingHours } from './calling-hours.js';
 import { releaseCallSlot, takeCallSlot } from './concurrency.js';
 import { runStatusChange } from './status-change.js';
+import { recordUnanswered } from './callbacks.js';
 import { statusChangeMessageSchema } from './status-change-message.js';
 import { cleanupMessageSchema, counterCleanupAt, runCleanup, statusCleanupAt } from './cleanup.js';
 import type { OutboundStatusStore } from '../../shared/outbound-status-store.js';
@@ -149,7 +150,7 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
       }
       log.error('ACS refused createCall', { status: rest.status ?? null, code: rest.code ?? null, to: maskPhoneNumber(message.to) });
       await publish([outboundFailed(source(message, 'failed'), { attempt: message.attempt, resultInformation: { code: rest.status ?? 0, message: (rest.code ?? rest.message).slice(0, 200) } })], log);
-      return { ...base, state: 'failed', outcome: 'failed', resultInformation: { code: rest.status ?? 0, message: (rest.code ?? 'refused').slice(0, 200) } };
+      return recordUnanswered(deps, { ...base, state: 'failed', outcome: 'failed', resultInformation: { code: rest.status ?? 0, message: (rest.code ?? 'refused').slice(0, 200) } }, log);
     }
     log.info('outbound call placed', { attempt: message.attempt, to: maskPhoneNumber(message.to), callConnectionId: callConnectionId ?? null, ...(message.profile ? { profile: message.profile } : {}) });
     await publish(

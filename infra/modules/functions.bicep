@@ -16,6 +16,7 @@ param serviceBusFullyQualifiedNamespace string
 param callEventsQueueName string
 param outboundCallsQueueName string
 param outboundStatusQueueName string
+param callRecordsQueueName string
 param eventGridSubscriptionName string
 param mediaAudioFormat string
 param calledNumbersAllowed string
@@ -106,6 +107,7 @@ var requiredAppSettings = {
   CALL_EVENTS_QUEUE: callEventsQueueName
   OUTBOUND_CALLS_QUEUE: outboundCallsQueueName
   OUTBOUND_STATUS_QUEUE: outboundStatusQueueName
+  CALL_RECORDS_QUEUE: callRecordsQueueName
   EVENTGRID_SUBSCRIPTION_NAMES: eventGridSubscriptionName
   AZURE_CLIENT_ID: identityClientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString

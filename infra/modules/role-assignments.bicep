@@ -149,6 +149,17 @@ resource functionsOutboundReceiver 'Microsoft.Authorization/roleAssignments@2022
   }
 }
 
+// An outbound call none of whose attempts was answered never reaches the worker: the Functions app writes its record.
+resource functionsCallRecordsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(callRecords.id, functionsPrincipalId, builtInRoles.serviceBusDataSender)
+  scope: callRecords
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', builtInRoles.serviceBusDataSender)
+    principalId: functionsPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
 resource functionsOutboundStatus 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(outboundCallStatus.id, functionsPrincipalId, builtInRoles.serviceBusDataReceiver)
   scope: outboundCallStatus

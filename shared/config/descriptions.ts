@@ -129,6 +129,8 @@ export const functionsSettingDescriptions: Readonly<Record<string, string>> = {
   CALL_RECORDING_STORAGE_URL: "Bring your own storage: a blob container URL without SAS (the ACS identity needs Storage Blob Data Contributor); unset = ACS's storage.",
   OUTBOUND_CALLS_QUEUE: 'Queue of outbound call attempts (POST /api/calls and the campaign CLI send; the outboundCalls trigger places them). docs/outbound.md.',
   OUTBOUND_STATUS_QUEUE: "Session queue whose session state (session = callId) holds each outbound call's status for GET /api/calls/{callId}; carries no messages.",
+  CALL_RECORDS_QUEUE: 'Queue of call records: this app writes the record of an outbound call none of whose attempts was answered (the worker writes every other).',
+  PRICE_CURRENCY: "Currency of the cost of those records (zero: nothing was connected); azd sets it from the worker's value.",
   OUTBOUND_CALLER_NUMBERS: 'Our ACS numbers an outbound call may show as `from`; the first is the default. Empty: only ACS users can be called.',
   OUTBOUND_ALLOWED_PREFIXES: 'Destinations outbound calls may reach, by prefix (`+44`, `+1555`; `8:acs:` for ACS users). Empty refuses every outbound call.',
   OUTBOUND_MAX_CALLS_PER_DESTINATION_PER_DAY: 'Most outbound attempts placed to one number per UTC day (retries count); more are refused at placing time.',

@@ -118,6 +118,10 @@ export const functionsConfigSchema = z
     /** Outbound calls (docs/outbound.md): the queue POST /api/calls enqueues on, and the per-call status store (a session-enabled queue: session state only). */
     OUTBOUND_CALLS_QUEUE: z.string().min(1).default('outbound-calls'),
     OUTBOUND_STATUS_QUEUE: z.string().min(1).default('outbound-call-status'),
+    /** Where the record of an outbound call no attempt of which was answered goes (the worker records the others). */
+    CALL_RECORDS_QUEUE: z.string().min(1).default('call-records'),
+    /** The currency of those records' (zero) cost, as the worker's records give it. */
+    PRICE_CURRENCY: z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter currency code').default('USD'),
     /** Our ACS numbers outbound calls may show (`from`); the first is the default. Empty: only ACS users can be called. */
     OUTBOUND_CALLER_NUMBERS: list().pipe(z.array(z.string().regex(/^\+[1-9]\d{6,14}$/, 'entries must be E.164 numbers such as +15551234567'))).default([]),
     /** Destinations outbound calls may reach, by prefix (`+44`, `+1555`, `8:acs:` for ACS users). Empty refuses every call. */

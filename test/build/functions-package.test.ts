@@ -201,6 +201,9 @@ describe('the Functions package, built and zipped as azd does', () => {
     running.acs.outbound.script('+15550107486', { kind: 'busy', afterMs: 50 });
     const busy = await place('+15550107486');
     await expect.poll(async () => status(busy), { timeout: 15_000 }).toMatchObject({ state: 'failed', outcome: 'busy' });
+    // The packaged app writes the record of the call nobody answered.
+    const busyRecord = () => running.serviceBus.messages('call-records').find((m) => m.messageId === `${busy}:record`)?.body;
+    await expect.poll(busyRecord, { timeout: 5000 }).toMatchObject({ outcome: { kind: 'not_connected' }, outbound: { outcome: 'busy' } });
 
     // Each request went through the queue and was completed by the app's trigger, none left or dead-lettered.
     const requests = () => running.serviceBus.messages('outbound-calls').filter((m) => m.messageId === `${answered}:1` || m.messageId === `${busy}:1`);
@@ -228,6 +231,7 @@ async function settingsFromBicep(): Promise<Record<string, string>> {
     callEventsQueueName: 'call-events',
     outboundCallsQueueName: 'outbound-calls',
     outboundStatusQueueName: 'outbound-call-status',
+    callRecordsQueueName: 'call-records',
     eventGridSubscriptionName: 'incoming-call',
     functionApp: { properties: { defaultHostName: 'func-example.azurewebsites.net' } },
   } satisfies Record<string, BicepValue>);

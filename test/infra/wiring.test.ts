@@ -490,6 +490,7 @@ describe('role assignments', () => {
         'functions contributor @communication',
         'functions serviceBusDataSender @callEvents',
         'functions serviceBusDataSender @outboundCalls',
+        'functions serviceBusDataSender @callRecords',
         'functions serviceBusDataReceiver @outboundCalls',
         'functions serviceBusDataReceiver @outboundCallStatus',
         'functions monitoringMetricsPublisher @appInsights',

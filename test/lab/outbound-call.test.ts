@@ -4,6 +4,14 @@ import { startLab, type Lab } from '../../lab/lab.js';
 import type { EmulatedCall } from '../../lab/acs/emulator.js';
 import { tone } from '../../lab/acs/outbound.js';
 import { OUTBOUND_REQUEST_SCHEMA_VERSION, callIdFor } from '../../shared/outbound-call.js';
+import { parseCallRecord } from '../../shared/call-record.js';
+
+/** A call's records on call-records, parsed as a consumer would. */
+const recordsOf = (lab: Lab, callId: string) =>
+  lab.serviceBus
+    .messages('call-records')
+    .map((m) => parseCallRecord(m.body))
+    .flatMap((parsed) => (parsed.ok && parsed.record.callId === callId ? [parsed.record] : []));
 
 /**
  * Outbound calls through the whole lab: POST /api/calls (function key) → outbound-calls queue → the queue trigger's
@@ -25,6 +33,7 @@ describe('outbound calls through the local lab', () => {
   };
   const eventTypes = (callId: string) => lab.busMessages(callId).map((m) => (m.body as { type: string }).type);
   const emulatedCall = (callConnectionId: string): EmulatedCall => [...lab.acs.calls.values()].find((c) => c.callConnectionId === callConnectionId)!;
+  const records = (callId: string) => recordsOf(lab, callId);
 
   it('places a call the callee answers: 202 with a callId, createCall with media to the worker and callbacks to our route, the agent on the line, then answered and ended', async () => {
     lab.acs.outbound.script('+15550107001', { kind: 'human', answerAfterMs: 200, hangUpAfterMs: 2500 });
@@ -62,6 +71,8 @@ describe('outbound calls through the local lab', () => {
     const { callId } = (await (await post({ to })).json()) as { callId: string };
     await expect.poll(async () => (await status(callId)).body, { timeout: 10_000 }).toMatchObject({ state: 'failed', outcome, resultInformation: { code } });
     await expect.poll(() => eventTypes(callId), { timeout: 5000 }).toContain(type);
+    // The worker never had the call: the Functions app writes its record, as a consumer of call-records reads it.
+    await expect.poll(() => records(callId), { timeout: 5000 }).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ kind: 'not_connected' }), durationMs: 0, outbound: { attempt: 1, outcome } })]);
   });
 
   it('answers the same idempotencyKey with the same callId and places one call', async () => {
@@ -199,6 +210,8 @@ describe('outbound retries through the local lab', () => {
         'call.outbound.requested#3',
         'call.outbound.answered#3',
       ]);
+    // One record, the worker's: the attempt that was answered; the failed ones before it are in the events only.
+    await expect.poll(() => recordsOf(lab, callId), { timeout: 10_000 }).toEqual([expect.objectContaining({ outcome: expect.objectContaining({ kind: 'caller_hung_up' }), outbound: expect.objectContaining({ attempt: 3, outcome: 'human' }) })]);
   });
 
   it('stops after OUTBOUND_MAX_ATTEMPTS with the last outcome', async () => {
@@ -209,6 +222,8 @@ describe('outbound retries through the local lab', () => {
     await new Promise((resolve) => setTimeout(resolve, 800));
     expect(creates(callId)).toHaveLength(3);
     expect(await status(callId)).not.toHaveProperty('request');
+    // One record, for the call: the last attempt's outcome.
+    await expect.poll(() => recordsOf(lab, callId), { timeout: 5000 }).toEqual([expect.objectContaining({ outcome: { kind: 'not_connected', reason: 'busy on attempt 3, the last (ACS result 486)' }, outbound: { attempt: 3, outcome: 'busy' } })]);
   }, 60_000);
 });
 
