@@ -1,13 +1,16 @@
-// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run] [--url <functions base URL>]
+// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run | --report] [--url <functions base URL>]
 //   [--key <function key> | --token <Entra access token> | --scope api://<API client id>/.default]
 // Places one outbound call per CSV row through POST /api/calls (so every safety check of the API applies). The file
-// is validated whole first; a bad row stops everything before a single call is requested. docs/outbound.md.
+// is validated whole first; a bad row stops everything before a single call is requested. --report sends nothing:
+// it reads each row's call (GET /api/calls/{callId}, the callId that row's idempotencyKey names) and counts the
+// outcomes. docs/outbound.md.
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maskPhoneNumber } from '../shared/privacy.js';
-import { readCampaign } from './campaign/csv.js';
+import { callIdFor } from '../shared/outbound-call.js';
+import { readCampaign, type CampaignRow } from './campaign/csv.js';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -16,6 +19,7 @@ async function main(): Promise<number> {
       profile: { type: 'string' },
       campaign: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      report: { type: 'boolean', default: false },
       url: { type: 'string', default: process.env.FUNCTIONS_BASE_URL },
       key: { type: 'string', default: process.env.FUNCTIONS_KEY },
       token: { type: 'string', default: process.env.FUNCTIONS_BEARER_TOKEN },
@@ -45,6 +49,10 @@ async function main(): Promise<number> {
     process.stderr.write(`calls: ${problems.length} problem(s); nothing was sent\n`);
     return 2;
   }
+  if (values['dry-run'] && values.report) {
+    process.stderr.write('calls: --dry-run and --report do not go together (--report sends nothing either)\n');
+    return 2;
+  }
   process.stdout.write(`calls: ${rows.length} call(s) in campaign ${campaign}${values['dry-run'] ? ' (dry run: nothing sent)' : ''}\n`);
   if (values['dry-run']) {
     for (const row of rows) process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)}${row.request.profile ? ` profile ${row.request.profile}` : ''}${row.request.notBefore ? ` not before ${row.request.notBefore}` : ''}\n`);
@@ -56,22 +64,9 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  let authorization: Record<string, string>;
-  if (values.key) {
-    authorization = { 'x-functions-key': values.key };
-  } else if (values.token) {
-    authorization = { authorization: `Bearer ${values.token}` };
-  } else {
-    const scope = values.scope ?? '';
-    // The signed-in identity (managed identity, az login, environment): the app role must be assigned to it.
-    try {
-      const token = await new DefaultAzureCredential().getToken(scope);
-      authorization = { authorization: `Bearer ${token.token}` };
-    } catch (error) {
-      process.stderr.write(`calls: no token for ${scope}: ${(error as Error).message.split('\n')[0]}\n`);
-      return 2;
-    }
-  }
+  const authorization = await authorizationHeader(values);
+  if (!authorization) return 2;
+  if (values.report) return report(values.url, authorization, rows);
   let failed = 0;
   for (const row of rows) {
     const response = await fetch(`${values.url.replace(/\/+$/, '')}/api/calls`, {
@@ -90,6 +85,53 @@ async function main(): Promise<number> {
   }
   process.stdout.write(`calls: ${rows.length - failed} queued, ${failed} refused\n`);
   return failed === 0 ? 0 : 1;
+}
+
+/** The request header of the credential given; undefined (reported) when no token could be had. */
+async function authorizationHeader(values: { key?: string | undefined; token?: string | undefined; scope?: string | undefined }): Promise<Record<string, string> | undefined> {
+  if (values.key) return { 'x-functions-key': values.key };
+  if (values.token) return { authorization: `Bearer ${values.token}` };
+  const scope = values.scope ?? '';
+  // The signed-in identity (managed identity, az login, environment): the app role must be assigned to it.
+  try {
+    const token = await new DefaultAzureCredential().getToken(scope);
+    return { authorization: `Bearer ${token.token}` };
+  } catch (error) {
+    process.stderr.write(`calls: no token for ${scope}: ${(error as Error).message.split('\n')[0]}\n`);
+    return undefined;
+  }
+}
+
+/**
+ * Each row's call as GET /api/calls/{callId} has it (the callId its idempotencyKey names, as the API derives it), then
+ * a count per state and outcome. Exit 0 when every row could be read (404, a row never requested, counts as read).
+ */
+async function report(url: string, authorization: Record<string, string>, rows: CampaignRow[]): Promise<number> {
+  const counts = new Map<string, number>();
+  let unreadable = 0;
+  for (const row of rows) {
+    const callId = callIdFor(row.request.idempotencyKey);
+    const response = await fetch(`${url.replace(/\/+$/, '')}/api/calls/${callId}`, { headers: authorization }).catch((error: Error) => ({ status: 0, text: async () => error.message }) as const);
+    const body = await response.text();
+    let summary: string;
+    if (response.status === 200) {
+      const status = JSON.parse(body) as { state: string; outcome?: string; attempt: number; reason?: string; deferredUntil?: string; retryAt?: string };
+      summary = [status.state, status.outcome].filter(Boolean).join(' ');
+      const detail = status.reason ?? (status.retryAt ? `next attempt ${status.retryAt}` : status.deferredUntil ? `waits until ${status.deferredUntil}` : undefined);
+      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} ${summary}, attempt ${status.attempt}${detail ? ` (${detail})` : ''} callId ${callId}\n`);
+    } else if (response.status === 404) {
+      summary = 'not requested';
+      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} not requested (or its status was cleared) callId ${callId}\n`);
+    } else {
+      unreadable++;
+      summary = 'unreadable';
+      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} could not be read (${response.status}): ${body.slice(0, 200)}\n`);
+    }
+    counts.set(summary, (counts.get(summary) ?? 0) + 1);
+  }
+  const totals = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([summary, n]) => `${n} ${summary}`);
+  process.stdout.write(`calls: report: ${totals.join(', ')}\n`);
+  return unreadable === 0 ? 0 : 1;
 }
 
 main().then(

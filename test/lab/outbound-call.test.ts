@@ -301,6 +301,17 @@ describe('npm run calls: a CSV campaign through the local lab', () => {
       expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(2);
       const requested = lab.serviceBus.messages('call-events').map((m) => m.body as { type: string; data: { context?: { name?: string } } }).filter((b) => b.type === 'call.outbound.requested');
       expect(requested.map((b) => b.data.context?.name).sort()).toEqual(['Ada', 'Grace']);
+
+      // --report reads each row's call back (the callId its idempotencyKey names) and counts the outcomes; it sends nothing.
+      const grown = join(dir, 'grown.csv');
+      writeFileSync(grown, 'to,name\n+15550109101,Ada\n+15550109102,Grace\n+15550109103,Linus\n');
+      await expect.poll(async () => (await run('--csv', good, '--report')).stdout, { timeout: 15_000 }).toContain('calls: report: 2 failed busy\n');
+      const report = await run('--csv', grown, '--campaign', 'people', '--report');
+      expect(report.status).toBe(0);
+      expect(report.stdout).toContain('calls: report: 2 failed busy, 1 not requested');
+      expect(report.stdout).toMatch(/row 2: \+15\*+01 failed busy, attempt 1 callId [0-9a-f-]{36}\n/);
+      expect(report.stdout).not.toContain('+15550109101');
+      expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(2);
     } finally {
       await lab.close();
     }
