@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Debian's Chromium, driven through playwright-core (no browser download). */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -25,6 +25,27 @@ export function launchChromium(profileDir: string, extraArgs: readonly string[] 
       ...extraArgs,
     ],
   });
+}
+
+/** Chromium's fake microphone, granted without a prompt; `wav` (looped) is what it hears, else a beep. */
+export function fakeMicrophone(wav?: string): string[] {
+  return ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', ...(wav ? [`--use-file-for-fake-audio-capture=${wav}`] : [])];
+}
+
+/**
+ * A new desktop-sized page whose console errors (and uncaught page errors) go to `errors`; `beforeLoad` runs before it
+ * loads `url` (a CDP session that must see the load, say).
+ */
+export async function openPage(browser: BrowserContext, url: string, errors: string[], beforeLoad?: (page: Page) => Promise<void>): Promise<Page> {
+  const page = await browser.newPage();
+  await page.setViewportSize(DESKTOP);
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  await beforeLoad?.(page);
+  await page.goto(url);
+  return page;
 }
 
 export function warnWhenChromiumMissing(what: string): void {

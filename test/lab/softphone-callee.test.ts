@@ -8,7 +8,7 @@ import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/
 import { requestOutboundCall } from '../../lab/softphone/request-call.js';
 import { writeWav } from '../../lab/audio/wav.js';
 import { concat, silence, tone } from '../../lab/audio/signal.js';
-import { CHROMIUM, chromiumAvailable as available, DESKTOP, launchChromium, PHONE, warnWhenChromiumMissing } from './chromium.js';
+import { CHROMIUM, chromiumAvailable as available, DESKTOP, fakeMicrophone, launchChromium, openPage, PHONE, warnWhenChromiumMissing } from './chromium.js';
 
 warnWhenChromiumMissing('softphone callee browser test');
 
@@ -68,18 +68,11 @@ describe('the softphone page takes outbound calls', () => {
         requestOutboundCall: (body) => requestOutboundCall(lab.functions.urlOf('placeCall'), body),
       });
       browser = await launchChromium(join(dir, 'profile'), [
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${wav}`,
+        ...fakeMicrophone(wav),
         // The ring tone sounds before any click, as on a page the user has already used.
         '--autoplay-policy=no-user-gesture-required',
       ]);
-      page = await browser.newPage();
-      await page.setViewportSize(DESKTOP);
-      page.on('console', (message) => {
-        if (message.type() === 'error') consoleErrors.push(message.text());
-      });
-      await page.goto(softphone.url);
+      page = await openPage(browser, softphone.url, consoleErrors);
     }, 60_000);
 
     afterAll(async () => {

@@ -6,7 +6,7 @@ import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { startLab, type Lab } from '../../lab/lab.js';
 import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/server.js';
 import { requestOutboundCall } from '../../lab/softphone/request-call.js';
-import { CHROMIUM, chromiumAvailable as available, DESKTOP, launchChromium, warnWhenChromiumMissing } from './chromium.js';
+import { CHROMIUM, chromiumAvailable as available, fakeMicrophone, launchChromium, openPage, warnWhenChromiumMissing } from './chromium.js';
 
 warnWhenChromiumMissing('softphone blocked ring tone browser test');
 
@@ -73,15 +73,10 @@ describe('the softphone page rings a call that comes before any user gesture', (
       });
       // No --autoplay-policy flag: Chromium's default, which keeps an AudioContext suspended until the user has
       // interacted with the page.
-      browser = await launchChromium(join(dir, 'profile'), ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
-      page = await browser.newPage();
-      await page.setViewportSize(DESKTOP);
-      page.on('console', (message) => {
-        if (message.type() === 'error') consoleErrors.push(message.text());
+      browser = await launchChromium(join(dir, 'profile'), fakeMicrophone());
+      page = await openPage(browser, softphone.url, consoleErrors, async (opened) => {
+        cdp = await browser.newCDPSession(opened);
       });
-      page.on('pageerror', (error) => consoleErrors.push(error.message));
-      cdp = await browser.newCDPSession(page);
-      await page.goto(softphone.url);
     }, 60_000);
 
     afterAll(async () => {

@@ -8,7 +8,7 @@ import type { EmulatedCall } from '../../lab/acs/emulator.js';
 import { startSoftphoneServer, type SoftphoneServer } from '../../lab/softphone/server.js';
 import { writeWav } from '../../lab/audio/wav.js';
 import { concat, silence, tone } from '../../lab/audio/signal.js';
-import { CHROMIUM, chromiumAvailable as available, DESKTOP, launchChromium, PHONE, warnWhenChromiumMissing } from './chromium.js';
+import { CHROMIUM, chromiumAvailable as available, DESKTOP, fakeMicrophone, launchChromium, openPage, PHONE, warnWhenChromiumMissing } from './chromium.js';
 
 warnWhenChromiumMissing('softphone browser test');
 
@@ -51,17 +51,8 @@ describe('the softphone page in headless Chromium', () => {
       lab = await startLab({ logLevel: 'silent' });
       softphone = await startSoftphoneServer({ placeCall: async (o) => (placed = await lab.placeCall(o)) });
       // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir, i.e. --user-data-dir).
-      browser = await launchChromium(join(dir, 'profile'), [
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--use-file-for-fake-audio-capture=${wav}`,
-      ]);
-      page = await browser.newPage();
-      await page.setViewportSize(DESKTOP);
-      page.on('console', (message) => {
-        if (message.type() === 'error') consoleErrors.push(message.text());
-      });
-      await page.goto(softphone.url);
+      browser = await launchChromium(join(dir, 'profile'), fakeMicrophone(wav));
+      page = await openPage(browser, softphone.url, consoleErrors);
     }, 60_000);
 
     afterAll(async () => {
