@@ -59,6 +59,11 @@ export interface LabOptions {
   /** Extra Functions settings (screening lists, ...). */
   functionsEnv?: Env;
   /**
+   * How many Functions instances take the outbound-calls queue (default 1), as Azure scales the app out: each with its
+   * own Service Bus client and memory, competing for messages. In-process Functions only (not with `functionsApp`).
+   */
+  functionsInstances?: number;
+  /**
    * The in-process Functions handlers' clock (default the system's): a test of calling hours shifts it to a chosen
    * local time; queue schedules keep their distance from it (functions/outbound/request-queue.ts).
    */
@@ -393,6 +398,25 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
         logger: functionsLogger,
       });
       closers.push(() => trigger.close());
+      for (let instance = 2; instance <= (options.functionsInstances ?? 1); instance++) {
+        const instanceBus = createServiceBusClient({ connectionString: serviceBus.connectionString });
+        const instanceLogger = functionsLogger.child({ instance });
+        const instanceOutbound = createOutboundDependencies(instanceBus, functionsConfig, clock ? () => clock.now().getTime() : undefined);
+        const instancePublisher = new BusPublisher(instanceBus, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
+        const instanceTrigger = startQueueTriggerConsumer({
+          client: instanceBus,
+          queueName: functionsConfig.OUTBOUND_CALLS_QUEUE,
+          functionName: 'outboundCalls',
+          handler: createOutboundCallHandler({ ...functionsDeps, logger: instanceLogger, publisher: instancePublisher, outbound: instanceOutbound, state: createFunctionsState() }),
+          logger: instanceLogger,
+        });
+        closers.push(async () => {
+          await instanceTrigger.close();
+          await instanceOutbound.close();
+          await instancePublisher.close();
+          await instanceBus.close();
+        });
+      }
     }
 
     const busWatcher = watchBus(serviceBus, [CALL_EVENTS_QUEUE, CALL_RECORDS_QUEUE], callOf);
