@@ -33,6 +33,7 @@ describe('functions/index.ts', () => {
         { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: 'function' },
         { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function', handler: 'function' },
         { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function', handler: 'function' },
+        { name: 'cancelCall', route: 'calls/{callId}', methods: ['DELETE'], authLevel: 'function', handler: 'function' },
       ]);
       expect(serviceBusQueue.mock.calls.map(([name, options]) => ({ name, connection: options.connection, queueName: options.queueName }))).toEqual([
         { name: 'outboundCalls', connection: 'SERVICEBUS', queueName: '%OUTBOUND_CALLS_QUEUE%' },
@@ -71,6 +72,7 @@ describe('functions/index.ts', () => {
         ['health', 'anonymous'],
         ['placeCall', 'anonymous'],
         ['callStatus', 'anonymous'],
+        ['cancelCall', 'anonymous'],
       ]);
       const request = new functions.HttpRequest({ method: 'POST', url: 'https://func.example.net/api/calls', body: { string: '{"to":"+15550100123"}' } });
       const refused = await valid.get('placeCall')!.handler(request, new functions.InvocationContext({ functionName: 'placeCall' }));

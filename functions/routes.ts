@@ -4,7 +4,7 @@ import { createFunctionsState, type FunctionsDependencies } from './context.js';
 import { createHealthHandler } from './health.js';
 import { createIncomingCallHandler } from './incoming-call.js';
 import { createMisconfiguredHandler } from './misconfigured.js';
-import { createCallStatusHandler, createPlaceCallHandler } from './outbound/api.js';
+import { createCallStatusHandler, createCancelCallHandler, createPlaceCallHandler } from './outbound/api.js';
 import { createOutboundAuth } from './outbound/api-auth.js';
 import type { StartupProblem } from './startup.js';
 
@@ -28,12 +28,13 @@ const ROUTE_SHAPES = {
   health: { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
   placeCall: { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function' },
   callStatus: { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function' },
+  cancelCall: { name: 'cancelCall', route: 'calls/{callId}', methods: ['DELETE'], authLevel: 'function' },
 } as const satisfies Record<string, RouteShape>;
 
 type RouteName = keyof typeof ROUTE_SHAPES;
 
 /** The outbound routes take an Entra token instead of the function key when the deployment enables it. */
-const OUTBOUND_ROUTES: readonly RouteName[] = ['placeCall', 'callStatus'];
+const OUTBOUND_ROUTES: readonly RouteName[] = ['placeCall', 'callStatus', 'cancelCall'];
 
 function table(handlers: Record<RouteName, HttpHandler>, options: { outboundEntra?: boolean } = {}): RouteDefinition[] {
   return (Object.keys(ROUTE_SHAPES) as RouteName[]).map((name) => {
@@ -58,6 +59,7 @@ export function createRoutes(deps: FunctionsDependencies): RouteDefinition[] {
       health: createHealthHandler(shared),
       placeCall: createPlaceCallHandler(shared, outboundAuth),
       callStatus: createCallStatusHandler(shared, outboundAuth),
+      cancelCall: createCancelCallHandler(shared, outboundAuth),
     },
     { outboundEntra: outboundAuth !== undefined },
   );
@@ -70,5 +72,5 @@ export function createRoutes(deps: FunctionsDependencies): RouteDefinition[] {
  */
 export function createMisconfiguredRoutes(problems: readonly StartupProblem[], options: { outboundEntra?: boolean } = {}): RouteDefinition[] {
   const refuse = createMisconfiguredHandler(problems);
-  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }), placeCall: refuse, callStatus: refuse }, options);
+  return table({ incomingCall: refuse, callbacks: refuse, health: createHealthHandler({ problems }), placeCall: refuse, callStatus: refuse, cancelCall: refuse }, options);
 }

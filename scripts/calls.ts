@@ -1,9 +1,9 @@
-// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run | --report] [--url <functions base URL>]
+// npm run calls -- --csv people.csv [--profile reminders] [--campaign name] [--dry-run | --report | --cancel] [--url <functions base URL>]
 //   [--key <function key> | --token <Entra access token> | --scope api://<API client id>/.default]
 // Places one outbound call per CSV row through POST /api/calls (so every safety check of the API applies). The file
 // is validated whole first; a bad row stops everything before a single call is requested. --report sends nothing:
 // it reads each row's call (GET /api/calls/{callId}, the callId that row's idempotencyKey names) and counts the
-// outcomes. docs/outbound.md.
+// outcomes. --cancel cancels each row's call that is still queued (DELETE /api/calls/{callId}). docs/outbound.md.
 import { readFileSync } from 'node:fs';
 import { DefaultAzureCredential } from '@azure/identity';
 import { basename } from 'node:path';
@@ -20,6 +20,7 @@ async function main(): Promise<number> {
       campaign: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       report: { type: 'boolean', default: false },
+      cancel: { type: 'boolean', default: false },
       url: { type: 'string', default: process.env.FUNCTIONS_BASE_URL },
       key: { type: 'string', default: process.env.FUNCTIONS_KEY },
       token: { type: 'string', default: process.env.FUNCTIONS_BEARER_TOKEN },
@@ -49,8 +50,8 @@ async function main(): Promise<number> {
     process.stderr.write(`calls: ${problems.length} problem(s); nothing was sent\n`);
     return 2;
   }
-  if (values['dry-run'] && values.report) {
-    process.stderr.write('calls: --dry-run and --report do not go together (--report sends nothing either)\n');
+  if ([values['dry-run'], values.report, values.cancel].filter(Boolean).length > 1) {
+    process.stderr.write('calls: give at most one of --dry-run, --report and --cancel\n');
     return 2;
   }
   process.stdout.write(`calls: ${rows.length} call(s) in campaign ${campaign}${values['dry-run'] ? ' (dry run: nothing sent)' : ''}\n`);
@@ -67,6 +68,7 @@ async function main(): Promise<number> {
   const authorization = await authorizationHeader(values);
   if (!authorization) return 2;
   if (values.report) return report(values.url, authorization, rows);
+  if (values.cancel) return cancel(values.url, authorization, rows);
   let failed = 0;
   for (const row of rows) {
     const response = await fetch(`${values.url.replace(/\/+$/, '')}/api/calls`, {
@@ -102,36 +104,63 @@ async function authorizationHeader(values: { key?: string | undefined; token?: s
   }
 }
 
+/** What one row's answer comes to: the total it counts in, the row's line, and whether the request failed. */
+interface RowVerdict {
+  summary: string;
+  line: string;
+  failed?: boolean;
+}
+
 /**
- * Each row's call as GET /api/calls/{callId} has it (the callId its idempotencyKey names, as the API derives it), then
- * a count per state and outcome. Exit 0 when every row could be read (404, a row never requested, counts as read).
+ * One request per row to /api/calls/{callId}, the callId the row's idempotencyKey names (derived as the API derives
+ * it), a line per row and the totals; exit 0 when no request failed (404, a row never requested, is an answer).
  */
-async function report(url: string, authorization: Record<string, string>, rows: CampaignRow[]): Promise<number> {
+async function perRowCall(
+  verb: string,
+  method: 'GET' | 'DELETE',
+  url: string,
+  authorization: Record<string, string>,
+  rows: CampaignRow[],
+  judge: (status: number, body: string) => RowVerdict,
+): Promise<number> {
   const counts = new Map<string, number>();
-  let unreadable = 0;
+  let failures = 0;
   for (const row of rows) {
     const callId = callIdFor(row.request.idempotencyKey);
-    const response = await fetch(`${url.replace(/\/+$/, '')}/api/calls/${callId}`, { headers: authorization }).catch((error: Error) => ({ status: 0, text: async () => error.message }) as const);
-    const body = await response.text();
-    let summary: string;
-    if (response.status === 200) {
-      const status = JSON.parse(body) as { state: string; outcome?: string; attempt: number; reason?: string; deferredUntil?: string; retryAt?: string };
-      summary = [status.state, status.outcome].filter(Boolean).join(' ');
-      const detail = status.reason ?? (status.retryAt ? `next attempt ${status.retryAt}` : status.deferredUntil ? `waits until ${status.deferredUntil}` : undefined);
-      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} ${summary}, attempt ${status.attempt}${detail ? ` (${detail})` : ''} callId ${callId}\n`);
-    } else if (response.status === 404) {
-      summary = 'not requested';
-      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} not requested (or its status was cleared) callId ${callId}\n`);
-    } else {
-      unreadable++;
-      summary = 'unreadable';
-      process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} could not be read (${response.status}): ${body.slice(0, 200)}\n`);
-    }
-    counts.set(summary, (counts.get(summary) ?? 0) + 1);
+    const response = await fetch(`${url.replace(/\/+$/, '')}/api/calls/${callId}`, { method, headers: authorization }).catch((error: Error) => ({ status: 0, text: async () => error.message }) as const);
+    const verdict = judge(response.status, await response.text());
+    if (verdict.failed) failures++;
+    process.stdout.write(`  row ${row.rowNumber}: ${maskPhoneNumber(row.request.to)} ${verdict.line} callId ${callId}\n`);
+    counts.set(verdict.summary, (counts.get(verdict.summary) ?? 0) + 1);
   }
   const totals = [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([summary, n]) => `${n} ${summary}`);
-  process.stdout.write(`calls: report: ${totals.join(', ')}\n`);
-  return unreadable === 0 ? 0 : 1;
+  process.stdout.write(`calls: ${verb}: ${totals.join(', ')}\n`);
+  return failures === 0 ? 0 : 1;
+}
+
+/** --report: each row's call as GET /api/calls/{callId} has it, and a count per state and outcome. */
+function report(url: string, authorization: Record<string, string>, rows: CampaignRow[]): Promise<number> {
+  return perRowCall('report', 'GET', url, authorization, rows, (status, body) => {
+    if (status === 404) return { summary: 'not requested', line: 'not requested (or its status was cleared)' };
+    if (status !== 200) return { summary: 'unreadable', line: `could not be read (${status}): ${body.slice(0, 200)}`, failed: true };
+    const call = JSON.parse(body) as { state: string; outcome?: string; attempt: number; reason?: string; deferredUntil?: string; retryAt?: string };
+    const summary = [call.state, call.outcome].filter(Boolean).join(' ');
+    const detail = call.reason ?? (call.retryAt ? `next attempt ${call.retryAt}` : call.deferredUntil ? `waits until ${call.deferredUntil}` : undefined);
+    return { summary, line: `${summary}, attempt ${call.attempt}${detail ? ` (${detail})` : ''}` };
+  });
+}
+
+/** --cancel: DELETE /api/calls/{callId} for each row's call: cancelled while still queued, else left as it is (409). */
+function cancel(url: string, authorization: Record<string, string>, rows: CampaignRow[]): Promise<number> {
+  return perRowCall('cancel', 'DELETE', url, authorization, rows, (status, body) => {
+    if (status === 200) return { summary: 'cancelled', line: 'cancelled' };
+    if (status === 404) return { summary: 'not requested', line: 'not requested' };
+    if (status === 409) {
+      const summary = `too late (${(JSON.parse(body) as { status?: { state?: string } }).status?.state ?? 'in progress'})`;
+      return { summary, line: summary };
+    }
+    return { summary: 'not cancelled', line: `not cancelled (${status}): ${body.slice(0, 200)}`, failed: true };
+  });
 }
 
 main().then(

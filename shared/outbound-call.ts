@@ -72,10 +72,13 @@ export function failureOutcomeOf(resultInformation: { code?: number | undefined;
   return 'failed';
 }
 
+/** States after which no attempt is placed, whatever message comes. */
+export const FINAL_OUTBOUND_STATES: ReadonlySet<string> = new Set(['ended', 'failed', 'refused', 'cancelled']);
+
 /** What the status store keeps per outbound call (`GET /api/calls/{callId}`). */
 export const outboundCallStatusSchema = z.object({
   callId: z.string(),
-  state: z.enum(['queued', 'placing', 'ringing', 'answered', 'ended', 'failed', 'refused']),
+  state: z.enum(['queued', 'placing', 'ringing', 'answered', 'ended', 'failed', 'refused', 'cancelled']),
   outcome: z.enum(['human', 'voicemail', 'busy', 'no_answer', 'failed']).optional(),
   attempt: z.number().int().min(1),
   /** The callee, masked: the store is read by whoever holds the function key. */

@@ -15,6 +15,7 @@ import { checkCallingHours } from './calling-hours.js';
 import { statusCleanupAt } from './cleanup.js';
 import { StatusStoreError } from '../../shared/outbound-status-store.js';
 import { callerFields, type OutboundAuth } from './api-auth.js';
+import { unansweredCallRecord } from './unanswered-record.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -135,5 +136,54 @@ export function createCallStatusHandler(deps: FunctionsDependencies, auth?: Outb
       callLog(deps.logger, context, { callId }).error('outbound status unavailable', { error: rest.message });
       return { status: 503, headers: { 'Retry-After': '2' }, jsonBody: { error: 'status unavailable; try again' } };
     }
+  };
+}
+
+/**
+ * DELETE /api/calls/{callId} (the function key, or an Entra token with the place role): cancels a call that is still
+ * queued (scheduled, deferred, or waiting to retry), so no attempt of it is placed: 200 with the `cancelled` status, and
+ * the same again for a call already cancelled. A call ringing or in progress is not hung up, and a finished one stays
+ * as it ended: 409 with its state. A call cancelled while waiting to retry has been placed, so its record is written
+ * (outcome.kind `not_connected`, the failed attempt's outcome).
+ */
+export function createCancelCallHandler(deps: FunctionsDependencies, auth?: OutboundAuth): HttpHandler {
+  const clock = deps.clock ?? systemClock;
+  return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const authenticated = auth ? await auth.authenticate(request, context, 'place') : undefined;
+    if (authenticated && !authenticated.ok) return authenticated.response;
+    const outbound = deps.outbound;
+    if (!outbound) return notConfigured;
+    const callId = request.params.callId ?? '';
+    if (!isOutboundCallId(callId)) return badRequest('callId', 'must be a callId that POST /api/calls returned');
+    const log = callLog(deps.logger, context, { callId });
+    let found: OutboundCallStatus | undefined;
+    let cancelled: OutboundCallStatus | undefined;
+    try {
+      await outbound.status.update(callId, async (current) => {
+        found = current;
+        if (current?.state !== 'queued') return undefined;
+        const now = clock.now();
+        const { request: _request, retryAt: _retryAt, deferredUntil: _until, deferredBecause: _because, ...kept } = current;
+        cancelled = { ...kept, state: 'cancelled', reason: 'cancelled by request (DELETE /api/calls/{callId})', updatedAt: now.toISOString() };
+        // Waiting to retry: an attempt was placed and failed (its outcome is on the status); the call gets its record.
+        if (current.outcome && current.attempt > 1) {
+          await outbound.sendRecord(unansweredCallRecord(deps.config, current, now, { lastAttempt: current.attempt - 1 }));
+        }
+        return cancelled;
+      });
+    } catch (error) {
+      const rest = restErrorOf(error);
+      log.error('outbound call not cancelled', { code: error instanceof StatusStoreError ? error.code : (rest.code ?? null), error: rest.message });
+      return { status: 503, headers: { 'Retry-After': '2' }, jsonBody: { error: 'the call could not be cancelled now; try again' } };
+    }
+    const caller = authenticated?.caller;
+    if (cancelled) {
+      log.info('outbound call cancelled', { attempt: cancelled.attempt, ...(caller ? { requestedBy: callerFields(caller) } : {}) });
+      return { status: 200, jsonBody: cancelled };
+    }
+    const current = found as OutboundCallStatus | undefined;
+    if (!current) return { status: 404, jsonBody: { error: `no outbound call ${callId}` } };
+    if (current.state === 'cancelled') return { status: 200, jsonBody: withoutRequest(current) };
+    return { status: 409, jsonBody: { error: `the call is ${current.state}: only a queued call can be cancelled`, status: withoutRequest(current) } };
   };
 }

@@ -2,7 +2,7 @@ import type { CallInvite } from '@azure/communication-call-automation';
 import type { InvocationContext } from '@azure/functions';
 import { outboundFailed, outboundRequested, toBusMessage, type CallEventMessage } from '../../shared/call-metadata.js';
 import { maskPhoneNumber } from '../../shared/privacy.js';
-import { isE164, outboundCallMessageSchema, outboundOperationContext, type OutboundCallMessage, type OutboundCallStatus } from '../../shared/outbound-call.js';
+import { FINAL_OUTBOUND_STATES, isE164, outboundCallMessageSchema, outboundOperationContext, type OutboundCallMessage, type OutboundCallStatus } from '../../shared/outbound-call.js';
 import { callLog, isFinalRefusal, restErrorOf, systemClock, type CallLog, type FunctionsDependencies } from '../context.js';
 import { callbackUrlFor, mediaStreamingOptionsFor, mediaTransportUrlFor } from '../incoming-call.js';
 import { checkOutboundPolicy } from './policy.js';
@@ -68,7 +68,7 @@ export function createOutboundCallHandler(deps: FunctionsDependencies): (message
     }
 
     await outbound.status.update(message.callId, async (current) => {
-      if (current && (current.attempt > message.attempt || (current.attempt === message.attempt && current.state !== 'queued'))) {
+      if (current && (FINAL_OUTBOUND_STATES.has(current.state) || current.attempt > message.attempt || (current.attempt === message.attempt && current.state !== 'queued'))) {
         log.info('outbound attempt already handled: nothing placed', { attempt: message.attempt, state: current.state });
         return undefined;
       }

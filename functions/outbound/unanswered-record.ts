@@ -8,11 +8,19 @@ import { maskPhoneNumber } from '../../shared/privacy.js';
  * without this a consumer of call records would see answered calls only. Same schema as the worker's records:
  * `outcome.kind` `not_connected`, `outbound.outcome` the last attempt's (`busy`, `no_answer`, `failed`), nothing
  * spoken, nothing used, nothing connected. `startedAt` is when the call was requested, `endedAt` when its last
- * attempt failed.
+ * attempt failed, or when it was cancelled while waiting to retry (`cancelled`: the attempt that failed last).
  */
-export function unansweredCallRecord(config: Pick<FunctionsConfig, 'PRICE_CURRENCY'>, status: OutboundCallStatus, endedAt: Date): CallRecord {
+export function unansweredCallRecord(
+  config: Pick<FunctionsConfig, 'PRICE_CURRENCY'>,
+  status: OutboundCallStatus,
+  endedAt: Date,
+  cancelled?: { lastAttempt: number },
+): CallRecord {
   const outcome = status.outcome === 'busy' || status.outcome === 'no_answer' ? status.outcome : 'failed';
   const code = status.resultInformation?.code;
+  const attempt = cancelled?.lastAttempt ?? status.attempt;
+  const result = code !== undefined ? ` (ACS result ${code})` : '';
+  const reason = cancelled ? `cancelled while waiting to retry; attempt ${attempt}: ${outcome}${result}` : `${outcome} on attempt ${attempt}, the last${result}`;
   const requestedAt = status.request?.requestedAt ?? status.updatedAt;
   const startedAt = Date.parse(requestedAt) <= endedAt.getTime() ? new Date(requestedAt) : endedAt;
   return buildCallRecord({
@@ -24,7 +32,7 @@ export function unansweredCallRecord(config: Pick<FunctionsConfig, 'PRICE_CURREN
     startedAt: startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
     durationMs: 0,
-    outcome: { kind: 'not_connected', reason: `${outcome} on attempt ${status.attempt}, the last${code !== undefined ? ` (ACS result ${code})` : ''}` },
+    outcome: { kind: 'not_connected', reason },
     transcript: [],
     turns: [],
     tools: [],
@@ -42,6 +50,6 @@ export function unansweredCallRecord(config: Pick<FunctionsConfig, 'PRICE_CURREN
       total: 0,
       rates: { audioInputPer1M: 0, audioOutputPer1M: 0, textInputPer1M: 0, textOutputPer1M: 0, cachedInputPer1M: 0, callPerMinute: 0 },
     },
-    outbound: { attempt: status.attempt, outcome },
+    outbound: { attempt, outcome },
   });
 }

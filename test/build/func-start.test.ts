@@ -51,7 +51,7 @@ describe('func start in the project folder', () => {
 
     it('package.json main is the built entry, and it registers every function', () => {
       expect(readJson<{ main: string }>('package.json').main).toBe('dist/functions/index.js');
-      expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus']);
+      expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus', 'cancelCall']);
     });
 
     it('with the sample copied unchanged, /api/health names each placeholder still to fill in', async () => {

@@ -94,6 +94,7 @@ describe('the Functions package, built and zipped as azd does', () => {
       { name: 'health', route: 'health', methods: ['GET'], authLevel: 'anonymous' },
       { name: 'placeCall', route: 'calls', methods: ['POST'], authLevel: 'function' },
       { name: 'callStatus', route: 'calls/{callId}', methods: ['GET'], authLevel: 'function' },
+      { name: 'cancelCall', route: 'calls/{callId}', methods: ['DELETE'], authLevel: 'function' },
     ]);
     // The outbound-calls trigger as the host indexes it: the queue from %OUTBOUND_CALLS_QUEUE%, the identity-based
     // connection SERVICEBUS__fullyQualifiedNamespace (no managed identity here, so nothing listens).
@@ -117,7 +118,7 @@ describe('the Functions package, built and zipped as azd does', () => {
     const app = await prepareFunctionsAppProcess({ appRoot: site, host: '127.0.0.1' });
     started.push(app);
     await app.start(settings);
-    expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus']);
+    expect(app.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus', 'cancelCall']);
 
     const health = await fetch(app.urlOf('health'));
     expect(health.status).toBe(503);
@@ -149,7 +150,7 @@ describe('the Functions package, built and zipped as azd does', () => {
     expect(first.functionErrors).toEqual([
       { function: 'outboundCalls', message: expect.stringContaining("'%OUTBOUND_CALLS_QUEUE%' does not resolve to a value") as unknown as string },
     ]);
-    expect(first.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus']);
+    expect(first.registered.map((f) => f.name)).toEqual(['incomingCall', 'callbacks', 'health', 'placeCall', 'callStatus', 'cancelCall']);
     expect((await fetch(first.urlOf('health'))).status).toBe(503);
 
     const withoutConnection = await settingsFromBicep();

@@ -13,6 +13,9 @@ const recordsOf = (lab: Lab, callId: string) =>
     .map((m) => parseCallRecord(m.body))
     .flatMap((parsed) => (parsed.ok && parsed.record.callId === callId ? [parsed.record] : []));
 
+/** The createCall requests of a call's attempts, as the ACS emulator received them. */
+const createsOf = (lab: Lab, callId: string) => lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
+
 /**
  * Outbound calls through the whole lab: POST /api/calls (function key) → outbound-calls queue → the queue trigger's
  * handler → createCall on the ACS emulator → the scripted callee → callbacks → call-events, the status store and,
@@ -136,6 +139,31 @@ describe('outbound calls through the local lab', () => {
     expect(lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId))).toHaveLength(0);
   });
 
+  it('cancels a scheduled call (DELETE): nothing is placed at its time; a second DELETE answers the same, a finished call 409', async () => {
+    const notBefore = new Date(Date.now() + 2000).toISOString();
+    const { callId } = (await (await post({ to: '+15550107501', notBefore })).json()) as { callId: string };
+    const cancel = (id: string, key = true) => fetch(key ? lab.functions.urlOf('cancelCall', { callId: id }) : `${lab.functions.url}/api/calls/${id}`, { method: 'DELETE' });
+    const cancelled = await cancel(callId);
+    expect(cancelled.status).toBe(200);
+    expect(await cancelled.json()).toMatchObject({ callId, state: 'cancelled', reason: expect.stringContaining('cancelled by request') });
+    expect((await status(callId)).body).toMatchObject({ state: 'cancelled' });
+    // The scheduled message still comes at its time; the trigger completes it and places nothing.
+    await expect.poll(() => lab.serviceBus.messages('outbound-calls').find((m) => m.messageId === `${callId}:1`)?.state, { timeout: 10_000 }).toBe('completed');
+    expect(createsOf(lab, callId)).toHaveLength(0);
+    expect((await cancel(callId)).status).toBe(200);
+
+    lab.acs.outbound.script('+15550107502', { kind: 'busy', afterMs: 20 });
+    const finished = (await (await post({ to: '+15550107502' })).json()) as { callId: string };
+    await expect.poll(async () => (await status(finished.callId)).body.state, { timeout: 10_000 }).toBe('failed');
+    const late = await cancel(finished.callId);
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ status: { state: 'failed', outcome: 'busy' } });
+
+    expect((await cancel('00000000-0000-8000-8000-000000000000')).status).toBe(404);
+    expect((await cancel('not-a-call-id')).status).toBe(400);
+    expect((await cancel(callId, false)).status).toBe(401);
+  });
+
   it('answers 404 for an unknown callId and 400 for one we never issue', async () => {
     expect((await status(callIdFor('never-posted'))).code).toBe(404);
     expect((await status('not-a-call')).code).toBe(400);
@@ -191,7 +219,7 @@ describe('outbound retries through the local lab', () => {
   const post = async (body: unknown) => ((await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify(body) })).json()) as { callId: string });
   const status = async (callId: string) => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
   const events = (callId: string) => lab.busMessages(callId).map((m) => m.body as { type: string; data: { attempt?: number } });
-  const creates = (callId: string) => lab.acs.requests.filter((r) => r.operation === 'createCall' && (r.body as { callbackUri: string }).callbackUri.endsWith(callId));
+  const creates = (callId: string) => createsOf(lab, callId);
 
   it('retries after busy and no answer, spaced by OUTBOUND_RETRY_DELAY_MS, and ends answered on the third attempt; each attempt has its events', async () => {
     lab.acs.outbound.script('+15550108001', [{ kind: 'busy', afterMs: 10 }, { kind: 'noAnswer' }, { kind: 'human', answerAfterMs: 50, hangUpAfterMs: 500 }]);
@@ -225,6 +253,29 @@ describe('outbound retries through the local lab', () => {
     // One record, for the call: the last attempt's outcome.
     await expect.poll(() => recordsOf(lab, callId), { timeout: 5000 }).toEqual([expect.objectContaining({ outcome: { kind: 'not_connected', reason: 'busy on attempt 3, the last (ACS result 486)' }, outbound: { attempt: 3, outcome: 'busy' } })]);
   }, 60_000);
+});
+
+describe('cancelling a call waiting to retry', () => {
+  it('places no further attempt, and the call record says it was cancelled after the busy attempt', async () => {
+    const lab = await startLab({ logLevel: 'silent', greeting: false, functionsEnv: { OUTBOUND_MAX_ATTEMPTS: '3', OUTBOUND_RETRY_DELAY_MS: '2500' } });
+    try {
+      lab.acs.outbound.script('+15550107601', { kind: 'busy', afterMs: 20 });
+      const { callId } = (await (await fetch(lab.functions.urlOf('placeCall'), { method: 'POST', body: JSON.stringify({ to: '+15550107601' }) })).json()) as { callId: string };
+      const status = async () => (await (await fetch(lab.functions.urlOf('callStatus', { callId }))).json()) as Record<string, unknown>;
+      await expect.poll(status, { timeout: 10_000 }).toMatchObject({ state: 'queued', attempt: 2, outcome: 'busy', retryAt: expect.any(String) });
+      const response = await fetch(lab.functions.urlOf('cancelCall', { callId }), { method: 'DELETE' });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ state: 'cancelled', attempt: 2, outcome: 'busy' });
+      // The retry's scheduled message comes and is completed without a second createCall.
+      await expect.poll(() => lab.serviceBus.messages('outbound-calls').find((m) => m.messageId === `${callId}:2`)?.state, { timeout: 10_000 }).toBe('completed');
+      expect(createsOf(lab, callId)).toHaveLength(1);
+      expect(recordsOf(lab, callId)).toEqual([
+        expect.objectContaining({ outcome: { kind: 'not_connected', reason: 'cancelled while waiting to retry; attempt 1: busy (ACS result 486)' }, outbound: { attempt: 1, outcome: 'busy' } }),
+      ]);
+    } finally {
+      await lab.close();
+    }
+  }, 40_000);
 });
 
 describe('outbound caps through the local lab', () => {
@@ -312,6 +363,18 @@ describe('npm run calls: a CSV campaign through the local lab', () => {
       expect(report.stdout).toMatch(/row 2: \+15\*+01 failed busy, attempt 1 callId [0-9a-f-]{36}\n/);
       expect(report.stdout).not.toContain('+15550109101');
       expect(lab.acs.requests.filter((r) => r.operation === 'createCall')).toHaveLength(2);
+
+      // --cancel cancels the rows' calls still queued (scheduled here) and leaves finished ones as they ended.
+      const later = join(dir, 'later.csv');
+      const at = new Date(Date.now() + 60_000).toISOString();
+      writeFileSync(later, `to,notBefore,name\n+15550109104,${at},Ada\n+15550109105,${at},Grace\n`);
+      expect((await run('--csv', later)).stdout).toContain('2 queued, 0 refused');
+      const cancelled = await run('--csv', later, '--cancel');
+      expect(cancelled.status).toBe(0);
+      expect(cancelled.stdout).toContain('calls: cancel: 2 cancelled\n');
+      expect((await run('--csv', later, '--report')).stdout).toContain('calls: report: 2 cancelled\n');
+      expect((await run('--csv', good, '--cancel')).stdout).toContain('calls: cancel: 2 too late (failed)\n');
+      expect((await run('--csv', good, '--report', '--cancel')).status).toBe(2);
     } finally {
       await lab.close();
     }

@@ -94,6 +94,15 @@ describe('outbound API with Microsoft Entra app roles', () => {
     expect(none.status).toBe(403);
     expect(await none.json()).toMatchObject({ message: expect.stringContaining('Calls.Read or Calls.Place') });
   });
+
+  it('cancels only for the place role: the read role gets 403, the place role reaches the handler', async () => {
+    const unknown = `${callsUrl()}/00000000-0000-8000-8000-000000000000`;
+    const reader = await fetch(unknown, { method: 'DELETE', headers: await bearer({ roles: ['Calls.Read'] }) });
+    expect(reader.status).toBe(403);
+    expect(await reader.json()).toMatchObject({ role: 'Calls.Place' });
+    expect((await fetch(unknown, { method: 'DELETE' })).status).toBe(401);
+    expect((await fetch(unknown, { method: 'DELETE', headers: await bearer(place) })).status).toBe(404);
+  });
 });
 
 describe('outbound API with Entra: role names from the settings', () => {
