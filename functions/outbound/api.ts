@@ -15,6 +15,7 @@ import { checkCallingHours } from './calling-hours.js';
 import { statusCleanupAt } from './cleanup.js';
 import { StatusStoreError } from '../../shared/outbound-status-store.js';
 import { callerFields, type OutboundAuth } from './api-auth.js';
+import type { EntraCaller } from '../../shared/entra-auth.js';
 import { unansweredCallRecord } from './unanswered-record.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -118,15 +119,32 @@ export function createPlaceCallHandler(deps: FunctionsDependencies, auth?: Outbo
   };
 }
 
+/**
+ * What GET and DELETE /api/calls/{callId} check first: the caller (Entra, when on, with `role`), that outbound calling
+ * is configured, and that the callId is one we issue. Either the answer to give now, or what the handler works with.
+ */
+async function openCallRoute(
+  deps: FunctionsDependencies,
+  auth: OutboundAuth | undefined,
+  role: 'read' | 'place',
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<{ answer: HttpResponseInit } | { callId: string; outbound: NonNullable<FunctionsDependencies['outbound']>; caller: EntraCaller | undefined }> {
+  const authenticated = auth ? await auth.authenticate(request, context, role) : undefined;
+  if (authenticated && !authenticated.ok) return { answer: authenticated.response };
+  const outbound = deps.outbound;
+  if (!outbound) return { answer: notConfigured };
+  const callId = request.params.callId ?? '';
+  if (!isOutboundCallId(callId)) return { answer: badRequest('callId', 'must be a callId that POST /api/calls returned') };
+  return { callId, outbound, caller: authenticated?.caller };
+}
+
 /** GET /api/calls/{callId} (the function key, or an Entra token with the read or place role): the call's state and outcome. */
 export function createCallStatusHandler(deps: FunctionsDependencies, auth?: OutboundAuth): HttpHandler {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const authenticated = auth ? await auth.authenticate(request, context, 'read') : undefined;
-    if (authenticated && !authenticated.ok) return authenticated.response;
-    const outbound = deps.outbound;
-    if (!outbound) return notConfigured;
-    const callId = request.params.callId ?? '';
-    if (!isOutboundCallId(callId)) return badRequest('callId', 'must be a callId that POST /api/calls returned');
+    const opened = await openCallRoute(deps, auth, 'read', request, context);
+    if ('answer' in opened) return opened.answer;
+    const { callId, outbound } = opened;
     try {
       const status = await outbound.status.get(callId);
       if (!status) return { status: 404, jsonBody: { error: `no outbound call ${callId}` } };
@@ -149,12 +167,9 @@ export function createCallStatusHandler(deps: FunctionsDependencies, auth?: Outb
 export function createCancelCallHandler(deps: FunctionsDependencies, auth?: OutboundAuth): HttpHandler {
   const clock = deps.clock ?? systemClock;
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
-    const authenticated = auth ? await auth.authenticate(request, context, 'place') : undefined;
-    if (authenticated && !authenticated.ok) return authenticated.response;
-    const outbound = deps.outbound;
-    if (!outbound) return notConfigured;
-    const callId = request.params.callId ?? '';
-    if (!isOutboundCallId(callId)) return badRequest('callId', 'must be a callId that POST /api/calls returned');
+    const opened = await openCallRoute(deps, auth, 'place', request, context);
+    if ('answer' in opened) return opened.answer;
+    const { callId, outbound, caller } = opened;
     const log = callLog(deps.logger, context, { callId });
     let found: OutboundCallStatus | undefined;
     let cancelled: OutboundCallStatus | undefined;
@@ -176,7 +191,6 @@ export function createCancelCallHandler(deps: FunctionsDependencies, auth?: Outb
       log.error('outbound call not cancelled', { code: error instanceof StatusStoreError ? error.code : (rest.code ?? null), error: rest.message });
       return { status: 503, headers: { 'Retry-After': '2' }, jsonBody: { error: 'the call could not be cancelled now; try again' } };
     }
-    const caller = authenticated?.caller;
     if (cancelled) {
       log.info('outbound call cancelled', { attempt: cancelled.attempt, ...(caller ? { requestedBy: callerFields(caller) } : {}) });
       return { status: 200, jsonBody: cancelled };
