@@ -141,7 +141,7 @@ describe('outbound calls through the local lab', () => {
 
   it('cancels a scheduled call (DELETE): nothing is placed at its time; a second DELETE answers the same, a finished call 409', async () => {
     const notBefore = new Date(Date.now() + 2000).toISOString();
-    const { callId } = (await (await post({ to: '+15550107501', notBefore })).json()) as { callId: string };
+    const { callId } = (await (await post({ to: '+15550107501', notBefore, idempotencyKey: 'cancel-me' })).json()) as { callId: string };
     const cancel = (id: string, key = true) => fetch(key ? lab.functions.urlOf('cancelCall', { callId: id }) : `${lab.functions.url}/api/calls/${id}`, { method: 'DELETE' });
     const cancelled = await cancel(callId);
     expect(cancelled.status).toBe(200);
@@ -151,6 +151,8 @@ describe('outbound calls through the local lab', () => {
     await expect.poll(() => lab.serviceBus.messages('outbound-calls').find((m) => m.messageId === `${callId}:1`)?.state, { timeout: 10_000 }).toBe('completed');
     expect(createsOf(lab, callId)).toHaveLength(0);
     expect((await cancel(callId)).status).toBe(200);
+    // Its idempotency key stays spent: the same request answers the cancelled call and places nothing.
+    expect(await (await post({ to: '+15550107501', idempotencyKey: 'cancel-me' })).json()).toMatchObject({ callId, duplicate: true, status: { state: 'cancelled' } });
 
     lab.acs.outbound.script('+15550107502', { kind: 'busy', afterMs: 20 });
     const finished = (await (await post({ to: '+15550107502' })).json()) as { callId: string };
