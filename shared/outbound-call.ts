@@ -78,7 +78,7 @@ export const FINAL_OUTBOUND_STATES: ReadonlySet<string> = new Set(['ended', 'fai
 /** What the status store keeps per outbound call (`GET /api/calls/{callId}`). */
 export const outboundCallStatusSchema = z.object({
   callId: z.string(),
-  state: z.enum(['queued', 'placing', 'ringing', 'answered', 'ended', 'failed', 'refused', 'cancelled']),
+  state: z.enum(['queued', 'ringing', 'answered', 'ended', 'failed', 'refused', 'cancelled']),
   outcome: z.enum(['human', 'voicemail', 'busy', 'no_answer', 'failed']).optional(),
   attempt: z.number().int().min(1),
   /** The callee, masked: the store is read by whoever holds the function key. */
