@@ -5,6 +5,7 @@ import type { EmulatedCall } from './emulator.js';
 import { DTMF_KEYS } from './media-leg.js';
 import { CalleeRegistrationError, type LiveCallee, type RingingCall } from './outbound.js';
 import type { TimelineEntry } from './timeline.js';
+import { pcmSamplesOf } from '../audio/pcm-message.js';
 
 /**
  * The callee protocol: one WebSocket per live callee (the softphone page through its server, `npm run call --
@@ -67,11 +68,8 @@ export function serveCalleeSocket(socket: WebSocket, addCallee: AddCallee, defau
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
-      if (!call || call.isOver || ringing || bytes.length % 2 !== 0) return;
-      const samples = new Int16Array(bytes.length / 2);
-      new Uint8Array(samples.buffer).set(bytes);
-      call.say(samples);
+      const samples = pcmSamplesOf(data);
+      if (call && !call.isOver && !ringing && samples) call.say(samples);
       return;
     }
     let parsed: z.infer<typeof clientMessage>;

@@ -9,6 +9,7 @@ import type { TimelineEntry } from '../acs/timeline.js';
 import { DTMF_KEYS } from '../acs/media-leg.js';
 import { type Logger, silentLogger } from '../../shared/log.js';
 import { faviconIco } from './favicon.js';
+import { pcmSamplesOf } from '../audio/pcm-message.js';
 import { serveCalleeSocket, type AddCallee } from '../acs/callee-link.js';
 
 /**
@@ -138,11 +139,8 @@ function handlePhone(socket: WebSocket, options: SoftphoneServerOptions, logger:
 
   socket.on('message', (data: RawData, isBinary: boolean) => {
     if (isBinary) {
-      const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
-      if (!call || bytes.length % 2 !== 0) return;
-      const samples = new Int16Array(bytes.length / 2);
-      new Uint8Array(samples.buffer).set(bytes);
-      call.say(samples);
+      const samples = pcmSamplesOf(data);
+      if (call && samples) call.say(samples);
       return;
     }
     let parsed: z.infer<typeof clientMessage>;
