@@ -367,56 +367,45 @@ export async function startLab(options: LabOptions = {}): Promise<Lab> {
       await functionsApp.start({ ...functionsSettings, SERVICEBUS: serviceBus.connectionString, OUTBOUND_CALLS_QUEUE: functionsConfig.OUTBOUND_CALLS_QUEUE });
     } else {
       const functionsLogger = log('functions');
-      // The lab builds the clients itself (no managed identity): the same builders as the Functions app.
-      const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
-      const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
-      closers.push(async () => {
-        await publisher.close();
-        await busClient.close();
-      });
       const clock = options.functionsClock;
-      const outbound = createOutboundDependencies(busClient, functionsConfig, clock ? () => clock.now().getTime() : undefined);
-      closers.push(() => outbound.close());
-      const functionsDeps: FunctionsDependencies = {
-        config: functionsConfig,
-        callAutomation: createCallAutomationClient({ connectionString: acs.connectionString }),
-        publisher,
-        tokenVerifier: new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl }),
-        logger: functionsLogger,
-        state: createFunctionsState(),
-        ...(clock ? { clock } : {}),
-        checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
-        outbound,
-      };
-      functions.setRoutes(createRoutes(functionsDeps));
-      // The Functions host's Service Bus trigger, which the local host does not serve: the same handler, fed by a receiver.
-      const trigger = startQueueTriggerConsumer({
-        client: busClient,
-        queueName: functionsConfig.OUTBOUND_CALLS_QUEUE,
-        functionName: 'outboundCalls',
-        handler: createOutboundCallHandler(functionsDeps),
-        logger: functionsLogger,
-      });
-      closers.push(() => trigger.close());
-      for (let instance = 2; instance <= (options.functionsInstances ?? 1); instance++) {
-        const instanceBus = createServiceBusClient({ connectionString: serviceBus.connectionString });
-        const instanceLogger = functionsLogger.child({ instance });
-        const instanceOutbound = createOutboundDependencies(instanceBus, functionsConfig, clock ? () => clock.now().getTime() : undefined);
-        const instancePublisher = new BusPublisher(instanceBus, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger: functionsLogger });
-        const instanceTrigger = startQueueTriggerConsumer({
-          client: instanceBus,
+      const callAutomation = createCallAutomationClient({ connectionString: acs.connectionString });
+      const tokenVerifier = new AcsTokenVerifier({ audience: RESOURCE_ID, issuer: tokenIssuer.issuer, jwksUrl: tokenIssuer.jwksUrl });
+      // One Functions instance: its own Service Bus client, publisher, outbound parts and memory, and the queue trigger
+      // the local host does not serve (the same handler, fed by a receiver). The lab builds the clients itself (no
+      // managed identity), with the same builders as the Functions app.
+      const startInstance = (logger: Logger): FunctionsDependencies => {
+        const busClient = createServiceBusClient({ connectionString: serviceBus.connectionString });
+        const publisher = new BusPublisher(busClient, functionsConfig.CALL_EVENTS_QUEUE, { deadlineMs: functionsConfig.PUBLISH_DEADLINE_MS, logger });
+        const outbound = createOutboundDependencies(busClient, functionsConfig, clock ? () => clock.now().getTime() : undefined);
+        const deps: FunctionsDependencies = {
+          config: functionsConfig,
+          callAutomation,
+          publisher,
+          tokenVerifier,
+          logger,
+          state: createFunctionsState(),
+          ...(clock ? { clock } : {}),
+          checkServiceBus: () => checkSendLink(busClient, functionsConfig.CALL_EVENTS_QUEUE),
+          outbound,
+        };
+        const trigger = startQueueTriggerConsumer({
+          client: busClient,
           queueName: functionsConfig.OUTBOUND_CALLS_QUEUE,
           functionName: 'outboundCalls',
-          handler: createOutboundCallHandler({ ...functionsDeps, logger: instanceLogger, publisher: instancePublisher, outbound: instanceOutbound, state: createFunctionsState() }),
-          logger: instanceLogger,
+          handler: createOutboundCallHandler(deps),
+          logger,
         });
         closers.push(async () => {
-          await instanceTrigger.close();
-          await instanceOutbound.close();
-          await instancePublisher.close();
-          await instanceBus.close();
+          await trigger.close();
+          await outbound.close();
+          await publisher.close();
+          await busClient.close();
         });
-      }
+        return deps;
+      };
+      // The first instance also serves the HTTP routes; the others only compete for the outbound-calls queue.
+      functions.setRoutes(createRoutes(startInstance(functionsLogger)));
+      for (let instance = 2; instance <= (options.functionsInstances ?? 1); instance++) startInstance(functionsLogger.child({ instance }));
     }
 
     const busWatcher = watchBus(serviceBus, [CALL_EVENTS_QUEUE, CALL_RECORDS_QUEUE], callOf);

@@ -171,19 +171,20 @@ export function createCancelCallHandler(deps: FunctionsDependencies, auth?: Outb
     if ('answer' in opened) return opened.answer;
     const { callId, outbound, caller } = opened;
     const log = callLog(deps.logger, context, { callId });
-    let found: OutboundCallStatus | undefined;
-    let cancelled: OutboundCallStatus | undefined;
+    // What the call was when its lock was held, and whether this request cancelled it.
+    let seen: { current: OutboundCallStatus | undefined; cancelled?: OutboundCallStatus } = { current: undefined };
     try {
       await outbound.status.update(callId, async (current) => {
-        found = current;
+        seen = { current };
         if (current?.state !== 'queued') return undefined;
         const now = clock.now();
         const { request: _request, retryAt: _retryAt, deferredUntil: _until, deferredBecause: _because, ...kept } = current;
-        cancelled = { ...kept, state: 'cancelled', reason: 'cancelled by request (DELETE /api/calls/{callId})', updatedAt: now.toISOString() };
+        const cancelled: OutboundCallStatus = { ...kept, state: 'cancelled', reason: 'cancelled by request (DELETE /api/calls/{callId})', updatedAt: now.toISOString() };
         // Waiting to retry: an attempt was placed and failed (its outcome is on the status); the call gets its record.
         if (current.outcome && current.attempt > 1) {
           await outbound.sendRecord(unansweredCallRecord(deps.config, current, now, { lastAttempt: current.attempt - 1 }));
         }
+        seen = { current, cancelled };
         return cancelled;
       });
     } catch (error) {
@@ -191,11 +192,11 @@ export function createCancelCallHandler(deps: FunctionsDependencies, auth?: Outb
       log.error('outbound call not cancelled', { code: error instanceof StatusStoreError ? error.code : (rest.code ?? null), error: rest.message });
       return { status: 503, headers: { 'Retry-After': '2' }, jsonBody: { error: 'the call could not be cancelled now; try again' } };
     }
+    const { current, cancelled } = seen;
     if (cancelled) {
       log.info('outbound call cancelled', { attempt: cancelled.attempt, ...(caller ? { requestedBy: callerFields(caller) } : {}) });
       return { status: 200, jsonBody: cancelled };
     }
-    const current = found as OutboundCallStatus | undefined;
     if (!current) return { status: 404, jsonBody: { error: `no outbound call ${callId}` } };
     if (current.state === 'cancelled') return { status: 200, jsonBody: withoutRequest(current) };
     return { status: 409, jsonBody: { error: `the call is ${current.state}: only a queued call can be cancelled`, status: withoutRequest(current) } };
